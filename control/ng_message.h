@@ -1,0 +1,33 @@
+// NG datagram framing: "COOKIE SP DICT". The dictionary is bencode, or JSON
+// when its first byte is '{'; a reply uses the request's encoding and
+// carries the same cookie.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "control/bencode.h"
+
+namespace vox::control {
+
+enum class NgEncoding : uint8_t { kBencode, kJson };
+
+struct NgRequest {
+  std::string_view cookie;  // views into the datagram
+  std::string_view body;
+  NgEncoding encoding = NgEncoding::kBencode;
+};
+
+// Splits a datagram into cookie and body. Fails (no cookie readable) when
+// there is no space, the cookie is empty, or it is longer than 256 bytes or
+// contains control bytes; such a datagram is dropped without reply.
+std::optional<NgRequest> split_ng_datagram(std::string_view datagram);
+
+// Decodes the body by its encoding; the top level must be a dictionary.
+Result<NgValue, DecodeError> decode_ng_body(const NgRequest& req);
+
+// "COOKIE SP ENCODED-REPLY".
+std::string frame_ng_reply(std::string_view cookie, const NgValue& reply, NgEncoding enc);
+
+}  // namespace vox::control

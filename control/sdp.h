@@ -1,0 +1,104 @@
+// SDP (RFC 8866 / RFC 4566) parsing and rewriting for offer/answer.
+// The parser keeps every line it does not interpret, in order, so that the
+// rewriter changes only what voxrelay owns (addresses, ports, a=rtcp,
+// rtcp-mux, ICE lines, o= with "replace origin") and passes the rest through.
+// Input is hostile: lines are bounded, numbers range-checked, and a malformed
+// body is an error ("Failed to parse SDP"), never a crash.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dataplane/endpoint.h"
+#include "dataplane/result.h"
+
+namespace vox::control {
+
+enum class SdpError : uint8_t {
+  kEmpty,          // no v= line / empty body
+  kSyntax,         // a line not "x=value", unknown order, bad m= or c= line
+  kBadNumber,      // port, ttl, payload type out of range
+  kTooLarge,       // over kMaxSdpBytes, kMaxLines or kMaxMedia
+  kIncomplete,     // a media section without any connection address
+};
+const char* to_string(SdpError e);
+
+enum class MediaDirection : uint8_t { kSendRecv, kSendOnly, kRecvOnly, kInactive };
+
+struct SdpAttribute {
+  std::string name;   // "rtpmap"
+  std::string value;  // "0 PCMU/8000" (empty for property attributes)
+};
+
+struct SdpMedia {
+  std::string type;                  // "audio", "video", "image", ...
+  uint16_t port = 0;                 // 0 = rejected stream
+  uint16_t port_count = 1;           // m=audio 49170/2 ...
+  std::string proto;                 // "RTP/AVP", "RTP/SAVPF", "udptl", ...
+  std::vector<std::string> formats;  // payload types or format names
+  std::optional<IpAddr> connection;  // media-level c= (nullopt: inherit)
+  std::vector<SdpAttribute> attributes;  // in order, everything but c=
+  std::vector<std::string> other_lines;  // i=, b=, k= lines of this section, raw ("b=AS:64")
+
+  // Derived from attributes at parse time:
+  std::optional<uint16_t> rtcp_port;        // a=rtcp:PORT [IN IP4 addr]
+  std::optional<IpAddr> rtcp_address;
+  bool rtcp_mux = false;                    // a=rtcp-mux
+  MediaDirection direction = MediaDirection::kSendRecv;  // media or session level
+  bool has_direction_attribute = false;
+
+  // The address this media's RTP is to be sent to, or nullopt when the SDP
+  // carries none; hold (0.0.0.0) is returned as the unspecified address.
+  std::optional<IpAddr> effective_address(const struct Sdp& sdp) const;
+};
+
+struct SdpOrigin {
+  std::string username, session_id, session_version, net_type, addr_type;
+  std::string address;  // kept as text: may be a FQDN
+};
+
+struct Sdp {
+  SdpOrigin origin;
+  std::optional<IpAddr> connection;           // session-level c=
+  std::vector<std::string> session_lines;     // every session-level line except v=, o=, c=, in order ("s=-", "t=0 0", "a=group:BUNDLE 0")
+  std::vector<SdpMedia> media;
+};
+
+inline constexpr size_t kMaxSdpBytes = 65536;
+inline constexpr size_t kMaxSdpLines = 2048;
+inline constexpr size_t kMaxSdpMedia = 32;
+
+Result<Sdp, SdpError> parse_sdp(std::string_view text);
+
+// What the relay puts into the SDP it sends on, per m= line (same order).
+struct SdpMediaRewrite {
+  IpAddr address;            // the relay's (advertised) address for this side
+  uint16_t rtp_port = 0;     // 0 keeps the stream rejected
+  uint16_t rtcp_port = 0;    // written as a=rtcp:PORT unless rtcp_mux_only
+  bool rtcp_mux = false;     // emit a=rtcp-mux
+  bool rtcp_attribute = true;        // false with NG flag "no-rtcp-attribute"
+  bool full_rtcp_attribute = false;  // a=rtcp:PORT IN IP4 ADDR
+  std::optional<std::string> proto;  // replace the m= transport (later: SRTP)
+};
+
+struct SdpRewrite {
+  std::vector<SdpMediaRewrite> media;  // one per parsed m= line
+  bool replace_origin = false;         // o= address := relay address
+  bool replace_session_connection = true;  // session c= := relay address
+  bool strip_ice = false;              // ICE remove: candidate, ice-ufrag, ice-pwd,
+                                       // ice-options, end-of-candidates, ice-lite
+  bool increment_version = false;      // o= session version + 1
+  // When set, o= session version is this value (the relay keeps one per
+  // party and increments it only when its output changes).
+  std::optional<uint64_t> session_version;
+};
+
+// Renders the SDP with the rewrite applied. Line endings are CRLF. Holds
+// (c=0.0.0.0 or sendonly/inactive) stay holds: an unspecified address is
+// kept unspecified rather than replaced by the relay's.
+std::string render_sdp(const Sdp& sdp, const SdpRewrite& rewrite);
+
+}  // namespace vox::control

@@ -1,0 +1,45 @@
+// An IPv4 or IPv6 address plus UDP port, in a compact, trivially copyable
+// form that fits a flow's hot cache line. IPv4 is stored as a v4-mapped
+// IPv6 address (::ffff:a.b.c.d) so that comparison is one memcmp.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace vox {
+
+struct IpAddr {
+  uint8_t bytes[16] = {};
+
+  bool is_v4() const;
+  bool is_unspecified() const;  // 0.0.0.0 or :: (SDP "hold" address)
+  uint32_t v4() const;          // host order; only when is_v4()
+  static IpAddr from_v4(uint32_t host_order);
+  static std::optional<IpAddr> parse(std::string_view text);  // "1.2.3.4" or "::1" / "[::1]"
+  std::string to_string() const;
+  bool operator==(const IpAddr& o) const { return std::memcmp(bytes, o.bytes, 16) == 0; }
+};
+
+struct Endpoint {
+  IpAddr addr;
+  uint16_t port = 0;  // host order; 0 = unknown
+
+  bool valid() const { return port != 0; }
+  bool operator==(const Endpoint& o) const { return port == o.port && addr == o.addr; }
+
+  // sockaddr conversions: v4-mapped addresses become AF_INET.
+  socklen_t to_sockaddr(sockaddr_storage* ss) const;
+  static Endpoint from_sockaddr(const sockaddr* sa);
+  static std::optional<Endpoint> parse(std::string_view text);  // "1.2.3.4:5" / "[::1]:5"
+  std::string to_string() const;
+};
+
+static_assert(sizeof(Endpoint) == 18);
+
+}  // namespace vox
