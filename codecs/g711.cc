@@ -32,7 +32,9 @@ constexpr uint8_t ulaw_encode_formula(int pcm) {
   // pcm: 16-bit linear. Clip to the µ-law range, add bias, find segment.
   int mask = 0xff;
   if (pcm < 0) {
-    pcm = -pcm;
+    // One's complement, as in the ITU-T G.191 reference coder: the quantizer
+    // is symmetric about -0.5, so -1 encodes as (negative) zero, not -8.
+    pcm = -pcm - 1;
     mask = 0x7f;
   }
   if (pcm > 32635) pcm = 32635;

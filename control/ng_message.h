@@ -27,6 +27,10 @@ std::optional<NgRequest> split_ng_datagram(std::string_view datagram);
 // Decodes the body by its encoding; the top level must be a dictionary.
 Result<NgValue, DecodeError> decode_ng_body(const NgRequest& req);
 
+// The `error-reason` for a body that failed to decode, in rtpengine's exact
+// wording (operators' log filters match it).
+const char* ng_decode_error_reason(NgEncoding enc);
+
 // "COOKIE SP ENCODED-REPLY".
 std::string frame_ng_reply(std::string_view cookie, const NgValue& reply, NgEncoding enc);
 

@@ -53,6 +53,14 @@ struct SdpMedia {
   // The address this media's RTP is to be sent to, or nullopt when the SDP
   // carries none; hold (0.0.0.0) is returned as the unspecified address.
   std::optional<IpAddr> effective_address(const struct Sdp& sdp) const;
+
+  // Attribute lookups (names compare exactly, as registered: "rtpmap").
+  const SdpAttribute* find_attribute(std::string_view name) const;  // first, or null
+  std::vector<std::string_view> attribute_values(std::string_view name) const;
+  // "a=rtpmap:<fmt> <encoding>" / "a=fmtp:<fmt> <params>" for one format:
+  // rtpmap("101") -> "telephone-event/8000", fmtp("101") -> "0-16".
+  std::optional<std::string_view> rtpmap(std::string_view fmt) const;
+  std::optional<std::string_view> fmtp(std::string_view fmt) const;
 };
 
 struct SdpOrigin {
@@ -65,6 +73,9 @@ struct Sdp {
   std::optional<IpAddr> connection;           // session-level c=
   std::vector<std::string> session_lines;     // every session-level line except v=, o=, c=, in order ("s=-", "t=0 0", "a=group:BUNDLE 0")
   std::vector<SdpMedia> media;
+  // A session-level sendrecv/sendonly/recvonly/inactive, if any (it is also
+  // copied into each SdpMedia::direction that has no attribute of its own).
+  std::optional<MediaDirection> session_direction;
 };
 
 inline constexpr size_t kMaxSdpBytes = 65536;

@@ -1,0 +1,69 @@
+// The call model: a Call (SIP call-id) has two Parties (SIP tags); each
+// party has one MediaSide per m= line. A MediaSide is the relay's view of
+// one party's stream: the local port pair that party sends to, and where
+// that party wants to receive (from its SDP, overridable by NG keys).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "control/sdp.h"
+#include "dataplane/endpoint.h"
+#include "dataplane/flow.h"
+
+namespace vox::control {
+
+using dataplane::FlowId;
+using dataplane::kNoFlow;
+
+struct MediaSide {
+  std::string type;        // "audio", "video", "image"
+  std::string proto;       // "RTP/AVP", "udptl", ...
+  uint16_t rtp_port = 0;   // local port pair (rtp_port, rtp_port + 1); 0: none
+  int rtp_fd = -1, rtcp_fd = -1;       // handed to the worker once flows exist
+  FlowId rtp_flow = kNoFlow, rtcp_flow = kNoFlow;
+  Endpoint sdp_rtp;        // where this party receives RTP (port 0: unknown)
+  Endpoint sdp_rtcp;       // ... and RTCP (a=rtcp, else RTP port + 1)
+  bool offered_mux = false;  // this party's SDP carried a=rtcp-mux
+  bool uses_mux = false;     // negotiated: RTCP shares the RTP port toward this party
+  bool rejected = false;     // m= port 0
+  bool relay_offered_mux = false;  // we offered a=rtcp-mux to this party
+  bool installed = false;    // flows exist in the worker
+  bool reset_latch = false;  // transient: the party's SDP address changed
+  MediaDirection direction = MediaDirection::kSendRecv;
+};
+
+// Source policy flags of a party, from the NG flags of the message it sent.
+struct PartyPolicy {
+  bool asymmetric = false;
+  bool strict_source = false;
+  bool media_handover = false;
+};
+
+struct Party {
+  std::string tag;
+  std::string label;
+  int iface = 0;  // index into Config::interfaces
+  bool has_sdp = false;
+  PartyPolicy policy;
+  bool mux_accept = false;  // NG rtcp-mux accept/demux/require from this party's offer
+  std::vector<MediaSide> media;
+  int64_t created_unix = 0;
+};
+
+struct Call {
+  std::string id;
+  int worker = 0;
+  Party parties[2];  // [0] the first offerer, [1] the other side
+  bool answered = false;
+  bool deleted = false;           // waiting for delete delay
+  int64_t created_ns = 0;         // monotonic
+  int64_t created_unix = 0;       // wall clock, for reporting
+  int64_t last_signal_ns = 0;
+  int64_t last_signal_unix = 0;
+  int64_t delete_at_ns = 0;       // when deleted: final teardown time
+  std::string deleted_reason;
+};
+
+}  // namespace vox::control

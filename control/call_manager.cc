@@ -1,0 +1,512 @@
+// CallManager: offer/answer, delete, timeouts. See call_manager.h for the
+// contract (validate first, then change).
+#include "control/call_manager.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+
+namespace vox::control {
+
+namespace {
+
+constexpr int64_t kNsPerSec = 1000000000;
+
+// Where a party wants to receive, from its SDP and the NG overrides:
+// "media address" wins, then SIP-source-address (the IP the SIP message
+// came from, for endpoints behind NAT that write private addresses).
+IpAddr endpoint_address(const SignalRequest& r, const Sdp& sdp, const SdpMedia& m) {
+  if (r.media_address) return *r.media_address;
+  auto sdp_addr = m.effective_address(sdp);
+  if (r.sip_source && r.received_from && !(sdp_addr && sdp_addr->is_unspecified()))
+    return *r.received_from;
+  return sdp_addr.value_or(IpAddr{});
+}
+
+// Reads one party's media description into its MediaSide.
+void learn_media(MediaSide& side, const SignalRequest& r, const Sdp& sdp, const SdpMedia& m) {
+  IpAddr addr = endpoint_address(r, sdp, m);
+  Endpoint rtp{addr, m.port};
+  Endpoint rtcp{m.rtcp_address.value_or(addr),
+                m.rtcp_port ? *m.rtcp_port : uint16_t(m.port ? m.port + 1 : 0)};
+  if (m.rtcp_mux) rtcp = rtp;
+  if (addr.is_unspecified()) {
+    // Hold (c=0.0.0.0): nothing to send to, but keep the ports.
+    rtp.port = 0;
+    rtcp.port = 0;
+  }
+  side.reset_latch = side.installed && !(side.sdp_rtp == rtp);
+  side.sdp_rtp = rtp;
+  side.sdp_rtcp = rtcp;
+  side.type = m.type;
+  side.proto = m.proto;
+  side.offered_mux = m.rtcp_mux;
+  side.rejected = m.port == 0;
+  side.direction = m.direction;
+}
+
+}  // namespace
+
+CallManager::CallManager(const Config& config, dataplane::Dataplane& plane)
+    : config_(config), plane_(plane) {
+  for (size_t i = 0; i < config_.interfaces.size(); ++i)
+    pools_.emplace_back(config_.port_min, config_.port_max, plane_.workers());
+  free_flow_ids_.resize(size_t(plane_.workers()));
+  for (int w = 0; w < plane_.workers(); ++w) {
+    auto& ids = free_flow_ids_[size_t(w)];
+    uint32_t n = plane_.worker(w).max_flows();
+    ids.reserve(n);
+    for (uint32_t i = n; i > 0; --i) ids.push_back(i - 1);
+  }
+  calls_per_worker_.assign(size_t(plane_.workers()), 0);
+}
+
+CallManager::~CallManager() { destroy_all(); }
+
+void CallManager::destroy_all() {
+  for (auto& [id, c] : calls_) destroy(*c);
+  calls_.clear();
+  plane_.flush();
+}
+
+const Call* CallManager::find(const std::string& call_id) const {
+  auto it = calls_.find(call_id);
+  return it == calls_.end() ? nullptr : it->second.get();
+}
+
+size_t CallManager::active_count() const {
+  size_t n = 0;
+  for (auto& [id, c] : calls_) n += !c->deleted;
+  return n;
+}
+
+std::vector<const Call*> CallManager::active_calls(size_t limit) const {
+  std::vector<const Call*> out;
+  for (auto& [id, c] : calls_) {
+    if (out.size() >= limit) break;
+    if (!c->deleted) out.push_back(c.get());
+  }
+  return out;
+}
+
+size_t CallManager::free_port_pairs() const {
+  size_t n = 0;
+  for (auto& p : pools_)
+    for (int w = 0; w < plane_.workers(); ++w) n += p.free_pairs(w);
+  return n;
+}
+
+const dataplane::Flow* CallManager::flow(const Call& c, FlowId id) const {
+  if (id == kNoFlow) return nullptr;
+  return &plane_.worker(c.worker).flow(id);
+}
+
+CallTotals CallManager::totals(const Call& c) const {
+  CallTotals t;
+  auto add = [&](FlowId id, bool rtcp) {
+    const dataplane::Flow* f = flow(c, id);
+    if (!f) return;
+    uint64_t pk = f->counters.packets.load(std::memory_order_relaxed);
+    uint64_t by = f->counters.bytes.load(std::memory_order_relaxed);
+    (rtcp ? t.rtcp_packets : t.rtp_packets) += pk;
+    (rtcp ? t.rtcp_bytes : t.rtp_bytes) += by;
+    for (auto& d : f->counters.drops) t.errors += d.load(std::memory_order_relaxed);
+    t.last_packet_ns = std::max(t.last_packet_ns,
+                                f->counters.last_packet_ns.load(std::memory_order_relaxed));
+  };
+  for (const Party& p : c.parties)
+    for (const MediaSide& m : p.media) {
+      add(m.rtp_flow, false);
+      add(m.rtcp_flow, true);
+    }
+  return t;
+}
+
+Result<int, std::string> CallManager::resolve_interface(const std::string& name,
+                                                        std::optional<int> family,
+                                                        int fallback) const {
+  if (name.empty() && !family) return fallback;
+  for (size_t i = 0; i < config_.interfaces.size(); ++i) {
+    const auto& itf = config_.interfaces[i];
+    if (!name.empty() && itf.name != name) continue;
+    if (family && (*family == AF_INET) != itf.local.is_v4()) continue;
+    return int(i);
+  }
+  if (name.empty()) return Err{std::string("No interface for the requested address family")};
+  return Err{"Unknown interface '" + name + "'"};
+}
+
+int CallManager::pick_worker() {
+  // Least-loaded worker by call count: calls are long-lived and similar.
+  return int(std::min_element(calls_per_worker_.begin(), calls_per_worker_.end()) -
+             calls_per_worker_.begin());
+}
+
+FlowId CallManager::take_flow_id(int w) {
+  auto& ids = free_flow_ids_[size_t(w)];
+  if (ids.empty()) return kNoFlow;
+  FlowId id = ids.back();
+  ids.pop_back();
+  return id;
+}
+
+bool CallManager::allocate_side(Call& c, Party& p, MediaSide& m) {
+  if (m.rtp_port) return true;
+  PortPool& pool = pools_[size_t(p.iface)];
+  const IpAddr& local = config_.interfaces[size_t(p.iface)].local;
+  // Ports held by other processes are skipped (and retried later).
+  for (size_t attempt = 0; attempt < pool.free_pairs(c.worker); ++attempt) {
+    auto port = pool.allocate_pair(c.worker);
+    if (!port) return false;
+    auto rtp = plane_.open_port(local, *port);
+    if (!rtp.ok()) {
+      pool.release_pair(*port);
+      continue;
+    }
+    auto rtcp = plane_.open_port(local, uint16_t(*port + 1));
+    if (!rtcp.ok()) {
+      plane_.discard_port(*rtp);
+      pool.release_pair(*port);
+      continue;
+    }
+    FlowId a = take_flow_id(c.worker), b = take_flow_id(c.worker);
+    if (a == kNoFlow || b == kNoFlow) {
+      if (a != kNoFlow) free_flow_ids_[size_t(c.worker)].push_back(a);
+      plane_.discard_port(*rtp);
+      plane_.discard_port(*rtcp);
+      pool.release_pair(*port);
+      return false;
+    }
+    m.rtp_port = *port;
+    m.rtp_fd = *rtp;
+    m.rtcp_fd = *rtcp;
+    m.rtp_flow = a;
+    m.rtcp_flow = b;
+    return true;
+  }
+  return false;
+}
+
+void CallManager::release_side(Call& c, Party& p, MediaSide& m) {
+  if (!m.rtp_port) return;
+  if (m.installed) {
+    dataplane::FlowCommand cmd;
+    cmd.type = dataplane::CommandType::kRemoveFlow;
+    cmd.id = m.rtp_flow;
+    plane_.post(c.worker, cmd);
+    cmd.id = m.rtcp_flow;
+    plane_.post(c.worker, cmd);
+  } else {
+    plane_.discard_port(m.rtp_fd);
+    plane_.discard_port(m.rtcp_fd);
+  }
+  free_flow_ids_[size_t(c.worker)].push_back(m.rtp_flow);
+  free_flow_ids_[size_t(c.worker)].push_back(m.rtcp_flow);
+  pools_[size_t(p.iface)].release_pair(m.rtp_port);
+  m = MediaSide{};
+}
+
+void CallManager::install_flows(Call& c, int64_t latch_a, int64_t latch_b, int opened_by) {
+  (void)opened_by;
+  size_t n = std::max(c.parties[0].media.size(), c.parties[1].media.size());
+  for (size_t i = 0; i < n; ++i) {
+    for (int s = 0; s < 2; ++s) {
+      Party& px = c.parties[s];
+      Party& py = c.parties[1 - s];
+      if (i >= px.media.size()) continue;
+      MediaSide& x = px.media[i];
+      if (!x.rtp_port) continue;
+      MediaSide* y = i < py.media.size() && py.media[i].rtp_port ? &py.media[i] : nullptr;
+      uint16_t flags = 0;
+      if (px.policy.asymmetric) flags |= dataplane::kFlowAsymmetric;
+      if (px.policy.strict_source) flags |= dataplane::kFlowStrictSource;
+      if (px.policy.media_handover) flags |= dataplane::kFlowMediaHandover;
+      if (y && !x.rejected && !y->rejected) flags |= dataplane::kFlowEnabled;
+
+      dataplane::FlowCommand cmd;
+      cmd.type = x.installed ? dataplane::CommandType::kUpdateFlow
+                             : dataplane::CommandType::kAddFlow;
+      cmd.reset_latch = x.reset_latch;
+      auto& h = cmd.hot;
+      h.egress_rtp = y ? y->rtp_flow : kNoFlow;
+      h.egress_rtcp = y ? (y->uses_mux ? y->rtp_flow : y->rtcp_flow) : kNoFlow;
+      h.latch_until_ns = s == 0 ? latch_a : latch_b;
+
+      cmd.id = x.rtp_flow;
+      h.key = dataplane::make_local_key(uint16_t(px.iface), x.rtp_port);
+      h.fd = x.rtp_fd;
+      h.flags = flags;
+      h.sdp_source = x.sdp_rtp;
+      plane_.post(c.worker, cmd);
+
+      cmd.id = x.rtcp_flow;
+      h.key = dataplane::make_local_key(uint16_t(px.iface), uint16_t(x.rtp_port + 1));
+      h.fd = x.rtcp_fd;
+      h.flags = flags | dataplane::kFlowRtcpPort;
+      h.sdp_source = x.uses_mux ? x.sdp_rtp : x.sdp_rtcp;
+      plane_.post(c.worker, cmd);
+
+      x.installed = true;
+      x.reset_latch = false;
+    }
+  }
+  plane_.flush();
+}
+
+Result<SignalReply, std::string> CallManager::offer(const SignalRequest& r, Clock now) {
+  auto parsed = parse_sdp(r.sdp);
+  if (!parsed.ok()) return Err{std::string(to_string(parsed.error()))};
+  const Sdp& sdp = *parsed;
+
+  Call* c = nullptr;
+  auto it = calls_.find(r.call_id);
+  bool created = it == calls_.end();
+  if (!created) c = it->second.get();
+  if (created && config_.max_sessions > 0 && active_count() >= size_t(config_.max_sessions))
+    return Err{std::string("Parallel session limit reached")};
+
+  int self = 0;
+  if (c && c->parties[1].tag == r.from_tag && !r.from_tag.empty()) self = 1;
+  int other = 1 - self;
+
+  // Interfaces are chosen when the call is created; re-offers keep them.
+  int self_iface = c ? c->parties[self].iface : 0;
+  int other_iface = c ? c->parties[other].iface : 0;
+  if (created) {
+    auto a = resolve_interface(r.direction.size() > 0 ? r.direction[0] : "", r.address_family, 0);
+    if (!a.ok()) return Err{a.error()};
+    auto b = resolve_interface(r.direction.size() > 1 ? r.direction[1] : "", r.address_family,
+                               *a);
+    if (!b.ok()) return Err{b.error()};
+    self_iface = *a;
+    other_iface = *b;
+  }
+
+  std::unique_ptr<Call> fresh;
+  if (created) {
+    fresh = std::make_unique<Call>();
+    fresh->id = r.call_id;
+    fresh->worker = pick_worker();
+    fresh->created_ns = now.mono_ns;
+    fresh->created_unix = now.unix_s;
+    fresh->parties[0].iface = self_iface;
+    fresh->parties[1].iface = other_iface;
+    fresh->parties[0].created_unix = fresh->parties[1].created_unix = now.unix_s;
+    c = fresh.get();
+  }
+  Party& a = c->parties[self];
+  Party& b = c->parties[other];
+
+  // Allocate what the new SDP needs, on copies, so failure changes nothing.
+  std::vector<MediaSide> ma = a.media, mb = b.media;
+  ma.resize(std::max(ma.size(), sdp.media.size()));
+  mb.resize(std::max(mb.size(), sdp.media.size()));
+  std::vector<MediaSide*> fresh_sides;
+  bool exhausted = false;
+  for (size_t i = 0; i < sdp.media.size() && !exhausted; ++i) {
+    if (sdp.media[i].port == 0) continue;  // rejected: no ports needed
+    for (MediaSide* m : {&ma[i], &mb[i]}) {
+      Party& owner = m == &ma[i] ? a : b;
+      if (m->rtp_port) continue;
+      if (!allocate_side(*c, owner, *m)) {
+        exhausted = true;
+        break;
+      }
+      fresh_sides.push_back(m);
+    }
+  }
+  if (exhausted) {
+    for (MediaSide* m : fresh_sides) {
+      plane_.discard_port(m->rtp_fd);
+      plane_.discard_port(m->rtcp_fd);
+      pools_[size_t(m >= ma.data() && m < ma.data() + ma.size() ? a.iface : b.iface)]
+          .release_pair(m->rtp_port);
+      free_flow_ids_[size_t(c->worker)].push_back(m->rtp_flow);
+      free_flow_ids_[size_t(c->worker)].push_back(m->rtcp_flow);
+    }
+    ++stats_.port_exhaustions;
+    return Err{std::string("Ran out of ports")};
+  }
+
+  // Commit.
+  if (created) {
+    calls_.emplace(r.call_id, std::move(fresh));
+    ++calls_per_worker_[size_t(c->worker)];
+    ++stats_.calls_created;
+  }
+  a.tag = r.from_tag;
+  if (!r.to_tag.empty()) b.tag = r.to_tag;
+  if (!r.from_label.empty() || !r.label.empty()) a.label = r.from_label.empty() ? r.label : r.from_label;
+  if (!r.to_label.empty()) b.label = r.to_label;
+  a.policy = r.policy;
+  a.has_sdp = true;
+  a.mux_accept = r.rtcp_mux_accept || r.rtcp_mux_demux || r.rtcp_mux_require;
+  a.media = std::move(ma);
+  b.media = std::move(mb);
+  for (size_t i = 0; i < sdp.media.size(); ++i) {
+    learn_media(a.media[i], r, sdp, sdp.media[i]);
+    MediaSide& peer = b.media[i];
+    peer.type = sdp.media[i].type;
+    peer.proto = sdp.media[i].proto;
+    peer.rejected = a.media[i].rejected;
+    peer.relay_offered_mux =
+        !r.rtcp_mux_reject &&
+        ((a.media[i].offered_mux && !r.rtcp_mux_demux) || r.rtcp_mux_offer || r.rtcp_mux_require);
+  }
+  // Media sections beyond the new SDP (an m= line removed) keep their ports
+  // until the call ends; RFC 3264 §8.2 says m= lines are never removed.
+  c->last_signal_ns = now.mono_ns;
+  c->last_signal_unix = now.unix_s;
+  c->deleted = false;
+  int64_t window = now.mono_ns + int64_t(config_.latch_window_ms) * 1000000;
+  install_flows(*c, window, window, self);
+  ++stats_.offers;
+
+  // The offer as the other side sees it.
+  const InterfaceConfig& itf = config_.interfaces[size_t(b.iface)];
+  SdpRewrite rw;
+  rw.replace_origin = r.replace_origin;
+  rw.replace_session_connection = r.replace_session_connection;
+  rw.strip_ice = r.ice_remove;
+  for (size_t i = 0; i < sdp.media.size(); ++i) {
+    const MediaSide& m = b.media[i];
+    SdpMediaRewrite mr;
+    mr.address = itf.advertised;
+    mr.rtp_port = m.rejected ? 0 : m.rtp_port;
+    mr.rtcp_port = m.rejected ? 0 : uint16_t(m.rtp_port + 1);
+    mr.rtcp_mux = m.relay_offered_mux && !m.rejected;
+    mr.rtcp_attribute = !r.no_rtcp_attribute;
+    mr.full_rtcp_attribute = r.full_rtcp_attribute;
+    rw.media.push_back(mr);
+  }
+  return SignalReply{render_sdp(sdp, rw), {}};
+}
+
+Result<SignalReply, std::string> CallManager::answer(const SignalRequest& r, Clock now) {
+  auto it = calls_.find(r.call_id);
+  if (it == calls_.end()) return Err{std::string("Unknown call-id")};
+  Call& c = *it->second;
+  int off = -1;
+  for (int i = 0; i < 2; ++i)
+    if (c.parties[i].tag == r.from_tag && c.parties[i].has_sdp) off = i;
+  if (off < 0) return Err{std::string("Call-ID not found or tags didn't match")};
+  auto parsed = parse_sdp(r.sdp);
+  if (!parsed.ok()) return Err{std::string(to_string(parsed.error()))};
+  const Sdp& sdp = *parsed;
+
+  Party& a = c.parties[off];
+  Party& b = c.parties[1 - off];
+  // A different to-tag is another fork answering (183 from one branch,
+  // 200 from another): the latest answer owns the callee side.
+  if (!r.to_tag.empty()) b.tag = r.to_tag;
+  if (!r.to_label.empty()) b.label = r.to_label;
+  b.policy = r.policy;
+  b.has_sdp = true;
+  size_t n = std::min(sdp.media.size(), b.media.size());
+  for (size_t i = 0; i < b.media.size(); ++i) {
+    MediaSide& mb = b.media[i];
+    MediaSide& ma = a.media[i];
+    if (i >= n) {  // the answer lacks this m= line: treat as rejected
+      mb.rejected = ma.rejected = true;
+      continue;
+    }
+    bool offered = mb.relay_offered_mux;
+    learn_media(mb, r, sdp, sdp.media[i]);
+    mb.relay_offered_mux = offered;
+    mb.uses_mux = offered && sdp.media[i].rtcp_mux;
+    if (mb.rejected) ma.rejected = true;
+    ma.uses_mux = ma.offered_mux && !ma.rejected && (mb.uses_mux || a.mux_accept);
+  }
+  c.answered = true;
+  c.last_signal_ns = now.mono_ns;
+  c.last_signal_unix = now.unix_s;
+  int64_t window = now.mono_ns + int64_t(config_.latch_window_ms) * 1000000;
+  install_flows(c, window, window, 1 - off);
+  ++stats_.answers;
+
+  const InterfaceConfig& itf = config_.interfaces[size_t(a.iface)];
+  SdpRewrite rw;
+  rw.replace_origin = r.replace_origin;
+  rw.replace_session_connection = r.replace_session_connection;
+  rw.strip_ice = r.ice_remove;
+  for (size_t i = 0; i < sdp.media.size(); ++i) {
+    SdpMediaRewrite mr;
+    mr.address = itf.advertised;
+    if (i < a.media.size()) {
+      const MediaSide& m = a.media[i];
+      bool rejected = m.rejected || sdp.media[i].port == 0;
+      mr.rtp_port = rejected ? 0 : m.rtp_port;
+      mr.rtcp_port = rejected ? 0 : uint16_t(m.rtp_port + 1);
+      mr.rtcp_mux = m.uses_mux && !rejected;
+    }
+    mr.rtcp_attribute = !r.no_rtcp_attribute;
+    mr.full_rtcp_attribute = r.full_rtcp_attribute;
+    rw.media.push_back(mr);
+  }
+  return SignalReply{render_sdp(sdp, rw), {}};
+}
+
+Result<const Call*, std::string> CallManager::remove(const std::string& call_id,
+                                                     const std::string& from_tag,
+                                                     const std::string& to_tag, int delay_s,
+                                                     Clock now) {
+  auto it = calls_.find(call_id);
+  if (it == calls_.end()) return Err{std::string("Unknown call-id")};
+  Call& c = *it->second;
+  auto known = [&](const std::string& t) {
+    return t.empty() || c.parties[0].tag == t || c.parties[1].tag == t;
+  };
+  if (!known(from_tag) || !known(to_tag))
+    return Err{std::string("Call-ID not found or tags didn't match")};
+  if (delay_s < 0) delay_s = config_.delete_delay_s;
+  c.deleted = true;
+  c.deleted_reason = "deleted";
+  c.delete_at_ns = now.mono_ns + int64_t(delay_s) * kNsPerSec;
+  c.last_signal_ns = now.mono_ns;
+  c.last_signal_unix = now.unix_s;
+  ++stats_.deletes;
+  return static_cast<const Call*>(&c);
+}
+
+void CallManager::destroy(Call& c) {
+  for (Party& p : c.parties)
+    for (MediaSide& m : p.media) release_side(c, p, m);
+  if (calls_per_worker_[size_t(c.worker)] > 0) --calls_per_worker_[size_t(c.worker)];
+}
+
+size_t CallManager::tick(Clock now) {
+  std::vector<std::string> doomed;
+  for (auto& [id, cp] : calls_) {
+    Call& c = *cp;
+    int64_t age = now.mono_ns - c.created_ns;
+    bool expire = false;
+    if (c.deleted) {
+      expire = now.mono_ns >= c.delete_at_ns;
+    } else if (config_.final_timeout_s > 0 && age > config_.final_timeout_s * kNsPerSec) {
+      expire = true;
+    } else if (!c.answered) {
+      expire = config_.offer_timeout_s > 0 && age > config_.offer_timeout_s * kNsPerSec;
+    } else {
+      bool hold = false;
+      for (const Party& p : c.parties)
+        for (const MediaSide& m : p.media)
+          hold |= m.direction != MediaDirection::kSendRecv || (!m.rejected && !m.sdp_rtp.port);
+      int64_t last = std::max(c.last_signal_ns, totals(c).last_packet_ns);
+      int64_t limit = int64_t(hold ? config_.silent_timeout_s : config_.timeout_s) * kNsPerSec;
+      expire = limit > 0 && now.mono_ns - last > limit;
+    }
+    if (!expire) continue;
+    if (!c.deleted) ++stats_.calls_timed_out;
+    doomed.push_back(id);
+  }
+  for (const auto& id : doomed) {
+    auto it = calls_.find(id);
+    destroy(*it->second);
+    calls_.erase(it);
+    ++stats_.calls_deleted;
+  }
+  if (!doomed.empty()) plane_.flush();
+  return doomed.size();
+}
+
+}  // namespace vox::control

@@ -1,0 +1,111 @@
+// The call table and the offer/answer state machine. Turns NG requests
+// (already decoded into plain structs by ng_commands.cc) into port
+// allocations, flows pushed to the owning worker, and rewritten SDP.
+// Every operation validates everything before changing anything: a
+// request that fails leaves the call table, the port pools and the
+// dataplane exactly as they were.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "control/call.h"
+#include "control/config.h"
+#include "control/port_pool.h"
+#include "dataplane/dataplane.h"
+
+namespace vox::control {
+
+// Options of one offer or answer, from the NG dictionary.
+struct SignalRequest {
+  std::string call_id, from_tag, to_tag, sdp;
+  std::vector<std::string> direction;        // interface names, [offerer side, answerer side]
+  std::optional<IpAddr> media_address;       // "media address": overrides the SDP address
+  std::optional<IpAddr> received_from;       // "received from" (with sip_source)
+  bool sip_source = false;                   // flag SIP-source-address
+  PartyPolicy policy;                        // asymmetric / strict-source / media-handover
+  bool replace_origin = false;               // replace: origin
+  bool replace_session_connection = true;
+  bool rtcp_mux_offer = false, rtcp_mux_demux = false, rtcp_mux_accept = false,
+       rtcp_mux_reject = false, rtcp_mux_require = false;
+  bool no_rtcp_attribute = false, full_rtcp_attribute = false;
+  bool ice_remove = true;  // voxrelay does not terminate ICE: candidates never pass through
+  std::optional<int> address_family;  // AF_INET / AF_INET6 ("address family")
+  std::string label, from_label, to_label;
+};
+
+struct SignalReply {
+  std::string sdp;
+  std::string warning;
+};
+
+struct CallTotals {
+  uint64_t rtp_packets = 0, rtp_bytes = 0, rtcp_packets = 0, rtcp_bytes = 0, errors = 0;
+  int64_t last_packet_ns = 0;
+};
+
+// Relay-wide totals kept by the control plane.
+struct ControlStats {
+  uint64_t offers = 0, answers = 0, deletes = 0, errors = 0;
+  uint64_t calls_created = 0, calls_timed_out = 0, calls_deleted = 0;
+  uint64_t port_exhaustions = 0;
+};
+
+class CallManager {
+ public:
+  CallManager(const Config& config, dataplane::Dataplane& plane);
+  ~CallManager();
+
+  struct Clock {
+    int64_t mono_ns;
+    int64_t unix_s;
+  };
+
+  Result<SignalReply, std::string> offer(const SignalRequest& r, Clock now);
+  Result<SignalReply, std::string> answer(const SignalRequest& r, Clock now);
+  // Deletes the call (delay_s < 0: the configured delete delay; 0: now).
+  Result<const Call*, std::string> remove(const std::string& call_id, const std::string& from_tag,
+                                          const std::string& to_tag, int delay_s, Clock now);
+  // Tears down calls whose time is up (timeouts, delete delay). Returns how many.
+  size_t tick(Clock now);
+
+  const Call* find(const std::string& call_id) const;
+  std::vector<const Call*> active_calls(size_t limit) const;
+  size_t active_count() const;
+  size_t size() const { return calls_.size(); }
+  CallTotals totals(const Call& c) const;
+  // Counters of one flow (nullptr when kNoFlow).
+  const dataplane::Flow* flow(const Call& c, FlowId id) const;
+  const ControlStats& stats() const { return stats_; }
+  ControlStats& stats() { return stats_; }
+  const Config& config() const { return config_; }
+  dataplane::Dataplane& plane() { return plane_; }
+  // Free port pairs over all interfaces and workers.
+  size_t free_port_pairs() const;
+
+  void destroy_all();
+
+ private:
+  Result<int, std::string> resolve_interface(const std::string& name, std::optional<int> family,
+                                             int fallback) const;
+  bool allocate_side(Call& c, Party& p, MediaSide& m);
+  void release_side(Call& c, Party& p, MediaSide& m);
+  void install_flows(Call& c, int64_t latch_until_a, int64_t latch_until_b, int opened_by);
+  void destroy(Call& c);
+  int pick_worker();
+  FlowId take_flow_id(int w);
+
+  const Config& config_;
+  dataplane::Dataplane& plane_;
+  std::vector<PortPool> pools_;  // one per interface
+  std::vector<std::vector<FlowId>> free_flow_ids_;  // per worker
+  std::vector<size_t> calls_per_worker_;
+  std::unordered_map<std::string, std::unique_ptr<Call>> calls_;
+  ControlStats stats_;
+};
+
+}  // namespace vox::control

@@ -1,0 +1,166 @@
+// Command line and config file parsing (CLI11; INI file, section
+// [voxrelay]), then validation. Flag names follow rtpengine's.
+#include "control/config.h"
+
+#include <CLI/CLI.hpp>
+
+namespace vox::control {
+
+namespace {
+
+Result<InterfaceConfig, std::string> parse_interface(const std::string& spec) {
+  InterfaceConfig itf;
+  std::string rest = spec;
+  if (auto slash = rest.find('/'); slash != std::string::npos) {
+    itf.name = rest.substr(0, slash);
+    rest = rest.substr(slash + 1);
+    if (itf.name.empty()) return Err{"--interface: empty name in '" + spec + "'"};
+  }
+  std::string adv;
+  if (auto bang = rest.find('!'); bang != std::string::npos) {
+    adv = rest.substr(bang + 1);
+    rest = rest.substr(0, bang);
+  }
+  auto local = IpAddr::parse(rest);
+  if (!local) return Err{"--interface: invalid address '" + rest + "' in '" + spec + "'"};
+  itf.local = *local;
+  itf.advertised = *local;
+  if (!adv.empty()) {
+    auto a = IpAddr::parse(adv);
+    if (!a) return Err{"--interface: invalid advertised address '" + adv + "'"};
+    if (a->is_v4() != local->is_v4())
+      return Err{"--interface: advertised address family differs in '" + spec + "'"};
+    itf.advertised = *a;
+  }
+  return itf;
+}
+
+}  // namespace
+
+std::string validate_config(const Config& c) {
+  if (c.interfaces.empty()) return "--interface: at least one is required";
+  if (c.port_min == 0 || c.port_min >= c.port_max)
+    return "--port-min/--port-max: need 0 < port-min < port-max";
+  if (c.workers < 1 || c.workers > 64) return "--workers: must be 1..64";
+  size_t pairs = (size_t(c.port_max) - c.port_min + 1) / 2;
+  if (pairs < size_t(c.workers))
+    return "--port-min/--port-max: range has fewer port pairs than workers";
+  if (c.backend != "socket")
+    return "--backend: '" + c.backend + "' is not available (this build has: socket)";
+  if (c.timeout_s < 0) return "--timeout: must be >= 0";
+  if (c.silent_timeout_s < 0) return "--silent-timeout: must be >= 0";
+  if (c.final_timeout_s < 0) return "--final-timeout: must be >= 0";
+  if (c.offer_timeout_s < 0) return "--offer-timeout: must be >= 0";
+  if (c.delete_delay_s < 0) return "--delete-delay: must be >= 0";
+  if (c.latch_window_ms < 0) return "--latch-window-ms: must be >= 0";
+  if (c.max_sessions < 0) return "--max-sessions: must be >= 0";
+  if (c.log_level < 0 || c.log_level > 7) return "--log-level: must be 0..7";
+  if (c.coalesce_us < 0 || c.coalesce_us > 10000) return "--coalesce-us: must be 0..10000";
+  for (size_t i = 0; i < c.interfaces.size(); ++i)
+    for (size_t j = i + 1; j < c.interfaces.size(); ++j)
+      if (c.interfaces[i].name == c.interfaces[j].name &&
+          c.interfaces[i].local.is_v4() == c.interfaces[j].local.is_v4())
+        return "--interface: name '" + c.interfaces[i].name + "' given twice for one address family";
+  return "";
+}
+
+ConfigOutcome parse_config(int argc, const char* const* argv) {
+  ConfigOutcome out;
+  Config& c = out.config;
+  CLI::App app{"voxrelay: media relay and transcoder for telephony (NG protocol)", "voxrelay"};
+  app.set_version_flag("--version", "voxrelay 0.1.0");
+  app.set_config("--config", "", "Config file (INI, section [voxrelay], keys as the long flags)");
+  app.get_config_formatter_base()->section("voxrelay");
+
+  std::vector<std::string> interfaces, ng_allow;
+  std::string listen_ng = "127.0.0.1:22222";
+  int table = -1;
+  app.add_option("-i,--interface", interfaces,
+                 "[NAME/]IP[!ADVERTISED]: local address for media (repeatable)");
+  app.add_option("-n,--listen-ng", listen_ng, "NG control socket IP:PORT")->capture_default_str();
+  app.add_option("--ng-allow", ng_allow, "Only accept NG commands from these addresses");
+  app.add_option("-m,--port-min", c.port_min, "Lowest local media port")->capture_default_str();
+  app.add_option("-M,--port-max", c.port_max, "Highest local media port")->capture_default_str();
+  app.add_option("-o,--timeout", c.timeout_s, "Seconds without media before a call is deleted")
+      ->capture_default_str();
+  app.add_option("-s,--silent-timeout", c.silent_timeout_s, "Same, for calls on hold")
+      ->capture_default_str();
+  app.add_option("-a,--final-timeout", c.final_timeout_s, "Maximum call life in seconds (0: none)")
+      ->capture_default_str();
+  app.add_option("--offer-timeout", c.offer_timeout_s, "Seconds an offer waits for its answer")
+      ->capture_default_str();
+  app.add_option("-d,--delete-delay", c.delete_delay_s,
+                 "Seconds a deleted call is kept for late retransmissions")
+      ->capture_default_str();
+  app.add_option("--latch-window-ms", c.latch_window_ms,
+                 "Source learning window after offer/answer (RTP Bleed defence)")
+      ->capture_default_str();
+  app.add_option("--max-sessions", c.max_sessions, "Admission limit (0: unlimited)")
+      ->capture_default_str();
+  app.add_option("--workers,--num-threads", c.workers, "Packet worker threads")
+      ->capture_default_str();
+  app.add_option("--backend", c.backend, "Packet I/O backend: socket")->capture_default_str();
+  app.add_option("--coalesce-us", c.coalesce_us,
+                 "Socket backend: sleep this long after a light poll to batch wake-ups")
+      ->capture_default_str();
+  app.add_flag("-f,--foreground", c.foreground, "Stay in the foreground (log to stderr)");
+  app.add_option("-L,--log-level", c.log_level, "Syslog level 0..7")->capture_default_str();
+  app.add_option("-p,--pidfile", c.pidfile, "Write the process id here");
+  app.add_option("--table", table, "Accepted for rtpengine compatibility; must be -1")
+      ->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    out.message = app.help();
+    out.exit_code = 0;
+    return out;
+  } catch (const CLI::CallForVersion&) {
+    out.message = "voxrelay 0.1.0";
+    out.exit_code = 0;
+    return out;
+  } catch (const CLI::ParseError& e) {
+    out.message = e.what();
+    out.exit_code = 2;
+    return out;
+  }
+
+  if (table != -1) {
+    out.message = "--table: only -1 (no kernel forwarding) is supported";
+    out.exit_code = 2;
+    return out;
+  }
+  if (interfaces.empty()) interfaces.push_back("127.0.0.1");
+  for (const auto& spec : interfaces) {
+    auto itf = parse_interface(spec);
+    if (!itf.ok()) {
+      out.message = itf.error();
+      out.exit_code = 2;
+      return out;
+    }
+    c.interfaces.push_back(*itf);
+  }
+  auto ng = Endpoint::parse(listen_ng);
+  if (!ng) {
+    out.message = "--listen-ng: expected IP:PORT, got '" + listen_ng + "'";
+    out.exit_code = 2;
+    return out;
+  }
+  c.listen_ng = *ng;
+  for (const auto& a : ng_allow) {
+    auto ip = IpAddr::parse(a);
+    if (!ip) {
+      out.message = "--ng-allow: invalid address '" + a + "'";
+      out.exit_code = 2;
+      return out;
+    }
+    c.ng_allow.push_back(*ip);
+  }
+  if (auto err = validate_config(c); !err.empty()) {
+    out.message = err;
+    out.exit_code = 2;
+  }
+  return out;
+}
+
+}  // namespace vox::control

@@ -1,0 +1,59 @@
+// voxrelay's configuration: one struct, filled from the config file and the
+// command line (rtpengine's flag names where the meaning is the same),
+// validated at start. A bad value is a one-line error naming the key; the
+// daemon then exits with code 2.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dataplane/endpoint.h"
+#include "dataplane/result.h"
+
+namespace vox::control {
+
+// --interface=[NAME/]IP[!ADVERTISED]: a local address media is relayed on;
+// NG "direction" picks interfaces by name per call side.
+struct InterfaceConfig {
+  std::string name = "default";
+  IpAddr local;
+  IpAddr advertised;  // what goes into SDP (differs behind 1:1 NAT)
+};
+
+struct Config {
+  std::vector<InterfaceConfig> interfaces;  // at least one after parsing
+  Endpoint listen_ng;                       // 127.0.0.1:22222
+  std::vector<IpAddr> ng_allow;             // empty: any source may send NG commands
+  uint16_t port_min = 30000;
+  uint16_t port_max = 40000;
+  int timeout_s = 60;          // no media on any stream for this long: delete
+  int silent_timeout_s = 3600; // same, for calls on hold
+  int final_timeout_s = 0;     // cap on a call's life (0: none)
+  int offer_timeout_s = 3600;  // offer never answered
+  int delete_delay_s = 30;     // keep deleted calls for late retransmissions
+  int latch_window_ms = 3000;  // source learning window after offer/answer
+  int max_sessions = 0;        // 0: unlimited
+  int workers = 1;
+  std::string backend = "socket";
+  int coalesce_us = 0;         // socket backend: batch wake-ups (see README)
+  bool foreground = false;
+  int log_level = 6;           // syslog levels: 3 error .. 7 debug
+  std::string pidfile;
+};
+
+// Parses argv (and --config=FILE, INI format, section [voxrelay]).
+// On error returns "KEY: reason"; "--help"/"--version" return the text to
+// print with exit code 0 through `exit_now`.
+struct ConfigOutcome {
+  Config config;
+  std::string message;  // help/version text, or the error
+  int exit_code = -1;   // -1: run; 0: print message and exit; 2: error
+};
+ConfigOutcome parse_config(int argc, const char* const* argv);
+
+// Validates cross-field rules (port range holds at least one pair per
+// worker, interface names unique per family...). "" when valid.
+std::string validate_config(const Config& c);
+
+}  // namespace vox::control

@@ -1,0 +1,354 @@
+// NG command handlers. Key and flag spellings follow rtpengine's
+// ng_control_protocol.md: spaces, hyphens and underscores are equivalent.
+#include "control/ng_commands.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+
+namespace vox::control {
+
+namespace {
+
+using dataplane::DropReason;
+using dataplane::kDropReasonCount;
+
+bool has(const std::vector<std::string_view>& list, std::string_view name) {
+  return std::any_of(list.begin(), list.end(),
+                     [&](std::string_view s) { return ng_name_equal(s, name); });
+}
+
+// "received from": ["IP4", "203.0.113.7"] (or a bare address string).
+std::optional<IpAddr> parse_received_from(const NgValue& req) {
+  auto parts = req.find_strings("received from");
+  if (parts.empty()) return std::nullopt;
+  return IpAddr::parse(parts.back());
+}
+
+Result<SignalRequest, std::string> parse_signal(const NgValue& req, bool is_answer) {
+  SignalRequest r;
+  auto call_id = req.find_scalar("call-id");
+  if (!call_id || call_id->empty()) return Err{std::string("No call-id in message")};
+  auto from_tag = req.find_scalar("from-tag");
+  if (!from_tag || from_tag->empty()) return Err{std::string("No from-tag in message")};
+  auto to_tag = req.find_scalar("to-tag");
+  if (is_answer && (!to_tag || to_tag->empty())) return Err{std::string("No to-tag in message")};
+  auto sdp = req.find_string("sdp");
+  if (!sdp || sdp->empty()) return Err{std::string("No SDP body in message")};
+  r.call_id = *call_id;
+  r.from_tag = *from_tag;
+  r.to_tag = to_tag.value_or("");
+  r.sdp = std::string(*sdp);
+
+  auto flags = req.find_strings("flags");
+  r.sip_source = has(flags, "SIP-source-address") && !has(flags, "trust-address");
+  r.policy.asymmetric = has(flags, "asymmetric");
+  r.policy.strict_source = has(flags, "strict-source");
+  r.policy.media_handover = has(flags, "media-handover");
+  r.no_rtcp_attribute = has(flags, "no-rtcp-attribute");
+  r.full_rtcp_attribute = has(flags, "full-rtcp-attribute");
+
+  auto replace = req.find_strings("replace");
+  r.replace_origin = has(replace, "origin");
+  // The session-level c= always points at the relay: that is the point of
+  // the rewrite. "session-connection" is accepted and changes nothing.
+
+  auto mux = req.find_strings("rtcp-mux");
+  r.rtcp_mux_offer = has(mux, "offer");
+  r.rtcp_mux_demux = has(mux, "demux");
+  r.rtcp_mux_accept = has(mux, "accept");
+  r.rtcp_mux_reject = has(mux, "reject");
+  r.rtcp_mux_require = has(mux, "require");
+
+  for (auto d : req.find_strings("direction")) r.direction.emplace_back(d);
+  if (auto ma = req.find_string("media address"); ma && !ma->empty()) {
+    auto ip = IpAddr::parse(*ma);
+    if (!ip) return Err{std::string("Invalid media address")};
+    r.media_address = ip;
+  }
+  r.received_from = parse_received_from(req);
+  if (auto fam = req.find_string("address family")) {
+    if (ng_name_equal(*fam, "IP4")) r.address_family = AF_INET;
+    else if (ng_name_equal(*fam, "IP6")) r.address_family = AF_INET6;
+    else return Err{std::string("Invalid address family")};
+  }
+  r.label = std::string(req.find_string("label").value_or(""));
+  r.from_label = std::string(req.find_string("from-label").value_or(""));
+  r.to_label = std::string(req.find_string("to-label").value_or(""));
+  return r;
+}
+
+NgValue endpoint_value(const Endpoint& e) {
+  NgValue v = NgValue::dict();
+  v.set("family", e.addr.is_v4() ? "IPv4" : "IPv6");
+  v.set("address", e.addr.to_string());
+  v.set("port", int64_t(e.port));
+  return v;
+}
+
+NgValue flow_stats(const dataplane::Flow* f) {
+  NgValue s = NgValue::dict();
+  uint64_t pk = 0, by = 0, err = 0;
+  NgValue drops = NgValue::dict();
+  if (f) {
+    pk = f->counters.packets.load(std::memory_order_relaxed);
+    by = f->counters.bytes.load(std::memory_order_relaxed);
+    for (size_t r = 0; r < kDropReasonCount; ++r) {
+      uint64_t d = f->counters.drops[r].load(std::memory_order_relaxed);
+      err += d;
+      drops.set(dataplane::to_string(DropReason(r)), int64_t(d));
+    }
+  }
+  s.set("packets", int64_t(pk));
+  s.set("bytes", int64_t(by));
+  s.set("errors", int64_t(err));
+  s.set("drops", std::move(drops));
+  return s;
+}
+
+NgValue stream_value(CallManager& cm, const Call& c, const Party& p, const MediaSide& m,
+                     bool rtcp, CallManager::Clock now) {
+  NgValue s = NgValue::dict();
+  const auto& itf = cm.config().interfaces[size_t(p.iface)];
+  uint16_t port = m.rtp_port ? uint16_t(m.rtp_port + (rtcp ? 1 : 0)) : 0;
+  s.set("local port", int64_t(port));
+  s.set("local address", itf.local.to_string());
+  s.set("advertised address", itf.advertised.to_string());
+  const dataplane::Flow* f = cm.flow(c, rtcp ? m.rtcp_flow : m.rtp_flow);
+  Endpoint latched = f ? f->published.read() : Endpoint{};
+  s.set("endpoint", endpoint_value(latched.valid() ? latched : (rtcp ? m.sdp_rtcp : m.sdp_rtp)));
+  s.set("advertised endpoint", endpoint_value(rtcp ? m.sdp_rtcp : m.sdp_rtp));
+  NgValue flags = NgValue::list();
+  flags.push(NgValue::str(rtcp ? "RTCP" : "RTP"));
+  if (latched.valid()) flags.push(NgValue::str("confirmed"));
+  if (m.uses_mux) flags.push(NgValue::str("RTCP-mux"));
+  s.set("flags", std::move(flags));
+  int64_t last = f ? f->counters.last_packet_ns.load(std::memory_order_relaxed) : 0;
+  s.set("last packet", last ? now.unix_s - (now.mono_ns - last) / 1000000000 : int64_t(0));
+  s.set("stats", flow_stats(f));
+  return s;
+}
+
+const char* direction_name(MediaDirection d) {
+  switch (d) {
+    case MediaDirection::kSendOnly: return "sendonly";
+    case MediaDirection::kRecvOnly: return "recvonly";
+    case MediaDirection::kInactive: return "inactive";
+    case MediaDirection::kSendRecv: break;
+  }
+  return "sendrecv";
+}
+
+NgValue totals_value(const CallTotals& t) {
+  NgValue tot = NgValue::dict();
+  NgValue rtp = NgValue::dict();
+  rtp.set("packets", int64_t(t.rtp_packets));
+  rtp.set("bytes", int64_t(t.rtp_bytes));
+  rtp.set("errors", int64_t(t.errors));
+  NgValue rtcp = NgValue::dict();
+  rtcp.set("packets", int64_t(t.rtcp_packets));
+  rtcp.set("bytes", int64_t(t.rtcp_bytes));
+  rtcp.set("errors", int64_t(0));
+  tot.set("RTP", std::move(rtp));
+  tot.set("RTCP", std::move(rtcp));
+  return tot;
+}
+
+NgValue call_value(CallManager& cm, const Call& c, CallManager::Clock now) {
+  NgValue v = NgValue::dict();
+  v.set("result", "ok");
+  v.set("created", c.created_unix);
+  v.set("last signal", c.last_signal_unix);
+  NgValue tags = NgValue::dict();
+  for (int i = 0; i < 2; ++i) {
+    const Party& p = c.parties[i];
+    const Party& o = c.parties[1 - i];
+    NgValue t = NgValue::dict();
+    t.set("tag", p.tag);
+    if (!p.label.empty()) t.set("label", p.label);
+    t.set("created", p.created_unix);
+    t.set("in dialogue with", o.tag);
+    t.set("interface", cm.config().interfaces[size_t(p.iface)].name);
+    NgValue medias = NgValue::list();
+    for (size_t m = 0; m < p.media.size(); ++m) {
+      const MediaSide& ms = p.media[m];
+      NgValue md = NgValue::dict();
+      md.set("index", int64_t(m + 1));
+      md.set("type", ms.type);
+      md.set("protocol", ms.proto);
+      md.set("direction", direction_name(ms.direction));
+      NgValue streams = NgValue::list();
+      if (ms.rtp_port) {
+        streams.push(stream_value(cm, c, p, ms, false, now));
+        streams.push(stream_value(cm, c, p, ms, true, now));
+      }
+      md.set("streams", std::move(streams));
+      medias.push(std::move(md));
+    }
+    t.set("medias", std::move(medias));
+    tags.set(p.tag.empty() ? "(pending)" : p.tag, std::move(t));
+  }
+  v.set("tags", std::move(tags));
+  v.set("totals", totals_value(cm.totals(c)));
+  return v;
+}
+
+NgValue statistics_value(CallManager& cm) {
+  auto& plane = cm.plane();
+  NgValue st = NgValue::dict();
+  NgValue cur = NgValue::dict();
+  cur.set("sessionsown", int64_t(cm.active_count()));
+  cur.set("sessionstotal", int64_t(cm.size()));
+  cur.set("free port pairs", int64_t(cm.free_port_pairs()));
+  st.set("currentstatistics", std::move(cur));
+  const auto& cs = cm.stats();
+  NgValue tot = NgValue::dict();
+  tot.set("offers", int64_t(cs.offers));
+  tot.set("answers", int64_t(cs.answers));
+  tot.set("deletes", int64_t(cs.deletes));
+  tot.set("errors", int64_t(cs.errors));
+  tot.set("managedsessions", int64_t(cs.calls_created));
+  tot.set("timeoutsessions", int64_t(cs.calls_timed_out));
+  tot.set("port exhaustions", int64_t(cs.port_exhaustions));
+  NgValue workers = NgValue::list();
+  uint64_t drops_total[kDropReasonCount] = {};
+  uint64_t rx = 0, tx = 0;
+  for (int w = 0; w < plane.workers(); ++w) {
+    const auto& c = plane.worker(w).counters();
+    auto ld = [](const std::atomic<uint64_t>& a) { return int64_t(a.load(std::memory_order_relaxed)); };
+    NgValue wv = NgValue::dict();
+    wv.set("worker", int64_t(w));
+    wv.set("rx packets", ld(c.rx_packets));
+    wv.set("rx bytes", ld(c.rx_bytes));
+    wv.set("tx packets", ld(c.tx_packets));
+    wv.set("tx bytes", ld(c.tx_bytes));
+    wv.set("no flow", ld(c.no_flow));
+    wv.set("rx calls", ld(c.rx_calls));
+    wv.set("tx calls", ld(c.tx_calls));
+    wv.set("wakeups", ld(c.wakeups));
+    wv.set("latches", ld(c.latches));
+    NgValue drops = NgValue::dict();
+    for (size_t r = 0; r < kDropReasonCount; ++r) {
+      drops.set(dataplane::to_string(DropReason(r)), ld(c.drops[r]));
+      drops_total[r] += uint64_t(ld(c.drops[r]));
+    }
+    wv.set("drops", std::move(drops));
+    rx += uint64_t(ld(c.rx_packets));
+    tx += uint64_t(ld(c.tx_packets));
+    workers.push(std::move(wv));
+  }
+  tot.set("packets relayed", int64_t(tx));
+  tot.set("packets received", int64_t(rx));
+  NgValue drops = NgValue::dict();
+  for (size_t r = 0; r < kDropReasonCount; ++r)
+    drops.set(dataplane::to_string(DropReason(r)), int64_t(drops_total[r]));
+  tot.set("drops", std::move(drops));
+  st.set("totalstatistics", std::move(tot));
+  st.set("workers", std::move(workers));
+  NgValue reply = NgValue::dict();
+  reply.set("result", "ok");
+  reply.set("statistics", std::move(st));
+  return reply;
+}
+
+NgValue signal_reply(Result<SignalReply, std::string> r, const NgValue& req) {
+  if (!r.ok()) {
+    // Admission control: clients that support it get "load limit" and fail
+    // over to the next relay of their set.
+    if (r.error() == "Parallel session limit reached" && has(req.find_strings("supports"), "load limit")) {
+      NgValue v = NgValue::dict();
+      v.set("result", "load limit");
+      v.set("message", r.error());
+      return v;
+    }
+    return ng_error(r.error());
+  }
+  NgValue v = NgValue::dict();
+  v.set("result", "ok");
+  v.set("sdp", std::move(r->sdp));
+  if (!r->warning.empty()) v.set("warning", r->warning);
+  return v;
+}
+
+}  // namespace
+
+NgValue ng_error(std::string_view reason) {
+  NgValue v = NgValue::dict();
+  v.set("result", "error");
+  v.set("error-reason", std::string(reason));
+  return v;
+}
+
+NgValue handle_ng_request(const NgValue& req, NgContext& ctx) {
+  CallManager& cm = ctx.calls;
+  auto command = req.find_string("command");
+  if (!command) return ng_error("No command in message");
+  const std::string_view cmd = *command;
+
+  if (ng_name_equal(cmd, "ping")) {
+    NgValue v = NgValue::dict();
+    v.set("result", "pong");
+    return v;
+  }
+  if (ng_name_equal(cmd, "offer") || ng_name_equal(cmd, "answer")) {
+    bool is_answer = ng_name_equal(cmd, "answer");
+    auto sr = parse_signal(req, is_answer);
+    if (!sr.ok()) {
+      ++cm.stats().errors;
+      return ng_error(sr.error());
+    }
+    auto r = is_answer ? cm.answer(*sr, ctx.now) : cm.offer(*sr, ctx.now);
+    if (!r.ok()) ++cm.stats().errors;
+    return signal_reply(std::move(r), req);
+  }
+  if (ng_name_equal(cmd, "delete")) {
+    auto call_id = req.find_scalar("call-id");
+    if (!call_id || call_id->empty()) return ng_error("No call-id in message");
+    int delay = -1;
+    if (auto d = req.find_scalar("delete delay")) {
+      char* end = nullptr;
+      long v = strtol(d->c_str(), &end, 10);
+      if (d->empty() || *end || v < 0 || v > 86400) return ng_error("Invalid delete delay");
+      delay = int(v);
+    }
+    auto r = cm.remove(*call_id, req.find_scalar("from-tag").value_or(""),
+                       req.find_scalar("to-tag").value_or(""), delay, ctx.now);
+    if (!r.ok()) {
+      ++cm.stats().errors;
+      return ng_error(r.error());
+    }
+    NgValue v = NgValue::dict();
+    v.set("result", "ok");
+    v.set("created", (*r)->created_unix);
+    v.set("last signal", (*r)->last_signal_unix);
+    v.set("totals", totals_value(cm.totals(**r)));
+    if (delay == 0) cm.tick(ctx.now);
+    return v;
+  }
+  if (ng_name_equal(cmd, "query")) {
+    auto call_id = req.find_scalar("call-id");
+    if (!call_id || call_id->empty()) return ng_error("No call-id in message");
+    const Call* c = cm.find(*call_id);
+    if (!c) return ng_error("Unknown call-id");
+    return call_value(cm, *c, ctx.now);
+  }
+  if (ng_name_equal(cmd, "list")) {
+    size_t limit = 32;
+    if (auto l = req.find_scalar("limit")) {
+      char* end = nullptr;
+      long v = strtol(l->c_str(), &end, 10);
+      if (l->empty() || *end || v < 0) return ng_error("Invalid limit");
+      limit = size_t(v);
+    }
+    NgValue v = NgValue::dict();
+    v.set("result", "ok");
+    NgValue calls = NgValue::list();
+    for (const Call* c : cm.active_calls(limit)) calls.push(NgValue::str(c->id));
+    v.set("calls", std::move(calls));
+    return v;
+  }
+  if (ng_name_equal(cmd, "statistics")) return statistics_value(cm);
+  return ng_error("Unrecognized command");
+}
+
+}  // namespace vox::control

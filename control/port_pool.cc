@@ -1,0 +1,38 @@
+// PortPool: per-worker FIFO free lists of even ports, shuffled at start so
+// that port numbers are not predictable from call order (RTP Bleed makes
+// guessable ports an attack surface).
+#include "control/port_pool.h"
+
+#include <algorithm>
+#include <random>
+
+namespace vox::control {
+
+PortPool::PortPool(uint16_t min_port, uint16_t max_port, int workers, uint32_t seed)
+    : workers_(std::max(1, workers)), free_(size_t(std::max(1, workers))) {
+  uint32_t first = (min_port + 1u) & ~1u;  // first even port >= min
+  std::vector<std::vector<uint16_t>> shares(free_.size());
+  for (uint32_t p = first; p + 1 <= max_port; p += 2) {
+    shares[size_t(worker_of(uint16_t(p)))].push_back(uint16_t(p));
+    ++total_;
+  }
+  std::mt19937 rng(seed ? seed : std::random_device{}());
+  for (size_t w = 0; w < shares.size(); ++w) {
+    std::shuffle(shares[w].begin(), shares[w].end(), rng);
+    free_[w].assign(shares[w].begin(), shares[w].end());
+  }
+}
+
+std::optional<uint16_t> PortPool::allocate_pair(int w) {
+  auto& q = free_[size_t(w)];
+  if (q.empty()) return std::nullopt;
+  uint16_t p = q.front();
+  q.pop_front();
+  return p;
+}
+
+void PortPool::release_pair(uint16_t even_port) {
+  free_[size_t(worker_of(even_port))].push_back(even_port);
+}
+
+}  // namespace vox::control

@@ -1,0 +1,34 @@
+// Local UDP port allocation. The range [min, max] is split between workers
+// by port pair: the even port p (RTP) and p+1 (RTCP) belong to worker
+// (p / 2) % workers, so the port alone says which worker owns a packet
+// (the steering rule of the DPDK backend, and a shared-nothing split for the
+// socket backend). Released pairs go to the back of a FIFO so a port is
+// reused as late as possible (stray packets of a finished call then hit
+// nothing rather than a new call).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <vector>
+
+namespace vox::control {
+
+class PortPool {
+ public:
+  PortPool(uint16_t min_port, uint16_t max_port, int workers, uint32_t seed = 0);
+
+  int worker_of(uint16_t port) const { return int((port / 2) % uint32_t(workers_)); }
+  // An even RTP port whose pair (p, p+1) is free, from worker w's share.
+  std::optional<uint16_t> allocate_pair(int w);
+  void release_pair(uint16_t even_port);
+  size_t free_pairs(int w) const { return free_[size_t(w)].size(); }
+  size_t total_pairs() const { return total_; }
+
+ private:
+  int workers_;
+  std::vector<std::deque<uint16_t>> free_;
+  size_t total_ = 0;
+};
+
+}  // namespace vox::control

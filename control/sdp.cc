@@ -1,0 +1,62 @@
+// SDP model helpers: error texts and per-media lookups. The parser lives in
+// sdp_parse.cc and the rewriter in sdp_render.cc; all three implement
+// control/sdp.h.
+#include "control/sdp.h"
+
+namespace vox::control {
+
+const char* to_string(SdpError e) {
+  // The NG error-reason strings are rtpengine's; proxies match them literally.
+  switch (e) {
+    case SdpError::kIncomplete:
+      return "Incomplete SDP specification";
+    case SdpError::kEmpty:
+    case SdpError::kSyntax:
+    case SdpError::kBadNumber:
+    case SdpError::kTooLarge:
+      break;
+  }
+  return "Failed to parse SDP";
+}
+
+std::optional<IpAddr> SdpMedia::effective_address(const Sdp& sdp) const {
+  if (connection) return connection;
+  return sdp.connection;  // RFC 8866 §5.7: media c= overrides session c=
+}
+
+const SdpAttribute* SdpMedia::find_attribute(std::string_view name) const {
+  for (const auto& a : attributes)
+    if (a.name == name) return &a;
+  return nullptr;
+}
+
+std::vector<std::string_view> SdpMedia::attribute_values(std::string_view name) const {
+  std::vector<std::string_view> out;
+  for (const auto& a : attributes)
+    if (a.name == name) out.emplace_back(a.value);
+  return out;
+}
+
+namespace {
+// Value of the first "a=<name>:<fmt> <rest>" whose first word is fmt.
+std::optional<std::string_view> per_format(const SdpMedia& m, std::string_view name,
+                                           std::string_view fmt) {
+  for (const auto& a : m.attributes) {
+    if (a.name != name) continue;
+    std::string_view v = a.value;
+    if (v.size() > fmt.size() && v.substr(0, fmt.size()) == fmt && v[fmt.size()] == ' ')
+      return v.substr(fmt.size() + 1);
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+std::optional<std::string_view> SdpMedia::rtpmap(std::string_view fmt) const {
+  return per_format(*this, "rtpmap", fmt);
+}
+
+std::optional<std::string_view> SdpMedia::fmtp(std::string_view fmt) const {
+  return per_format(*this, "fmtp", fmt);
+}
+
+}  // namespace vox::control

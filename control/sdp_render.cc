@@ -1,0 +1,178 @@
+// SDP rewriter: renders a parsed Sdp with the relay's addresses and ports
+// (SdpRewrite) and keeps every line voxrelay does not own where it was.
+// Output uses CRLF (RFC 8866 §5) and the field order of RFC 8866 §5.
+#include <string>
+#include <string_view>
+
+#include "control/sdp.h"
+
+namespace vox::control {
+namespace {
+
+void add_line(std::string& out, std::string_view line) {
+  out += line;
+  out += "\r\n";
+}
+
+std::string_view addr_type(const IpAddr& a) { return a.is_v4() ? "IP4" : "IP6"; }
+
+void add_connection(std::string& out, const IpAddr& a) {
+  out += "c=IN ";
+  out += addr_type(a);
+  out += ' ';
+  out += a.to_string();
+  out += "\r\n";
+}
+
+// ICE attributes removed with "ICE remove" (RFC 8839 §5; ice-lite and
+// ice-options may be at session level).
+bool is_ice_attribute(std::string_view name) {
+  return name == "ice-ufrag" || name == "ice-pwd" || name == "ice-options" ||
+         name == "candidate" || name == "end-of-candidates" || name == "remote-candidates" ||
+         name == "ice-lite";
+}
+
+std::string_view attribute_name(std::string_view line) {  // "a=name:value" -> name
+  if (line.size() < 2) return {};
+  std::string_view v = line.substr(2);
+  v = v.substr(0, v.find(':'));
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return v;
+}
+
+// Decimal increment of the o= session version; RFC 8866 §5.2 makes it a
+// number, but a non-numeric one is passed through rather than refused.
+std::string incremented(std::string v) {
+  if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos) return v;
+  size_t i = v.size();
+  while (i > 0 && v[i - 1] == '9') v[--i] = '0';
+  if (i == 0)
+    v.insert(v.begin(), '1');
+  else
+    ++v[i - 1];
+  return v;
+}
+
+// Emits lines in order, inserting c= before the first line that RFC 8866 §5
+// orders after it (anything but the types in `before_c`).
+void add_lines_with_connection(std::string& out, const std::vector<std::string>& lines,
+                               std::string_view before_c, const std::optional<IpAddr>& c,
+                               bool strip_ice) {
+  bool done = !c;
+  for (const auto& l : lines) {
+    if (!done && before_c.find(l[0]) == std::string_view::npos) {
+      add_connection(out, *c);
+      done = true;
+    }
+    if (strip_ice && l[0] == 'a' && is_ice_attribute(attribute_name(l))) continue;
+    add_line(out, l);
+  }
+  if (!done) add_connection(out, *c);
+}
+
+void add_attribute(std::string& out, const SdpAttribute& a) {
+  out += "a=";
+  out += a.name;
+  if (!a.value.empty()) {
+    out += ':';
+    out += a.value;
+  }
+  out += "\r\n";
+}
+
+void render_media(std::string& out, const Sdp& sdp, const SdpMedia& m, const SdpMediaRewrite* rw,
+                  const std::optional<IpAddr>& session_c, bool strip_ice) {
+  // RFC 3264 §6: a rejected stream stays rejected; the relay may also
+  // reject one by giving port 0.
+  const uint16_t port = rw && m.port != 0 ? rw->rtp_port : m.port;
+  out += "m=";
+  out += m.type;
+  out += ' ';
+  out += std::to_string(port);
+  if (m.port_count != 1) {
+    out += '/';
+    out += std::to_string(m.port_count);
+  }
+  out += ' ';
+  out += rw && rw->proto ? *rw->proto : m.proto;
+  for (const auto& f : m.formats) {
+    out += ' ';
+    out += f;
+  }
+  out += "\r\n";
+
+  std::optional<IpAddr> c;
+  if (!rw) {
+    // Unchanged, including where it sends media: pin the original session
+    // address if the session c= was rewritten.
+    c = m.connection;
+    if (!c && session_c != sdp.connection) c = sdp.connection;
+  } else if (m.connection) {
+    c = m.connection->is_unspecified() ? *m.connection : rw->address;  // hold stays hold
+  } else if (!session_c || (!session_c->is_unspecified() && !(*session_c == rw->address))) {
+    c = rw->address;  // the inherited session address is not the relay's
+  }
+  add_lines_with_connection(out, m.other_lines, "i", c, false);
+
+  for (const auto& a : m.attributes) {
+    if (rw && (a.name == "rtcp" || a.name == "rtcp-mux")) continue;
+    if (rw && strip_ice && is_ice_attribute(a.name)) continue;
+    add_attribute(out, a);
+  }
+  if (!rw || port == 0) return;
+  // rtpengine's order: a=rtcp, then a=rtcp-mux (RFC 5761 §5.1.3 keeps
+  // a=rtcp meaningful for an answerer that does not mux).
+  if (rw->rtcp_attribute && rw->rtcp_port != 0) {
+    out += "a=rtcp:";
+    out += std::to_string(rw->rtcp_port);
+    if (rw->full_rtcp_attribute) {  // RFC 3605 §2.1
+      out += " IN ";
+      out += addr_type(rw->address);
+      out += ' ';
+      out += rw->address.to_string();
+    }
+    out += "\r\n";
+  }
+  if (rw->rtcp_mux) add_line(out, "a=rtcp-mux");
+}
+
+}  // namespace
+
+std::string render_sdp(const Sdp& sdp, const SdpRewrite& rewrite) {
+  std::string out;
+  out.reserve(1024);
+  const SdpMediaRewrite* first = rewrite.media.empty() ? nullptr : &rewrite.media[0];
+
+  add_line(out, "v=0");
+  SdpOrigin o = sdp.origin;
+  if (rewrite.replace_origin && first) {
+    o.net_type = "IN";
+    o.addr_type = std::string(addr_type(first->address));
+    o.address = first->address.to_string();
+  }
+  if (rewrite.session_version)
+    o.session_version = std::to_string(*rewrite.session_version);
+  else if (rewrite.increment_version)
+    o.session_version = incremented(std::move(o.session_version));
+  out += "o=";
+  for (const std::string* f :
+       {&o.username, &o.session_id, &o.session_version, &o.net_type, &o.addr_type}) {
+    out += *f;
+    out += ' ';
+  }
+  add_line(out, o.address);
+
+  // A session without c= keeps none (each media has its own); a hold
+  // address (0.0.0.0 / ::) is kept.
+  std::optional<IpAddr> session_c = sdp.connection;
+  if (session_c && !session_c->is_unspecified() && rewrite.replace_session_connection && first)
+    session_c = first->address;
+  add_lines_with_connection(out, sdp.session_lines, "siuep", session_c, rewrite.strip_ice);
+
+  for (size_t i = 0; i < sdp.media.size(); ++i)
+    render_media(out, sdp, sdp.media[i], i < rewrite.media.size() ? &rewrite.media[i] : nullptr,
+                 session_c, rewrite.strip_ice);
+  return out;
+}
+
+}  // namespace vox::control

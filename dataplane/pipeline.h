@@ -1,0 +1,36 @@
+// The one packet path shared by every backend: for each received packet,
+// flow lookup -> classify (RTP/RTCP, RFC 5761 demux) -> validate -> source
+// policy -> choose the egress flow -> emit. Works on bursts; backends fill
+// RxPacket arrays and drain TxPacket arrays, nothing else.
+#pragma once
+
+#include <cstdint>
+
+#include "dataplane/worker.h"
+
+namespace vox::dataplane {
+
+inline constexpr uint32_t kBurstSize = 32;
+
+struct RxPacket {
+  uint8_t* data;
+  uint16_t len;
+  LocalKey local;   // where it arrived
+  Endpoint source;  // who sent it
+};
+
+struct TxPacket {
+  const uint8_t* data;
+  uint16_t len;
+  int fd;          // socket backend: send from this socket
+  FlowId egress;   // the flow whose local endpoint sends it
+  Endpoint dest;
+};
+
+// Processes n packets received at now_ns; writes forwarded ones to tx and
+// returns how many. tx must have room for n entries. Drops are counted per
+// worker and per flow by reason.
+uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t now_ns,
+                       TxPacket* tx);
+
+}  // namespace vox::dataplane

@@ -1,0 +1,61 @@
+// libFuzzer target for dataplane/rtcp.h: parse any input with and without
+// reduced-size; when it parses, the packet walk must tile the buffer exactly
+// and the view's summary fields must match what the walk sees.
+#include <cstddef>
+#include <cstdint>
+
+#include "dataplane/bytes.h"
+#include "dataplane/rtcp.h"
+
+using namespace vox::dataplane;
+
+namespace {
+
+inline void check(bool ok) {
+  if (!ok) __builtin_trap();
+}
+
+void check_view(const RtcpCompoundView& v, const uint8_t* data, size_t size, bool reduced) {
+  check(v.data == data && v.length == size && size % 4 == 0 && v.num_packets >= 1);
+  check(reduced || v.first_type == kRtcpSr || v.first_type == kRtcpRr);
+  size_t off = 0;
+  uint16_t n = 0;
+  for (RtcpPacketHeader h : v) {
+    check(h.data == data + off);
+    check(h.length >= kRtcpHeaderLength && h.length % 4 == 0 && h.length <= size - off);
+    check((h.data[0] >> 6) == 2 && h.type == h.data[1] && h.count == (h.data[0] & 0x1f));
+    const bool last = off + h.length == size;
+    check(!h.padding || last);
+    if (h.padding) check(h.data[h.length - 1] == v.padding_length && v.padding_length % 4 == 0);
+    if (n == 0) check(h.type == v.first_type);
+    if (h.type == kRtcpSr) check(h.length >= 28 + 24 * size_t(h.count));
+    if (h.type == kRtcpRr) check(h.length >= 8 + 24 * size_t(h.count));
+    off += h.length;
+    ++n;
+    check(n <= size / 4);
+  }
+  check(off == size && n == v.num_packets);
+  check(!v.has_sender_info || (v.first_type == kRtcpSr && v.has_sender_ssrc));
+  if (v.has_sender_ssrc) check(v.sender_ssrc == vox::load_be32(data + 4));
+  if (v.has_sender_info) {
+    check(v.sender_info.ntp_timestamp == vox::load_be64(data + 8));
+    check(v.sender_info.octet_count == vox::load_be32(data + 24));
+  }
+  size_t count = 0;
+  for_each_rtcp_packet(v, [&](const RtcpPacketHeader&) { ++count; });
+  check(count == v.num_packets);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  auto strict = parse_rtcp_compound(data, size, false);
+  auto reduced = parse_rtcp_compound(data, size, true);
+  // Reduced-size only relaxes the first-type rule.
+  if (strict.ok()) check(reduced.ok());
+  if (!strict.ok() && reduced.ok()) check(strict.error() == RtcpError::kBadFirstType);
+  if (!strict.ok()) check(to_string(strict.error()) != nullptr);
+  if (strict.ok()) check_view(*strict, data, size, false);
+  if (reduced.ok()) check_view(*reduced, data, size, true);
+  return 0;
+}

@@ -1,0 +1,120 @@
+// voxrelay: the daemon. Wires the configuration, the dataplane engine
+// (workers), the call manager and the NG control socket together, and runs
+// the control loop: NG requests, timeouts, signals.
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <spdlog/sinks/syslog_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "control/call_manager.h"
+#include "control/config.h"
+#include "control/ng_server.h"
+#include "dataplane/engine.h"
+
+namespace {
+
+vox::control::CallManager::Clock now() {
+  timespec m, r;
+  clock_gettime(CLOCK_MONOTONIC, &m);
+  clock_gettime(CLOCK_REALTIME, &r);
+  return {int64_t(m.tv_sec) * 1000000000 + m.tv_nsec, int64_t(r.tv_sec)};
+}
+
+spdlog::level::level_enum spd_level(int syslog_level) {
+  if (syslog_level >= 7) return spdlog::level::debug;
+  if (syslog_level >= 5) return spdlog::level::info;
+  if (syslog_level == 4) return spdlog::level::warn;
+  if (syslog_level == 3) return spdlog::level::err;
+  return spdlog::level::critical;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto parsed = vox::control::parse_config(argc, argv);
+  if (parsed.exit_code == 0) {
+    std::printf("%s\n", parsed.message.c_str());
+    return 0;
+  }
+  if (parsed.exit_code > 0) {
+    std::fprintf(stderr, "voxrelay: %s\n", parsed.message.c_str());
+    return 2;
+  }
+  const vox::control::Config& config = parsed.config;
+
+  if (!config.foreground) {
+    if (daemon(0, 0) != 0) {
+      std::perror("voxrelay: daemon");
+      return 1;
+    }
+    spdlog::set_default_logger(spdlog::syslog_logger_mt("voxrelay", "voxrelay", LOG_PID));
+  }
+  spdlog::set_level(spd_level(config.log_level));
+  if (!config.pidfile.empty()) std::ofstream(config.pidfile) << getpid() << "\n";
+
+  // Signals arrive on a descriptor, handled in the control loop like any
+  // other input; workers block them so they never take them.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGHUP);
+  sigaddset(&sigs, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  int sig_fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+
+  vox::dataplane::EngineConfig ec;
+  ec.workers = config.workers;
+  size_t pairs = (size_t(config.port_max) - config.port_min + 1) / 2;
+  // Two flows per port pair per interface, in the worker's share.
+  ec.max_flows_per_worker =
+      uint32_t((pairs / size_t(config.workers) + 1) * 2 * config.interfaces.size());
+  ec.socket.coalesce_ns = int64_t(config.coalesce_us) * 1000;
+  vox::dataplane::Engine engine(ec);
+  vox::control::CallManager calls(config, engine);
+  vox::control::NgServer ng(calls, config);
+  if (auto err = ng.open(); !err.empty()) {
+    spdlog::critical("{}", err);
+    std::fprintf(stderr, "voxrelay: %s\n", err.c_str());
+    return 1;
+  }
+  engine.start();
+  spdlog::info("voxrelay up: NG on {}, media ports {}-{}, {} worker(s), {} interface(s)",
+               config.listen_ng.to_string(), config.port_min, config.port_max, config.workers,
+               config.interfaces.size());
+  for (const auto& itf : config.interfaces)
+    spdlog::info("interface {}: {} (advertised {})", itf.name, itf.local.to_string(),
+                 itf.advertised.to_string());
+
+  int64_t next_tick = now().mono_ns;
+  for (;;) {
+    pollfd fds[2] = {{ng.fd(), POLLIN, 0}, {sig_fd, POLLIN, 0}};
+    poll(fds, 2, 200);
+    if (fds[1].revents & POLLIN) {
+      signalfd_siginfo si;
+      if (read(sig_fd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGPIPE &&
+          si.ssi_signo != SIGHUP) {
+        spdlog::info("signal {}: stopping", si.ssi_signo);
+        break;
+      }
+    }
+    auto t = now();
+    if (fds[0].revents & POLLIN) ng.poll_once(t);
+    if (t.mono_ns >= next_tick) {
+      size_t gone = calls.tick(t);
+      if (gone) spdlog::debug("{} call(s) ended by timeout or delete delay", gone);
+      next_tick = t.mono_ns + 1000000000;
+    }
+  }
+  calls.destroy_all();
+  engine.stop();
+  if (!config.pidfile.empty()) unlink(config.pidfile.c_str());
+  spdlog::info("voxrelay stopped");
+  return 0;
+}
