@@ -3,7 +3,10 @@
 // nlohmann DOM would not), enforces DecodeLimits, and never throws.
 #include "control/ng_json.h"
 
+#include <cstdint>
 #include <exception>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>

@@ -568,6 +568,9 @@ class UringDriver {
     }
     if (rc < 0) return std::string("io_uring_queue_init: ") + std::strerror(-rc);
     ring_ok_ = true;
+    // SEND with a destination address (kernel 6.0+, so wherever
+    // DEFER_TASKRUN (6.1) exists) skips copying a msghdr per packet.
+    send_with_addr_ = (p.flags & IORING_SETUP_DEFER_TASKRUN) != 0;
     cq_entries_ = p.cq_entries;
 
     const auto& fds = run_.fds();
@@ -682,7 +685,13 @@ class UringDriver {
       }
       slot->in_window = run_.build_packet(s, static_cast<uint8_t*>(slot->iov.iov_base), mono_ns());
       slot->busy = true;
-      io_uring_prep_sendmsg(sqe, 0, &slot->msg, 0);
+      if (send_with_addr_) {
+        io_uring_prep_send(sqe, 0, slot->iov.iov_base, slot->iov.iov_len, 0);
+        sqe->addr2 = reinterpret_cast<uintptr_t>(slot->msg.msg_name);  // liburing 2.4's prep_send_set_addr
+        sqe->addr_len = uint16_t(slot->msg.msg_namelen);
+      } else {
+        io_uring_prep_sendmsg(sqe, 0, &slot->msg, 0);
+      }
       set_fd(sqe, s);  // stream s is sent from socket s
       io_uring_sqe_set_data64(sqe, kTagSend | idx);
     }
@@ -742,6 +751,7 @@ class UringDriver {
   io_uring ring_{};
   bool ring_ok_ = false;
   bool fixed_files_ = false;
+  bool send_with_addr_ = false;
   unsigned cq_entries_ = 0;
   io_uring_buf_ring* buf_ring_ = nullptr;
   std::vector<uint8_t> buffers_;

@@ -101,6 +101,40 @@ TEST(NgClient, CookiesDifferBetweenRequests) {
   EXPECT_NE(cookies[0], cookies[1]);
 }
 
+TEST(NgClient, WorksOverIpv6) {
+  const int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in6 sin6{};
+  sin6.sin6_family = AF_INET6;
+  sin6.sin6_addr = in6addr_loopback;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&sin6), sizeof sin6) != 0) {
+    if (fd >= 0) ::close(fd);
+    GTEST_SKIP() << "no IPv6 loopback here";
+  }
+  socklen_t len = sizeof sin6;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sin6), &len);
+  const Endpoint where = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&sin6));
+  std::thread server([fd] {
+    pollfd pfd{fd, POLLIN, 0};
+    if (::poll(&pfd, 1, 3000) != 1) return;
+    char buf[512];
+    sockaddr_storage from{};
+    socklen_t from_len = sizeof from;
+    const ssize_t n = ::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &from_len);
+    if (n <= 0) return;
+    const std::string req(buf, size_t(n));
+    const std::string reply = req.substr(0, req.find(' ')) + " d6:result4:ponge";
+    ::sendto(fd, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&from), from_len);
+  });
+  NgClient client(where);
+  NgValue req = NgValue::dict();
+  req.set("command", "ping");
+  auto reply = client.call(req, 1000, 0);
+  server.join();
+  ::close(fd);
+  ASSERT_TRUE(reply.ok()) << reply.error();
+  EXPECT_EQ(reply->find_string("result"), "pong");
+}
+
 TEST(NgClient, TimesOutWhenNobodyAnswers) {
   Responder silent;  // bound but never reads
   NgClient client(silent.where);

@@ -281,8 +281,7 @@ def main() -> int:
     signal.alarm(WHOLE_TEST_LIMIT)
     try:
         # ports: SIP (proxy, UAS, UAC), media (4 each: sipp uses mp, mp+2 for echo)
-        kam_port, uas_port, uac_port = vox.free_udp_ports(1)[0], vox.free_udp_ports(1)[0], \
-            vox.free_udp_ports(1)[0]
+        kam_port, uas_port, uac_port = (vox.free_udp_port() for _ in range(3))
         uac_mp = vox.free_udp_ports(4, step=4)[0]
         uas_mp = vox.free_udp_ports(4, step=4)[0]
         ng_port = vox.free_udp_port()
