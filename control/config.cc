@@ -3,6 +3,7 @@
 #include "control/config.h"
 
 #include <CLI/CLI.hpp>
+#include <fstream>
 
 namespace vox::control {
 
@@ -33,6 +34,62 @@ Result<InterfaceConfig, std::string> parse_interface(const std::string& spec) {
     itf.advertised = *a;
   }
   return itf;
+}
+
+std::string trim(std::string s) {
+  size_t a = s.find_first_not_of(" \t\r");
+  size_t b = s.find_last_not_of(" \t\r");
+  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
+}
+
+// Reads an INI config file into "--key=value" arguments: keys before any
+// section or in [voxrelay]; other sections are ignored (a file can be
+// shared with other tools). Lists (interface, ng-allow) may be written
+// "a; b" as in rtpengine's file. CLI11 2.1's own section support applies
+// only the first key of a section, hence this small reader.
+Result<std::vector<std::string>, std::string> read_config_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Err{"--config: cannot read '" + path + "'"};
+  std::vector<std::string> args;
+  std::string line, section;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    line = trim(line);
+    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+    if (line[0] == '[') {
+      if (line.back() != ']') return Err{path + ":" + std::to_string(lineno) + ": bad section line"};
+      section = trim(line.substr(1, line.size() - 2));
+      continue;
+    }
+    if (!section.empty() && section != "voxrelay") continue;
+    auto eq = line.find('=');
+    if (eq == std::string::npos) {
+      // A bare key is a boolean flag ("foreground").
+      args.push_back("--" + line);
+      continue;
+    }
+    std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+      value = value.substr(1, value.size() - 2);
+    if (key == "foreground") {
+      if (value == "true" || value == "1" || value == "yes") args.push_back("--foreground");
+      continue;
+    }
+    if (key == "interface" || key == "ng-allow") {
+      size_t start = 0;
+      while (start <= value.size()) {
+        size_t semi = value.find(';', start);
+        std::string item = trim(value.substr(start, semi == std::string::npos ? std::string::npos : semi - start));
+        if (!item.empty()) args.push_back("--" + key + "=" + item);
+        if (semi == std::string::npos) break;
+        start = semi + 1;
+      }
+      continue;
+    }
+    args.push_back("--" + key + "=" + value);
+  }
+  return args;
 }
 
 }  // namespace
@@ -69,8 +126,11 @@ ConfigOutcome parse_config(int argc, const char* const* argv) {
   Config& c = out.config;
   CLI::App app{"voxrelay: media relay and transcoder for telephony (NG protocol)", "voxrelay"};
   app.set_version_flag("--version", "voxrelay 0.1.0");
-  app.set_config("--config", "", "Config file (INI, section [voxrelay], keys as the long flags)");
-  app.get_config_formatter_base()->section("voxrelay");
+  std::string config_file;
+  app.add_option("--config", config_file,
+                 "Config file (INI, section [voxrelay], keys as the long flags); flags override it");
+  // A flag given twice (config file, then command line) takes the last value.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 
   std::vector<std::string> interfaces, ng_allow;
   std::string listen_ng = "127.0.0.1:22222";
@@ -109,8 +169,27 @@ ConfigOutcome parse_config(int argc, const char* const* argv) {
   app.add_option("--table", table, "Accepted for rtpengine compatibility; must be -1")
       ->capture_default_str();
 
+  // The config file's settings go first so that command-line flags override
+  // them; --config itself is found before parsing.
+  std::vector<std::string> args;
+  for (int i = argc - 1; i >= 1; --i) args.emplace_back(argv[i]);  // CLI11 wants them reversed
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    std::string path;
+    if (a.rfind("--config=", 0) == 0) path = a.substr(9);
+    else if (a == "--config" && i + 1 < argc) path = argv[i + 1];
+    else continue;
+    auto file_args = read_config_file(path);
+    if (!file_args.ok()) {
+      out.message = file_args.error();
+      out.exit_code = 2;
+      return out;
+    }
+    for (auto& fa : *file_args) args.push_back(fa);  // appended = parsed first
+  }
+
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::CallForHelp&) {
     out.message = app.help();
     out.exit_code = 0;

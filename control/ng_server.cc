@@ -24,7 +24,7 @@ void ReplyCache::insert(std::string key, std::string reply, int64_t now_ns) {
 }
 
 void ReplyCache::rotate(int64_t now_ns) {
-  if (rotated_at_ == 0) rotated_at_ = now_ns;
+  if (rotated_at_ == INT64_MIN) rotated_at_ = now_ns;
   if (now_ns - rotated_at_ < generation_ns_) return;
   previous_.swap(current_);
   current_.clear();

@@ -24,7 +24,7 @@ class ReplyCache {
  private:
   void rotate(int64_t now_ns);
   int64_t generation_ns_;
-  int64_t rotated_at_ = 0;
+  int64_t rotated_at_ = INT64_MIN;  // unset until the first use
   std::unordered_map<std::string, std::string> current_, previous_;
 };
 

@@ -69,6 +69,7 @@ struct Options {
   std::string io = "uring";
   int relay_pid = 0;
   int ng_timeout_ms = 1000;
+  bool direct = false;  // calibration: no relay, A and B send to each other
 };
 
 // ---------------------------------------------------------------- latency histogram
@@ -931,7 +932,7 @@ void report(const Options& opt, LoadRun& run, const SetupReport& setup, int dele
 int main(int argc, char** argv) {
   Options opt;
   CLI::App app{"voxload: NG call setup + paced RTP load through a relay; loss and latency"};
-  app.add_option("--ng", opt.ng, "Relay NG address IP:PORT")->required();
+  app.add_option("--ng", opt.ng, "Relay NG address IP:PORT (required unless --direct)");
   app.add_option("--calls", opt.calls, "Concurrent calls (2 streams each)")->required()->check(CLI::Range(1, 100000));
   auto* pps = app.add_option("--pps-per-stream", opt.pps_per_stream, "Packets/s per stream (50 = 20 ms ptime)")
                   ->capture_default_str()
@@ -954,6 +955,9 @@ int main(int argc, char** argv) {
   app.add_option("--io", opt.io, "uring or epoll")->capture_default_str()->check(CLI::IsMember({"uring", "epoll"}));
   app.add_option("--relay-pid", opt.relay_pid, "Sample this process's CPU time at the window's start and end");
   app.add_option("--ng-timeout-ms", opt.ng_timeout_ms, "NG reply timeout per attempt")->capture_default_str();
+  app.add_flag("--direct", opt.direct,
+               "Calibration without a relay: each side sends straight to the other's socket, "
+               "measuring the generator's own cost and latency floor");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -963,10 +967,10 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  const auto ng_addr = Endpoint::parse(opt.ng);
+  const auto ng_addr = opt.direct && opt.ng.empty() ? Endpoint{} : Endpoint::parse(opt.ng);
   const auto local = vox::IpAddr::parse(opt.local);
   if (!ng_addr || !local) {
-    std::fprintf(stderr, "voxload: bad %s address\n", ng_addr ? "--local" : "--ng");
+    std::fprintf(stderr, "voxload: %s\n", !local ? "bad --local address" : "--ng IP:PORT is required");
     return 2;
   }
   std::signal(SIGINT, on_signal);
@@ -996,8 +1000,9 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::fprintf(stderr, "voxload: run %s, setting up %d calls via %s\n", run_id, opt.calls, opt.ng.c_str());
-  NgClient ng(*ng_addr);
+  std::fprintf(stderr, "voxload: run %s, setting up %d calls via %s\n", run_id, opt.calls,
+               opt.direct ? "nothing (--direct)" : opt.ng.c_str());
+  NgClient ng(*ng_addr);  // unused with --direct
   std::vector<Call> calls(size_t(opt.calls));
   std::vector<Stream> streams(nsock);
   SetupReport setup;
@@ -1008,9 +1013,13 @@ int main(int argc, char** argv) {
     call.call_id = std::string("voxload-") + run_id + "-" + std::to_string(c);
     call.from_tag = "a" + std::to_string(c);
     call.to_tag = "b" + std::to_string(c);
-    Endpoint relay_for_a, relay_for_b;
-    auto err = setup_call(ng, call, *local, ports[2 * c], ports[2 * c + 1], uint64_t(run_tag) * 100000 + c * 2,
-                          opt.ng_timeout_ms, &relay_for_a, &relay_for_b);
+    Endpoint relay_for_a{*local, ports[2 * c + 1]}, relay_for_b{*local, ports[2 * c]};
+    std::optional<std::string> err;
+    if (opt.direct)
+      call.up = true;
+    else
+      err = setup_call(ng, call, *local, ports[2 * c], ports[2 * c + 1], uint64_t(run_tag) * 100000 + c * 2,
+                       opt.ng_timeout_ms, &relay_for_a, &relay_for_b);
     if (err) {
       if (setup.first_error.empty()) setup.first_error = *err;
       ++setup.errors;
@@ -1074,10 +1083,10 @@ int main(int argc, char** argv) {
       }
     }
     if (done) {
-      const int delete_errors = opt.keep_calls ? 0 : delete_calls(ng, calls, opt.ng_timeout_ms);
+      const int delete_errors = opt.keep_calls || opt.direct ? 0 : delete_calls(ng, calls, opt.ng_timeout_ms);
       report(opt, run, setup, delete_errors, io);
       if (!run.window_done()) status = 1;  // interrupted before the window ended
-    } else if (!opt.keep_calls) {
+    } else if (!opt.keep_calls && !opt.direct) {
       delete_calls(ng, calls, opt.ng_timeout_ms);
     }
   }

@@ -1,0 +1,222 @@
+// CallManager on a fake dataplane: offer/answer wiring of flows and SDP,
+// re-INVITE keeping ports, failures changing nothing, deletes, timeouts.
+#include "control/call_manager.h"
+
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "fake_dataplane.h"
+
+namespace vox::control {
+namespace {
+
+using dataplane::kFlowEnabled;
+using testing::FakeDataplane;
+
+std::string sdp(int port, const char* addr = "192.0.2.10", const char* extra = "") {
+  return std::string("v=0\r\no=- 1 1 IN IP4 ") + addr + "\r\ns=-\r\nc=IN IP4 " + addr +
+         "\r\nt=0 0\r\nm=audio " + std::to_string(port) +
+         " RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n" + extra;
+}
+
+int sdp_port(const std::string& s) {
+  std::smatch m;
+  EXPECT_TRUE(std::regex_search(s, m, std::regex("m=audio (\\d+)")));
+  return std::stoi(m[1]);
+}
+
+struct CallManagerTest : ::testing::Test {
+  Config config;
+  FakeDataplane plane{2};
+  std::unique_ptr<CallManager> cm;
+  CallManager::Clock now{1'000'000'000'000, 1'700'000'000};
+
+  void SetUp() override {
+    config.interfaces.push_back({"default", *IpAddr::parse("203.0.113.1"), *IpAddr::parse("203.0.113.1")});
+    config.port_min = 30000;
+    config.port_max = 30099;
+    config.delete_delay_s = 0;
+    cm = std::make_unique<CallManager>(config, plane);
+  }
+  SignalRequest req(const std::string& body, const char* from = "A", const char* to = "") {
+    SignalRequest r;
+    r.call_id = "call-1";
+    r.from_tag = from;
+    r.to_tag = to;
+    r.sdp = body;
+    return r;
+  }
+};
+
+TEST_F(CallManagerTest, OfferAnswerWiresFlowsBothWays) {
+  auto off = cm->offer(req(sdp(4000)), now);
+  ASSERT_TRUE(off.ok()) << off.error();
+  EXPECT_NE(off->sdp.find("c=IN IP4 203.0.113.1"), std::string::npos);
+  int port_b = sdp_port(off->sdp);
+  EXPECT_NE(off->sdp.find("a=rtcp:" + std::to_string(port_b + 1)), std::string::npos);
+  auto ans = cm->answer(req(sdp(5000, "198.51.100.7"), "A", "B"), now);
+  ASSERT_TRUE(ans.ok()) << ans.error();
+  int port_a = sdp_port(ans->sdp);
+  EXPECT_NE(port_a, port_b);
+
+  const Call* c = cm->find("call-1");
+  ASSERT_NE(c, nullptr);
+  EXPECT_TRUE(c->answered);
+  const MediaSide& a = c->parties[0].media[0];
+  const MediaSide& b = c->parties[1].media[0];
+  EXPECT_EQ(a.rtp_port, port_a);
+  EXPECT_EQ(b.rtp_port, port_b);
+  const auto& w = plane.worker(c->worker);
+  const auto& fa = w.flow(a.rtp_flow).hot;
+  const auto& fb = w.flow(b.rtp_flow).hot;
+  EXPECT_EQ(fa.egress_rtp, b.rtp_flow);
+  EXPECT_EQ(fa.egress_rtcp, b.rtcp_flow);
+  EXPECT_EQ(fb.egress_rtp, a.rtp_flow);
+  EXPECT_EQ(fa.sdp_source, *Endpoint::parse("192.0.2.10:4000"));
+  EXPECT_EQ(fb.sdp_source, *Endpoint::parse("198.51.100.7:5000"));
+  EXPECT_EQ(w.flow(b.rtcp_flow).hot.sdp_source, *Endpoint::parse("198.51.100.7:5001"));
+  EXPECT_TRUE(fa.flags & kFlowEnabled);
+  EXPECT_EQ(plane.open_fds.size(), 4u);  // two port pairs
+}
+
+TEST_F(CallManagerTest, ReinviteKeepsPortsAndNewAddressResetsLatch) {
+  auto off = cm->offer(req(sdp(4000)), now);
+  ASSERT_TRUE(cm->answer(req(sdp(5000), "A", "B"), now).ok());
+  auto again = cm->offer(req(sdp(4000)), now);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(sdp_port(again->sdp), sdp_port(off->sdp));
+  // The callee re-invites from a new address: same ports, new SDP source.
+  auto re = cm->offer(req(sdp(6000, "198.51.100.99"), "B", "A"), now);
+  ASSERT_TRUE(re.ok()) << re.error();
+  const Call* c = cm->find("call-1");
+  EXPECT_EQ(c->parties[1].media[0].sdp_rtp, *Endpoint::parse("198.51.100.99:6000"));
+  EXPECT_EQ(sdp_port(re->sdp), c->parties[0].media[0].rtp_port);
+  EXPECT_EQ(plane.open_fds.size(), 4u);
+}
+
+TEST_F(CallManagerTest, FailuresChangeNothing) {
+  SignalRequest bad = req("v=0\r\nthis is not sdp");
+  EXPECT_FALSE(cm->offer(bad, now).ok());
+  EXPECT_EQ(cm->size(), 0u);
+  EXPECT_EQ(cm->answer(req(sdp(5000), "A", "B"), now).error(), "Unknown call-id");
+  ASSERT_TRUE(cm->offer(req(sdp(4000)), now).ok());
+  EXPECT_EQ(cm->answer(req(sdp(5000), "X", "B"), now).error(),
+            "Call-ID not found or tags didn't match");
+  EXPECT_EQ(cm->remove("nope", "", "", 0, now).error(), "Unknown call-id");
+  EXPECT_EQ(cm->size(), 1u);
+}
+
+TEST_F(CallManagerTest, PortExhaustionIsAnErrorAndRollsBack) {
+  config.port_max = 30007;  // 4 pairs over 2 workers: one call per worker
+  cm = std::make_unique<CallManager>(config, plane);
+  for (int i = 0; i < 2; ++i) {
+    auto r = req(sdp(4000));
+    r.call_id = "c" + std::to_string(i);
+    ASSERT_TRUE(cm->offer(r, now).ok());
+  }
+  auto r = req(sdp(4000));
+  r.call_id = "c-extra";
+  auto res = cm->offer(r, now);
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error(), "Ran out of ports");
+  EXPECT_EQ(cm->find("c-extra"), nullptr);
+  EXPECT_EQ(plane.open_fds.size(), 8u);
+  ASSERT_TRUE(cm->remove("c0", "", "", 0, now).ok());
+  cm->tick(now);
+  EXPECT_TRUE(cm->offer(r, now).ok());
+}
+
+TEST_F(CallManagerTest, PortsHeldByOthersAreSkipped) {
+  for (uint16_t p = 30000; p < 30090; ++p) plane.busy_ports.insert(p);
+  auto off = cm->offer(req(sdp(4000)), now);
+  ASSERT_TRUE(off.ok()) << off.error();
+  EXPECT_GE(sdp_port(off->sdp), 30090);
+}
+
+TEST_F(CallManagerTest, DeleteReleasesEverything) {
+  ASSERT_TRUE(cm->offer(req(sdp(4000)), now).ok());
+  ASSERT_TRUE(cm->answer(req(sdp(5000), "A", "B"), now).ok());
+  size_t free_before = cm->free_port_pairs();
+  ASSERT_TRUE(cm->remove("call-1", "A", "", 5, now).ok());
+  EXPECT_TRUE(cm->active_calls(10).empty());
+  EXPECT_NE(cm->find("call-1"), nullptr);  // kept for the delete delay
+  EXPECT_EQ(cm->tick(now), 0u);
+  auto later = now;
+  later.mono_ns += 6'000'000'000;
+  EXPECT_EQ(cm->tick(later), 1u);
+  EXPECT_EQ(cm->find("call-1"), nullptr);
+  EXPECT_EQ(cm->free_port_pairs(), free_before + 2);
+  EXPECT_TRUE(plane.open_fds.empty());
+}
+
+TEST_F(CallManagerTest, TimeoutsEndCalls) {
+  config.timeout_s = 10;
+  config.offer_timeout_s = 30;
+  cm = std::make_unique<CallManager>(config, plane);
+  auto r1 = req(sdp(4000));
+  ASSERT_TRUE(cm->offer(r1, now).ok());
+  ASSERT_TRUE(cm->answer(req(sdp(5000), "A", "B"), now).ok());
+  auto r2 = req(sdp(4000));
+  r2.call_id = "ringing";
+  ASSERT_TRUE(cm->offer(r2, now).ok());
+  auto t = now;
+  t.mono_ns += 11'000'000'000;
+  EXPECT_EQ(cm->tick(t), 1u);  // the answered call had no media for 11 s
+  EXPECT_EQ(cm->find("call-1"), nullptr);
+  EXPECT_NE(cm->find("ringing"), nullptr);  // still ringing: offer timeout applies
+  t.mono_ns += 20'000'000'000;
+  EXPECT_EQ(cm->tick(t), 1u);
+  EXPECT_EQ(cm->stats().calls_timed_out, 2u);
+}
+
+TEST_F(CallManagerTest, MaxSessions) {
+  config.max_sessions = 1;
+  cm = std::make_unique<CallManager>(config, plane);
+  ASSERT_TRUE(cm->offer(req(sdp(4000)), now).ok());
+  auto r = req(sdp(4000));
+  r.call_id = "second";
+  EXPECT_EQ(cm->offer(r, now).error(), "Parallel session limit reached");
+}
+
+TEST_F(CallManagerTest, RtcpMuxNegotiation) {
+  auto off = cm->offer(req(sdp(4000, "192.0.2.10", "a=rtcp-mux\r\n")), now);
+  ASSERT_TRUE(off.ok());
+  EXPECT_NE(off->sdp.find("a=rtcp-mux"), std::string::npos);  // offered on to B
+  auto ans = cm->answer(req(sdp(5000, "198.51.100.7", "a=rtcp-mux\r\n"), "A", "B"), now);
+  ASSERT_TRUE(ans.ok());
+  EXPECT_NE(ans->sdp.find("a=rtcp-mux"), std::string::npos);  // accepted toward A
+  const Call* c = cm->find("call-1");
+  const auto& w = plane.worker(c->worker);
+  const MediaSide& a = c->parties[0].media[0];
+  const MediaSide& b = c->parties[1].media[0];
+  EXPECT_TRUE(a.uses_mux && b.uses_mux);
+  EXPECT_EQ(w.flow(a.rtp_flow).hot.egress_rtcp, b.rtp_flow);  // RTCP stays muxed
+
+  // B declines mux: A's muxed RTCP is demultiplexed to B's RTCP port.
+  auto r = req(sdp(4000, "192.0.2.10", "a=rtcp-mux\r\n"));
+  r.call_id = "call-2";
+  ASSERT_TRUE(cm->offer(r, now).ok());
+  auto a2 = req(sdp(5000), "A", "B");
+  a2.call_id = "call-2";
+  auto ans2 = cm->answer(a2, now);
+  ASSERT_TRUE(ans2.ok());
+  EXPECT_EQ(ans2->sdp.find("a=rtcp-mux"), std::string::npos);
+  const Call* c2 = cm->find("call-2");
+  const MediaSide& b2 = c2->parties[1].media[0];
+  EXPECT_EQ(plane.worker(c2->worker).flow(c2->parties[0].media[0].rtp_flow).hot.egress_rtcp,
+            b2.rtcp_flow);
+}
+
+TEST_F(CallManagerTest, RejectedStreamGetsNoPorts) {
+  std::string body = sdp(4000) + "m=video 0 RTP/AVP 96\r\n";
+  auto off = cm->offer(req(body), now);
+  ASSERT_TRUE(off.ok()) << off.error();
+  EXPECT_NE(off->sdp.find("m=video 0 "), std::string::npos);
+  const Call* c = cm->find("call-1");
+  EXPECT_EQ(c->parties[0].media[1].rtp_port, 0);
+  EXPECT_EQ(plane.open_fds.size(), 4u);
+}
+
+}  // namespace
+}  // namespace vox::control
