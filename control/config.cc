@@ -163,6 +163,10 @@ ConfigOutcome parse_config(int argc, const char* const* argv) {
   app.add_option("--coalesce-us", c.coalesce_us,
                  "Socket backend: sleep this long after a light poll to batch wake-ups")
       ->capture_default_str();
+  app.add_option("--socket-io", c.socket_io,
+                 "Socket backend I/O: uring (io_uring, falls back to epoll) or epoll")
+      ->check(CLI::IsMember({"uring", "epoll"}))
+      ->capture_default_str();
   app.add_flag("-f,--foreground", c.foreground, "Stay in the foreground (log to stderr)");
   app.add_option("-L,--log-level", c.log_level, "Syslog level 0..7")->capture_default_str();
   app.add_option("-p,--pidfile", c.pidfile, "Write the process id here");

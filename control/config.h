@@ -37,6 +37,7 @@ struct Config {
   int workers = 1;
   std::string backend = "socket";
   int coalesce_us = 0;         // socket backend: batch wake-ups (see README)
+  std::string socket_io = "uring";  // socket backend: "uring" or "epoll"
   bool foreground = false;
   int log_level = 6;           // syslog levels: 3 error .. 7 debug
   std::string pidfile;

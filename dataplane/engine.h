@@ -13,6 +13,7 @@
 
 #include "dataplane/dataplane.h"
 #include "dataplane/io/socket_backend.h"
+#include "dataplane/io/uring_backend.h"
 #include "dataplane/worker.h"
 
 namespace vox::dataplane {
@@ -50,13 +51,18 @@ class Engine final : public Dataplane {
   bool post(int w, const FlowCommand& cmd) override;
   // Wakes workers that have queued commands.
   void flush() override;
+  // "io_uring" or "epoll": what the socket backend ended up using.
+  const char* io_method() const { return uring_workers_.empty() ? "epoll" : "io_uring"; }
 
  private:
   EngineConfig config_;
   std::vector<std::unique_ptr<WorkerState>> states_;
+  // Per worker exactly one of these two loops runs.
   std::vector<std::unique_ptr<SocketWorker>> socket_workers_;
+  std::vector<std::unique_ptr<UringWorker>> uring_workers_;
   std::vector<std::thread> threads_;
   std::vector<uint8_t> pending_;
+  void wake(int w);
   std::atomic<bool> stop_{false};
 };
 

@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
   ec.max_flows_per_worker =
       uint32_t((pairs / size_t(config.workers) + 1) * 2 * config.interfaces.size());
   ec.socket.coalesce_ns = int64_t(config.coalesce_us) * 1000;
+  ec.socket.use_uring = config.socket_io == "uring";
   vox::dataplane::Engine engine(ec);
   vox::control::CallManager calls(config, engine);
   vox::control::NgServer ng(calls, config);
@@ -85,9 +86,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   engine.start();
-  spdlog::info("voxrelay up: NG on {}, media ports {}-{}, {} worker(s), {} interface(s)",
+  spdlog::info("voxrelay up: NG on {}, media ports {}-{}, {} worker(s), {} interface(s), {}",
                config.listen_ng.to_string(), config.port_min, config.port_max, config.workers,
-               config.interfaces.size());
+               config.interfaces.size(), engine.io_method());
   for (const auto& itf : config.interfaces)
     spdlog::info("interface {}: {} (advertised {})", itf.name, itf.local.to_string(),
                  itf.advertised.to_string());

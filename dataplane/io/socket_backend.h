@@ -19,6 +19,9 @@ namespace vox::dataplane {
 Result<int, int> open_udp_port(const IpAddr& addr, uint16_t port);
 
 struct SocketLoopConfig {
+  // io_uring (one system call per loop iteration for all sockets) when the
+  // kernel allows it, else epoll + recvmmsg/sendmmsg.
+  bool use_uring = true;
   // After an iteration that found fewer than coalesce_below packets, sleep
   // this long before polling again, so that the next epoll_wait returns a
   // fuller batch (fewer syscalls per packet at a small latency cost).

@@ -35,6 +35,12 @@ Contents
   thread, recording IPv4/UDP packets whose source or destination port is in
   the given ranges: addresses, ports, RTP payload type, length.
 - ``build_dir_from_argv()``: parses ``--build-dir`` the way ctest passes it.
+- Media helpers for integration tests: ``make_sdp``/``audio_media``/``parse_sdp``
+  (build an SDP, read a rewritten one), ``rtp_packet``/``rtcp_rr``,
+  ``UdpPeer`` (a bound UDP socket with timed receive), ``ng_ok`` (NG call that
+  must succeed), ``free_port_pairs``/``query_streams``, ``CaseRunner`` (runs
+  named test cases, collects failures, prints PASS/FAIL).
+  ``Relay(..., interfaces=[...])`` replaces the default ``--interface=127.0.0.1``.
 """
 
 from __future__ import annotations
@@ -61,6 +67,9 @@ __all__ = [
     "BencodeError", "bencode", "bdecode", "NgClient", "NgTimeout",
     "free_udp_port", "free_udp_ports", "Relay", "RelayError", "RtpSniffer",
     "Packet", "build_dir_from_argv", "relay_impl", "tail",
+    "audio_media", "make_sdp", "parse_sdp", "SdpInfo", "SdpMediaInfo", "rtp_packet", "rtcp_rr",
+    "UdpPeer", "udp_peer_pair", "ng_ok", "ng_statistics", "free_port_pairs", "query_streams",
+    "stream_by_port", "CaseRunner",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -383,7 +392,8 @@ class Relay:
     def __init__(self, build_dir=None, port_min: int = 41000, port_max: int = 41999,
                  ng_port: Optional[int] = None, extra_args: Iterable[str] = (),
                  impl: Optional[str] = None, workdir=None, start_timeout: float = 10.0,
-                 verbose: bool = True):
+                 verbose: bool = True, interfaces: Iterable[str] = ("127.0.0.1",)):
+        self.interfaces = list(interfaces)
         self.build_dir = Path(build_dir) if build_dir else build_dir_from_argv()
         self.port_min, self.port_max = port_min, port_max
         self.ng_port = ng_port or free_udp_port()
@@ -401,7 +411,8 @@ class Relay:
         self.cmd = self._command()
 
     def _command(self) -> list:
-        common = ["--interface=127.0.0.1", f"--listen-ng=127.0.0.1:{self.ng_port}",
+        common = [*(f"--interface={i}" for i in self.interfaces),
+                  f"--listen-ng=127.0.0.1:{self.ng_port}",
                   f"--port-min={self.port_min}", f"--port-max={self.port_max}"]
         if self.impl == "rtpengine":
             return [self.RTPENGINE, "--foreground", "--table=-1", *common, "--log-stderr",
@@ -659,6 +670,288 @@ class RtpSniffer:
                 pts.items(), key=lambda kv: -1 if kv[0] is None else kv[0]))
             lines.append(f"  {s}:{sp} -> {d}:{dp}  {total} pkts ({pts_s})")
         return "\n".join(lines) if lines else "  (no packets)"
+
+
+# --------------------------------------------------------------------------
+# media helpers (SDP, RTP, UDP peers) and a case runner for integration tests
+
+
+def audio_media(port: int, extra: Iterable[str] = (), proto: str = "RTP/AVP",
+                kind: str = "audio") -> tuple:
+    """An m= section: PCMU + telephone-event, ptime 20, sendrecv, then ``extra``
+    attribute lines (full lines, e.g. ``"a=rtcp-mux"``). For ``make_sdp``."""
+    if kind == "audio":
+        fmts = "0 101"
+        attrs = ["a=rtpmap:0 PCMU/8000", "a=rtpmap:101 telephone-event/8000",
+                 "a=fmtp:101 0-16", "a=ptime:20"]
+    else:
+        fmts = "96"
+        attrs = ["a=rtpmap:96 H264/90000"]
+    return (f"m={kind} {port} {proto} {fmts}", [*attrs, *extra] if any(
+        str(e).startswith(("a=sendrecv", "a=sendonly", "a=recvonly", "a=inactive"))
+        for e in extra) else [*attrs, "a=sendrecv", *extra])
+
+
+def make_sdp(addr: str, media: Iterable, origin: Optional[str] = None, version: int = 1,
+             session_id: int = 4711, session_lines: Iterable[str] = ()) -> str:
+    """SDP with session-level ``c=`` ``addr``. ``media``: ints (audio ports) or
+    (m-line, [attribute lines]) tuples as ``audio_media`` returns."""
+    def fam(a):
+        return "IP6" if ":" in a else "IP4"
+    o = origin or addr
+    lines = ["v=0", f"o=- {session_id} {version} IN {fam(o)} {o}", "s=voxtest",
+             f"c=IN {fam(addr)} {addr}", "t=0 0", *session_lines]
+    for m in media:
+        if isinstance(m, int):
+            m = audio_media(m)
+        lines.append(m[0])
+        lines.extend(m[1])
+    return "\r\n".join(lines) + "\r\n"
+
+
+@dataclass
+class SdpMediaInfo:
+    kind: str
+    port: int
+    proto: str
+    fmts: list
+    conn: Optional[str]          # media-level c= address, else the session's
+    attrs: list                  # attribute lines without "a=", in order
+    lines: list                  # every line of the section (m= first)
+
+    def attr(self, name: str) -> list:
+        """Values of ``a=name:value`` (or ``""`` for a flag ``a=name``)."""
+        out = []
+        for a in self.attrs:
+            k, _, v = a.partition(":")
+            if k == name:
+                out.append(v)
+        return out
+
+    def has(self, name: str) -> bool:
+        return bool(self.attr(name))
+
+
+@dataclass
+class SdpInfo:
+    text: str
+    origin: Optional[str]        # o= address
+    origin_line: Optional[str]
+    conn: Optional[str]          # session-level c= address
+    session_lines: list
+    media: list                  # SdpMediaInfo per m= line
+
+
+def parse_sdp(text: str) -> SdpInfo:
+    """Parse an SDP (as relays return it) far enough for assertions."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "surrogateescape")
+    info = SdpInfo(text, None, None, None, [], [])
+    cur: Optional[SdpMediaInfo] = None
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if not line:
+            continue
+        if line.startswith("m="):
+            f = line[2:].split()
+            cur = SdpMediaInfo(f[0], int(f[1]), f[2] if len(f) > 2 else "", f[3:], info.conn,
+                               [], [line])
+            info.media.append(cur)
+            continue
+        if cur is None:
+            info.session_lines.append(line)
+            if line.startswith("o="):
+                info.origin_line = line
+                info.origin = line.split()[-1]
+            elif line.startswith("c="):
+                info.conn = line.split()[-1]
+            continue
+        cur.lines.append(line)
+        if line.startswith("c="):
+            cur.conn = line.split()[-1]
+        elif line.startswith("a="):
+            cur.attrs.append(line[2:])
+    return info
+
+
+def rtp_packet(seq: int, ts: int, ssrc: int, payload: bytes = b"\xff" * 160, pt: int = 0,
+               marker: bool = False) -> bytes:
+    """A valid RTP v2 packet (no CSRC, no extension, no padding)."""
+    return struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | (pt & 0x7F), seq & 0xFFFF,
+                       ts & 0xFFFFFFFF, ssrc & 0xFFFFFFFF) + bytes(payload)
+
+
+def rtcp_rr(ssrc: int) -> bytes:
+    """A minimal valid RTCP compound packet: one RR without report blocks."""
+    return struct.pack("!BBHI", 0x80, 201, 1, ssrc & 0xFFFFFFFF)
+
+
+class UdpPeer:
+    """A UDP socket bound on ``host`` (``port`` 0: any) for playing a SIP
+    party's media endpoint. ``recv_for(t)`` collects (data, (ip, port))."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, rcvbuf: int = 1 << 20):
+        self.family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(self.family, socket.SOCK_DGRAM)
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        except OSError:
+            pass
+        self.sock.bind((host, port))
+        self.host = host
+        self.port = self.sock.getsockname()[1]
+
+    @property
+    def addr(self) -> tuple:
+        return (self.host, self.port)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def sendto(self, data: bytes, addr: tuple) -> None:
+        self.sock.sendto(data, addr[:2])
+
+    def recv_for(self, timeout: float, max_packets: int = 100000, until: int = 0) -> list:
+        """Packets received within ``timeout`` s; returns early once ``until``
+        (> 0) packets arrived."""
+        out = []
+        deadline = time.monotonic() + timeout
+        while len(out) < max_packets:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self.sock.settimeout(left)
+            try:
+                data, src = self.sock.recvfrom(65535)
+            except socket.timeout:
+                break
+            except ConnectionRefusedError:
+                continue
+            out.append((data, (src[0], src[1])))
+            if until and len(out) >= until:
+                break
+        return out
+
+    def drain(self) -> int:
+        n = 0
+        self.sock.setblocking(False)
+        try:
+            while True:
+                self.sock.recv(65535)
+                n += 1
+        except (BlockingIOError, OSError):
+            pass
+        finally:
+            self.sock.setblocking(True)
+        return n
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def udp_peer_pair(host: str = "127.0.0.1", attempts: int = 200) -> tuple:
+    """Two UdpPeers on consecutive ports (even, even+1): an RTP/RTCP pair."""
+    for _ in range(attempts):
+        base = random.randrange(20000, 30000) // 2 * 2
+        if base in _reserved or base + 1 in _reserved:
+            continue
+        try:
+            a = UdpPeer(host, base)
+        except OSError:
+            continue
+        try:
+            b = UdpPeer(host, base + 1)
+        except OSError:
+            a.close()
+            continue
+        _reserved.update((base, base + 1))
+        return a, b
+    raise RuntimeError("no free consecutive UDP port pair")
+
+
+def ng_ok(ng: NgClient, msg: dict, what: str = "") -> dict:
+    """NG request that must succeed (``result: ok``); AssertionError otherwise."""
+    r = ng.call(msg)
+    if r.get("result") != "ok":
+        raise AssertionError(f"{what or msg.get('command')} (call-id {msg.get('call-id')!r}) "
+                             f"failed: {r}")
+    return r
+
+
+def ng_statistics(ng: NgClient) -> dict:
+    return ng_ok(ng, {"command": "statistics"}).get("statistics", {})
+
+
+def free_port_pairs(ng: NgClient) -> int:
+    return int(ng_statistics(ng)["currentstatistics"]["free port pairs"])
+
+
+def query_streams(reply: dict, tag: str) -> list:
+    """The streams of party ``tag`` in a ``query`` reply, flattened over medias:
+    [(media index 0.., stream dict), ...]."""
+    tags = reply.get("tags", {})
+    if tag not in tags:
+        raise AssertionError(f"query: tag {tag!r} not in tags {sorted(tags)}")
+    out = []
+    for i, m in enumerate(tags[tag].get("medias", [])):
+        for s in m.get("streams", []):
+            out.append((i, s))
+    return out
+
+
+def stream_by_port(reply: dict, tag: str, port: int) -> dict:
+    for _, s in query_streams(reply, tag):
+        if int(s.get("local port", -1)) == port:
+            return s
+    raise AssertionError(f"query: no stream with local port {port} for tag {tag!r}: "
+                         f"{[s.get('local port') for _, s in query_streams(reply, tag)]}")
+
+
+class CaseRunner:
+    """Runs named cases (callables); an AssertionError (or an NG timeout, a
+    relay error, an OSError) fails the case, anything else fails it with a
+    traceback. ``finish()`` prints the summary and returns the exit code."""
+
+    def __init__(self, title: str):
+        self.title = title
+        self.failures: list = []
+        self.passed: list = []
+        self.t0 = time.monotonic()
+
+    def run(self, name: str, fn, *args, **kw):
+        t = time.monotonic()
+        try:
+            res = fn(*args, **kw)
+        except AssertionError as e:
+            self.fail(name, str(e))
+            return None
+        except (NgTimeout, RelayError, OSError, subprocess.SubprocessError) as e:
+            self.fail(name, f"{type(e).__name__}: {e}")
+            return None
+        except Exception:  # a bug in the test or a crash: still report
+            import traceback
+            self.fail(name, "unexpected exception:\n" + traceback.format_exc())
+            return None
+        self.passed.append(name)
+        print(f"ok    {name} ({time.monotonic() - t:.1f} s)", flush=True)
+        return res
+
+    def fail(self, name: str, why: str) -> None:
+        self.failures.append(f"{name}: {why}")
+        print(f"FAIL  {name}: {why}", flush=True)
+
+    def finish(self) -> int:
+        print(f"\n{self.title}: {len(self.passed)} passed, {len(self.failures)} failed, "
+              f"{time.monotonic() - self.t0:.1f} s")
+        for f in self.failures:
+            print(f"FAIL  {f}")
+        print("PASS" if not self.failures else "FAIL", flush=True)
+        return 1 if self.failures else 0
 
 
 if __name__ == "__main__":  # tiny self-test of the codec
