@@ -45,6 +45,33 @@ void learn_media(MediaSide& side, const SignalRequest& r, const Sdp& sdp, const 
   side.direction = m.direction;
 }
 
+// The rewrite that points an SDP at the relay: per m= line the local ports
+// of `sides` (the party that will receive this SDP), rejected streams kept
+// at port 0; rtcp-mux as offered to that party (offer) or as negotiated
+// with it (answer).
+SdpRewrite make_rewrite(const SignalRequest& r, const Sdp& sdp, const IpAddr& address,
+                        const std::vector<MediaSide>& sides, bool answer) {
+  SdpRewrite rw;
+  rw.replace_origin = r.replace_origin;
+  rw.replace_session_connection = r.replace_session_connection;
+  rw.strip_ice = r.ice_remove;
+  for (size_t i = 0; i < sdp.media.size(); ++i) {
+    SdpMediaRewrite mr;
+    mr.address = address;
+    mr.rtcp_attribute = !r.no_rtcp_attribute;
+    mr.full_rtcp_attribute = r.full_rtcp_attribute;
+    if (i < sides.size()) {
+      const MediaSide& m = sides[i];
+      bool rejected = m.rejected || sdp.media[i].port == 0 || m.rtp_port == 0;
+      mr.rtp_port = rejected ? 0 : m.rtp_port;
+      mr.rtcp_port = rejected ? 0 : uint16_t(m.rtp_port + 1);
+      mr.rtcp_mux = !rejected && (answer ? m.uses_mux : m.relay_offered_mux);
+    }
+    rw.media.push_back(mr);
+  }
+  return rw;
+}
+
 }  // namespace
 
 CallManager::CallManager(const Config& config, dataplane::Dataplane& plane)
@@ -362,23 +389,9 @@ Result<SignalReply, std::string> CallManager::offer(const SignalRequest& r, Cloc
   install_flows(*c, window, window, self);
   ++stats_.offers;
 
-  // The offer as the other side sees it.
-  const InterfaceConfig& itf = config_.interfaces[size_t(b.iface)];
-  SdpRewrite rw;
-  rw.replace_origin = r.replace_origin;
-  rw.replace_session_connection = r.replace_session_connection;
-  rw.strip_ice = r.ice_remove;
-  for (size_t i = 0; i < sdp.media.size(); ++i) {
-    const MediaSide& m = b.media[i];
-    SdpMediaRewrite mr;
-    mr.address = itf.advertised;
-    mr.rtp_port = m.rejected ? 0 : m.rtp_port;
-    mr.rtcp_port = m.rejected ? 0 : uint16_t(m.rtp_port + 1);
-    mr.rtcp_mux = m.relay_offered_mux && !m.rejected;
-    mr.rtcp_attribute = !r.no_rtcp_attribute;
-    mr.full_rtcp_attribute = r.full_rtcp_attribute;
-    rw.media.push_back(mr);
-  }
+  // The offer as the other side sees it: its ports, rtcp-mux if we offer it.
+  SdpRewrite rw = make_rewrite(r, sdp, config_.interfaces[size_t(b.iface)].advertised, b.media,
+                               /*answer=*/false);
   return SignalReply{render_sdp(sdp, rw), {}};
 }
 
@@ -424,25 +437,9 @@ Result<SignalReply, std::string> CallManager::answer(const SignalRequest& r, Clo
   install_flows(c, window, window, 1 - off);
   ++stats_.answers;
 
-  const InterfaceConfig& itf = config_.interfaces[size_t(a.iface)];
-  SdpRewrite rw;
-  rw.replace_origin = r.replace_origin;
-  rw.replace_session_connection = r.replace_session_connection;
-  rw.strip_ice = r.ice_remove;
-  for (size_t i = 0; i < sdp.media.size(); ++i) {
-    SdpMediaRewrite mr;
-    mr.address = itf.advertised;
-    if (i < a.media.size()) {
-      const MediaSide& m = a.media[i];
-      bool rejected = m.rejected || sdp.media[i].port == 0;
-      mr.rtp_port = rejected ? 0 : m.rtp_port;
-      mr.rtcp_port = rejected ? 0 : uint16_t(m.rtp_port + 1);
-      mr.rtcp_mux = m.uses_mux && !rejected;
-    }
-    mr.rtcp_attribute = !r.no_rtcp_attribute;
-    mr.full_rtcp_attribute = r.full_rtcp_attribute;
-    rw.media.push_back(mr);
-  }
+  // The answer as the offerer sees it: its ports, rtcp-mux if accepted.
+  SdpRewrite rw = make_rewrite(r, sdp, config_.interfaces[size_t(a.iface)].advertised, a.media,
+                               /*answer=*/true);
   return SignalReply{render_sdp(sdp, rw), {}};
 }
 

@@ -694,7 +694,7 @@ class UringDriver {
           run_.skip_packet();  // every slot of this stream still in flight
           continue;
         }
-        const int64_t stamp = chunk_start + int64_t(double(queued + 1) * send_cost_ns_);
+        const int64_t stamp = chunk_start + int64_t((queued + 0.5) * send_cost_ns_);
         slot->in_window = run_.build_packet(s, static_cast<uint8_t*>(slot->iov.iov_base), stamp);
         slot->busy = true;
         if (send_with_addr_) {
@@ -909,6 +909,8 @@ void report(const Options& opt, LoadRun& run, const SetupReport& setup, int dele
     j["invalid"] = c.invalid;
     j["send_errors"] = c.send_errors;
     j["send_skipped"] = c.send_busy + c.behind;
+    j["skipped_behind"] = c.behind;  // generator stalled > 50 ms: it is (or was) saturated
+    j["skipped_busy"] = c.send_busy;
     j["latency_p50_us"] = p50;
     j["latency_p99_us"] = p99;
     j["latency_p999_us"] = p999;
@@ -931,10 +933,10 @@ void report(const Options& opt, LoadRun& run, const SetupReport& setup, int dele
                 io.c_str());
     std::printf("delivered    %.0f pps\n", double(c.received_window) / window);
     std::printf("lost         %llu (%.4f %%)\n", static_cast<unsigned long long>(lost), loss_pct);
-    std::printf("misrouted    %llu   duplicates %llu   invalid %llu   send errors %llu   skipped %llu\n",
+    std::printf("misrouted    %llu   duplicates %llu   invalid %llu   send errors %llu   skipped %llu (behind %llu)\n",
                 static_cast<unsigned long long>(c.misrouted), static_cast<unsigned long long>(c.duplicates),
                 static_cast<unsigned long long>(c.invalid), static_cast<unsigned long long>(c.send_errors),
-                static_cast<unsigned long long>(c.send_busy + c.behind));
+                static_cast<unsigned long long>(c.send_busy + c.behind), static_cast<unsigned long long>(c.behind));
     std::printf("latency      p50 %.1f us   p99 %.1f us   p99.9 %.1f us   max %.1f us\n", p50, p99, p999, max_us);
     if (opt.relay_pid)
       std::printf("relay cpu    %.2f s (%.1f %% of a core) = %.2f us per relayed packet (pid %d)\n", relay_cpu,

@@ -83,20 +83,23 @@ SocketWorker::SocketWorker(WorkerState& state, SocketLoopConfig config)
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
 }
 
-SocketWorker::~SocketWorker() {
-  // Close the sockets of flows still installed.
+void close_worker_sockets(WorkerState& state) {
   FlowCommand cmd;
-  while (state_.commands().pop(cmd)) {
-    auto a = state_.apply(cmd);
+  while (state.commands().pop(cmd)) {
+    auto a = state.apply(cmd);
     if (a.fd_removed >= 0) close(a.fd_removed);
   }
-  for (FlowId id = 0; id < state_.max_flows(); ++id) {
-    FlowHot& h = state_.flow(id).hot;
+  for (FlowId id = 0; id < state.max_flows(); ++id) {
+    FlowHot& h = state.flow(id).hot;
     if (h.fd >= 0) {
       close(h.fd);
       h.fd = -1;
     }
   }
+}
+
+SocketWorker::~SocketWorker() {
+  close_worker_sockets(state_);
   close(wake_fd_);
   close(epoll_fd_);
 }

@@ -18,6 +18,10 @@ namespace vox::dataplane {
 // errno (EADDRINUSE when the port is taken by someone else).
 Result<int, int> open_udp_port(const IpAddr& addr, uint16_t port);
 
+// Applies the commands still queued and closes every socket the worker
+// owns (its flows' fds). Called when a worker loop is torn down.
+void close_worker_sockets(WorkerState& state);
+
 struct SocketLoopConfig {
   // io_uring (one system call per loop iteration for all sockets) when the
   // kernel allows it, else epoll + recvmmsg/sendmmsg.

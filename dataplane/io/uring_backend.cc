@@ -6,6 +6,8 @@
 // its send completes (or at once when the packet is dropped).
 #include "dataplane/io/uring_backend.h"
 
+#include "dataplane/io/socket_backend.h"
+
 #include <liburing.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -114,23 +116,8 @@ std::unique_ptr<UringWorker> UringWorker::create(WorkerState& state) {
 UringWorker::UringWorker(WorkerState& state) : state_(state), s_(new UringState) {}
 
 UringWorker::~UringWorker() {
-  close_all();
+  close_worker_sockets(state_);
   if (wake_fd_ >= 0) close(wake_fd_);
-}
-
-void UringWorker::close_all() {
-  FlowCommand cmd;
-  while (state_.commands().pop(cmd)) {
-    auto a = state_.apply(cmd);
-    if (a.fd_removed >= 0) close(a.fd_removed);
-  }
-  for (FlowId id = 0; id < state_.max_flows(); ++id) {
-    FlowHot& h = state_.flow(id).hot;
-    if (h.fd >= 0) {
-      close(h.fd);
-      h.fd = -1;
-    }
-  }
 }
 
 void UringWorker::wake() {

@@ -34,7 +34,6 @@ class UringWorker {
   void arm_recv(LocalKey key, int fd);
   void forward(const TxPacket* tx, uint32_t n);
   void recycle(uint16_t buffer_id);
-  void close_all();
 
   WorkerState& state_;
   std::unique_ptr<UringState> s_;
