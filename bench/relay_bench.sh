@@ -108,7 +108,7 @@ start_relay() {  # $1 = relay, $2 = log file
 }
 
 echo "relay_bench: $calls calls, $rate pps offered, ${warmup}+${duration} s, $rounds rounds; logs in $logs"
-echo "relay_bench: load average before start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on these cores skews every figure)"
+echo "relay_bench: load average before start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on these cores skews every figure; see other%)"
 
 for round in $(seq "$rounds"); do
   # Alternate the order so drift (thermal, neighbours) hits both relays alike.
@@ -136,7 +136,7 @@ python3 - "$results" <<'EOF'
 import json, statistics, sys
 
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-hdr = f"{'round':>5} {'relay':<10} {'offered':>9} {'delivered':>9} {'loss%':>8} {'misrt':>5} {'relay%':>7} {'us/pkt':>7} {'p50us':>8} {'p99us':>9} {'p99.9us':>9} {'gen%':>5} {'load1':>5}"
+hdr = f"{'round':>5} {'relay':<10} {'offered':>9} {'delivered':>9} {'loss%':>8} {'misrt':>5} {'relay%':>7} {'us/pkt':>7} {'p50us':>8} {'p99us':>9} {'p99.9us':>9} {'gen%':>5} {'other%':>6}"
 print(hdr)
 print("-" * len(hdr))
 by_relay = {}
@@ -149,7 +149,7 @@ for row in rows:
     print(f"{row['round']:>5} {row['relay']:<10} {r['offered_pps']:>9.0f} {r['delivered_pps']:>9.0f} "
           f"{r['loss_pct']:>8.4f} {r['misrouted']:>5} {r['relay_cpu_pct']:>7.1f} {r['relay_cpu_us_per_pkt']:>7.2f} "
           f"{r['latency_p50_us']:>8.1f} {r['latency_p99_us']:>9.1f} {r['latency_p999_us']:>9.1f} "
-          f"{r['self_cpu_pct']:>5.1f} {row['load1_before']:>5}")
+          f"{r['self_cpu_pct']:>5.1f} {r.get('other_cpu_pct', -1):>6.1f}")
 print()
 med = {}
 for relay, rs in by_relay.items():
@@ -166,4 +166,8 @@ if "voxrelay" in med and "rtpengine" in med and med["rtpengine"]["relay_cpu_us_p
 gen = [r["self_cpu_pct"] for rs in by_relay.values() for r in rs]
 if gen and max(gen) > 80:
     print(f"warning: voxload used up to {max(gen):.0f} % of its core: the figures may measure the generator")
+other = [r.get("other_cpu_pct", 0) for rs in by_relay.values() for r in rs]
+if other and max(other) > 10:
+    print(f"warning: other work used up to {max(other):.0f} % of a core during a window (other%): "
+          "those rounds are skewed; rerun on a quiet machine")
 EOF

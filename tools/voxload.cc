@@ -1,9 +1,9 @@
 // voxload: the load harness. Sets up N calls on an NG relay (voxrelay or
 // rtpengine), sends paced 20 ms G.711 RTP both ways through it, and reports
 // offered/delivered pps, loss, misrouting and one-way latency percentiles.
-// One thread; io_uring (or epoll as a fallback) so the generator stays far
-// from its own saturation at 100k pps: batched sends across sockets,
-// multishot receives, kernel receive timestamps.
+// One thread; io_uring (epoll as a fallback) so the generator's cost is the
+// kernel's UDP path, not syscalls. Output: text, or with --json exactly one
+// JSON line on stdout; progress and "voxload: window start|end" on stderr.
 #include <liburing.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -69,6 +69,7 @@ struct Options {
   std::string io = "uring";
   int relay_pid = 0;
   int ng_timeout_ms = 1000;
+  int drain_ms = 200;  // after the window: packets arriving later count as lost
   bool direct = false;  // calibration: no relay, A and B send to each other
 };
 
@@ -315,6 +316,17 @@ double process_cpu_seconds(int pid) {
   return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
 }
 
+// Busy time of the whole machine (every core), in seconds, from /proc/stat:
+// compared with the relay's and our own CPU time it shows how much other
+// work shared the cores during the window (it skews every figure).
+double machine_busy_seconds() {
+  std::ifstream f("/proc/stat");
+  std::string cpu;
+  unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  if (!(f >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) || cpu != "cpu") return -1;
+  return double(user + nice + system + irq + softirq + steal) / double(sysconf(_SC_CLK_TCK));
+}
+
 double self_cpu_seconds() {
   rusage ru;
   getrusage(RUSAGE_SELF, &ru);
@@ -361,25 +373,28 @@ class LoadRun {
     t0_ = now;
     window_start_ = now + int64_t(opt_.warmup * kNsPerSec);
     window_end_ = window_start_ + int64_t(opt_.duration * kNsPerSec);
-    drain_end_ = window_end_ + 200'000'000;  // stragglers still in the relay
+    drain_end_ = window_end_ + int64_t(opt_.drain_ms) * 1'000'000;  // stragglers still in the relay
     tick_ns_ = int64_t(opt_.tick_us) * 1000;
     refresh_clock_offset();
   }
 
   // Window bookkeeping; false once the run is over.
   bool advance(int64_t now) {
-    if (!in_window_ && !window_done_ && now >= window_start_) {
+    if (!in_window_ && !window_closed_ && now >= window_start_) {
       in_window_ = true;
       relay_cpu_start_ = opt_.relay_pid ? process_cpu_seconds(opt_.relay_pid) : -1;
       self_cpu_start_ = self_cpu_seconds();
+      machine_busy_start_ = machine_busy_seconds();
       window_real_start_ = now;
       std::fprintf(stderr, "voxload: window start\n");
     }
-    if (in_window_ && now >= window_end_) {
+    if (in_window_ && (now >= window_end_ || g_stop)) {
       in_window_ = false;
-      window_done_ = true;
+      window_done_ = !g_stop;
+      window_closed_ = true;  // early on SIGINT/SIGTERM: the report covers what ran
       relay_cpu_end_ = opt_.relay_pid ? process_cpu_seconds(opt_.relay_pid) : -1;
       self_cpu_end_ = self_cpu_seconds();
+      machine_busy_end_ = machine_busy_seconds();
       window_real_end_ = now;
       std::fprintf(stderr, "voxload: window end\n");
     }
@@ -465,12 +480,19 @@ class LoadRun {
   const LatencyHistogram& latency() const { return latency_; }
   double rate() const { return rate_; }
   double window_seconds() const {
-    return window_done_ ? double(window_real_end_ - window_real_start_) / 1e9 : opt_.duration;
+    return window_closed_ ? double(window_real_end_ - window_real_start_) / 1e9 : 0;
   }
   double relay_cpu_seconds() const {
     return relay_cpu_start_ >= 0 && relay_cpu_end_ >= 0 ? relay_cpu_end_ - relay_cpu_start_ : -1;
   }
   double self_cpu_seconds_in_window() const { return self_cpu_end_ - self_cpu_start_; }
+  // CPU seconds used by everything but voxload (and the relay, when known).
+  double other_cpu_seconds_in_window() const {
+    if (machine_busy_start_ < 0 || machine_busy_end_ < 0) return -1;
+    const double relay = relay_cpu_seconds();
+    return std::max(0.0, machine_busy_end_ - machine_busy_start_ - self_cpu_seconds_in_window() -
+                             (relay > 0 ? relay : 0));
+  }
   bool window_done() const { return window_done_; }
 
  private:
@@ -520,9 +542,10 @@ class LoadRun {
   uint64_t issued_ = 0, max_backlog_ = 0;
   int64_t t0_ = 0, window_start_ = 0, window_end_ = 0, drain_end_ = 0, tick_ns_ = 0;
   int64_t realtime_minus_mono_ = 0;
-  bool in_window_ = false, window_done_ = false;
+  bool in_window_ = false, window_done_ = false, window_closed_ = false;
   int64_t window_real_start_ = 0, window_real_end_ = 0;
   double relay_cpu_start_ = -1, relay_cpu_end_ = -1, self_cpu_start_ = 0, self_cpu_end_ = 0;
+  double machine_busy_start_ = -1, machine_busy_end_ = -1;
   Counters counters_;
   LatencyHistogram latency_;
 };
@@ -876,7 +899,8 @@ class EpollDriver {
 
 void report(const Options& opt, LoadRun& run, const SetupReport& setup, int delete_errors, const std::string& io) {
   const Counters& c = run.counters();
-  const double window = run.window_seconds();
+  const double window = run.window_seconds();  // 0 if interrupted before the window
+  auto per_s = [window](double n) { return window > 0 ? n / window : 0.0; };
   const uint64_t lost = c.sent_window > c.received_window ? c.sent_window - c.received_window : 0;
   const double loss_pct = c.sent_window ? 100.0 * double(lost) / double(c.sent_window) : 0;
   const auto& lat = run.latency();
@@ -885,6 +909,7 @@ void report(const Options& opt, LoadRun& run, const SetupReport& setup, int dele
   const double relay_cpu = run.relay_cpu_seconds();
   const double us_per_pkt = relay_cpu >= 0 && c.received_window ? relay_cpu * 1e6 / double(c.received_window) : -1;
   const double self_pct = window > 0 ? 100.0 * run.self_cpu_seconds_in_window() / window : 0;
+  const double other_pct = per_s(100.0 * run.other_cpu_seconds_in_window());
   const double setup_rate = setup.seconds > 0 ? setup.up / setup.seconds : 0;
 
   if (opt.json) {
@@ -898,8 +923,8 @@ void report(const Options& opt, LoadRun& run, const SetupReport& setup, int dele
     j["io"] = io;
     j["window_s"] = window;
     j["target_pps"] = run.rate();
-    j["offered_pps"] = double(c.sent_window) / window;
-    j["delivered_pps"] = double(c.received_window) / window;
+    j["offered_pps"] = per_s(double(c.sent_window));
+    j["delivered_pps"] = per_s(double(c.received_window));
     j["sent"] = c.sent_window;
     j["delivered"] = c.received_window;
     j["lost"] = lost;
@@ -908,6 +933,7 @@ void report(const Options& opt, LoadRun& run, const SetupReport& setup, int dele
     j["misrouted"] = c.misrouted;
     j["invalid"] = c.invalid;
     j["send_errors"] = c.send_errors;
+    j["recv_errors"] = c.recv_errors;
     j["send_skipped"] = c.send_busy + c.behind;
     j["skipped_behind"] = c.behind;  // generator stalled > 50 ms: it is (or was) saturated
     j["skipped_busy"] = c.send_busy;
@@ -918,10 +944,11 @@ void report(const Options& opt, LoadRun& run, const SetupReport& setup, int dele
     if (opt.relay_pid) {
       j["relay_pid"] = opt.relay_pid;
       j["relay_cpu_s"] = relay_cpu;
-      j["relay_cpu_pct"] = relay_cpu >= 0 ? 100.0 * relay_cpu / window : -1;
+      j["relay_cpu_pct"] = relay_cpu >= 0 ? per_s(100.0 * relay_cpu) : -1;
       j["relay_cpu_us_per_pkt"] = us_per_pkt;
     }
     j["self_cpu_pct"] = self_pct;
+    j["other_cpu_pct"] = other_pct;
     j["delete_errors"] = delete_errors;
     std::printf("%s\n", j.dump().c_str());
   } else {
@@ -929,9 +956,9 @@ void report(const Options& opt, LoadRun& run, const SetupReport& setup, int dele
                 setup.seconds, setup_rate, setup.errors, setup.first_error.empty() ? "" : "; first: ",
                 setup.first_error.c_str());
     std::printf("offered      %.0f pps (target %.0f; %llu packets in %.2f s window; io %s)\n",
-                double(c.sent_window) / window, run.rate(), static_cast<unsigned long long>(c.sent_window), window,
+                per_s(double(c.sent_window)), run.rate(), static_cast<unsigned long long>(c.sent_window), window,
                 io.c_str());
-    std::printf("delivered    %.0f pps\n", double(c.received_window) / window);
+    std::printf("delivered    %.0f pps\n", per_s(double(c.received_window)));
     std::printf("lost         %llu (%.4f %%)\n", static_cast<unsigned long long>(lost), loss_pct);
     std::printf("misrouted    %llu   duplicates %llu   invalid %llu   send errors %llu   skipped %llu (behind %llu)\n",
                 static_cast<unsigned long long>(c.misrouted), static_cast<unsigned long long>(c.duplicates),
@@ -940,8 +967,9 @@ void report(const Options& opt, LoadRun& run, const SetupReport& setup, int dele
     std::printf("latency      p50 %.1f us   p99 %.1f us   p99.9 %.1f us   max %.1f us\n", p50, p99, p999, max_us);
     if (opt.relay_pid)
       std::printf("relay cpu    %.2f s (%.1f %% of a core) = %.2f us per relayed packet (pid %d)\n", relay_cpu,
-                  100.0 * relay_cpu / window, us_per_pkt, opt.relay_pid);
-    std::printf("voxload cpu  %.1f %% of a core\n", self_pct);
+                  per_s(100.0 * relay_cpu), us_per_pkt, opt.relay_pid);
+    std::printf("voxload cpu  %.1f %% of a core; everything else %.1f %% of a core%s\n", self_pct, other_pct,
+                opt.relay_pid ? "" : " (relay included: no --relay-pid)");
     if (delete_errors) std::printf("delete       %d errors\n", delete_errors);
   }
   if (c.first_send_errno)
@@ -976,6 +1004,9 @@ int main(int argc, char** argv) {
   app.add_option("--io", opt.io, "uring or epoll")->capture_default_str()->check(CLI::IsMember({"uring", "epoll"}));
   app.add_option("--relay-pid", opt.relay_pid, "Sample this process's CPU time at the window's start and end");
   app.add_option("--ng-timeout-ms", opt.ng_timeout_ms, "NG reply timeout per attempt")->capture_default_str();
+  app.add_option("--drain-ms", opt.drain_ms, "Wait after sending stops; later arrivals count as lost")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 60000));
   app.add_flag("--direct", opt.direct,
                "Calibration without a relay: each side sends straight to the other's socket, "
                "measuring the generator's own cost and latency floor");

@@ -110,6 +110,11 @@ void SocketWorker::wake() {
   (void)r;  // EAGAIN means a wake-up is already pending
 }
 
+void SocketWorker::close_removed() {
+  for (int fd : closing_) close(fd);
+  closing_.clear();
+}
+
 void SocketWorker::drain_commands() {
   FlowCommand cmd;
   while (state_.commands().pop(cmd)) {
@@ -122,7 +127,7 @@ void SocketWorker::drain_commands() {
     }
     if (a.fd_removed >= 0) {
       epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, a.fd_removed, nullptr);
-      close(a.fd_removed);
+      closing_.push_back(a.fd_removed);
     }
   }
 }
@@ -180,9 +185,15 @@ void SocketWorker::run(const std::atomic<bool>& stop) {
 
   while (!stop.load(std::memory_order_relaxed)) {
     drain_commands();
+    close_removed();
     int n = epoll_wait(epoll_fd_, events, kMaxEvents, 100);
     bump(wc.wakeups);
     if (n <= 0) continue;
+    // The control plane replies to an offer/answer right after queueing
+    // its flow changes, so a packet in this batch may depend on them:
+    // apply them now. Sockets removed here are closed only after the batch,
+    // so no event of this batch can name a reused fd number.
+    drain_commands();
     int64_t now = monotonic_ns();
 
     uint32_t count = 0;
@@ -225,6 +236,7 @@ void SocketWorker::run(const std::atomic<bool>& stop) {
       uint32_t out = process_burst(state_, bufs->rx, count, now, bufs->tx);
       transmit(bufs->tx, out);
     }
+    close_removed();
     if (config_.coalesce_ns > 0 && count < config_.coalesce_below) {
       timespec ts{0, long(config_.coalesce_ns)};
       nanosleep(&ts, nullptr);

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "dataplane/endpoint.h"
 #include "dataplane/pipeline.h"
@@ -49,6 +50,7 @@ class SocketWorker {
 
  private:
   void drain_commands();
+  void close_removed();
   void transmit(const TxPacket* tx, uint32_t n);
 
   WorkerState& state_;
@@ -56,6 +58,7 @@ class SocketWorker {
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   std::unique_ptr<RxBuffers> bufs_;
+  std::vector<int> closing_;  // removed sockets, closed after the current batch
 };
 
 }  // namespace vox::dataplane

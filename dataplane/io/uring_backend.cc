@@ -67,6 +67,7 @@ struct UringState {
   std::vector<uint16_t> fd_gen = std::vector<uint16_t>(kMaxFds, 0);  // odd: armed
   std::vector<LocalKey> fd_key = std::vector<LocalKey>(kMaxFds, 0);
   std::vector<int> rearm;
+  std::vector<int> closing;
   unsigned recycled = 0;  // buffers added since the last advance
   RxPacket rx[kMaxBurst];
   uint16_t rx_buf[kMaxBurst];
@@ -163,8 +164,7 @@ void UringWorker::drain_commands() {
                              0);
       sqe->user_data = make_ud(kIgnore, 0, 0, 0);
       if (g & 1) g = uint16_t((g + 1) & 0x3ff);
-      io_uring_submit(&s_->ring);     // the cancel holds no fd reference past this
-      close(a.fd_removed);
+      s_->closing.push_back(a.fd_removed);  // closed after the current batch
     }
   }
 }
@@ -213,6 +213,9 @@ void UringWorker::run(const std::atomic<bool>& stop) {
     io_uring_submit_and_wait_timeout(&s.ring, &cqe, 1, &ts, nullptr);
     bump(wc.wakeups);
     bump(wc.rx_calls);
+    // Flow changes queued before these packets arrived apply to them (see
+    // SocketWorker::run); removed sockets close after the batch.
+    drain_commands();
     int64_t now = monotonic_ns();
 
     uint32_t count = 0;
@@ -287,6 +290,11 @@ void UringWorker::run(const std::atomic<bool>& stop) {
       forward(s.tx, out);
       for (uint32_t i = 0; i < count; ++i)
         if (!s.in_flight[s.rx_buf[i]]) recycle(s.rx_buf[i]);
+    }
+    if (!s.closing.empty()) {
+      io_uring_submit(&s.ring);  // the cancels go out before their sockets close
+      for (int fd : s.closing) close(fd);
+      s.closing.clear();
     }
   }
 }

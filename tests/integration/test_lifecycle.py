@@ -23,6 +23,7 @@ Exit 0 = pass.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -424,15 +425,35 @@ def case_config_file(build_dir: Path) -> None:
             log.close()
         assert rc == 0 and not killed, f"voxrelay --config: SIGTERM gave exit {rc} " \
                                        f"(killed={killed})"
-
-        bad = tmp / "bad.conf"
-        bad.write_text(f"[voxrelay]\nlisten-ng = 127.0.0.1:{ng_port}\nport-min = abc\n"
-                       f"port-max = {hi}\ninterface = 127.0.0.1\n")
-        check_bad_exit(build_dir, ["--foreground", f"--config={bad}"], ["port-min"],
-                       "config file with port-min = abc")
     finally:
-        import shutil
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def case_config_bad_value(build_dir: Path) -> None:
+    ng_port = vox.free_udp_port()
+    tmp = Path(tempfile.mkdtemp(prefix="vox-cfg-"))
+    errors = []
+    try:
+        files = {
+            "port-min = abc as the only key": "[voxrelay]\nport-min = abc\n",
+            "port-min = abc after other keys":
+                f"[voxrelay]\nlisten-ng = 127.0.0.1:{ng_port}\ninterface = 127.0.0.1\n"
+                "port-min = abc\nport-max = 30099\n",
+        }
+        for i, (what, text) in enumerate(files.items()):
+            cfg = tmp / f"bad{i}.conf"
+            cfg.write_text(text)
+            args = ["--foreground", f"--config={cfg}"]
+            if "listen-ng" not in text:
+                args.append(f"--listen-ng=127.0.0.1:{ng_port}")
+            try:
+                check_bad_exit(build_dir, args, ["port-min"], f"config file, {what}")
+                print(f"      ok {what}", flush=True)
+            except AssertionError as e:
+                errors.append(str(e))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    assert not errors, "\n    ".join(errors)
 
 
 def main() -> int:
@@ -456,7 +477,9 @@ def main() -> int:
                case_delete_delay, build_dir)
     runner.run("SIGTERM: exit 0 within 2 s, ports released", case_sigterm, build_dir)
     runner.run("bad flags: exit 2, one stderr line naming the flag", case_bad_flags, build_dir)
-    runner.run("config file honoured; bad value exits 2 naming the key", case_config_file,
+    runner.run("config file (listen-ng, port-min, port-max, interface) honoured",
+               case_config_file, build_dir)
+    runner.run("config file with a bad value exits 2 naming the key", case_config_bad_value,
                build_dir)
     return runner.finish()
 
