@@ -563,9 +563,10 @@ int64_t rx_realtime_from(msghdr* msg) {
 
 // ---------------------------------------------------------------- io_uring driver
 
-// Sends: one SENDMSG per packet, all of a tick's packets submitted with the
-// wait in one io_uring_enter. Receives: one multishot RECVMSG per socket
-// drawing from a shared provided-buffer ring, so arrivals cost no syscall.
+// Sends: one SEND (with destination) per packet, a tick's packets submitted
+// in chunks across all sockets. Receives: one multishot RECVMSG per socket
+// drawing from a shared provided-buffer ring, so arrivals cost no syscall
+// and are reaped once per tick.
 class UringDriver {
  public:
   static constexpr int kSlotsPerStream = 4;  // sends in flight per stream
