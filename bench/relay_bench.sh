@@ -6,6 +6,7 @@
 # usage: bench/relay_bench.sh [--build DIR] [--calls 1000] [--rate 100000]
 #          [--duration 10] [--warmup 2] [--rounds 3] [--only voxrelay|rtpengine]
 #          [--ng-port 22222] [--port-min 30000] [--port-max 40000] [--logs DIR]
+#          [--vox-args "EXTRA VOXRELAY FLAGS"]
 set -euo pipefail
 
 build=./build
@@ -15,6 +16,7 @@ duration=10
 warmup=2
 rounds=3
 only=""
+vox_args=""
 ng_port=22222
 port_min=30000
 port_max=40000
@@ -36,6 +38,7 @@ while [[ $# -gt 0 ]]; do
     --port-min) port_min=$2; shift 2 ;;
     --port-max) port_max=$2; shift 2 ;;
     --logs) logs=$2; shift 2 ;;
+    --vox-args) vox_args=$2; shift 2 ;;
     -h|--help) usage ;;
     *) echo "relay_bench: unknown argument $1" >&2; usage ;;
   esac
@@ -93,7 +96,7 @@ start_relay() {  # $1 = relay, $2 = log file
       ;;
     voxrelay)
       taskset -c "$relay_core" "$build/voxrelay" --foreground --interface=127.0.0.1 --listen-ng="$ng" \
-        --port-min="$port_min" --port-max="$port_max" --workers=1 >"$2" 2>&1 &
+        --port-min="$port_min" --port-max="$port_max" --workers=1 $vox_args >"$2" 2>&1 &
       ;;
   esac
   relay_pid=$!  # taskset execs the relay: same pid
