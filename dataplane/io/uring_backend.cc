@@ -297,6 +297,32 @@ void UringWorker::run(const std::atomic<bool>& stop) {
       s.closing.clear();
     }
   }
+  cancel_all();
+}
+
+void UringWorker::cancel_all() {
+  // Armed receives hold references to their sockets; the kernel tears a
+  // ring down asynchronously, so without this the ports would stay bound
+  // for a moment after the process exits. Only this thread may submit.
+  io_uring_sqe* sqe = get_sqe(&s_->ring);
+  io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
+  sqe->user_data = make_ud(kIgnore, 0, 0, 1);
+  io_uring_submit(&s_->ring);
+  // Reap until the cancel has completed and the cancelled receives have
+  // posted their last completions (bounded: 0.5 s at most).
+  bool done = false;
+  for (int round = 0, idle = 0; round < 50 && idle < 3; ++round) {
+    __kernel_timespec ts{0, 10'000'000};
+    io_uring_cqe* cqe = nullptr;
+    io_uring_submit_and_wait_timeout(&s_->ring, &cqe, 1, &ts, nullptr);
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(&s_->ring, head, cqe) {
+      ++seen;
+      if (cqe->user_data == make_ud(kIgnore, 0, 0, 1)) done = true;
+    }
+    io_uring_cq_advance(&s_->ring, seen);
+    idle = (done && seen == 0) ? idle + 1 : 0;
+  }
 }
 
 }  // namespace vox::dataplane

@@ -34,6 +34,7 @@ class UringWorker {
   void arm_recv(LocalKey key, int fd);
   void forward(const TxPacket* tx, uint32_t n);
   void recycle(uint16_t buffer_id);
+  void cancel_all();
 
   WorkerState& state_;
   std::unique_ptr<UringState> s_;
