@@ -37,17 +37,20 @@ build_fuzz() {
     cmake --build build-fuzz -j"$JOBS"
 }
 step "build (libFuzzer)" build_fuzz
+run_fuzz() {  # run_fuzz TARGET: bounded run on a scratch copy of the seed corpus
+  local target=$1 scratch rc
+  scratch=$(mktemp -d)
+  ./build-fuzz/tests/fuzz/"$target" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
+    -artifact_prefix="$scratch/" "$scratch" "tests/fuzz/corpus/$target" >"$scratch/log" 2>&1
+  rc=$?
+  grep -E "stat::number_of_executed_units|ERROR|SUMMARY" "$scratch/log" | head -5
+  [[ $rc -ne 0 ]] && tail -40 "$scratch/log"
+  rm -rf "$scratch"
+  return "$rc"
+}
 for f in tests/fuzz/*_fuzz.cc; do
-  name=$(basename "$f" .cc)
-  run_fuzz() {
-    local scratch; scratch=$(mktemp -d)
-    ./build-fuzz/tests/fuzz/"$name" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
-      -artifact_prefix="$scratch/" "$scratch" "tests/fuzz/corpus/$name" 2>&1 | tail -4
-    local rc=${PIPESTATUS[0]}
-    rm -rf "$scratch"
-    return "$rc"
-  }
-  step "fuzz $name (${FUZZ_SECONDS}s)" run_fuzz
+  target=$(basename "$f" .cc)
+  step "fuzz $target (${FUZZ_SECONDS}s)" run_fuzz "$target"
 done
 
 echo
