@@ -11,7 +11,7 @@ Engine::Engine(EngineConfig config) : config_(config) {
     states_.push_back(std::make_unique<WorkerState>(w, config_.max_flows_per_worker));
   if (config_.socket.use_uring) {
     for (auto& st : states_) {
-      auto uw = UringWorker::create(*st);
+      auto uw = UringWorker::create(*st, config_.socket);
       if (!uw) {  // io_uring refused here: every worker uses epoll
         uring_workers_.clear();
         break;

@@ -81,8 +81,9 @@ struct UringState {
   }
 };
 
-std::unique_ptr<UringWorker> UringWorker::create(WorkerState& state) {
+std::unique_ptr<UringWorker> UringWorker::create(WorkerState& state, SocketLoopConfig config) {
   std::unique_ptr<UringWorker> w(new UringWorker(state));
+  w->config_ = config;
   UringState& s = *w->s_;
   io_uring_params p{};
   // Created disabled: a SINGLE_ISSUER ring belongs to the thread that
@@ -208,9 +209,13 @@ void UringWorker::run(const std::atomic<bool>& stop) {
       io_uring_buf_ring_advance(s.br, int(s.recycled));
       s.recycled = 0;
     }
-    __kernel_timespec ts{0, 100'000'000};
+    // With coalescing, wait for a batch of completions or the coalescing
+    // time, whichever comes first: fewer wake-ups, bounded added latency.
+    bool coalesce = config_.coalesce_ns > 0;
+    __kernel_timespec ts{0, coalesce ? config_.coalesce_ns : 100'000'000};
     io_uring_cqe* cqe = nullptr;
-    io_uring_submit_and_wait_timeout(&s.ring, &cqe, 1, &ts, nullptr);
+    io_uring_submit_and_wait_timeout(&s.ring, &cqe, coalesce ? config_.coalesce_below : 1, &ts,
+                                     nullptr);
     bump(wc.wakeups);
     bump(wc.rx_calls);
     // Flow changes queued before these packets arrived apply to them (see

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "dataplane/io/socket_backend.h"
 #include "dataplane/pipeline.h"
 
 namespace vox::dataplane {
@@ -20,7 +21,7 @@ class UringWorker {
  public:
   // Fails (ok() false) when the kernel refuses io_uring (disabled by sysctl
   // or seccomp): the engine then falls back to SocketWorker.
-  static std::unique_ptr<UringWorker> create(WorkerState& state);
+  static std::unique_ptr<UringWorker> create(WorkerState& state, SocketLoopConfig config);
   ~UringWorker();
   UringWorker(const UringWorker&) = delete;
   UringWorker& operator=(const UringWorker&) = delete;
@@ -37,6 +38,7 @@ class UringWorker {
   void cancel_all();
 
   WorkerState& state_;
+  SocketLoopConfig config_;
   std::unique_ptr<UringState> s_;
   int wake_fd_ = -1;
 };
