@@ -64,8 +64,10 @@ SdpRewrite make_rewrite(const SignalRequest& r, const Sdp& sdp, const IpAddr& ad
       const MediaSide& m = sides[i];
       bool rejected = m.rejected || sdp.media[i].port == 0 || m.rtp_port == 0;
       mr.rtp_port = rejected ? 0 : m.rtp_port;
-      mr.rtcp_port = rejected ? 0 : uint16_t(m.rtp_port + 1);
       mr.rtcp_mux = !rejected && (answer ? m.uses_mux : m.relay_offered_mux);
+      // RFC 5761 §5.1.3: once mux is agreed a=rtcp names the RTP port; an
+      // offer keeps port+1 as the fallback should the answerer decline mux.
+      mr.rtcp_port = rejected ? 0 : uint16_t(m.rtp_port + (answer && mr.rtcp_mux ? 0 : 1));
     }
     rw.media.push_back(mr);
   }

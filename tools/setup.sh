@@ -14,7 +14,7 @@ BUILD_PKGS=(
 # Test-only tools: fuzzers, interop peers, the reference relay for benchmarks.
 TEST_PKGS=(
   clang libclang-rt-14-dev python3 iproute2 procps
-  kamailio kamailio-extra-modules sip-tester rtpengine-daemon
+  kamailio kamailio-extra-modules sip-tester rtpengine-daemon dpdk-dev
 )
 
 want=("${BUILD_PKGS[@]}")

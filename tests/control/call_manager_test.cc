@@ -186,6 +186,8 @@ TEST_F(CallManagerTest, RtcpMuxNegotiation) {
   auto ans = cm->answer(req(sdp(5000, "198.51.100.7", "a=rtcp-mux\r\n"), "A", "B"), now);
   ASSERT_TRUE(ans.ok());
   EXPECT_NE(ans->sdp.find("a=rtcp-mux"), std::string::npos);  // accepted toward A
+  EXPECT_NE(ans->sdp.find("a=rtcp:" + std::to_string(sdp_port(ans->sdp)) + "\r\n"),
+            std::string::npos);  // RFC 5761: a=rtcp is the RTP port once muxed
   const Call* c = cm->find("call-1");
   const auto& w = plane.worker(c->worker);
   const MediaSide& a = c->parties[0].media[0];
