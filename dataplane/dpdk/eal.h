@@ -14,7 +14,7 @@ namespace vox::dataplane::dpdk {
 class EalHandle;
 
 // args are EAL options only (no program name, no "--" and nothing after it),
-// e.g. {"--no-huge", "--no-pci", "-m", "512", "--in-memory", "--vdev=net_ring0"}.
+// e.g. {"--no-huge", "--no-pci", "-m", "512", "--no-shconf", "--vdev=net_ring0"}.
 // Errors carry rte_strerror(rte_errno) text. An argument EAL does not
 // consume is an error too (EAL is then cleaned up: it cannot be retried).
 Result<EalHandle, std::string> init_eal(const std::vector<std::string>& args,

@@ -19,6 +19,8 @@ struct UdpRule {
   rte_flow_action_queue queue{};
   rte_flow_action actions[2]{};
 
+  UdpRule(const UdpRule&) = delete;  // pattern and actions point into it
+  UdpRule& operator=(const UdpRule&) = delete;
   UdpRule(uint16_t dst_port, uint16_t mask, uint16_t rx_queue) {
     attr.ingress = 1;
     udp_spec.hdr.dst_port = rte_cpu_to_be_16(static_cast<uint16_t>(dst_port & mask));
@@ -40,7 +42,8 @@ std::string describe(const char* what, int ret, const rte_flow_error& err) {
   std::string s = what;
   s += ": ";
   s += err.message != nullptr ? err.message : rte_strerror(ret < 0 ? -ret : ret);
-  if (ret == -ENOSYS || ret == -ENOTSUP) s += " (the driver has no rte_flow support)";
+  if (ret == -ENOSYS) s += " (the driver has no rte_flow support)";
+  if (ret == -ENOTSUP) s += " (not supported by this driver)";
   return s;
 }
 
@@ -93,8 +96,19 @@ SteeringSupport probe_udp_steering(uint16_t port_id, uint16_t queue) {
   UdpRule rule(30000, 0xffff, queue);
   rte_flow_error err{};
   const int ret = rte_flow_validate(port_id, &rule.attr, rule.pattern, rule.actions, &err);
-  out.supported = ret == 0;
-  if (!out.supported) out.reason = describe("rte_flow_validate", ret, err);
+  if (ret != 0) {
+    out.reason = describe("rte_flow_validate", ret, err);
+    return out;
+  }
+  // Some drivers validate what they then cannot create (net_tap without its
+  // multiq qdisc): only a created rule is a yes.
+  rte_flow* flow = rte_flow_create(port_id, &rule.attr, rule.pattern, rule.actions, &err);
+  if (flow == nullptr) {
+    out.reason = describe("rte_flow_create", -rte_errno, err);
+    return out;
+  }
+  (void)rte_flow_destroy(port_id, flow, &err);
+  out.supported = true;
   return out;
 }
 

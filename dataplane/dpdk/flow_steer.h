@@ -36,7 +36,8 @@ struct SteeringSupport {
   std::string reason;  // the driver's words when not supported
 };
 
-// rte_flow_validate of the rule above, nothing installed.
+// Whether the rule above can be installed on a started port: validated,
+// created and removed again at once.
 SteeringSupport probe_udp_steering(uint16_t port_id, uint16_t queue = 0);
 
 }  // namespace vox::dataplane::dpdk

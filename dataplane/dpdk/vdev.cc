@@ -41,7 +41,8 @@ Result<std::pair<uint16_t, uint16_t>, std::string> create_ring_pair(const std::s
   if (queues == 0 || queues > RTE_PMD_RING_MAX_RX_RINGS) {
     return Err{"a ring pair has 1 to " + std::to_string(RTE_PMD_RING_MAX_RX_RINGS) + " queues"};
   }
-  const int socket = rte_socket_id() == SOCKET_ID_ANY ? 0 : static_cast<int>(rte_socket_id());
+  const int own_socket = static_cast<int>(rte_socket_id());  // SOCKET_ID_ANY off EAL threads
+  const int socket = own_socket < 0 ? 0 : own_socket;
   std::vector<rte_ring*> a_to_b(queues), b_to_a(queues);
   for (uint16_t q = 0; q < queues; ++q) {
     // Single producer (the TX side's lcore), single consumer (the RX side's).
