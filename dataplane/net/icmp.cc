@@ -1,0 +1,167 @@
+// In-place ICMP responders. Echo replies patch the checksums with RFC 1624
+// (swapping source and destination leaves every pseudo-header sum unchanged);
+// the Neighbor Advertisement is rewritten whole and checksummed afresh.
+#include "dataplane/net/icmp.h"
+
+#include "dataplane/bytes.h"
+#include "dataplane/net/checksum.h"
+
+namespace vox::dataplane::net {
+
+const char* to_string(IcmpError e) {
+  switch (e) {
+    case IcmpError::kNotIcmp: return "not-icmp";
+    case IcmpError::kTruncated: return "truncated-icmp";
+    case IcmpError::kBadChecksum: return "bad-icmp-checksum";
+    case IcmpError::kNotHandled: return "icmp-not-handled";
+    case IcmpError::kNotOurAddress: return "icmp-not-our-address";
+    case IcmpError::kBadNeighborSolicitation: return "bad-neighbor-solicitation";
+    case IcmpError::kNoRoom: return "icmp-no-room";
+  }
+  return "unknown";
+}
+
+namespace {
+
+constexpr size_t kIcmpEchoHeader = 8;        // type, code, checksum, id, sequence
+constexpr size_t kNeighborMessageLength = 24;  // type .. target address (RFC 4861 §4.3)
+constexpr uint8_t kOptionSourceLla = 1;
+constexpr uint8_t kOptionTargetLla = 2;
+
+bool is_ours(const uint8_t* addr16, std::span<const IpAddr> ours) {
+  for (const IpAddr& a : ours)
+    if (std::memcmp(a.bytes, addr16, 16) == 0) return true;
+  return false;
+}
+
+void swap_bytes(uint8_t* a, uint8_t* b, size_t n) {
+  uint8_t t[16];
+  std::memcpy(t, a, n);
+  std::memcpy(a, b, n);
+  std::memcpy(b, t, n);
+}
+
+uint16_t icmpv6_sum(const uint8_t* ip, const uint8_t* icmp, uint32_t len) {
+  return checksum_add(icmp, len, pseudo_header_sum_v6(ip + 8, ip + 24, kIpProtoIcmpv6, len));
+}
+
+// The 16-bit word holding type and code is the first of the message.
+void set_type(uint8_t* icmp, uint8_t type) {
+  const uint16_t old_word = load_be16(icmp);
+  const uint16_t new_word = uint16_t(type << 8 | icmp[1]);
+  store_be16(icmp + 2, checksum_adjust(load_be16(icmp + 2), checksum_delta16(old_word, new_word)));
+  icmp[0] = type;
+}
+
+}  // namespace
+
+Result<size_t, IcmpError> answer_icmpv4_echo(uint8_t* frame, const FrameView& v,
+                                             std::span<const IpAddr> ours) {
+  if (v.ip_version != 4 || v.ip_protocol != kIpProtoIcmp) return Err{IcmpError::kNotIcmp};
+  if (v.l4_length < kIcmpEchoHeader) return Err{IcmpError::kTruncated};
+  uint8_t* ip = frame + v.l3_offset;
+  uint8_t* icmp = frame + v.l4_offset;
+  if (icmp[0] != kIcmpEchoRequest || icmp[1] != 0) return Err{IcmpError::kNotHandled};
+  // RFC 1122 §3.2.2.6: no reply to a multicast/broadcast source.
+  if (ip[12] >= 224) return Err{IcmpError::kNotHandled};
+  if (!is_ours(v.dst_ip.bytes, ours)) return Err{IcmpError::kNotOurAddress};
+  if (checksum_add(icmp, v.l4_length) != 0xffff) return Err{IcmpError::kBadChecksum};
+
+  swap_bytes(frame, frame + 6, 6);
+  swap_bytes(ip + 12, ip + 16, 4);  // the header sum is order-independent
+  const uint16_t old_word = load_be16(ip + 8);  // TTL | protocol
+  const uint16_t new_word = uint16_t(kIpv4ReplyTtl << 8 | ip[9]);
+  store_be16(ip + 10, checksum_adjust(load_be16(ip + 10), checksum_delta16(old_word, new_word)));
+  ip[8] = kIpv4ReplyTtl;
+  set_type(icmp, kIcmpEchoReply);
+  return size_t(v.length);
+}
+
+Result<size_t, IcmpError> answer_icmpv6_echo(uint8_t* frame, const FrameView& v,
+                                             std::span<const IpAddr> ours) {
+  if (v.ip_version != 6 || v.ip_protocol != kIpProtoIcmpv6) return Err{IcmpError::kNotIcmp};
+  if (v.l4_length < kIcmpEchoHeader) return Err{IcmpError::kTruncated};
+  uint8_t* ip = frame + v.l3_offset;
+  uint8_t* icmp = frame + v.l4_offset;
+  if (icmp[0] != kIcmpv6EchoRequest || icmp[1] != 0) return Err{IcmpError::kNotHandled};
+  if (ip[8] == 0xff) return Err{IcmpError::kNotHandled};  // multicast source
+  if (!is_ours(ip + 24, ours)) return Err{IcmpError::kNotOurAddress};
+  if (icmpv6_sum(ip, icmp, v.l4_length) != 0xffff) return Err{IcmpError::kBadChecksum};
+
+  swap_bytes(frame, frame + 6, 6);
+  swap_bytes(ip + 8, ip + 24, 16);
+  ip[7] = kIpv4ReplyTtl;  // hop limit: not covered by any checksum
+  set_type(icmp, kIcmpv6EchoReply);
+  return size_t(v.length);
+}
+
+Result<size_t, IcmpError> answer_neighbor_solicitation(uint8_t* frame, size_t capacity,
+                                                       const FrameView& v, const MacAddr& our_mac,
+                                                       std::span<const IpAddr> ours) {
+  if (v.ip_version != 6 || v.ip_protocol != kIpProtoIcmpv6) return Err{IcmpError::kNotIcmp};
+  if (v.l4_length < kNeighborMessageLength) return Err{IcmpError::kTruncated};
+  uint8_t* ip = frame + v.l3_offset;
+  uint8_t* icmp = frame + v.l4_offset;
+  if (icmp[0] != kIcmpv6NeighborSolicitation) return Err{IcmpError::kNotHandled};
+  // RFC 4861 §7.1.1: hop limit 255 (not forwarded), code 0, target not multicast.
+  if (ip[7] != 255 || icmp[1] != 0 || icmp[8] == 0xff)
+    return Err{IcmpError::kBadNeighborSolicitation};
+  if (icmpv6_sum(ip, icmp, v.l4_length) != 0xffff) return Err{IcmpError::kBadChecksum};
+
+  // Options (RFC 4861 §4.6): type, length in 8-octet units (never 0).
+  const uint8_t* source_lla = nullptr;
+  for (size_t off = kNeighborMessageLength; off < v.l4_length;) {
+    if (v.l4_length - off < 2 || icmp[off + 1] == 0 || size_t(icmp[off + 1]) * 8 > v.l4_length - off)
+      return Err{IcmpError::kBadNeighborSolicitation};
+    if (icmp[off] == kOptionSourceLla && icmp[off + 1] == 1) source_lla = icmp + off + 2;
+    off += size_t(icmp[off + 1]) * 8;
+  }
+  static const uint8_t kUnspecified[16] = {};
+  const bool dad = std::memcmp(ip + 8, kUnspecified, 16) == 0;
+  if (dad) {
+    // A DAD probe goes to the target's solicited-node group, ff02::1:ffXX:XXXX.
+    static const uint8_t kSolicited[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff};
+    if (source_lla != nullptr || std::memcmp(ip + 24, kSolicited, 13) != 0)
+      return Err{IcmpError::kBadNeighborSolicitation};
+  }
+  if (!is_ours(icmp + 8, ours)) return Err{IcmpError::kNotOurAddress};
+  const size_t reply_length = size_t(v.l3_offset) + kIpv6HeaderLength + kNeighborMessageLength + 8;
+  if (reply_length > capacity) return Err{IcmpError::kNoRoom};
+
+  // Ethernet: to the soliciting node's link-layer address (its option, else
+  // the frame's source), or the all-nodes group 33:33:00:00:00:01 for DAD.
+  MacAddr dst_mac = v.src_mac();
+  if (source_lla != nullptr) std::memcpy(dst_mac.bytes, source_lla, 6);
+  uint8_t dst_ip[16];
+  if (dad) {
+    dst_mac = MacAddr{{0x33, 0x33, 0, 0, 0, 1}};
+    static const uint8_t kAllNodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    std::memcpy(dst_ip, kAllNodes, 16);
+  } else {
+    std::memcpy(dst_ip, ip + 8, 16);
+  }
+  std::memcpy(frame, dst_mac.bytes, 6);
+  std::memcpy(frame + 6, our_mac.bytes, 6);
+
+  store_be32(ip, 0x60000000u);
+  store_be16(ip + 4, uint16_t(kNeighborMessageLength + 8));
+  ip[6] = kIpProtoIcmpv6;
+  ip[7] = 255;
+  std::memcpy(ip + 8, icmp + 8, 16);  // from the target address
+  std::memcpy(ip + 24, dst_ip, 16);
+
+  // RFC 4861 §4.4: R=0 (not a router), S unless DAD, O=1; target unchanged;
+  // Target Link-Layer Address option.
+  icmp[0] = kIcmpv6NeighborAdvertisement;
+  icmp[1] = 0;
+  store_be16(icmp + 2, 0);
+  store_be32(icmp + 4, (dad ? 0u : 0x40000000u) | 0x20000000u);
+  icmp[24] = kOptionTargetLla;
+  icmp[25] = 1;
+  std::memcpy(icmp + 26, our_mac.bytes, 6);
+  const uint32_t len = uint32_t(kNeighborMessageLength + 8);
+  store_be16(icmp + 2, checksum_finish(icmpv6_sum(ip, icmp, len)));
+  return reply_length;
+}
+
+}  // namespace vox::dataplane::net
