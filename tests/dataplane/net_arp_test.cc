@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "hex.h"
+
 #include <cstring>
 
 #include <string_view>
@@ -13,12 +15,7 @@
 namespace vox::dataplane::net {
 namespace {
 
-std::vector<uint8_t> from_hex(std::string_view h) {
-  std::vector<uint8_t> out;
-  for (size_t i = 0; i + 1 < h.size(); i += 2)
-    out.push_back(uint8_t(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
-  return out;
-}
+using testing::from_hex;
 
 // Who has 192.168.1.1? Tell 192.168.1.100 (00:0c:29:3e:5c:2d), padded to 60.
 constexpr std::string_view kArpRequestHex =

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "hex.h"
+
 #include <cstring>
 
 #include <string_view>
@@ -16,12 +18,7 @@
 namespace vox::dataplane::net {
 namespace {
 
-std::vector<uint8_t> from_hex(std::string_view h) {
-  std::vector<uint8_t> out;
-  for (size_t i = 0; i + 1 < h.size(); i += 2)
-    out.push_back(uint8_t(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
-  return out;
-}
+using testing::from_hex;
 
 uint16_t ref_checksum(const uint8_t* p, size_t n) {
   uint32_t s = 0;

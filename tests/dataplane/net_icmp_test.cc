@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "hex.h"
+
 #include <cstring>
 
 #include <string_view>
@@ -13,12 +15,7 @@
 namespace vox::dataplane::net {
 namespace {
 
-std::vector<uint8_t> from_hex(std::string_view h) {
-  std::vector<uint8_t> out;
-  for (size_t i = 0; i + 1 < h.size(); i += 2)
-    out.push_back(uint8_t(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
-  return out;
-}
+using testing::from_hex;
 
 constexpr std::string_view kEchoRequest =
     "525400123502080027a53f1c0800450000545c3e40004001c65a0a00020f0a0002020800499e04d20001"
