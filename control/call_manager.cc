@@ -235,8 +235,8 @@ void CallManager::release_side(Call& c, Party& p, MediaSide& m) {
   m = MediaSide{};
 }
 
-void CallManager::install_flows(Call& c, int64_t latch_a, int64_t latch_b, int opened_by) {
-  (void)opened_by;
+void CallManager::install_flows(Call& c, int64_t now_ns) {
+  const int64_t latch_until_ns = now_ns + int64_t(config_.latch_window_ms) * 1000000;
   size_t n = std::max(c.parties[0].media.size(), c.parties[1].media.size());
   for (size_t i = 0; i < n; ++i) {
     for (int s = 0; s < 2; ++s) {
@@ -259,7 +259,7 @@ void CallManager::install_flows(Call& c, int64_t latch_a, int64_t latch_b, int o
       auto& h = cmd.hot;
       h.egress_rtp = y ? y->rtp_flow : kNoFlow;
       h.egress_rtcp = y ? (y->uses_mux ? y->rtp_flow : y->rtcp_flow) : kNoFlow;
-      h.latch_until_ns = s == 0 ? latch_a : latch_b;
+      h.latch_until_ns = latch_until_ns;
 
       cmd.id = x.rtp_flow;
       h.key = dataplane::make_local_key(uint16_t(px.iface), x.rtp_port);
@@ -387,8 +387,7 @@ Result<SignalReply, std::string> CallManager::offer(const SignalRequest& r, Cloc
   c->last_signal_ns = now.mono_ns;
   c->last_signal_unix = now.unix_s;
   c->deleted = false;
-  int64_t window = now.mono_ns + int64_t(config_.latch_window_ms) * 1000000;
-  install_flows(*c, window, window, self);
+  install_flows(*c, now.mono_ns);
   ++stats_.offers;
 
   // The offer as the other side sees it: its ports, rtcp-mux if we offer it.
@@ -435,8 +434,7 @@ Result<SignalReply, std::string> CallManager::answer(const SignalRequest& r, Clo
   c.answered = true;
   c.last_signal_ns = now.mono_ns;
   c.last_signal_unix = now.unix_s;
-  int64_t window = now.mono_ns + int64_t(config_.latch_window_ms) * 1000000;
-  install_flows(c, window, window, 1 - off);
+  install_flows(c, now.mono_ns);
   ++stats_.answers;
 
   // The answer as the offerer sees it: its ports, rtcp-mux if accepted.

@@ -94,7 +94,9 @@ class CallManager {
                                              int fallback) const;
   bool allocate_side(Call& c, Party& p, MediaSide& m);
   void release_side(Call& c, Party& p, MediaSide& m);
-  void install_flows(Call& c, int64_t latch_until_a, int64_t latch_until_b, int opened_by);
+  // Pushes every side's flows (add or update) and opens both parties'
+  // source learning windows (--latch-window-ms from now).
+  void install_flows(Call& c, int64_t now_ns);
   void destroy(Call& c);
   int pick_worker();
   FlowId take_flow_id(int w);

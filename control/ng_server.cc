@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include "control/ng_json.h"
 
 namespace vox::control {
 
@@ -71,8 +70,7 @@ std::string NgServer::handle_datagram(std::string_view datagram, const Endpoint&
   auto body = decode_ng_body(*req);
   if (!body.ok()) {
     ++stats_.undecodable;
-    reply = ng_error(req->encoding == NgEncoding::kJson ? "Failed to parse JSON document"
-                                                        : "Could not decode bencode dictionary");
+    reply = ng_error(ng_decode_error_reason(req->encoding));
   } else {
     NgContext ctx{calls_, now, peer};
     reply = handle_ng_request(*body, ctx);
