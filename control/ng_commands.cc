@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <type_traits>
 
 namespace vox::control {
 
@@ -78,6 +79,21 @@ Result<SignalRequest, std::string> parse_signal(const NgValue& req, bool is_answ
   return r;
 }
 
+// {reason: count} for every named drop reason, from a worker's or a flow's
+// counters (relaxed loads) or from plain totals; adds the sum to *total.
+template <class Counter>
+NgValue drops_value(const Counter (&counts)[kDropReasonCount], uint64_t* total) {
+  NgValue drops = NgValue::dict();
+  for (size_t r = 0; r < kDropReasonCount; ++r) {
+    uint64_t n;
+    if constexpr (std::is_same_v<Counter, uint64_t>) n = counts[r];
+    else n = counts[r].load(std::memory_order_relaxed);
+    if (total) *total += n;
+    drops.set(dataplane::to_string(DropReason(r)), int64_t(n));
+  }
+  return drops;
+}
+
 NgValue endpoint_value(const Endpoint& e) {
   NgValue v = NgValue::dict();
   v.set("family", e.addr.is_v4() ? "IPv4" : "IPv6");
@@ -93,11 +109,10 @@ NgValue flow_stats(const dataplane::Flow* f) {
   if (f) {
     pk = f->counters.packets.load(std::memory_order_relaxed);
     by = f->counters.bytes.load(std::memory_order_relaxed);
-    for (size_t r = 0; r < kDropReasonCount; ++r) {
-      uint64_t d = f->counters.drops[r].load(std::memory_order_relaxed);
-      err += d;
-      drops.set(dataplane::to_string(DropReason(r)), int64_t(d));
-    }
+    drops = drops_value(f->counters.drops, &err);
+  } else {
+    uint64_t none[kDropReasonCount] = {};
+    drops = drops_value(none, nullptr);
   }
   s.set("packets", int64_t(pk));
   s.set("bytes", int64_t(by));
@@ -227,22 +242,15 @@ NgValue statistics_value(CallManager& cm) {
     wv.set("tx calls", ld(c.tx_calls));
     wv.set("wakeups", ld(c.wakeups));
     wv.set("latches", ld(c.latches));
-    NgValue drops = NgValue::dict();
-    for (size_t r = 0; r < kDropReasonCount; ++r) {
-      drops.set(dataplane::to_string(DropReason(r)), ld(c.drops[r]));
-      drops_total[r] += uint64_t(ld(c.drops[r]));
-    }
-    wv.set("drops", std::move(drops));
+    for (size_t r = 0; r < kDropReasonCount; ++r) drops_total[r] += uint64_t(ld(c.drops[r]));
+    wv.set("drops", drops_value(c.drops, nullptr));
     rx += uint64_t(ld(c.rx_packets));
     tx += uint64_t(ld(c.tx_packets));
     workers.push(std::move(wv));
   }
   tot.set("packets relayed", int64_t(tx));
   tot.set("packets received", int64_t(rx));
-  NgValue drops = NgValue::dict();
-  for (size_t r = 0; r < kDropReasonCount; ++r)
-    drops.set(dataplane::to_string(DropReason(r)), int64_t(drops_total[r]));
-  tot.set("drops", std::move(drops));
+  tot.set("drops", drops_value(drops_total, nullptr));
   st.set("totalstatistics", std::move(tot));
   st.set("workers", std::move(workers));
   NgValue reply = NgValue::dict();
