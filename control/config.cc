@@ -92,7 +92,28 @@ Result<std::vector<std::string>, std::string> read_config_file(const std::string
   return args;
 }
 
+// "a b  c" -> {"a", "b", "c"}: EAL arguments as one flag value.
+std::vector<std::string> split_words(const std::string& s) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t j = s.find_first_of(" \t", i);
+    if (j == std::string::npos) j = s.size();
+    if (j > i) out.push_back(s.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
 }  // namespace
+
+const char* available_backends() {
+#ifdef VOX_HAVE_DPDK
+  return "socket, dpdk";
+#else
+  return "socket";
+#endif
+}
 
 std::string validate_config(const Config& c) {
   if (c.interfaces.empty()) return "--interface: at least one is required";
@@ -102,8 +123,17 @@ std::string validate_config(const Config& c) {
   size_t pairs = (size_t(c.port_max) - c.port_min + 1) / 2;
   if (pairs < size_t(c.workers))
     return "--port-min/--port-max: range has fewer port pairs than workers";
-  if (c.backend != "socket")
-    return "--backend: '" + c.backend + "' is not available (this build has: socket)";
+  const bool dpdk_built = std::string(available_backends()).find("dpdk") != std::string::npos;
+  if (c.backend != "socket" && !(c.backend == "dpdk" && dpdk_built))
+    return "--backend: '" + c.backend + "' is not available (this build has: " +
+           available_backends() + ")";
+  if (c.backend == "dpdk" && c.dpdk_args.empty())
+    return "--dpdk-args: required with --backend=dpdk (EAL arguments, e.g. \"-l 0-1 -a 0000:03:00.0\")";
+  if (c.dpdk_prefix_len < 0 || c.dpdk_prefix_len > 32) return "--dpdk-prefix-len: must be 0..32";
+  if (c.dpdk_idle_sleep_us < 0 || c.dpdk_idle_sleep_us > 100000)
+    return "--dpdk-idle-sleep-us: must be 0..100000";
+  if (!c.dpdk_gateway.is_unspecified() && !c.dpdk_gateway.is_v4())
+    return "--dpdk-gateway: must be an IPv4 address";
   if (c.timeout_s < 0) return "--timeout: must be >= 0";
   if (c.silent_timeout_s < 0) return "--silent-timeout: must be >= 0";
   if (c.final_timeout_s < 0) return "--final-timeout: must be >= 0";
@@ -125,7 +155,8 @@ ConfigOutcome parse_config(int argc, const char* const* argv) {
   ConfigOutcome out;
   Config& c = out.config;
   CLI::App app{"voxrelay: media relay and transcoder for telephony (NG protocol)", "voxrelay"};
-  app.set_version_flag("--version", "voxrelay 0.1.0");
+  const std::string version = std::string("voxrelay 0.1.0 (backends: ") + available_backends() + ")";
+  app.set_version_flag("--version", version);
   std::string config_file;
   app.add_option("--config", config_file,
                  "Config file (INI, section [voxrelay], keys as the long flags); flags override it");
@@ -159,7 +190,21 @@ ConfigOutcome parse_config(int argc, const char* const* argv) {
       ->capture_default_str();
   app.add_option("--workers,--num-threads", c.workers, "Packet worker threads")
       ->capture_default_str();
-  app.add_option("--backend", c.backend, "Packet I/O backend: socket")->capture_default_str();
+  app.add_option("--backend", c.backend,
+                 std::string("Packet I/O backend: ") + available_backends())
+      ->capture_default_str();
+  std::string dpdk_args, dpdk_gateway;
+  app.add_option("--dpdk-args", dpdk_args,
+                 "DPDK backend: EAL arguments in one string (lcores, NIC or --vdev, memory)");
+  app.add_option("--dpdk-port", c.dpdk_port, "DPDK backend: ethdev name (default: the first port)");
+  app.add_option("--dpdk-gateway", dpdk_gateway,
+                 "DPDK backend: IPv4 default gateway for destinations off the local prefix");
+  app.add_option("--dpdk-prefix-len", c.dpdk_prefix_len,
+                 "DPDK backend: prefix length of the media addresses' subnet")
+      ->capture_default_str();
+  app.add_option("--dpdk-idle-sleep-us", c.dpdk_idle_sleep_us,
+                 "DPDK backend: idle workers nap this long (0: spin, lowest latency)")
+      ->capture_default_str();
   app.add_option("--coalesce-us", c.coalesce_us,
                  "Socket backend: sleep this long after a light poll to batch wake-ups")
       ->capture_default_str();
@@ -199,7 +244,7 @@ ConfigOutcome parse_config(int argc, const char* const* argv) {
     out.exit_code = 0;
     return out;
   } catch (const CLI::CallForVersion&) {
-    out.message = "voxrelay 0.1.0";
+    out.message = version;
     out.exit_code = 0;
     return out;
   } catch (const CLI::ParseError& e) {
@@ -238,6 +283,16 @@ ConfigOutcome parse_config(int argc, const char* const* argv) {
       return out;
     }
     c.ng_allow.push_back(*ip);
+  }
+  c.dpdk_args = split_words(dpdk_args);
+  if (!dpdk_gateway.empty()) {
+    auto gw = IpAddr::parse(dpdk_gateway);
+    if (!gw) {
+      out.message = "--dpdk-gateway: invalid address '" + dpdk_gateway + "'";
+      out.exit_code = 2;
+      return out;
+    }
+    c.dpdk_gateway = *gw;
   }
   if (auto err = validate_config(c); !err.empty()) {
     out.message = err;

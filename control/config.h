@@ -38,6 +38,14 @@ struct Config {
   std::string backend = "socket";
   int coalesce_us = 0;         // socket backend: batch wake-ups (see README)
   std::string socket_io = "uring";  // socket backend: "uring" or "epoll"
+  // DPDK backend (--backend=dpdk): EAL arguments, which ethdev, and the
+  // relay as a host on that port (next hops beyond the prefix go to the
+  // gateway; without one every destination is on link).
+  std::vector<std::string> dpdk_args;
+  std::string dpdk_port;
+  IpAddr dpdk_gateway;
+  int dpdk_prefix_len = 24;
+  int dpdk_idle_sleep_us = 0;  // 0: workers spin (lowest latency); >0: nap when idle
   bool foreground = false;
   int log_level = 6;           // syslog levels: 3 error .. 7 debug
   std::string pidfile;
@@ -52,6 +60,10 @@ struct ConfigOutcome {
   int exit_code = -1;   // -1: run; 0: print message and exit; 2: error
 };
 ConfigOutcome parse_config(int argc, const char* const* argv);
+
+// The packet backends this build has: "socket", plus "dpdk" when libdpdk
+// was found at build time.
+const char* available_backends();
 
 // Validates cross-field rules (port range holds at least one pair per
 // worker, interface names unique per family...). "" when valid.

@@ -253,6 +253,11 @@ NgValue statistics_value(CallManager& cm) {
   tot.set("drops", drops_value(drops_total, nullptr));
   st.set("totalstatistics", std::move(tot));
   st.set("workers", std::move(workers));
+  if (auto extra = plane.backend_counters(); !extra.empty()) {
+    NgValue b = NgValue::dict();
+    for (const auto& [name, value] : extra) b.set(name, int64_t(value));
+    st.set("backend", std::move(b));
+  }
   NgValue reply = NgValue::dict();
   reply.set("result", "ok");
   reply.set("statistics", std::move(st));

@@ -3,6 +3,10 @@
 // implements it over real workers; tests use an in-memory fake.
 #pragma once
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "dataplane/endpoint.h"
 #include "dataplane/result.h"
 #include "dataplane/worker.h"
@@ -23,6 +27,9 @@ class Dataplane {
   virtual void flush() = 0;
   // Read-only view of a worker (counters, flow counters) for query/statistics.
   virtual const WorkerState& worker(int w) const = 0;
+  // Backend counters beyond the pipeline's (DPDK: ARP, ICMP, frame drops by
+  // reason), summed over workers, for NG `statistics`.
+  virtual std::vector<std::pair<std::string, uint64_t>> backend_counters() const { return {}; }
 };
 
 }  // namespace vox::dataplane

@@ -80,7 +80,7 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
       drop(w, f, DropReason::kNoDestination);
       continue;
     }
-    tx[out++] = TxPacket{p.data, p.len, e.fd, egress, dest};
+    tx[out++] = TxPacket{p.data, p.len, e.fd, egress, dest, i};
   }
   bump(wc.rx_packets, n);
   bump(wc.rx_bytes, rx_bytes);

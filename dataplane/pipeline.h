@@ -25,6 +25,7 @@ struct TxPacket {
   int fd;          // socket backend: send from this socket
   FlowId egress;   // the flow whose local endpoint sends it
   Endpoint dest;
+  uint32_t rx_index;  // which RxPacket it is (DPDK: the mbuf to rewrite and send)
 };
 
 // Processes n packets received at now_ns; writes forwarded ones to tx and

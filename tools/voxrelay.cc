@@ -16,6 +16,9 @@
 #include "control/config.h"
 #include "control/ng_server.h"
 #include "dataplane/engine.h"
+#ifdef VOX_HAVE_DPDK
+#include "dataplane/dpdk/dpdk_engine.h"
+#endif
 
 namespace {
 
@@ -69,26 +72,65 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   int sig_fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
 
-  vox::dataplane::EngineConfig ec;
-  ec.workers = config.workers;
   size_t pairs = (size_t(config.port_max) - config.port_min + 1) / 2;
   // Two flows per port pair per interface, in the worker's share.
-  ec.max_flows_per_worker =
+  const uint32_t max_flows =
       uint32_t((pairs / size_t(config.workers) + 1) * 2 * config.interfaces.size());
-  ec.socket.coalesce_ns = int64_t(config.coalesce_us) * 1000;
-  ec.socket.use_uring = config.socket_io == "uring";
-  vox::dataplane::Engine engine(ec);
-  vox::control::CallManager calls(config, engine);
+
+  // One of the two engines; the control plane sees the Dataplane interface.
+  std::unique_ptr<vox::dataplane::Engine> socket_engine;
+#ifdef VOX_HAVE_DPDK
+  std::unique_ptr<vox::dataplane::dpdk::DpdkEngine> dpdk_engine;
+#endif
+  vox::dataplane::Dataplane* plane = nullptr;
+  std::string io_method;
+  if (config.backend == "socket") {
+    vox::dataplane::EngineConfig ec;
+    ec.workers = config.workers;
+    ec.max_flows_per_worker = max_flows;
+    ec.socket.coalesce_ns = int64_t(config.coalesce_us) * 1000;
+    ec.socket.use_uring = config.socket_io == "uring";
+    socket_engine = std::make_unique<vox::dataplane::Engine>(ec);
+    plane = socket_engine.get();
+    io_method = std::string("socket backend, ") + socket_engine->io_method();
+  }
+#ifdef VOX_HAVE_DPDK
+  if (config.backend == "dpdk") {
+    vox::dataplane::dpdk::DpdkEngineConfig dc;
+    dc.eal_args = config.dpdk_args;
+    dc.port_name = config.dpdk_port;
+    dc.workers = config.workers;
+    dc.max_flows_per_worker = max_flows;
+    for (const auto& itf : config.interfaces) dc.host.addresses.push_back(itf.local);
+    dc.host.gateway = config.dpdk_gateway;
+    dc.host.prefix_len = uint8_t(config.dpdk_prefix_len);
+    dc.idle_sleep_us = uint32_t(config.dpdk_idle_sleep_us);
+    auto created = vox::dataplane::dpdk::DpdkEngine::create(dc);
+    if (!created.ok()) {
+      spdlog::critical("DPDK backend: {}", created.error());
+      std::fprintf(stderr, "voxrelay: DPDK backend: %s\n", created.error().c_str());
+      return 1;
+    }
+    dpdk_engine = std::move(*created);
+    plane = dpdk_engine.get();
+    io_method = "dpdk backend, port " + dpdk_engine->port_description() + ", steering " +
+                dpdk_engine->steering();
+  }
+#endif
+  vox::control::CallManager calls(config, *plane);
   vox::control::NgServer ng(calls, config);
   if (auto err = ng.open(); !err.empty()) {
     spdlog::critical("{}", err);
     std::fprintf(stderr, "voxrelay: %s\n", err.c_str());
     return 1;
   }
-  engine.start();
+  if (socket_engine) socket_engine->start();
+#ifdef VOX_HAVE_DPDK
+  if (dpdk_engine) dpdk_engine->start();
+#endif
   spdlog::info("voxrelay up: NG on {}, media ports {}-{}, {} worker(s), {} interface(s), {}",
                config.listen_ng.to_string(), config.port_min, config.port_max, config.workers,
-               config.interfaces.size(), engine.io_method());
+               config.interfaces.size(), io_method);
   for (const auto& itf : config.interfaces)
     spdlog::info("interface {}: {} (advertised {})", itf.name, itf.local.to_string(),
                  itf.advertised.to_string());
@@ -114,7 +156,10 @@ int main(int argc, char** argv) {
     }
   }
   calls.destroy_all();
-  engine.stop();
+  if (socket_engine) socket_engine->stop();
+#ifdef VOX_HAVE_DPDK
+  if (dpdk_engine) dpdk_engine->stop();
+#endif
   if (!config.pidfile.empty()) unlink(config.pidfile.c_str());
   spdlog::info("voxrelay stopped");
   return 0;

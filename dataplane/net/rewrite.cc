@@ -27,8 +27,9 @@ bool rewrite_udp_frame(uint8_t* frame, const FrameView& v, const UdpRewrite& rw)
   uint8_t* ip = frame + v.l3_offset;
   uint8_t* udp = frame + v.l4_offset;
   const uint8_t ttl = v4 ? ip[8] : ip[7];
-  if (ttl <= 1) [[unlikely]]
+  if (rw.ttl == 0 && ttl <= 1) [[unlikely]]
     return false;
+  const uint8_t new_ttl = rw.ttl ? rw.ttl : uint8_t(ttl - 1);
 
   uint8_t new_ports[4];
   store_be16(new_ports, rw.src.port);
@@ -44,7 +45,7 @@ bool rewrite_udp_frame(uint8_t* frame, const FrameView& v, const UdpRewrite& rw)
     const uint32_t port_delta = checksum_delta<4>(udp, new_ports);
     // TTL shares a 16-bit word with the protocol (RFC 791 §3.1).
     const uint16_t old_word = load_be16(ip + 8);
-    const uint16_t new_word = uint16_t(old_word - 0x100);
+    const uint16_t new_word = uint16_t(new_ttl << 8 | (old_word & 0xff));
     if (rw.offload_ip_checksum) {
       store_be16(ip + 10, 0);
     } else {
@@ -76,7 +77,7 @@ bool rewrite_udp_frame(uint8_t* frame, const FrameView& v, const UdpRewrite& rw)
   const uint32_t delta = checksum_delta<16>(ip + 8, rw.src.addr.bytes) +
                          checksum_delta<16>(ip + 24, rw.dst.addr.bytes) +
                          checksum_delta<4>(udp, new_ports);
-  ip[7] = uint8_t(ttl - 1);
+  ip[7] = new_ttl;
   std::memcpy(ip + 8, rw.src.addr.bytes, 16);
   std::memcpy(ip + 24, rw.dst.addr.bytes, 16);
   std::memcpy(udp, new_ports, 4);

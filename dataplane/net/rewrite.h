@@ -24,12 +24,17 @@ struct UdpRewrite {
   Endpoint src, dst;  // same family as the frame
   UdpChecksumMode udp_checksum = UdpChecksumMode::kSoftware;
   bool offload_ip_checksum = false;  // IPv4: NIC computes it; field is zeroed
+  // 0: decrement TTL / hop limit (forwarding). Otherwise the new value: a
+  // media relay terminates UDP and sends as a host would (64), so a peer's
+  // low TTL never shortens the relayed leg.
+  uint8_t ttl = 0;
 };
 
 // Rewrites the frame `v` describes (parse_frame returned kOk for it, with
 // v.data == frame) for forwarding. Decrements TTL / hop limit (RFC 1812
-// §5.3.1, RFC 8200 §3); returns false, frame untouched, when it would reach
-// 0 or when rw's family differs from the frame's (use build_udp_frame then).
+// §5.3.1, RFC 8200 §3) unless rw.ttl sets it; returns false, frame untouched,
+// when a decrement would reach 0 or when rw's family differs from the
+// frame's (use build_udp_frame then).
 // A zero IPv4 UDP checksum stays zero in kSoftware mode.
 bool rewrite_udp_frame(uint8_t* frame, const FrameView& v, const UdpRewrite& rw);
 

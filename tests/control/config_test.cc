@@ -54,6 +54,10 @@ TEST(Config, BadValuesNameTheKey) {
       {{"--timeout=-1"}, "--timeout"},
       {{"--interface=a/1.2.3.4!::1"}, "--interface"},
       {{"--no-such-flag"}, "--no-such-flag"},
+      {{"--dpdk-gateway=nope"}, "--dpdk-gateway"},
+      {{"--dpdk-gateway=2001:db8::1"}, "--dpdk-gateway"},
+      {{"--dpdk-prefix-len=33"}, "--dpdk-prefix-len"},
+      {{"--dpdk-idle-sleep-us=-1"}, "--dpdk-idle-sleep-us"},
   };
   for (const auto& c : cases) {
     auto o = parse(c.args);
@@ -61,6 +65,28 @@ TEST(Config, BadValuesNameTheKey) {
     EXPECT_NE(o.message.find(c.key), std::string::npos) << o.message;
     EXPECT_EQ(o.message.find('\n'), std::string::npos) << o.message;
   }
+}
+
+TEST(Config, DpdkBackendOptions) {
+  const bool built = std::string(available_backends()).find("dpdk") != std::string::npos;
+  auto o = parse({"--backend=dpdk", "--interface=10.77.0.1", "--dpdk-gateway=10.77.0.254",
+                  "--dpdk-prefix-len=16", "--dpdk-port=net_af_packet0",
+                  "--dpdk-args=--no-huge  -m 512 --vdev=net_af_packet0,iface=veth0"});
+  if (!built) {
+    EXPECT_EQ(o.exit_code, 2);
+    EXPECT_NE(o.message.find("--backend"), std::string::npos) << o.message;
+    return;
+  }
+  ASSERT_EQ(o.exit_code, -1) << o.message;
+  EXPECT_EQ(o.config.dpdk_args,
+            (std::vector<std::string>{"--no-huge", "-m", "512", "--vdev=net_af_packet0,iface=veth0"}));
+  EXPECT_EQ(o.config.dpdk_gateway.to_string(), "10.77.0.254");
+  EXPECT_EQ(o.config.dpdk_prefix_len, 16);
+  EXPECT_EQ(o.config.dpdk_port, "net_af_packet0");
+  // EAL arguments are required: a DPDK process without them owns no port.
+  auto missing = parse({"--backend=dpdk"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.message.find("--dpdk-args"), std::string::npos) << missing.message;
 }
 
 TEST(Config, ConfigFileSectionAndOverride) {

@@ -142,9 +142,10 @@ TEST(NetRewrite, IncrementalEqualsRecomputedOnRandomFrames) {
     for (auto& b : rw.dst_mac.bytes) b = uint8_t(rng());
     rw.src = Endpoint{random_addr(rng, v4), uint16_t(rng())};
     rw.dst = Endpoint{random_addr(rng, v4), uint16_t(rng())};
+    rw.ttl = rng() % 3 == 0 ? uint8_t(1 + rng() % 255) : 0;  // set, or decrement
     const auto before = f;
     const bool ok = rewrite_udp_frame(f.data(), v, rw);
-    if (s.ttl <= 1) {
+    if (rw.ttl == 0 && s.ttl <= 1) {
       EXPECT_FALSE(ok);
       EXPECT_EQ(f, before);  // dropped frames are untouched
       continue;
@@ -157,7 +158,7 @@ TEST(NetRewrite, IncrementalEqualsRecomputedOnRandomFrames) {
     EXPECT_EQ(w.dst_ip, rw.dst.addr);
     EXPECT_EQ(w.src_port, rw.src.port);
     EXPECT_EQ(w.dst_port, rw.dst.port);
-    EXPECT_EQ(w.ttl, s.ttl - 1);
+    EXPECT_EQ(w.ttl, rw.ttl ? rw.ttl : s.ttl - 1);
     EXPECT_EQ(w.dst_mac(), rw.dst_mac);
     EXPECT_EQ(w.payload_length, payload.size());
     EXPECT_EQ(0, std::memcmp(w.payload(), payload.data(), payload.size()));
@@ -166,7 +167,7 @@ TEST(NetRewrite, IncrementalEqualsRecomputedOnRandomFrames) {
     }
     expect_checksums_recomputed(f, w);
   }
-  EXPECT_GT(rewritten, 4900);
+  EXPECT_GT(rewritten, 4920);
 }
 
 TEST(NetRewrite, TtlAndFamily) {
@@ -181,6 +182,11 @@ TEST(NetRewrite, TtlAndFamily) {
   rw.src = ep("198.51.100.1", 3000);
   rw.dst = ep("198.51.100.2", 4000);
   EXPECT_FALSE(rewrite_udp_frame(f.data(), v, rw));  // RFC 1812 §5.3.1: TTL 1 expires here
+  rw.ttl = 64;  // a relay sends as a host: a fresh TTL, whatever arrived
+  EXPECT_TRUE(rewrite_udp_frame(f.data(), v, rw));
+  ASSERT_EQ(parse_frame(f.data(), f.size(), &v), FrameStatus::kOk);
+  EXPECT_EQ(v.ttl, 64);
+  rw.ttl = 0;
   s.ttl = 2;
   f = build(s, "x");
   ASSERT_EQ(parse_frame(f.data(), f.size(), &v), FrameStatus::kOk);

@@ -1,0 +1,198 @@
+// DpdkEngine: EAL, the port, the steering choice and the worker lcores.
+#include "dataplane/dpdk/dpdk_engine.h"
+
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include <bit>
+#include <map>
+#include <optional>
+#include <thread>
+
+#include "dataplane/dpdk/eal.h"
+#include "dataplane/dpdk/flow_steer.h"
+#include "dataplane/dpdk/port.h"
+
+namespace vox::dataplane::dpdk {
+
+namespace {
+
+constexpr uint32_t kHandoffRing = 4096;  // frames in flight from the RX core to one worker
+
+int worker_main(void* arg) {
+  auto* job = static_cast<std::pair<WorkerLoop*, const std::atomic<bool>*>*>(arg);
+  job->first->run(*job->second);
+  return 0;
+}
+
+}  // namespace
+
+struct DpdkEngine::Impl {
+  std::optional<EalHandle> eal;
+  std::optional<DpdkPort> port;
+  std::vector<UdpSteeringRule> rules;
+  std::vector<void*> rings;  // hand-off rings, by worker (null for the RX core)
+  std::vector<std::unique_ptr<WorkerLoop>> loops;
+  std::vector<unsigned> lcores;
+  std::vector<std::pair<WorkerLoop*, const std::atomic<bool>*>> jobs;
+
+  ~Impl() {
+    loops.clear();  // frees held mbufs
+    rules.clear();
+    for (void* r : rings) free_handoff_ring(r);
+    port.reset();
+    if (eal) eal->cleanup();
+  }
+};
+
+DpdkEngine::DpdkEngine() : impl_(std::make_unique<Impl>()) {}
+
+DpdkEngine::~DpdkEngine() {
+  stop();
+  impl_.reset();
+}
+
+Result<std::unique_ptr<DpdkEngine>, std::string> DpdkEngine::create(const DpdkEngineConfig& config) {
+  std::unique_ptr<DpdkEngine> e(new DpdkEngine());
+  Impl& s = *e->impl_;
+  auto eal = init_eal(config.eal_args);
+  if (!eal.ok()) return Err{eal.error()};
+  s.eal.emplace(std::move(*eal));
+
+  unsigned lcore;
+  RTE_LCORE_FOREACH_WORKER(lcore) s.lcores.push_back(lcore);
+  const int workers = config.workers;
+  if (s.lcores.size() < size_t(workers))
+    return Err{std::to_string(workers) + " worker(s) need " + std::to_string(workers + 1) +
+               " lcores (the first runs the control loop); EAL has " +
+               std::to_string(s.lcores.size() + 1) + ": use -l 0-" + std::to_string(workers)};
+
+  uint16_t port_id = 0;
+  if (!config.port_name.empty()) {
+    if (rte_eth_dev_get_port_by_name(config.port_name.c_str(), &port_id) != 0)
+      return Err{"no DPDK port named " + config.port_name};
+  } else {
+    port_id = rte_eth_find_next(0);
+    if (port_id >= RTE_MAX_ETHPORTS) return Err{std::string("no DPDK port: give a NIC (-a PCI) or a --vdev")};
+  }
+
+  PortConfig pc;
+  pc.tx_queues = uint16_t(workers);
+  // Mbufs: RX/TX rings, hand-off rings, ARP hold slots and lcore caches.
+  pc.mbufs_per_pool = 2 * 1024 * uint32_t(workers) + uint32_t(workers) * (kHandoffRing + 128) +
+                      rte_lcore_count() * 256u + 1024;
+  // rte_flow steering: every worker its own RX queue, a masked rule each.
+  if (workers > 1 && std::has_single_bit(unsigned(workers))) {
+    pc.rx_queues = uint16_t(workers);
+    auto port = DpdkPort::open(port_id, pc);
+    if (port.ok()) {
+      s.port.emplace(std::move(*port));
+      const uint16_t mask = uint16_t((workers - 1) << 1);
+      for (int w = 0; w < workers; ++w) {
+        auto rule = UdpSteeringRule::install(port_id, uint16_t(w << 1), mask, uint16_t(w));
+        if (!rule.ok()) {
+          e->steering_ = "rx core hand-off (rte_flow: " + rule.error() + ")";
+          s.rules.clear();
+          s.port.reset();
+          break;
+        }
+        s.rules.push_back(std::move(*rule));
+      }
+      if (s.port) e->steering_ = "rte_flow";
+    }
+  }
+  if (!s.port) {
+    pc.rx_queues = 1;
+    auto port = DpdkPort::open(port_id, pc);
+    if (!port.ok()) return Err{port.error()};
+    s.port.emplace(std::move(*port));
+    if (workers == 1) e->steering_ = "single queue";
+    else if (e->steering_.empty()) e->steering_ = "rx core hand-off";
+  }
+  const PortInfo& info = s.port->info();
+  char mac[18];
+  std::snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", info.mac[0], info.mac[1],
+                info.mac[2], info.mac[3], info.mac[4], info.mac[5]);
+  e->port_description_ = info.name + " (" + info.driver + ", " + mac + ", checksum offload tx " +
+                         (info.enabled.tx_udp ? "on" : "off") + " rx " +
+                         (info.enabled.rx_udp ? "on" : "off") + ")";
+
+  const bool handoff = workers > 1 && s.rules.empty();
+  if (handoff) {
+    s.rings.assign(size_t(workers), nullptr);
+    for (int w = 1; w < workers; ++w) {
+      const std::string name = "vox_handoff_" + std::to_string(w);
+      s.rings[size_t(w)] = create_handoff_ring(name, kHandoffRing);
+      if (!s.rings[size_t(w)]) return Err{"rte_ring_create(" + name + ") failed"};
+    }
+  }
+  for (int w = 0; w < workers; ++w) {
+    e->states_.push_back(std::make_unique<WorkerState>(w, config.max_flows_per_worker));
+    WorkerLoopConfig lc;
+    lc.port = &*s.port;
+    lc.rx_queue = s.rules.empty() ? 0 : uint16_t(w);
+    lc.tx_queue = uint16_t(w);
+    lc.workers = workers;
+    lc.host = config.host;
+    lc.idle_sleep_us = config.idle_sleep_us;
+    if (handoff) {
+      if (w == 0) {
+        lc.outboxes = s.rings;
+      } else {
+        lc.inbox = s.rings[size_t(w)];
+      }
+    }
+    s.loops.push_back(std::make_unique<WorkerLoop>(*e->states_.back(), lc));
+  }
+  // ARP replies reach whichever worker polls the queue they land on.
+  for (auto& a : s.loops)
+    for (auto& b : s.loops)
+      if (a != b) a->share_arp_with(*b);
+  return e;
+}
+
+void DpdkEngine::start() {
+  if (running_) return;
+  Impl& s = *impl_;
+  stop_.store(false);
+  s.jobs.clear();
+  for (auto& l : s.loops) s.jobs.emplace_back(l.get(), &stop_);
+  for (size_t w = 0; w < s.loops.size(); ++w) rte_eal_remote_launch(worker_main, &s.jobs[w], s.lcores[w]);
+  running_ = true;
+}
+
+void DpdkEngine::stop() {
+  if (!running_) return;
+  stop_.store(true);
+  for (size_t w = 0; w < impl_->loops.size(); ++w) rte_eal_wait_lcore(impl_->lcores[w]);
+  running_ = false;
+}
+
+bool DpdkEngine::post(int w, const FlowCommand& cmd) {
+  auto& ring = states_[size_t(w)]->commands();
+  while (!ring.push(cmd)) {
+    if (!running_) return false;  // nobody will drain it
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+std::vector<std::pair<std::string, uint64_t>> DpdkEngine::backend_counters() const {
+  std::vector<std::pair<std::string, uint64_t>> sum;
+  for (const auto& l : impl_->loops) {
+    auto c = counter_list(l->counters());
+    if (sum.empty()) sum = std::move(c);
+    else
+      for (size_t i = 0; i < c.size(); ++i) sum[i].second += c[i].second;
+  }
+  if (auto st = impl_->port->stats(); st.ok()) {
+    sum.emplace_back("port rx missed", st->rx_missed);
+    sum.emplace_back("port rx no mbuf", st->rx_no_mbuf);
+    sum.emplace_back("port rx errors", st->rx_errors);
+    sum.emplace_back("port tx errors", st->tx_errors);
+  }
+  return sum;
+}
+
+}  // namespace vox::dataplane::dpdk

@@ -1,0 +1,67 @@
+// The DPDK engine: the Dataplane the control plane programs when
+// --backend=dpdk. EAL, one Ethernet port (a NIC or a vdev), one worker per
+// lcore after the main one (the main lcore runs the control loop), each
+// with its own TX queue and the shared pipeline.
+//
+// Steering (all flows of a call on one worker; the worker of a port is
+// (port / 2) % workers, as in the control plane's port pools):
+//   - one worker: it polls the port's only RX queue;
+//   - rte_flow: with a power-of-two worker count and a port that takes
+//     masked UDP destination-port rules, each worker polls its own RX queue;
+//   - otherwise (net_ring, net_null, net_af_packet, most vdevs): worker 0 is
+//     the RX core and hands other workers' frames over rte_rings.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/dataplane.h"
+#include "dataplane/dpdk/worker_loop.h"
+
+namespace vox::dataplane::dpdk {
+
+struct DpdkEngineConfig {
+  std::vector<std::string> eal_args;  // e.g. --no-huge --no-pci -m 512 -l 0-1 --vdev=...
+  std::string port_name;              // ethdev name; empty: the first port
+  int workers = 1;
+  uint32_t max_flows_per_worker = 16384;
+  HostConfig host;
+  uint32_t idle_sleep_us = 0;  // see WorkerLoopConfig
+};
+
+class DpdkEngine final : public Dataplane {
+ public:
+  // EAL init, port setup, steering choice; the error says what failed.
+  static Result<std::unique_ptr<DpdkEngine>, std::string> create(const DpdkEngineConfig& config);
+  ~DpdkEngine() override;
+
+  void start();  // workers on their lcores
+  void stop();   // joins them; mbufs they held are freed
+
+  int workers() const override { return int(states_.size()); }
+  const WorkerState& worker(int w) const override { return *states_[size_t(w)]; }
+  // No socket: the port is the NIC's. Returns -1 as the "fd".
+  Result<int, int> open_port(const IpAddr&, uint16_t) override { return -1; }
+  void discard_port(int) override {}
+  bool post(int w, const FlowCommand& cmd) override;
+  void flush() override {}  // workers poll their rings
+  std::vector<std::pair<std::string, uint64_t>> backend_counters() const override;
+
+  // "single queue", "rte_flow" or "rx core hand-off", and the port's words.
+  const std::string& steering() const { return steering_; }
+  const std::string& port_description() const { return port_description_; }
+
+ private:
+  struct Impl;
+  DpdkEngine();
+  std::unique_ptr<Impl> impl_;
+  std::vector<std::unique_ptr<WorkerState>> states_;
+  std::atomic<bool> stop_{false};
+  bool running_ = false;
+  std::string steering_;
+  std::string port_description_;
+};
+
+}  // namespace vox::dataplane::dpdk

@@ -1,0 +1,461 @@
+// The DPDK worker loop. One burst: classify every frame (relay candidates
+// into the pipeline's RxPacket array; ARP and ICMP answered in place; the
+// rest counted and freed), run the pipeline, rewrite what it forwards,
+// resolve the next hop, transmit once.
+#include "dataplane/dpdk/worker_loop.h"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+
+#include "dataplane/dpdk/port.h"
+#include "dataplane/dpdk/port_fastpath.h"
+#include "dataplane/net/arp.h"
+#include "dataplane/net/icmp.h"
+#include "dataplane/net/rewrite.h"
+#include "dataplane/pipeline.h"
+#include "dataplane/spsc_ring.h"
+
+namespace vox::dataplane::dpdk {
+
+namespace {
+
+constexpr uint32_t kHoldSlots = 64;      // packets waiting for an ARP reply, per worker
+constexpr uint32_t kArpNewsSlots = 256;  // per sharing pair
+constexpr uint8_t kIpProtoIcmp = 1;
+constexpr uint8_t kIpProtoIcmpv6 = 58;
+constexpr uint8_t kRelayTtl = 64;
+
+int64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+net::MacAddr to_mac(const MacAddress& a) {
+  net::MacAddr m;
+  std::memcpy(m.bytes, a.data(), 6);
+  return m;
+}
+
+}  // namespace
+
+uint64_t BurstTimes::quantile_ns(double q) const {
+  if (count == 0) return 0;
+  const uint64_t want = std::max<uint64_t>(1, uint64_t(q * double(count) + 0.5));
+  uint64_t seen = 0;
+  for (int b = 0; b < kBuckets; ++b) {
+    seen += bucket[b];
+    if (seen >= want) return uint64_t(1) << b;
+  }
+  return uint64_t(1) << (kBuckets - 1);
+}
+
+std::vector<std::pair<std::string, uint64_t>> counter_list(const DpdkCounters& c) {
+  auto get = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  std::vector<std::pair<std::string, uint64_t>> out = {
+      {"frames rx", get(c.frames_rx)},
+      {"not ours", get(c.not_ours)},
+      {"not handled", get(c.not_handled)},
+      {"arp replies sent", get(c.arp_replies_sent)},
+      {"arp requests sent", get(c.arp_requests_sent)},
+      {"arp learned", get(c.arp_learned)},
+      {"arp unresolved", get(c.arp_unresolved)},
+      {"icmp echo replies", get(c.icmp_echo_replies)},
+      {"ttl or family", get(c.ttl_or_family)},
+      {"tx drops", get(c.tx_drops)},
+      {"handed off", get(c.handed_off)},
+      {"handoff drops", get(c.handoff_drops)},
+      {"no mbuf", get(c.no_mbuf)},
+  };
+  // kNotIp / kNotUdp frames are ARP, ICMP or "not handled", counted above.
+  for (size_t s = 0; s < net::kFrameStatusCount; ++s) {
+    const auto st = net::FrameStatus(s);
+    if (st == net::FrameStatus::kOk || st == net::FrameStatus::kNotIp || st == net::FrameStatus::kNotUdp)
+      continue;
+    out.emplace_back(std::string("frame ") + net::to_string(st), get(c.frame_drops[s]));
+  }
+  return out;
+}
+
+void* create_handoff_ring(const std::string& name, uint32_t size) {
+  return rte_ring_create(name.c_str(), size, int(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
+}
+
+void free_handoff_ring(void* ring) {
+  if (!ring) return;
+  auto* r = static_cast<rte_ring*>(ring);
+  void* m;
+  while (rte_ring_dequeue(r, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+  rte_ring_free(r);
+}
+
+struct WorkerLoop::Impl {
+  struct Held {
+    rte_mbuf* m;
+    uint32_t next_hop;
+    int64_t deadline_ns;
+  };
+
+  uint16_t port_id = 0;
+  net::MacAddr mac;
+  bool tx_ip_offload = false, tx_udp_offload = false, rx_offload = false;
+  std::vector<uint32_t> v4_addresses;  // host order; 0 where the interface is IPv6
+  uint32_t v4_mask = 0;
+  uint32_t gateway = 0;
+  net::ArpCache arp;
+
+  Held held[kHoldSlots];
+  uint32_t nheld = 0;
+
+  // ARP news: rings this worker reads (one per sharing peer) and writes.
+  std::vector<std::unique_ptr<SpscRing<ArpNews>>> news_in;
+  std::vector<SpscRing<ArpNews>*> news_out;
+
+  // Burst scratch.
+  rte_mbuf* rx[kBurstSize];
+  net::FrameView views[kBurstSize];
+  RxPacket pkts[kBurstSize];
+  uint8_t pkt_frame[kBurstSize];  // RxPacket index -> rx index
+  TxPacket out[kBurstSize];
+  rte_mbuf* tx[kBurstSize];
+  bool keep[kBurstSize];
+  uint32_t empty_polls = 0;
+
+  explicit Impl(const HostConfig& h) : arp(h.arp_entries, h.arp_ttl_ns, h.arp_retry_ns) {}
+
+  int iface_of(const IpAddr& dst, const HostConfig& host) const {
+    for (size_t i = 0; i < host.addresses.size(); ++i)
+      if (host.addresses[i] == dst) return int(i);
+    return -1;
+  }
+  bool is_our_v4(uint32_t ip) const {
+    return ip != 0 && std::find(v4_addresses.begin(), v4_addresses.end(), ip) != v4_addresses.end();
+  }
+  uint32_t next_hop(uint32_t dst, uint32_t local) const {
+    if (gateway == 0 || (dst & v4_mask) == (local & v4_mask)) return dst;
+    return gateway;
+  }
+};
+
+WorkerLoop::WorkerLoop(WorkerState& state, WorkerLoopConfig config)
+    : state_(state),
+      config_(std::move(config)),
+      counters_(std::make_unique<DpdkCounters>()),
+      impl_(std::make_unique<Impl>(config_.host)) {
+  Impl& s = *impl_;
+  const PortInfo& info = config_.port->info();
+  s.port_id = info.port_id;
+  s.mac = to_mac(info.mac);
+  s.tx_ip_offload = info.enabled.tx_ipv4;
+  s.tx_udp_offload = info.enabled.tx_udp;
+  s.rx_offload = info.enabled.rx_ipv4 || info.enabled.rx_udp;
+  for (const IpAddr& a : config_.host.addresses) s.v4_addresses.push_back(a.is_v4() ? a.v4() : 0);
+  const uint8_t bits = std::min<uint8_t>(config_.host.prefix_len, 32);
+  s.v4_mask = bits == 0 ? 0 : ~uint32_t(0) << (32 - bits);
+  if (config_.host.gateway.is_v4()) s.gateway = config_.host.gateway.v4();
+}
+
+WorkerLoop::~WorkerLoop() {
+  Impl& s = *impl_;
+  for (uint32_t i = 0; i < s.nheld; ++i) rte_pktmbuf_free(s.held[i].m);
+  s.nheld = 0;
+}
+
+void WorkerLoop::share_arp_with(WorkerLoop& other) {
+  other.impl_->news_in.push_back(std::make_unique<SpscRing<ArpNews>>(kArpNewsSlots));
+  impl_->news_out.push_back(other.impl_->news_in.back().get());
+}
+
+void WorkerLoop::run(const std::atomic<bool>& stop) {
+  while (!stop.load(std::memory_order_relaxed)) {
+    if (poll_once() != 0) {
+      impl_->empty_polls = 0;
+      continue;
+    }
+    if (config_.idle_sleep_us && ++impl_->empty_polls >= config_.idle_polls) {
+      std::this_thread::sleep_for(std::chrono::microseconds(config_.idle_sleep_us));
+    }
+  }
+  // Commands queued at the end still apply (flows are removed, nothing leaks).
+  FlowCommand cmd;
+  while (state_.commands().pop(cmd)) state_.apply(cmd);
+  Impl& s = *impl_;
+  for (uint32_t i = 0; i < s.nheld; ++i) rte_pktmbuf_free(s.held[i].m);
+  s.nheld = 0;
+  if (config_.inbox) {
+    void* m;
+    while (rte_ring_sc_dequeue(static_cast<rte_ring*>(config_.inbox), &m) == 0)
+      rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+  }
+}
+
+void WorkerLoop::flush_held(int64_t now) {
+  Impl& s = *impl_;
+  rte_mbuf* tx[kBurstSize];
+  uint32_t ntx = 0, kept = 0;
+  for (uint32_t i = 0; i < s.nheld; ++i) {
+    const Impl::Held h = s.held[i];
+    if (const net::MacAddr* m = s.arp.lookup(h.next_hop, now); m && ntx < kBurstSize) {
+      std::memcpy(rte_pktmbuf_mtod(h.m, uint8_t*), m->bytes, 6);
+      tx[ntx++] = h.m;
+    } else if (!m && now >= h.deadline_ns) {
+      rte_pktmbuf_free(h.m);
+      bump(counters_->arp_unresolved);
+    } else {
+      s.held[kept++] = h;
+    }
+  }
+  s.nheld = kept;
+  if (ntx == 0) return;
+  const uint16_t sent = fastpath::tx_burst_or_free(s.port_id, config_.tx_queue, tx, uint16_t(ntx));
+  bump(state_.counters().tx_packets, sent);
+  if (sent < ntx) bump(counters_->tx_drops, ntx - sent);
+}
+
+uint32_t WorkerLoop::poll_once() {
+  Impl& s = *impl_;
+  DpdkCounters& dc = *counters_;
+  WorkerCounters& wc = state_.counters();
+
+  FlowCommand cmd;
+  while (state_.commands().pop(cmd)) state_.apply(cmd);
+
+  uint32_t n;
+  if (config_.inbox) {
+    n = rte_ring_sc_dequeue_burst(static_cast<rte_ring*>(config_.inbox),
+                                  reinterpret_cast<void**>(s.rx), kBurstSize, nullptr);
+  } else {
+    n = fastpath::rx_burst(s.port_id, config_.rx_queue, s.rx, kBurstSize);
+  }
+  if (n == 0 && s.nheld == 0) return 0;
+  const uint64_t t0 = config_.time_bursts ? rte_rdtsc() : 0;
+  const int64_t now = monotonic_ns();
+
+  for (auto& in : s.news_in) {
+    ArpNews news;
+    while (in->pop(news)) s.arp.learn(news.ip, news.mac, now);
+  }
+
+  uint32_t ntx = 0;
+  if (n == 0) {
+    flush_held(now);
+    return 0;
+  }
+  bump(dc.frames_rx, n);
+  bump(dc.bursts);
+  bump(wc.rx_calls);
+
+  // 1. Classify.
+  uint32_t npkts = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    rte_mbuf* m = s.rx[i];
+    s.keep[i] = false;
+    uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
+    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(s.rx[i + 1], void*));
+    net::FrameView& v = s.views[i];
+    if (m->nb_segs != 1) [[unlikely]] {  // jumbo / scattered: never RTP
+      bump(dc.frame_drops[size_t(net::FrameStatus::kUnsupported)]);
+      continue;
+    }
+    net::ParseOptions opt;
+    if (s.rx_offload) {
+      const uint64_t ip = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+      const uint64_t l4 = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+      opt.verify_ip_checksum = ip != RTE_MBUF_F_RX_IP_CKSUM_GOOD;
+      opt.verify_udp_checksum = l4 != RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+    }
+    const net::FrameStatus st = net::parse_frame(d, m->data_len, &v, opt);
+    if (st == net::FrameStatus::kOk) [[likely]] {
+      const int iface = s.iface_of(v.dst_ip, config_.host);
+      if (iface < 0) [[unlikely]] {
+        bump(dc.not_ours);
+        continue;
+      }
+      // RX core of a port without steering: another worker's frame goes
+      // to its ring, untouched; the owner parses it again (cache-warm).
+      if (!config_.outboxes.empty()) {
+        const int owner = (v.dst_port / 2) % config_.workers;
+        if (owner != state_.index()) {
+          auto* ring = static_cast<rte_ring*>(config_.outboxes[size_t(owner)]);
+          if (rte_ring_sp_enqueue(ring, m) == 0) {
+            s.keep[i] = true;
+            bump(dc.handed_off);
+          } else {
+            bump(dc.handoff_drops);
+          }
+          continue;
+        }
+      }
+      s.pkts[npkts] = RxPacket{d + v.payload_offset, uint16_t(v.payload_length),
+                               make_local_key(uint16_t(iface), v.dst_port),
+                               Endpoint{v.src_ip, v.src_port}};
+      s.pkt_frame[npkts++] = uint8_t(i);
+      continue;
+    }
+    if (st == net::FrameStatus::kNotIp && v.ethertype == net::kEtherTypeArp) {
+      auto arp = net::parse_arp(d, m->data_len);
+      if (!arp.ok()) {
+        bump(dc.not_handled);
+        continue;
+      }
+      const net::ArpView& a = *arp;
+      const bool for_us = s.is_our_v4(a.target_ip);
+      // RFC 826: update a known sender; learn it when the packet is for us.
+      if (a.sender_ip != 0 && (for_us || s.arp.lookup(a.sender_ip, now))) {
+        if (s.arp.learn(a.sender_ip, a.sender_mac, now)) {
+          bump(dc.arp_learned);
+          for (auto* out : s.news_out) out->push(ArpNews{a.sender_ip, a.sender_mac});
+        }
+      }
+      if (for_us && a.operation == net::kArpRequest && net::build_arp_reply(d, m->data_len, s.mac)) {
+        s.tx[ntx++] = m;
+        s.keep[i] = true;
+        bump(dc.arp_replies_sent);
+      } else if (!for_us) {
+        bump(dc.not_handled);
+      }
+      continue;
+    }
+    if (st == net::FrameStatus::kNotUdp &&
+        (v.ip_protocol == kIpProtoIcmp || v.ip_protocol == kIpProtoIcmpv6)) {
+      Result<size_t, net::IcmpError> r = Err{net::IcmpError::kNotHandled};
+      if (v.ip_version == 4) {
+        r = net::answer_icmpv4_echo(d, v, config_.host.addresses);
+      } else {
+        r = net::answer_icmpv6_echo(d, v, config_.host.addresses);
+        if (!r.ok() && r.error() == net::IcmpError::kNotHandled)
+          r = net::answer_neighbor_solicitation(d, m->data_len + rte_pktmbuf_tailroom(m), v,
+                                                s.mac, config_.host.addresses);
+      }
+      if (r.ok()) {
+        m->data_len = m->pkt_len = uint16_t(*r);
+        s.tx[ntx++] = m;
+        s.keep[i] = true;
+        bump(dc.icmp_echo_replies);
+      } else {
+        bump(dc.not_handled);
+      }
+      continue;
+    }
+    if (st == net::FrameStatus::kNotIp || st == net::FrameStatus::kNotUdp)
+      bump(dc.not_handled);
+    else
+      bump(dc.frame_drops[size_t(st)]);
+  }
+
+  // 2. The pipeline: flow lookup, demux, validation, latching, egress.
+  const uint32_t nout = npkts ? process_burst(state_, s.pkts, npkts, now, s.out) : 0;
+
+  // 3. Rewrite in place and resolve the next hop. Forwarded frames go
+  // before the ARP/ICMP answers so that a short TX takes answers first.
+  rte_mbuf* fwd[kBurstSize];
+  uint16_t fwd_len[kBurstSize];  // RTP/RTCP bytes, for the byte counter
+  uint32_t nfwd = 0;
+  for (uint32_t k = 0; k < nout; ++k) {
+    const TxPacket& t = s.out[k];
+    const uint32_t i = s.pkt_frame[t.rx_index];
+    rte_mbuf* m = s.rx[i];
+    const net::FrameView& v = s.views[i];
+    const LocalKey key = state_.flow(t.egress).hot.key;
+    const Endpoint src{config_.host.addresses[local_key_iface(key)], local_key_port(key)};
+    if (!src.addr.is_v4() || !t.dest.addr.is_v4() || v.ip_version != 4) [[unlikely]] {
+      // IPv6 egress needs neighbour discovery (not yet) and a family change
+      // needs a new header (build_udp_frame): counted, not sent.
+      bump(state_.counters().drops[size_t(DropReason::kSendFailed)]);
+      bump(dc.ttl_or_family);
+      continue;
+    }
+    net::UdpRewrite rw;
+    rw.src_mac = s.mac;
+    rw.src = src;
+    rw.dst = t.dest;
+    rw.ttl = kRelayTtl;
+    rw.offload_ip_checksum = s.tx_ip_offload;
+    rw.udp_checksum = s.tx_udp_offload ? net::UdpChecksumMode::kOffload : net::UdpChecksumMode::kSoftware;
+    const uint32_t hop = s.next_hop(t.dest.addr.v4(), src.addr.v4());
+    net::MacAddr dst_mac;
+    const auto res = s.arp.resolve(hop, now, &dst_mac);
+    rw.dst_mac = dst_mac;
+    net::rewrite_udp_frame(rte_pktmbuf_mtod(m, uint8_t*), v, rw);
+    if (s.tx_ip_offload || s.tx_udp_offload) {
+      m->l2_len = v.l3_offset;
+      m->l3_len = uint16_t(v.l4_offset - v.l3_offset);
+      m->ol_flags |= RTE_MBUF_F_TX_IPV4 | (s.tx_ip_offload ? RTE_MBUF_F_TX_IP_CKSUM : 0) |
+                     (s.tx_udp_offload ? RTE_MBUF_F_TX_UDP_CKSUM : 0);
+    }
+    s.keep[i] = true;
+    if (res == net::ArpCache::Resolve::kResolved) [[likely]] {
+      fwd_len[nfwd] = t.len;
+      fwd[nfwd++] = m;
+      continue;
+    }
+    if (res == net::ArpCache::Resolve::kSendRequest) {
+      rte_mbuf* req;
+      if (config_.port->alloc_mbufs(reinterpret_cast<void**>(&req), 1)) {
+        const size_t len = net::build_arp_request(rte_pktmbuf_mtod(req, uint8_t*),
+                                                  rte_pktmbuf_tailroom(req), s.mac,
+                                                  src.addr.v4(), hop, v.has_vlan, v.vlan_tci);
+        req->data_len = req->pkt_len = uint16_t(len);
+        if (fastpath::tx_burst_or_free(s.port_id, config_.tx_queue, &req, 1) == 1)
+          bump(dc.arp_requests_sent);
+      } else {
+        bump(dc.no_mbuf);
+      }
+    }
+    if (res != net::ArpCache::Resolve::kTableFull && s.nheld < kHoldSlots) {
+      s.held[s.nheld++] = Impl::Held{m, hop, now + config_.host.arp_hold_ns};
+    } else {
+      s.keep[i] = false;
+      bump(dc.arp_unresolved);
+    }
+  }
+
+  // 4. Transmit: forwarded frames, then answers.
+  const uint32_t nanswers = ntx;
+  std::memmove(s.tx + nfwd, s.tx, nanswers * sizeof(rte_mbuf*));
+  std::memcpy(s.tx, fwd, nfwd * sizeof(rte_mbuf*));
+  ntx += nfwd;
+  if (ntx) {
+    const uint16_t sent = fastpath::tx_burst_or_free(s.port_id, config_.tx_queue, s.tx, uint16_t(ntx));
+    bump(wc.tx_calls);
+    const uint32_t relayed = std::min<uint32_t>(sent, nfwd);
+    uint64_t bytes = 0;
+    for (uint32_t k = 0; k < relayed; ++k) bytes += fwd_len[k];
+    bump(wc.tx_packets, relayed);
+    bump(wc.tx_bytes, bytes);
+    if (sent < ntx) {
+      bump(dc.tx_drops, ntx - sent);
+      if (nfwd > relayed) bump(wc.drops[size_t(DropReason::kSendFailed)], nfwd - relayed);
+    }
+  }
+
+  // 5. Everything not sent, held or handed off is freed in one call.
+  rte_mbuf* done[kBurstSize];
+  uint32_t ndone = 0;
+  for (uint32_t i = 0; i < n; ++i)
+    if (!s.keep[i]) done[ndone++] = s.rx[i];
+  if (ndone) rte_pktmbuf_free_bulk(done, ndone);
+
+  // Packets waiting for a next hop this burst may have resolved. (Frames
+  // to an unresolved hop are all held, so none overtakes an older one.)
+  if (s.nheld) flush_held(now);
+
+  if (config_.time_bursts) {
+    const uint64_t cycles = rte_rdtsc() - t0;
+    static const double ns_per_cycle = 1e9 / double(rte_get_tsc_hz());
+    const uint64_t ns = uint64_t(double(cycles) * ns_per_cycle);
+    const int b = ns == 0 ? 0 : std::min(BurstTimes::kBuckets - 1, 64 - __builtin_clzll(ns));
+    ++times_.bucket[b];
+    ++times_.count;
+  }
+  return n;
+}
+
+}  // namespace vox::dataplane::dpdk
