@@ -62,6 +62,7 @@ std::vector<std::pair<std::string, uint64_t>> counter_list(const DpdkCounters& c
   std::vector<std::pair<std::string, uint64_t>> out = {
       {"frames rx", get(c.frames_rx)},
       {"not ours", get(c.not_ours)},
+      {"other mac", get(c.other_mac)},
       {"not handled", get(c.not_handled)},
       {"arp replies sent", get(c.arp_replies_sent)},
       {"arp requests sent", get(c.arp_requests_sent)},
@@ -262,6 +263,13 @@ uint32_t WorkerLoop::poll_once() {
     net::FrameView& v = s.views[i];
     if (m->nb_segs != 1) [[unlikely]] {  // jumbo / scattered: never RTP
       bump(dc.frame_drops[size_t(net::FrameStatus::kUnsupported)]);
+      bump(wc.drops[size_t(DropReason::kMalformed)]);
+      continue;
+    }
+    // A host takes unicast frames for its own MAC only (a port that sees
+    // the whole segment, like af_packet, hands it everything).
+    if (m->data_len >= 6 && !(d[0] & 1) && std::memcmp(d, s.mac.bytes, 6) != 0) [[unlikely]] {
+      bump(dc.other_mac);
       continue;
     }
     net::ParseOptions opt;
@@ -344,10 +352,12 @@ uint32_t WorkerLoop::poll_once() {
       }
       continue;
     }
-    if (st == net::FrameStatus::kNotIp || st == net::FrameStatus::kNotUdp)
+    if (st == net::FrameStatus::kNotIp || st == net::FrameStatus::kNotUdp) {
       bump(dc.not_handled);
-    else
+    } else {
       bump(dc.frame_drops[size_t(st)]);
+      bump(wc.drops[size_t(DropReason::kMalformed)]);
+    }
   }
 
   // 2. The pipeline: flow lookup, demux, validation, latching, egress.

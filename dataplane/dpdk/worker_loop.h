@@ -41,11 +41,14 @@ struct HostConfig {
 };
 
 // Counters of the DPDK layer around the pipeline (the pipeline's own are in
-// WorkerCounters). Written by the worker only.
+// WorkerCounters; frames dropped here as malformed are also added to the
+// worker's `malformed` drops, so the usual totals show them). Written by the
+// worker only.
 struct alignas(64) DpdkCounters {
   std::atomic<uint64_t> frames_rx{0};
   std::atomic<uint64_t> frame_drops[net::kFrameStatusCount] = {};  // by FrameStatus
   std::atomic<uint64_t> not_ours{0};        // UDP/IP to an address that is not the relay's
+  std::atomic<uint64_t> other_mac{0};       // unicast to another station's MAC (af_packet, promiscuous ports)
   std::atomic<uint64_t> not_handled{0};     // other ethertypes / IP protocols / ICMP types
   std::atomic<uint64_t> arp_replies_sent{0};
   std::atomic<uint64_t> arp_requests_sent{0};

@@ -367,9 +367,16 @@ TEST_F(WorkerLoopTest, MalformedFramesAreCountedAndDropped) {
   for (const auto& c : cases) {
     SCOPED_TRACE(c.what);
     const uint64_t before = get(loop.counters().frame_drops[size_t(c.reason)]);
+    const uint64_t malformed = get(state_->counters().drops[size_t(DropReason::kMalformed)]);
     EXPECT_TRUE(exchange(c.frame).empty());
     EXPECT_EQ(get(loop.counters().frame_drops[size_t(c.reason)]), before + 1);
+    EXPECT_EQ(get(state_->counters().drops[size_t(DropReason::kMalformed)]), malformed + 1);
   }
+  // Unicast to another station's MAC: not for this host at all.
+  std::vector<uint8_t> elsewhere = good;
+  std::memcpy(elsewhere.data(), kCalleeMac.bytes, 6);
+  EXPECT_TRUE(exchange(elsewhere).empty());
+  EXPECT_EQ(get(loop.counters().other_mac), 1u);
   // Not UDP: TCP to our address is not ours to handle.
   std::vector<uint8_t> tcp = good;
   tcp[23] = 6;
