@@ -86,6 +86,9 @@ def parse_args():
                     help="EAL arguments for --backend dpdk (default: %(default)s)")
     ap.add_argument("--relay-arg", action="append", default=[],
                     help="extra voxrelay argument (repeatable), e.g. --relay-arg=--workers=2")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="relay workers; dpdk with >1: net_af_packet has no rte_flow, so worker 0 "
+                         "hands the others' frames over rings (checked in the statistics)")
     ap.add_argument("--calls", type=int, default=100)
     # 100 calls x 2 streams x 50 pps = 10k pps. The socket backend keeps up on
     # the 2-core test VM; if net_af_packet on veth cannot, lower this and say so.
@@ -189,8 +192,19 @@ class NsRelay:
                f"--listen-ng={MGMT_R}:{NG_PORT}", f"--port-min={PORT_MIN}",
                f"--port-max={PORT_MAX}", f"--backend={args.backend}",
                "--delete-delay=0", "--timeout=60"]
+        if args.workers > 1:
+            cmd.append(f"--workers={args.workers}")
         if args.backend == "dpdk":
-            cmd.append(f"--dpdk-args={args.dpdk_args}")
+            dpdk_args = args.dpdk_args
+            if args.workers > 1 and dpdk_args == DEFAULT_DPDK_ARGS:
+                # One TX queue per worker (af_packet: qpairs); workers + 1
+                # lcores, the workers sharing CPU 1 of this 2-core VM, so
+                # they nap when idle.
+                lcores = ",".join(f"{w}@1" for w in range(1, args.workers + 1))
+                dpdk_args = dpdk_args.replace("-l 0-1", f"--lcores=0@0,{lcores}")
+                dpdk_args += f",qpairs={args.workers}"
+                cmd.append("--dpdk-idle-sleep-us=50")
+            cmd.append(f"--dpdk-args={dpdk_args}")
         self.cmd = [*topo.r.exec_prefix(), *cmd, *args.relay_arg]
         self.proc: Optional[subprocess.Popen] = None
         self.returncode: Optional[int] = None
@@ -380,6 +394,11 @@ def run_load(topo: Topology, relay: NsRelay, ng: vox.NgClient, build_dir: Path, 
         raise AssertionError("voxload through the relay: " + "; ".join(problems) +
                              f"\n        {_stats_diag(ng)}\n        voxload stderr: "
                              f"{vox.tail(out.stderr, 5)}")
+    if args.backend == "dpdk" and args.workers > 1:
+        handed = res.stats_after.get("backend", {}).get("handed off", 0)
+        assert handed > 0, (f"{args.workers} workers on a port without rte_flow, yet worker 0 "
+                            f"handed no frame to another worker: {_stats_diag(ng)}")
+        print(f"      worker 0 handed {handed} frames to the other worker(s)", flush=True)
     target = float(rep.get("target_pps", 0))
     if target and float(rep.get("offered_pps", 0)) < 0.9 * target:
         print(f"      NOTE: voxload offered only {rep['offered_pps']:.0f} of {target:.0f} pps "
@@ -495,7 +514,7 @@ def main() -> int:
     if removed:
         print(f"[netns] removed stale namespaces of dead runs: {removed}")
 
-    runner = vox.CaseRunner(f"test_dpdk_netns (--backend {args.backend})")
+    runner = vox.CaseRunner(f"test_dpdk_netns (--backend {args.backend}, {args.workers} worker(s))")
     topo = Topology(args.backend, args.keep_offloads)
     atexit.register(topo.teardown)
 
