@@ -15,10 +15,17 @@ Needs root (AF_PACKET sniffer; SIPp sends pcap audio through raw sockets),
 kamailio + kamailio-extra-modules, sip-tester. Exit 0 = pass.
 Env: VOX_RELAY_IMPL=rtpengine|voxrelay, VOX_KEEP_TMP=1 keeps the temp dir,
 VOX_VERBOSE=1 prints the NG dicts Kamailio exchanged even on success.
+
+--external-relay-ng HOST:PORT uses a relay someone else started (port range
+41000-41999; the caller checks how it exits) instead of starting one, with
+--media-ip (the UAs' media address), --relay-ip (the relay's media address)
+and --sniff-iface (an interface, or "any"): test_kamailio_sipp_dpdk.py runs
+this test so inside a network namespace against voxrelay --backend=dpdk.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import signal
@@ -215,7 +222,7 @@ def sdp_audio_port(sdp: str):
 
 # --------------------------------------------------------------------------
 
-def analyse_media(packets, uac_mp: int, uas_mp: int, errors: list) -> dict:
+def analyse_media(packets, uac_mp: int, uas_mp: int, relay_ip: str, errors: list) -> dict:
     def in_relay(port):
         return RELAY_MIN <= port <= RELAY_MAX
 
@@ -249,7 +256,7 @@ def analyse_media(packets, uac_mp: int, uas_mp: int, errors: list) -> dict:
                           f"{RELAY_MIN}-{RELAY_MAX} (media bypassed the relay?)")
         relay_ports[name] = sorted(set(relay_side))
         other_ip = {p.dst if name.startswith("UA") else p.src for p in pk}
-        if other_ip - {"127.0.0.1"}:
+        if other_ip - {relay_ip}:
             errors.append(f"{name}: unexpected relay addresses {other_ip}")
     direct = [p for p in rtp if {p.sport, p.dport} == {uac_mp, uas_mp}]
     if direct:
@@ -257,8 +264,22 @@ def analyse_media(packets, uac_mp: int, uas_mp: int, errors: list) -> dict:
     return relay_ports
 
 
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build-dir", type=Path, default=vox.build_dir_from_argv([]))
+    ap.add_argument("--external-relay-ng", metavar="HOST:PORT",
+                    help="use this running relay (ports %d-%d) instead of starting one"
+                    % (RELAY_MIN, RELAY_MAX))
+    ap.add_argument("--media-ip", default="127.0.0.1", help="the UAs' media address (sipp -mi)")
+    ap.add_argument("--relay-ip", default="127.0.0.1", help="the relay's media address")
+    ap.add_argument("--sniff-iface", default="lo", help='sniffer interface, or "any"')
+    ap.add_argument("--time-limit", type=int, default=WHOLE_TEST_LIMIT, help="seconds")
+    return ap.parse_args()
+
+
 def main() -> int:
-    build_dir = vox.build_dir_from_argv()
+    args = parse_args()
+    build_dir = args.build_dir.resolve()
     verbose = bool(os.environ.get("VOX_VERBOSE"))
     for tool in (KAMAILIO, SIPP):
         if not Path(tool).exists():
@@ -270,21 +291,27 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="vox-interop-"))
     procs: dict = {}
-    relay = sniffer = None
+    relay = sniffer = ng = None
     errors: list = []
     t0 = time.monotonic()
 
-    def on_alarm(*_):
-        raise Deadline(f"test exceeded {WHOLE_TEST_LIMIT} s")
+    def on_alarm(signum, _):
+        raise Deadline(f"test exceeded {args.time_limit} s" if signum == signal.SIGALRM
+                       else f"got {signal.Signals(signum).name}")
 
     signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(WHOLE_TEST_LIMIT)
+    signal.signal(signal.SIGTERM, on_alarm)
+    signal.alarm(args.time_limit)
     try:
         # ports: SIP (proxy, UAS, UAC), media (4 each: sipp uses mp, mp+2 for echo)
         kam_port, uas_port, uac_port = (vox.free_udp_port() for _ in range(3))
         uac_mp = vox.free_udp_ports(4, step=4)[0]
         uas_mp = vox.free_udp_ports(4, step=4)[0]
-        ng_port = vox.free_udp_port()
+        if args.external_relay_ng:
+            ng_host, _, port = args.external_relay_ng.rpartition(":")
+            ng_port = int(port)
+        else:
+            ng_host, ng_port = "127.0.0.1", vox.free_udp_port()
         log(f"ports: kamailio {kam_port}, UAS {uas_port} (media {uas_mp}), UAC {uac_port} "
             f"(media {uac_mp}), NG {ng_port}, relay range {RELAY_MIN}-{RELAY_MAX}; tmp {tmp}")
 
@@ -296,15 +323,21 @@ def main() -> int:
 
         sniffer = vox.RtpSniffer([(RELAY_MIN, RELAY_MAX), (uac_mp, uac_mp + 3),
                                   (uas_mp, uas_mp + 3), (ng_port, ng_port)],
-                                 keep_payload=True).start()
+                                 iface=args.sniff_iface, keep_payload=True).start()
 
-        relay = vox.Relay(build_dir, port_min=RELAY_MIN, port_max=RELAY_MAX, ng_port=ng_port,
-                          workdir=tmp)
-        relay.start()
+        if args.external_relay_ng:
+            ng = vox.NgClient(ng_host, ng_port, timeout=1.0, retries=2)
+            if not ng.ping(timeout=1.0, retries=2):
+                raise TestFailure(f"external relay: no NG pong from {ng_host}:{ng_port}")
+        else:
+            relay = vox.Relay(build_dir, port_min=RELAY_MIN, port_max=RELAY_MAX,
+                              ng_port=ng_port, workdir=tmp)
+            relay.start()
+            ng = relay.ng
 
         cfg = (HERE / "kamailio.cfg").read_text()
         cfg = (cfg.replace("@SIP_PORT@", str(kam_port)).replace("@NG_PORT@", str(ng_port))
-               .replace("@MODULE_PATH@", KAM_MODULES))
+               .replace("@NG_HOST@", ng_host).replace("@MODULE_PATH@", KAM_MODULES))
         (tmp / "kamailio.cfg").write_text(cfg)
         (tmp / "run").mkdir()
         procs["kamailio"] = Proc("kamailio", [
@@ -318,8 +351,9 @@ def main() -> int:
             time.sleep(0.2)
         log("kamailio up")
 
-        common = ["-i", "127.0.0.1", "-mi", "127.0.0.1", "-m", "1", "-timeout", f"{SIPP_TIMEOUT}s",
-                  "-timeout_error", "-trace_err", "-trace_msg", "-nostdin", "-max_recv_loops", "1000"]
+        common = ["-i", "127.0.0.1", "-mi", args.media_ip, "-m", "1",
+                  "-timeout", f"{SIPP_TIMEOUT}s", "-timeout_error", "-trace_err", "-trace_msg",
+                  "-nostdin", "-max_recv_loops", "1000"]
         procs["uas"] = Proc("sipp UAS", [
             SIPP, "-sf", "uas_dtmf.xml", "-p", str(uas_port), "-mp", str(uas_mp), *common,
             "-error_file", "uas_errors.log", "-message_file", "uas_messages.log"],
@@ -348,7 +382,7 @@ def main() -> int:
         packets = sniffer.snapshot()
 
         # --- NG traffic Kamailio <-> relay
-        my_ng_port = relay.ng.sock.getsockname()[1]
+        my_ng_port = ng.sock.getsockname()[1]
         ex = ng_exchanges([p for p in packets if ng_port in (p.sport, p.dport)], ng_port,
                           my_ng_port)
         cmds = [req.get("command") for _, req, _, _ in ex]
@@ -369,7 +403,7 @@ def main() -> int:
         call_id = offer[0].get("call-id") if offer[0] else None
 
         # --- media
-        relay_ports = analyse_media(packets, uac_mp, uas_mp, errors)
+        relay_ports = analyse_media(packets, uac_mp, uas_mp, args.relay_ip, errors)
         # The UAS must send to the port the relay wrote into the offer's SDP,
         # the UAC to the one in the answer's SDP.
         for name, (q, r) in (("UAS -> relay", offer), ("UAC -> relay", answer)):
@@ -382,15 +416,15 @@ def main() -> int:
         # --- the call must be gone after BYE
         if call_id:
             deadline = time.monotonic() + 3
-            calls = relay.ng.list_calls()
+            calls = ng.list_calls()
             while call_id in calls and time.monotonic() < deadline:
                 time.sleep(0.2)
-                calls = relay.ng.list_calls()
+                calls = ng.list_calls()
             if call_id in calls:
                 errors.append(f"call {call_id!r} still listed by NG 'list' 3 s after BYE: {calls}")
             else:
                 log(f"NG list after BYE: {calls}")
-        if not relay.alive():
+        if relay is not None and not relay.alive():
             errors.append(f"relay died during the test (exit {relay.proc.returncode})")
 
     except Deadline as e:
@@ -401,6 +435,7 @@ def main() -> int:
         errors.append("unexpected exception:\n" + traceback.format_exc())
     finally:
         signal.alarm(0)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the cleanup finish
         for name in ("uac", "uas", "kamailio"):
             if name in procs:
                 procs[name].stop()
@@ -409,6 +444,8 @@ def main() -> int:
             if relay.proc is not None and not relay.clean_exit:
                 errors.append(f"relay did not exit cleanly on SIGTERM: "
                               f"{'SIGKILLed' if relay.killed else f'exit code {relay.returncode}'}")
+        elif ng is not None:
+            ng.close()
         if sniffer is not None:
             sniffer.stop()
             if sniffer.error:
@@ -424,7 +461,7 @@ def main() -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     log(f"{'FAIL' if errors else 'PASS'} ({time.monotonic() - t0:.1f} s, relay "
-        f"{vox.relay_impl()})")
+        f"{'at ' + args.external_relay_ng if args.external_relay_ng else vox.relay_impl()})")
     return 1 if errors else 0
 
 

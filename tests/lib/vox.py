@@ -31,9 +31,10 @@ Contents
   rtpengine with equivalent flags instead), waits until it answers NG ``ping``
   and on exit sends SIGTERM, waits up to 5 s, then SIGKILLs, and reports the
   exit status and stderr tail.
-- ``RtpSniffer``: AF_PACKET raw socket on ``lo`` (needs root) in a background
-  thread, recording IPv4/UDP packets whose source or destination port is in
-  the given ranges: addresses, ports, RTP payload type, length.
+- ``RtpSniffer``: AF_PACKET raw socket on ``lo`` (needs root; another
+  interface, or ``"any"`` for all of the namespace's, on request) in a
+  background thread, recording IPv4/UDP packets whose source or destination
+  port is in the given ranges: addresses, ports, RTP payload type, length.
 - ``build_dir_from_argv()``: parses ``--build-dir`` the way ctest passes it.
 - Media helpers for integration tests: ``make_sdp``/``audio_media``/``parse_sdp``
   (build an SDP, read a rewritten one), ``rtp_packet``/``rtcp_rr``,
@@ -495,6 +496,7 @@ class Relay:
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
+ARPHRD_LOOPBACK = 772
 SO_ATTACH_FILTER = 26
 
 
@@ -556,10 +558,13 @@ class Packet:
 
 
 class RtpSniffer:
-    """Record UDP packets on ``lo`` whose sport or dport is in one of
-    ``port_ranges`` (list of (lo, hi) inclusive). Each packet is recorded once
-    (outgoing copies on lo are skipped). ``keep_payload`` stores UDP payloads
-    (for NG capture). Use as a context manager or start()/stop()."""
+    """Record UDP packets on ``iface`` (``lo``; ``"any"``: every interface of
+    the namespace; all must have Ethernet framing) whose sport or dport is in
+    one of ``port_ranges`` (list of (lo, hi) inclusive). Each packet is
+    recorded once: on loopback a packet passes twice and the outgoing copy is
+    skipped; elsewhere sent and received packets are both recorded.
+    ``keep_payload`` stores UDP payloads (for NG capture). Use as a context
+    manager or start()/stop()."""
 
     def __init__(self, port_ranges, iface: str = "lo", keep_payload: bool = False):
         self.ranges = [(int(a), int(b)) for a, b in port_ranges]
@@ -587,7 +592,8 @@ class RtpSniffer:
             self.bpf = True
         except (OSError, ValueError, ImportError):
             self.bpf = False
-        self.sock.bind((self.iface, 0))
+        if self.iface != "any":  # unbound: all interfaces
+            self.sock.bind((self.iface, 0))
         self.sock.settimeout(0.1)
         self._thread = threading.Thread(target=self._run, name="RtpSniffer", daemon=True)
         self._thread.start()
@@ -600,8 +606,8 @@ class RtpSniffer:
                     frame, addr = self.sock.recvfrom(65600)
                 except socket.timeout:
                     continue
-                if addr[2] == PACKET_OUTGOING:
-                    continue
+                if addr[2] == PACKET_OUTGOING and addr[3] == ARPHRD_LOOPBACK:
+                    continue  # lo: the same packet comes back as incoming
                 self._parse(frame, addr[1])
         except BaseException as e:  # pragma: no cover - reported by the test
             self.error = e
