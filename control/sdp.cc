@@ -59,4 +59,25 @@ std::optional<std::string_view> SdpMedia::fmtp(std::string_view fmt) const {
   return per_format(*this, "fmtp", fmt);
 }
 
+std::string SdpCodec::rtpmap() const {
+  std::string s = encoding;
+  s += '/';
+  s += std::to_string(clock_rate);
+  if (channels != 1) {
+    s += '/';
+    s += std::to_string(channels);
+  }
+  return s;
+}
+
+bool SdpCodec::same_format(const SdpCodec& o) const {
+  if (clock_rate != o.clock_rate || channels != o.channels) return false;
+  if (encoding.size() != o.encoding.size()) return false;
+  for (size_t i = 0; i < encoding.size(); ++i) {
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; };
+    if (lower(encoding[i]) != lower(o.encoding[i])) return false;
+  }
+  return true;
+}
+
 }  // namespace vox::control

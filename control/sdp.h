@@ -84,6 +84,24 @@ inline constexpr size_t kMaxSdpMedia = 32;
 
 Result<Sdp, SdpError> parse_sdp(std::string_view text);
 
+// One RTP payload format of a media section: the m= format plus its
+// a=rtpmap (RFC 8866 §6.6) and a=fmtp (§6.15). Encoding names compare
+// case-insensitively (RFC 4855 §3) but keep the spelling they were given.
+struct SdpCodec {
+  uint8_t payload_type = 0;
+  std::string encoding;     // "PCMU", "opus", "telephone-event"; "" when unknown
+  uint32_t clock_rate = 0;  // RTP clock, Hz
+  uint8_t channels = 1;
+  std::string fmtp;         // a=fmtp parameters, "" when none
+
+  // The a=rtpmap value after the payload type: "opus/48000/2", "PCMU/8000"
+  // (channels only when not 1, RFC 8866 §6.6).
+  std::string rtpmap() const;
+  // Same encoding (case-insensitive), clock rate and channels; PT and fmtp ignored.
+  bool same_format(const SdpCodec& o) const;
+  bool operator==(const SdpCodec& o) const = default;
+};
+
 // What the relay puts into the SDP it sends on, per m= line (same order).
 struct SdpMediaRewrite {
   IpAddr address;            // the relay's (advertised) address for this side
@@ -93,6 +111,17 @@ struct SdpMediaRewrite {
   bool rtcp_attribute = true;        // false with NG flag "no-rtcp-attribute"
   bool full_rtcp_attribute = false;  // a=rtcp:PORT IN IP4 ADDR
   std::optional<std::string> proto;  // replace the m= transport (later: SRTP)
+  // Transcoding: when set (non-empty), the m= format list becomes exactly
+  // these payload types in this order; every a=rtpmap and a=fmtp line is
+  // replaced by one block of rtpmap (+ fmtp when non-empty) lines for these
+  // codecs, written where the first original one was (or first among the
+  // attributes when there was none); a=rtcp-fb lines of formats not listed
+  // are dropped ("*" ones kept). Static payload types get an rtpmap too, as
+  // rtpengine writes them. Every other attribute stays in place and order.
+  std::optional<std::vector<SdpCodec>> codecs;
+  // Repacketization: a=ptime:N replaces the first a=ptime (later ones are
+  // dropped) or, when there is none, follows the rtpmap/fmtp lines.
+  std::optional<int> ptime;
 };
 
 struct SdpRewrite {

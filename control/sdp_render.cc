@@ -80,6 +80,85 @@ void add_attribute(std::string& out, const SdpAttribute& a) {
   out += "\r\n";
 }
 
+// "a=rtpmap:<pt> <enc>/<clock>[/<ch>]" and "a=fmtp:<pt> <params>" for each
+// codec, in list order.
+void add_codec_lines(std::string& out, const std::vector<SdpCodec>& codecs) {
+  for (const auto& c : codecs) {
+    out += "a=rtpmap:";
+    out += std::to_string(c.payload_type);
+    out += ' ';
+    out += c.rtpmap();
+    out += "\r\n";
+    if (c.fmtp.empty()) continue;
+    out += "a=fmtp:";
+    out += std::to_string(c.payload_type);
+    out += ' ';
+    out += c.fmtp;
+    out += "\r\n";
+  }
+}
+
+void add_ptime(std::string& out, int ptime) {
+  out += "a=ptime:";
+  out += std::to_string(ptime);
+  out += "\r\n";
+}
+
+bool is_codec_attribute(const SdpAttribute& a) { return a.name == "rtpmap" || a.name == "fmtp"; }
+
+// The format an "a=rtpmap:/fmtp:/rtcp-fb:<fmt> ..." value is about.
+std::string_view format_of(const SdpAttribute& a) {
+  std::string_view v = a.value;
+  return v.substr(0, v.find(' '));
+}
+
+bool lists_format(const std::vector<SdpCodec>& codecs, std::string_view fmt) {
+  for (const auto& c : codecs)
+    if (fmt == std::to_string(c.payload_type)) return true;
+  return false;
+}
+
+// The media attributes, minus what the relay rewrites; with a codec list
+// (transcoding) the rtpmap/fmtp block is replaced and a=ptime set.
+void render_attributes(std::string& out, const SdpMedia& m, const SdpMediaRewrite* rw,
+                       bool strip_ice) {
+  const std::vector<SdpCodec>* codecs = rw && rw->codecs ? &*rw->codecs : nullptr;
+  const int ptime = rw && rw->ptime ? *rw->ptime : 0;  // 0: leave a=ptime alone
+  // Where the codec block and a missing a=ptime go: at the first / after
+  // the last original rtpmap or fmtp line, or first of all without one.
+  size_t first_codec = m.attributes.size(), last_codec = m.attributes.size();
+  bool has_ptime = false;
+  for (size_t i = 0; i < m.attributes.size(); ++i) {
+    if (is_codec_attribute(m.attributes[i])) {
+      if (first_codec == m.attributes.size()) first_codec = i;
+      last_codec = i;
+    }
+    has_ptime |= m.attributes[i].name == "ptime";
+  }
+  const bool no_codec_lines = first_codec == m.attributes.size();
+  if (codecs && no_codec_lines) add_codec_lines(out, *codecs);
+  if (ptime && !has_ptime && no_codec_lines) add_ptime(out, ptime);
+  bool ptime_written = false;
+
+  for (size_t i = 0; i < m.attributes.size(); ++i) {
+    const SdpAttribute& a = m.attributes[i];
+    if (rw && (a.name == "rtcp" || a.name == "rtcp-mux")) continue;
+    if (rw && strip_ice && is_ice_attribute(a.name)) continue;
+    if (codecs && is_codec_attribute(a)) {
+      if (i == first_codec) add_codec_lines(out, *codecs);
+    } else if (codecs && a.name == "rtcp-fb" && format_of(a) != "*" &&
+               !lists_format(*codecs, format_of(a))) {
+      // RFC 4585 §4.2: feedback for a payload type no longer offered.
+    } else if (ptime && a.name == "ptime") {
+      if (!ptime_written) add_ptime(out, ptime);
+      ptime_written = true;
+    } else {
+      add_attribute(out, a);
+    }
+    if (ptime && !has_ptime && i == last_codec) add_ptime(out, ptime);
+  }
+}
+
 void render_media(std::string& out, const Sdp& sdp, const SdpMedia& m, const SdpMediaRewrite* rw,
                   const std::optional<IpAddr>& session_c, bool strip_ice) {
   // RFC 3264 §6: a rejected stream stays rejected; the relay may also
@@ -95,9 +174,16 @@ void render_media(std::string& out, const Sdp& sdp, const SdpMedia& m, const Sdp
   }
   out += ' ';
   out += rw && rw->proto ? *rw->proto : m.proto;
-  for (const auto& f : m.formats) {
-    out += ' ';
-    out += f;
+  if (rw && rw->codecs) {
+    for (const auto& c : *rw->codecs) {
+      out += ' ';
+      out += std::to_string(c.payload_type);
+    }
+  } else {
+    for (const auto& f : m.formats) {
+      out += ' ';
+      out += f;
+    }
   }
   out += "\r\n";
 
@@ -114,11 +200,7 @@ void render_media(std::string& out, const Sdp& sdp, const SdpMedia& m, const Sdp
   }
   add_lines_with_connection(out, m.other_lines, "i", c, false);
 
-  for (const auto& a : m.attributes) {
-    if (rw && (a.name == "rtcp" || a.name == "rtcp-mux")) continue;
-    if (rw && strip_ice && is_ice_attribute(a.name)) continue;
-    add_attribute(out, a);
-  }
+  render_attributes(out, m, rw, strip_ice);
   if (!rw || port == 0) return;
   // rtpengine's order: a=rtcp, then a=rtcp-mux (RFC 5761 §5.1.3 keeps
   // a=rtcp meaningful for an answerer that does not mux).

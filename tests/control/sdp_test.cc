@@ -541,5 +541,83 @@ TEST(SdpRender, MediaLevelHoldKept) {
             "m=audio 30000 RTP/AVP 0\r\nc=IN IP6 ::\r\na=inactive\r\na=rtcp:30001\r\n");
 }
 
+// ---- codec list replacement (transcoding) -----------------------------------
+
+SdpCodec sdp_codec(uint8_t pt, std::string enc, uint32_t clock, uint8_t ch = 1, std::string fmtp = "") {
+  SdpCodec c;
+  c.payload_type = pt;
+  c.encoding = std::move(enc);
+  c.clock_rate = clock;
+  c.channels = ch;
+  c.fmtp = std::move(fmtp);
+  return c;
+}
+
+TEST(SdpRender, CodecListReplacesFormatsAndRtpmapBlock) {
+  auto s = parse_sdp(kHead +
+                     "m=audio 5000 RTP/AVPF 0 8 18 101\r\n"
+                     "b=AS:80\r\n"
+                     "a=mid:0\r\n"
+                     "a=rtpmap:0 PCMU/8000\r\n"
+                     "a=rtpmap:18 G729/8000\r\n"
+                     "a=fmtp:18 annexb=no\r\n"
+                     "a=ssrc:1234 cname:x\r\n"
+                     "a=rtpmap:101 telephone-event/8000\r\n"
+                     "a=fmtp:101 0-15\r\n"
+                     "a=rtcp-fb:18 nack\r\n"
+                     "a=rtcp-fb:0 nack\r\n"
+                     "a=rtcp-fb:* trr-int 100\r\n"
+                     "a=ptime:20\r\n"
+                     "a=ptime:30\r\n"
+                     "a=sendrecv\r\n");
+  ASSERT_TRUE(s.ok());
+  SdpRewrite rw;
+  rw.media = {relay(30000, 30001)};
+  rw.media[0].codecs = std::vector<SdpCodec>{
+      sdp_codec(0, "PCMU", 8000), sdp_codec(96, "opus", 48000, 2, "useinbandfec=1"),
+      sdp_codec(101, "telephone-event", 8000, 1, "0-16")};
+  rw.media[0].ptime = 40;
+  EXPECT_EQ(render_sdp(*s, rw),
+            "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 203.0.113.1\r\nt=0 0\r\n"
+            "m=audio 30000 RTP/AVPF 0 96 101\r\n"
+            "b=AS:80\r\n"
+            "a=mid:0\r\n"
+            "a=rtpmap:0 PCMU/8000\r\n"
+            "a=rtpmap:96 opus/48000/2\r\n"
+            "a=fmtp:96 useinbandfec=1\r\n"
+            "a=rtpmap:101 telephone-event/8000\r\n"
+            "a=fmtp:101 0-16\r\n"
+            "a=ssrc:1234 cname:x\r\n"
+            "a=rtcp-fb:0 nack\r\n"
+            "a=rtcp-fb:* trr-int 100\r\n"
+            "a=ptime:40\r\n"
+            "a=sendrecv\r\n"
+            "a=rtcp:30001\r\n");
+}
+
+TEST(SdpRender, CodecListWithoutRtpmapLinesAndPtimeInserted) {
+  auto s = parse_sdp(kHead + "m=audio 5000 RTP/AVP 0 8\r\na=sendrecv\r\n");
+  ASSERT_TRUE(s.ok());
+  SdpRewrite rw;
+  rw.media = {relay(30000, 30001)};
+  rw.media[0].codecs = std::vector<SdpCodec>{sdp_codec(8, "PCMA", 8000)};
+  rw.media[0].ptime = 20;
+  EXPECT_EQ(render_sdp(*s, rw),
+            "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 203.0.113.1\r\nt=0 0\r\n"
+            "m=audio 30000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\na=ptime:20\r\na=sendrecv\r\n"
+            "a=rtcp:30001\r\n");
+  // Only a ptime: it follows the last rtpmap/fmtp line; the formats stay.
+  auto t = parse_sdp(kHead + "m=audio 5000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
+                             "a=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n");
+  ASSERT_TRUE(t.ok());
+  SdpRewrite only_ptime;
+  only_ptime.media = {relay(30000, 30001)};
+  only_ptime.media[0].ptime = 30;
+  EXPECT_EQ(render_sdp(*t, only_ptime),
+            "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 203.0.113.1\r\nt=0 0\r\n"
+            "m=audio 30000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
+            "a=rtpmap:101 telephone-event/8000\r\na=ptime:30\r\na=sendrecv\r\na=rtcp:30001\r\n");
+}
+
 }  // namespace
 }  // namespace vox::control
