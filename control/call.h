@@ -8,9 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "control/codec_negotiation.h"
 #include "control/sdp.h"
 #include "dataplane/endpoint.h"
 #include "dataplane/flow.h"
+
+namespace vox::dataplane {
+struct TranscodeSlot;
+}
 
 namespace vox::control {
 
@@ -32,6 +37,12 @@ struct MediaSide {
   bool installed = false;    // flows exist in the worker
   bool reset_latch = false;  // transient: the party's SDP address changed
   MediaDirection direction = MediaDirection::kSendRecv;
+  // Transcoding. On the answerer's side: the offer's codec plan, kept for
+  // the answer. On either side: the transcoder of what this party sends
+  // (installed on rtp_flow), owned by the worker; read only for counters.
+  std::optional<CodecPlan> offer_plan;
+  dataplane::TranscodeSlot* transcoder = nullptr;
+  std::string transcode_description;  // "PCMU/8000 -> opus/48000/2", for query
 };
 
 // Source policy flags of a party, from the NG flags of the message it sent.

@@ -2,6 +2,8 @@
 // contract (validate first, then change).
 #include "control/call_manager.h"
 
+#include <tuple>
+
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -74,7 +76,79 @@ SdpRewrite make_rewrite(const SignalRequest& r, const Sdp& sdp, const IpAddr& ad
   return rw;
 }
 
+bool is_rtp_audio(const SdpMedia& m) {
+  return m.type == "audio" && m.port != 0 && m.proto.find("RTP/") != std::string::npos;
+}
+
+std::optional<codecs::AudioCodec> audio_codec(CodecKind k) {
+  switch (k) {
+    case CodecKind::kPcmu: return codecs::AudioCodec::kPcmu;
+    case CodecKind::kPcma: return codecs::AudioCodec::kPcma;
+    case CodecKind::kOpus: return codecs::AudioCodec::kOpus;
+    default: return std::nullopt;
+  }
+}
+
+std::string describe(const StreamPlan& p) {
+  return p.in.rtpmap() + " pt " + std::to_string(p.in.payload_type) + " " +
+         std::to_string(p.in_ptime_ms) + " ms -> " + p.out.rtpmap() + " pt " +
+         std::to_string(p.out.payload_type) + " " + std::to_string(p.out_ptime_ms) +
+         " ms, events " + std::to_string(p.in_event_pt) + " -> " + std::to_string(p.out_event_pt);
+}
+
 }  // namespace
+
+Result<std::unique_ptr<dataplane::TranscodeSlot>, std::string> CallManager::make_transcoder(
+    const StreamPlan& p) {
+  auto in = audio_codec(p.in_kind), out = audio_codec(p.out_kind);
+  if (!in || !out)
+    return Err{"Cannot transcode " + p.in.rtpmap() + " to " + p.out.rtpmap()};
+  codecs::TranscoderConfig tc;
+  tc.in_codec = *in;
+  tc.in_pt = p.in.payload_type;
+  tc.in_event_pt = p.in_event_pt;
+  tc.in_ptime_ms = p.in_ptime_ms;
+  tc.out_codec = *out;
+  tc.out_pt = p.out.payload_type;
+  tc.out_event_pt = p.out_event_pt;
+  tc.out_ptime_ms = p.out_ptime_ms;
+  tc.far_side_fec = p.far_side_fec;
+  tc.opus.complexity = p.opus_complexity.value_or(config_.opus_complexity);
+  tc.opus.bitrate = p.opus_bitrate.value_or(config_.opus_bitrate);
+  tc.opus.fec = p.far_side_fec;
+  tc.opus.dtx = p.far_side_dtx;
+  tc.out_ssrc = uint32_t(rng_());
+  tc.out_first_seq = uint16_t(rng_());
+  tc.out_first_ts = uint32_t(rng_());
+  auto t = codecs::Transcoder::create(tc);
+  if (!t.ok()) return Err{std::string("Failed to set up transcoding: ") + codecs::to_string(t.error())};
+  return std::make_unique<dataplane::TranscodeSlot>(std::move(*t));
+}
+
+void CallManager::retire_transcoder(MediaSide& m) {
+  if (!m.transcoder) return;
+  for (size_t i = 0; i < dataplane::kTranscodeCounterCount; ++i)
+    stats_.transcode_ended[i] += m.transcoder->get(dataplane::TranscodeCounter(i));
+  m.transcoder = nullptr;
+  m.transcode_description.clear();
+}
+
+void CallManager::set_transcoder(Call& c, MediaSide& m, std::unique_ptr<dataplane::TranscodeSlot> slot,
+                                 const std::string& description) {
+  if (m.transcoder && slot && description == m.transcode_description) return;  // keep it running
+  if (!m.transcoder && !slot) return;
+  retire_transcoder(m);
+  dataplane::FlowCommand cmd;
+  cmd.type = dataplane::CommandType::kSetTranscode;
+  cmd.id = m.rtp_flow;
+  if (slot) {
+    m.transcoder = slot.get();
+    m.transcode_description = description;
+    ++stats_.transcoded_streams;
+  }
+  cmd.transcode = slot.release();  // the worker owns it now
+  plane_.post(c.worker, cmd);
+}
 
 CallManager::CallManager(const Config& config, dataplane::Dataplane& plane)
     : config_(config), plane_(plane) {
@@ -218,6 +292,7 @@ bool CallManager::allocate_side(Call& c, Party& p, MediaSide& m) {
 
 void CallManager::release_side(Call& c, Party& p, MediaSide& m) {
   if (!m.rtp_port) return;
+  retire_transcoder(m);  // the worker deletes it with the flow
   if (m.installed) {
     dataplane::FlowCommand cmd;
     cmd.type = dataplane::CommandType::kRemoveFlow;
@@ -326,6 +401,17 @@ Result<SignalReply, std::string> CallManager::offer(const SignalRequest& r, Cloc
   Party& a = c->parties[self];
   Party& b = c->parties[other];
 
+  // Codec plans (transcoding) for each audio stream, when the request asks.
+  std::vector<std::optional<CodecPlan>> plans(sdp.media.size());
+  if (!(r.codec == CodecRequest{})) {
+    for (size_t i = 0; i < sdp.media.size(); ++i) {
+      if (!is_rtp_audio(sdp.media[i])) continue;
+      auto plan = plan_offer(codecs_of(sdp.media[i]), r.codec, ptime_of(sdp.media[i]));
+      if (!plan.ok()) return Err{plan.error()};
+      plans[i] = std::move(*plan);
+    }
+  }
+
   // Allocate what the new SDP needs, on copies, so failure changes nothing.
   std::vector<MediaSide> ma = a.media, mb = b.media;
   ma.resize(std::max(ma.size(), sdp.media.size()));
@@ -381,6 +467,7 @@ Result<SignalReply, std::string> CallManager::offer(const SignalRequest& r, Cloc
     peer.relay_offered_mux =
         !r.rtcp_mux_reject &&
         ((a.media[i].offered_mux && !r.rtcp_mux_demux) || r.rtcp_mux_offer || r.rtcp_mux_require);
+    peer.offer_plan = std::move(plans[i]);
   }
   // Media sections beyond the new SDP (an m= line removed) keep their ports
   // until the call ends; RFC 3264 §8.2 says m= lines are never removed.
@@ -393,6 +480,11 @@ Result<SignalReply, std::string> CallManager::offer(const SignalRequest& r, Cloc
   // The offer as the other side sees it: its ports, rtcp-mux if we offer it.
   SdpRewrite rw = make_rewrite(r, sdp, config_.interfaces[size_t(b.iface)].advertised, b.media,
                                /*answer=*/false);
+  for (size_t i = 0; i < sdp.media.size(); ++i) {
+    if (!b.media[i].offer_plan) continue;
+    rw.media[i].codecs = b.media[i].offer_plan->to_answerer;
+    rw.media[i].ptime = b.media[i].offer_plan->answerer_sdp_ptime();
+  }
   return SignalReply{render_sdp(sdp, rw), {}};
 }
 
@@ -410,6 +502,28 @@ Result<SignalReply, std::string> CallManager::answer(const SignalRequest& r, Clo
 
   Party& a = c.parties[off];
   Party& b = c.parties[1 - off];
+
+  // Codec plans and transcoders, made before anything changes.
+  std::vector<std::optional<AnswerPlan>> plans(b.media.size());
+  std::vector<StreamTranscoders> transcoders(b.media.size());
+  for (size_t i = 0; i < b.media.size() && i < sdp.media.size(); ++i) {
+    if (!b.media[i].offer_plan || !is_rtp_audio(sdp.media[i])) continue;
+    auto plan = plan_answer(*b.media[i].offer_plan, codecs_of(sdp.media[i]), r.codec,
+                            ptime_of(sdp.media[i]));
+    if (!plan.ok()) return Err{plan.error()};
+    StreamTranscoders& t = transcoders[i];
+    for (auto [sp, slot, text] :
+         {std::tuple{&plan->offerer_to_answerer, &t.offerer_to_answerer, &t.describe_ab},
+          std::tuple{&plan->answerer_to_offerer, &t.answerer_to_offerer, &t.describe_ba}}) {
+      if (!sp->transcode) continue;
+      auto made = make_transcoder(*sp);
+      if (!made.ok()) return Err{made.error()};
+      *slot = std::move(*made);
+      *text = describe(*sp);
+    }
+    plans[i] = std::move(*plan);
+  }
+
   // A different to-tag is another fork answering (183 from one branch,
   // 200 from another): the latest answer owns the callee side.
   if (!r.to_tag.empty()) b.tag = r.to_tag;
@@ -435,11 +549,30 @@ Result<SignalReply, std::string> CallManager::answer(const SignalRequest& r, Clo
   c.last_signal_ns = now.mono_ns;
   c.last_signal_unix = now.unix_s;
   install_flows(c, now.mono_ns);
+  // Transcoders go in after the flows they belong to (same ring, in order).
+  for (size_t i = 0; i < b.media.size(); ++i) {
+    if (!plans[i] && !a.media[i].transcoder && !b.media[i].transcoder) continue;
+    if (a.media[i].rejected || b.media[i].rejected) {
+      set_transcoder(c, a.media[i], nullptr, "");
+      set_transcoder(c, b.media[i], nullptr, "");
+      continue;
+    }
+    set_transcoder(c, a.media[i], std::move(transcoders[i].offerer_to_answerer),
+                   transcoders[i].describe_ab);
+    set_transcoder(c, b.media[i], std::move(transcoders[i].answerer_to_offerer),
+                   transcoders[i].describe_ba);
+  }
+  plane_.flush();
   ++stats_.answers;
 
   // The answer as the offerer sees it: its ports, rtcp-mux if accepted.
   SdpRewrite rw = make_rewrite(r, sdp, config_.interfaces[size_t(a.iface)].advertised, a.media,
                                /*answer=*/true);
+  for (size_t i = 0; i < sdp.media.size() && i < plans.size(); ++i) {
+    if (!plans[i]) continue;
+    rw.media[i].codecs = plans[i]->to_offerer;
+    rw.media[i].ptime = plans[i]->offerer_sdp_ptime;
+  }
   return SignalReply{render_sdp(sdp, rw), {}};
 }
 

@@ -9,14 +9,17 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "control/call.h"
 #include "control/config.h"
+#include "control/codec_negotiation.h"
 #include "control/port_pool.h"
 #include "dataplane/dataplane.h"
+#include "dataplane/transcode.h"
 
 namespace vox::control {
 
@@ -36,6 +39,7 @@ struct SignalRequest {
   bool ice_remove = true;  // voxrelay does not terminate ICE: candidates never pass through
   std::optional<int> address_family;  // AF_INET / AF_INET6 ("address family")
   std::string label, from_label, to_label;
+  CodecRequest codec;  // codec dictionary, codec-* flags, ptime (transcoding)
 };
 
 struct SignalReply {
@@ -53,6 +57,10 @@ struct ControlStats {
   uint64_t offers = 0, answers = 0, deletes = 0, errors = 0;
   uint64_t calls_created = 0, calls_timed_out = 0, calls_deleted = 0;
   uint64_t port_exhaustions = 0;
+  // Transcoder counters of calls that have ended (live ones are read from
+  // their slots), by dataplane::TranscodeCounter.
+  uint64_t transcode_ended[dataplane::kTranscodeCounterCount] = {};
+  uint64_t transcoded_streams = 0;  // directions ever set up to transcode
 };
 
 class CallManager {
@@ -90,6 +98,17 @@ class CallManager {
   void destroy_all();
 
  private:
+  // Transcoders for what this answer needs, made before anything changes.
+  struct StreamTranscoders {
+    std::unique_ptr<dataplane::TranscodeSlot> offerer_to_answerer, answerer_to_offerer;
+    std::string describe_ab, describe_ba;
+  };
+  Result<std::unique_ptr<dataplane::TranscodeSlot>, std::string> make_transcoder(const StreamPlan& p);
+  // Gives side m's flow the transcoder (null: none), keeping a running one
+  // whose description is unchanged (re-INVITE: continuous SSRC/seq/ts).
+  void set_transcoder(Call& c, MediaSide& m, std::unique_ptr<dataplane::TranscodeSlot> slot,
+                      const std::string& description);
+  void retire_transcoder(MediaSide& m);  // adds its counters to the totals
   Result<int, std::string> resolve_interface(const std::string& name, std::optional<int> family,
                                              int fallback) const;
   bool allocate_side(Call& c, Party& p, MediaSide& m);
@@ -104,6 +123,7 @@ class CallManager {
   const Config& config_;
   dataplane::Dataplane& plane_;
   std::vector<PortPool> pools_;  // one per interface
+  std::mt19937 rng_{std::random_device{}()};  // transcoders' SSRC and first seq/ts (RFC 3550 §5.1)
   std::vector<std::vector<FlowId>> free_flow_ids_;  // per worker
   std::vector<size_t> calls_per_worker_;
   std::unordered_map<std::string, std::unique_ptr<Call>> calls_;

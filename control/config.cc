@@ -142,6 +142,8 @@ std::string validate_config(const Config& c) {
   if (c.latch_window_ms < 0) return "--latch-window-ms: must be >= 0";
   if (c.max_sessions < 0) return "--max-sessions: must be >= 0";
   if (c.log_level < 0 || c.log_level > 7) return "--log-level: must be 0..7";
+  if (c.opus_complexity < 0 || c.opus_complexity > 10) return "--opus-complexity: must be 0..10";
+  if (c.opus_bitrate < 6000 || c.opus_bitrate > 510000) return "--opus-bitrate: must be 6000..510000";
   if (c.coalesce_us < 0 || c.coalesce_us > 10000) return "--coalesce-us: must be 0..10000";
   for (size_t i = 0; i < c.interfaces.size(); ++i)
     for (size_t j = i + 1; j < c.interfaces.size(); ++j)
@@ -211,6 +213,11 @@ ConfigOutcome parse_config(int argc, const char* const* argv) {
   app.add_option("--socket-io", c.socket_io,
                  "Socket backend I/O: uring (io_uring, falls back to epoll) or epoll")
       ->check(CLI::IsMember({"uring", "epoll"}))
+      ->capture_default_str();
+  app.add_option("--opus-complexity", c.opus_complexity,
+                 "Transcoding: Opus encoder complexity 0..10 (CPU per call vs quality)")
+      ->capture_default_str();
+  app.add_option("--opus-bitrate", c.opus_bitrate, "Transcoding: Opus bitrate toward clients, bit/s")
       ->capture_default_str();
   app.add_flag("-f,--foreground", c.foreground, "Stay in the foreground (log to stderr)");
   app.add_option("-L,--log-level", c.log_level, "Syslog level 0..7")->capture_default_str();

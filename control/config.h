@@ -46,6 +46,9 @@ struct Config {
   IpAddr dpdk_gateway;
   int dpdk_prefix_len = 24;
   int dpdk_idle_sleep_us = 0;  // 0: workers spin (lowest latency); >0: nap when idle
+  // Transcoding defaults (NG `codec` `set` overrides them per call).
+  int opus_complexity = 5;     // 0..10: encoder quality vs CPU (TARGETS.md: 30/69/123 µs at 0/5/10)
+  int opus_bitrate = 24000;    // bit/s toward Opus clients
   bool foreground = false;
   int log_level = 6;           // syslog levels: 3 error .. 7 debug
   std::string pidfile;

@@ -76,6 +76,9 @@ Result<SignalRequest, std::string> parse_signal(const NgValue& req, bool is_answ
   r.label = std::string(req.find_string("label").value_or(""));
   r.from_label = std::string(req.find_string("from-label").value_or(""));
   r.to_label = std::string(req.find_string("to-label").value_or(""));
+  auto codec = parse_codec_request(req);
+  if (!codec.ok()) return Err{codec.error()};
+  r.codec = std::move(*codec);
   return r;
 }
 
@@ -144,6 +147,17 @@ NgValue stream_value(CallManager& cm, const Call& c, const Party& p, const Media
   return s;
 }
 
+// {counter: value} of a transcoder (or of totals), by TranscodeCounter.
+template <class Get>
+NgValue transcode_value(Get get) {
+  NgValue v = NgValue::dict();
+  for (size_t i = 0; i < dataplane::kTranscodeCounterCount; ++i) {
+    const auto k = dataplane::TranscodeCounter(i);
+    v.set(dataplane::to_string(k), int64_t(get(k)));
+  }
+  return v;
+}
+
 const char* direction_name(MediaDirection d) {
   switch (d) {
     case MediaDirection::kSendOnly: return "sendonly";
@@ -198,6 +212,11 @@ NgValue call_value(CallManager& cm, const Call& c, CallManager::Clock now) {
         streams.push(stream_value(cm, c, p, ms, true, now));
       }
       md.set("streams", std::move(streams));
+      if (ms.transcoder) {  // what this party sends is transcoded
+        NgValue tc = transcode_value([&](dataplane::TranscodeCounter k) { return ms.transcoder->get(k); });
+        tc.set("codecs", ms.transcode_description);
+        md.set("transcoding", std::move(tc));
+      }
       medias.push(std::move(md));
     }
     t.set("medias", std::move(medias));
@@ -225,6 +244,22 @@ NgValue statistics_value(CallManager& cm) {
   tot.set("managedsessions", int64_t(cs.calls_created));
   tot.set("timeoutsessions", int64_t(cs.calls_timed_out));
   tot.set("port exhaustions", int64_t(cs.port_exhaustions));
+  // Transcoding: ended calls' counters plus the live transcoders'.
+  uint64_t live[dataplane::kTranscodeCounterCount] = {};
+  int64_t active_transcoders = 0;
+  for (const Call* c : cm.active_calls(SIZE_MAX))
+    for (const Party& p : c->parties)
+      for (const MediaSide& m : p.media)
+        if (m.transcoder) {
+          ++active_transcoders;
+          for (size_t i = 0; i < dataplane::kTranscodeCounterCount; ++i)
+            live[i] += m.transcoder->get(dataplane::TranscodeCounter(i));
+        }
+  NgValue tc = transcode_value(
+      [&](dataplane::TranscodeCounter k) { return cs.transcode_ended[size_t(k)] + live[size_t(k)]; });
+  tc.set("active streams", active_transcoders);
+  tc.set("streams set up", int64_t(cs.transcoded_streams));
+  tot.set("transcoding", std::move(tc));
   NgValue workers = NgValue::list();
   uint64_t drops_total[kDropReasonCount] = {};
   uint64_t rx = 0, tx = 0;

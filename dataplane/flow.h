@@ -46,6 +46,7 @@ enum FlowFlags : uint16_t {
   kFlowMediaHandover = 1 << 2,  // re-latch to a new source at any time
   kFlowRtcpPort = 1 << 3,       // this local port is the RTCP port (no mux)
   kFlowEnabled = 1 << 4,        // forwarding on (off while a stream is rejected)
+  kFlowTranscode = 1 << 5,      // RTP goes through the flow's transcoder (set by the worker)
 };
 
 // Counters of one flow. Written with relaxed stores by the owning worker

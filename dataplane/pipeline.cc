@@ -2,10 +2,13 @@
 // exception here; every drop is a named counter.
 #include "dataplane/pipeline.h"
 
+#include <algorithm>
+
 #include "dataplane/demux.h"
 #include "dataplane/rtcp.h"
 #include "dataplane/rtp.h"
 #include "dataplane/source_policy.h"
+#include "dataplane/transcode.h"
 
 namespace vox::dataplane {
 
@@ -14,6 +17,44 @@ namespace {
 inline void drop(WorkerState& w, Flow& f, DropReason r) {
   bump(w.counters().drops[size_t(r)]);
   bump(f.counters.drops[size_t(r)]);
+}
+
+// Feeds one RTP packet to the flow's transcoder; what it generates is
+// appended, header written, to the worker's generated packets.
+void transcode(WorkerState& w, FlowId id, const RtpView& rtp, int64_t now_ns, const TxPacket& to) {
+  TranscodeSlot* slot = w.transcoder(id);
+  GeneratedPackets& g = *w.generated();
+  codecs::OutputPacket outs[codecs::Transcoder::kMaxOutputPackets];
+  const uint32_t room = std::min<uint32_t>(GeneratedPackets::kSlots - g.count,
+                                           codecs::Transcoder::kMaxOutputPackets);
+  for (uint32_t i = 0; i < room; ++i)
+    outs[i].buffer = std::span<uint8_t>(g.buffers[g.count + i] + kRtpFixedHeaderLength,
+                                        GeneratedPackets::kSlotBytes - kRtpFixedHeaderLength);
+  codecs::InputPacket in;
+  in.ssrc = rtp.ssrc;
+  in.seq = rtp.sequence;
+  in.timestamp = rtp.timestamp;
+  in.payload_type = rtp.payload_type;
+  in.marker = rtp.marker;
+  in.payload = std::span<const uint8_t>(rtp.payload(), rtp.payload_length);
+  in.arrival_ns = now_ns;
+  const size_t n = slot->transcoder->process(in, std::span(outs, room));
+  for (size_t i = 0; i < n; ++i) {
+    const codecs::OutputPacket& o = outs[i];
+    uint8_t* p = g.buffers[g.count];
+    p[0] = 0x80;  // RFC 3550 §5.1: V=2, no padding, extension or CSRC
+    p[1] = uint8_t((o.marker ? 0x80 : 0) | (o.payload_type & 0x7f));
+    store_be16(p + 2, o.seq);
+    store_be32(p + 4, o.timestamp);
+    store_be32(p + 8, o.ssrc);
+    TxPacket& t = g.out[g.count++];
+    t = to;
+    t.data = p;
+    t.len = uint16_t(kRtpFixedHeaderLength + o.size);
+    t.rx_index = GeneratedPackets::kRxIndex;
+  }
+  slot->packets_out += n;
+  slot->publish();
 }
 
 }  // namespace
@@ -40,11 +81,14 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
     // RFC 7983 first-byte demux, then RFC 5761 RTP/RTCP split.
     PacketKind kind = classify_packet(p.data, p.len);
     FlowId egress;
+    RtpView rtp{};
     if (kind == PacketKind::kRtp) [[likely]] {
-      if (!parse_rtp(p.data, p.len).ok()) {
+      auto parsed = parse_rtp(p.data, p.len);
+      if (!parsed.ok()) {
         drop(w, f, DropReason::kMalformed);
         continue;
       }
+      rtp = *parsed;
       egress = h.egress_rtp;
     } else if (kind == PacketKind::kRtcp) {
       if (!parse_rtcp_compound(p.data, p.len, true).ok()) {
@@ -78,6 +122,10 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
     const Endpoint& dest = (e.flags & kFlowAsymmetric) ? e.sdp_source : e.source;
     if (!dest.valid()) [[unlikely]] {
       drop(w, f, DropReason::kNoDestination);
+      continue;
+    }
+    if ((h.flags & kFlowTranscode) && kind == PacketKind::kRtp) [[unlikely]] {
+      transcode(w, id, rtp, now_ns, TxPacket{p.data, p.len, e.fd, egress, dest, i});
       continue;
     }
     tx[out++] = TxPacket{p.data, p.len, e.fd, egress, dest, i};

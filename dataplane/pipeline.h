@@ -30,7 +30,9 @@ struct TxPacket {
 
 // Processes n packets received at now_ns; writes forwarded ones to tx and
 // returns how many. tx must have room for n entries. Drops are counted per
-// worker and per flow by reason.
+// worker and per flow by reason. RTP of transcoded flows does not come back
+// in tx: the packets the transcoders generate are appended to
+// w.generated(), which the backend sends and clears after each call.
 uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t now_ns,
                        TxPacket* tx);
 

@@ -28,17 +28,23 @@ struct alignas(64) WorkerCounters {
   std::atomic<uint64_t> latches{0};  // sources learned
 };
 
-enum class CommandType : uint8_t { kAddFlow, kUpdateFlow, kRemoveFlow };
+enum class CommandType : uint8_t { kAddFlow, kUpdateFlow, kRemoveFlow, kSetTranscode };
+
+struct TranscodeSlot;     // dataplane/transcode.h
+struct GeneratedPackets;
 
 // A flow change. For kAddFlow the hot state is installed as given (the fd,
 // for the socket backend, now belongs to the worker). For kUpdateFlow the
 // control-owned fields are replaced and the learned source is kept unless
-// reset_latch. kRemoveFlow closes the flow (and its socket).
+// reset_latch. kRemoveFlow closes the flow (and its socket) and deletes its
+// transcoder. kSetTranscode gives flow `id` the transcoder in `transcode`
+// (the worker owns it from then on; null: relay unchanged again).
 struct FlowCommand {
   CommandType type = CommandType::kAddFlow;
   bool reset_latch = false;
   FlowId id = kNoFlow;
   FlowHot hot;
+  TranscodeSlot* transcode = nullptr;
 };
 
 // Relaxed add by the only writer: compiles to a plain add, readable from
@@ -50,6 +56,7 @@ inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
 class WorkerState {
  public:
   WorkerState(int index, uint32_t max_flows);
+  ~WorkerState();
 
   int index() const { return index_; }
   uint32_t max_flows() const { return max_flows_; }
@@ -59,6 +66,10 @@ class WorkerState {
   WorkerCounters& counters() { return counters_; }
   const WorkerCounters& counters() const { return counters_; }
   SpscRing<FlowCommand>& commands() { return commands_; }
+  // The transcoder of a flow with kFlowTranscode, and the burst's generated
+  // packets (null until the worker gets its first transcoder).
+  TranscodeSlot* transcoder(FlowId id) { return transcoders_[id]; }
+  GeneratedPackets* generated() { return generated_.get(); }
 
   // Applies one command. Returns the fd the backend must register
   // (add) or unregister and close (remove), or -1.
@@ -77,6 +88,9 @@ class WorkerState {
   FlowTable table_;
   WorkerCounters counters_;
   SpscRing<FlowCommand> commands_;
+  std::unique_ptr<TranscodeSlot*[]> transcoders_;
+  std::unique_ptr<GeneratedPackets> generated_;
+  void set_transcoder(FlowId id, TranscodeSlot* slot);
 };
 
 }  // namespace vox::dataplane

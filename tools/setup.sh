@@ -24,7 +24,16 @@ missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+# libsrtp2 with the OpenSSL backend, built once from Debian's source package
+# and cached where cmake/srtp.cmake finds it (Debian's own build uses NSS:
+# ~170x slower per SRTP context, ~4.6x per packet; see tools/build_srtp.sh).
+# A cached build costs no apt call. If it cannot be built, the packaged
+# libsrtp2 is used and this says so.
+build_srtp() {
+  bash "$(dirname "$0")/build_srtp.sh" >/dev/null ||
+    echo "setup: WARNING: using Debian's packaged libsrtp2 (NSS backend, slow SRTP)" >&2
+}
+[[ ${#missing[@]} -eq 0 ]] && { build_srtp; exit 0; }
 
 echo "setup: installing ${missing[*]}" >&2
 SUDO=""
@@ -41,3 +50,4 @@ trap '[[ $created_policy -eq 1 ]] && $SUDO rm -f /usr/sbin/policy-rc.d' EXIT
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+build_srtp

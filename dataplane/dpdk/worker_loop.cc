@@ -21,6 +21,7 @@
 #include "dataplane/net/rewrite.h"
 #include "dataplane/pipeline.h"
 #include "dataplane/spsc_ring.h"
+#include "dataplane/transcode.h"
 
 namespace vox::dataplane::dpdk {
 
@@ -220,6 +221,84 @@ void WorkerLoop::flush_held(int64_t now) {
   if (sent < ntx) bump(counters_->tx_drops, ntx - sent);
 }
 
+void WorkerLoop::request_arp(uint32_t hop, uint32_t src_ip, bool vlan, uint16_t tci) {
+  Impl& s = *impl_;
+  rte_mbuf* req;
+  if (!config_.port->alloc_mbufs(reinterpret_cast<void**>(&req), 1)) {
+    bump(counters_->no_mbuf);
+    return;
+  }
+  const size_t len = net::build_arp_request(rte_pktmbuf_mtod(req, uint8_t*), rte_pktmbuf_tailroom(req),
+                                            s.mac, src_ip, hop, vlan, tci);
+  req->data_len = req->pkt_len = uint16_t(len);
+  if (fastpath::tx_burst_or_free(s.port_id, config_.tx_queue, &req, 1) == 1)
+    bump(counters_->arp_requests_sent);
+}
+
+void WorkerLoop::send_generated(GeneratedPackets& g, int64_t now) {
+  Impl& s = *impl_;
+  DpdkCounters& dc = *counters_;
+  rte_mbuf* batch[kBurstSize];
+  uint32_t nb = 0;
+  auto flush = [&] {
+    if (nb == 0) return;
+    const uint16_t sent = fastpath::tx_burst_or_free(s.port_id, config_.tx_queue, batch, uint16_t(nb));
+    bump(state_.counters().tx_packets, sent);
+    if (sent < nb) bump(dc.tx_drops, nb - sent);
+    nb = 0;
+  };
+  for (uint32_t k = 0; k < g.count; ++k) {
+    const TxPacket& t = g.out[k];
+    const LocalKey key = state_.flow(t.egress).hot.key;
+    const Endpoint src{config_.host.addresses[local_key_iface(key)], local_key_port(key)};
+    if (!src.addr.is_v4() || !t.dest.addr.is_v4()) [[unlikely]] {
+      bump(state_.counters().drops[size_t(DropReason::kSendFailed)]);
+      bump(dc.ttl_or_family);
+      continue;
+    }
+    rte_mbuf* m;
+    if (!config_.port->alloc_mbufs(reinterpret_cast<void**>(&m), 1)) [[unlikely]] {
+      bump(dc.no_mbuf);
+      bump(state_.counters().drops[size_t(DropReason::kSendFailed)]);
+      continue;
+    }
+    const uint32_t hop = s.next_hop(t.dest.addr.v4(), src.addr.v4());
+    net::MacAddr dst_mac;
+    const auto res = s.arp.resolve(hop, now, &dst_mac);
+    net::UdpFrameSpec spec;
+    spec.src_mac = s.mac;
+    spec.dst_mac = dst_mac;
+    spec.src = src;
+    spec.dst = t.dest;
+    spec.ttl = kRelayTtl;
+    spec.udp_checksum = s.tx_udp_offload ? net::UdpChecksumMode::kOffload : net::UdpChecksumMode::kSoftware;
+    spec.offload_ip_checksum = s.tx_ip_offload;
+    const size_t hdr = net::udp_frame_header_length(spec);
+    uint8_t* base = rte_pktmbuf_mtod(m, uint8_t*);
+    std::memcpy(base + hdr, t.data, t.len);
+    net::build_udp_frame(base + hdr, t.len, spec);
+    m->data_len = m->pkt_len = uint16_t(hdr + t.len);
+    if (s.tx_ip_offload || s.tx_udp_offload) {
+      m->l2_len = net::kEthernetHeaderLength;
+      m->l3_len = net::kIpv4MinHeaderLength;
+      m->ol_flags |= RTE_MBUF_F_TX_IPV4 | (s.tx_ip_offload ? RTE_MBUF_F_TX_IP_CKSUM : 0) |
+                     (s.tx_udp_offload ? RTE_MBUF_F_TX_UDP_CKSUM : 0);
+    }
+    if (res == net::ArpCache::Resolve::kSendRequest) request_arp(hop, src.addr.v4(), false, 0);
+    if (res == net::ArpCache::Resolve::kResolved) [[likely]] {
+      batch[nb++] = m;
+      if (nb == kBurstSize) flush();
+    } else if (res != net::ArpCache::Resolve::kTableFull && s.nheld < kHoldSlots) {
+      // The hop's MAC comes with the ARP reply a forwarded packet asked for.
+      s.held[s.nheld++] = Impl::Held{m, hop, now + config_.host.arp_hold_ns};
+    } else {
+      rte_pktmbuf_free(m);
+      bump(dc.arp_unresolved);
+    }
+  }
+  flush();
+}
+
 uint32_t WorkerLoop::poll_once() {
   Impl& s = *impl_;
   DpdkCounters& dc = *counters_;
@@ -406,25 +485,20 @@ uint32_t WorkerLoop::poll_once() {
       fwd[nfwd++] = m;
       continue;
     }
-    if (res == net::ArpCache::Resolve::kSendRequest) {
-      rte_mbuf* req;
-      if (config_.port->alloc_mbufs(reinterpret_cast<void**>(&req), 1)) {
-        const size_t len = net::build_arp_request(rte_pktmbuf_mtod(req, uint8_t*),
-                                                  rte_pktmbuf_tailroom(req), s.mac,
-                                                  src.addr.v4(), hop, v.has_vlan, v.vlan_tci);
-        req->data_len = req->pkt_len = uint16_t(len);
-        if (fastpath::tx_burst_or_free(s.port_id, config_.tx_queue, &req, 1) == 1)
-          bump(dc.arp_requests_sent);
-      } else {
-        bump(dc.no_mbuf);
-      }
-    }
+    if (res == net::ArpCache::Resolve::kSendRequest) request_arp(hop, src.addr.v4(), v.has_vlan, v.vlan_tci);
     if (res != net::ArpCache::Resolve::kTableFull && s.nheld < kHoldSlots) {
       s.held[s.nheld++] = Impl::Held{m, hop, now + config_.host.arp_hold_ns};
     } else {
       s.keep[i] = false;
       bump(dc.arp_unresolved);
     }
+  }
+
+  // 3b. Packets the transcoders generated: fresh frames in new mbufs (their
+  // payload differs in size from what arrived), sent in their own bursts.
+  if (GeneratedPackets* g = state_.generated(); g && g->count) {
+    send_generated(*g, now);
+    g->count = 0;
   }
 
   // 4. Transmit: forwarded frames, then answers.

@@ -131,6 +131,8 @@ class WorkerLoop {
  private:
   struct Impl;
   void flush_held(int64_t now_ns);  // sends what resolved, drops what expired
+  void send_generated(GeneratedPackets& g, int64_t now_ns);  // transcoded packets
+  void request_arp(uint32_t hop, uint32_t src_ip, bool vlan, uint16_t tci);
   WorkerState& state_;
   WorkerLoopConfig config_;
   std::unique_ptr<DpdkCounters> counters_;

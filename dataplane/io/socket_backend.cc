@@ -4,6 +4,8 @@
 // socket that was closed (and whose fd number was reused) in between.
 #include "dataplane/io/socket_backend.h"
 
+#include "dataplane/transcode.h"
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
@@ -68,9 +70,6 @@ struct RxBuffers {
   mmsghdr msgs[kMaxPackets];
   RxPacket rx[kMaxPackets];
   TxPacket tx[kMaxPackets];
-  sockaddr_storage tx_names[kMaxPackets];
-  iovec tx_iov[kMaxPackets];
-  mmsghdr tx_msgs[kMaxPackets];
 };
 
 SocketWorker::SocketWorker(WorkerState& state, SocketLoopConfig config)
@@ -132,18 +131,19 @@ void SocketWorker::drain_commands() {
   }
 }
 
-void SocketWorker::transmit(const TxPacket* tx, uint32_t n) {
+void send_packets(WorkerState& state, const TxPacket* tx, uint32_t n) {
   // Runs of packets leaving through the same socket go out in one sendmmsg.
-  WorkerCounters& wc = state_.counters();
-  mmsghdr* msgs = bufs_->tx_msgs;
-  iovec* iov = bufs_->tx_iov;
-  sockaddr_storage* names = bufs_->tx_names;
+  constexpr uint32_t kChunk = 64;
+  WorkerCounters& wc = state.counters();
+  mmsghdr msgs[kChunk];
+  iovec iov[kChunk];
+  sockaddr_storage names[kChunk];
   uint32_t i = 0;
   uint64_t bytes = 0, sent_total = 0;
   while (i < n) {
     uint32_t j = i;
     int fd = tx[i].fd;
-    for (; j < n && tx[j].fd == fd; ++j) {
+    for (; j < n && j - i < kChunk && tx[j].fd == fd; ++j) {
       uint32_t k = j - i;
       iov[k] = {const_cast<uint8_t*>(tx[j].data), tx[j].len};
       msgs[k].msg_hdr = {};
@@ -159,7 +159,7 @@ void SocketWorker::transmit(const TxPacket* tx, uint32_t n) {
       if (r <= 0) {
         // The packet at the head failed (full buffer, unreachable): count
         // it and move on; never block the worker.
-        Flow& f = state_.flow(tx[i + done].egress);
+        Flow& f = state.flow(tx[i + done].egress);
         bump(wc.drops[size_t(DropReason::kSendFailed)]);
         bump(f.counters.drops[size_t(DropReason::kSendFailed)]);
         ++done;
@@ -173,6 +173,18 @@ void SocketWorker::transmit(const TxPacket* tx, uint32_t n) {
   }
   bump(wc.tx_packets, sent_total);
   bump(wc.tx_bytes, bytes);
+}
+
+void send_generated(WorkerState& state) {
+  GeneratedPackets* g = state.generated();
+  if (!g || g->count == 0) return;
+  send_packets(state, g->out, g->count);
+  g->count = 0;
+}
+
+void SocketWorker::transmit(const TxPacket* tx, uint32_t n) {
+  send_packets(state_, tx, n);
+  send_generated(state_);
 }
 
 void SocketWorker::run(const std::atomic<bool>& stop) {

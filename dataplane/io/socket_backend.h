@@ -23,6 +23,12 @@ Result<int, int> open_udp_port(const IpAddr& addr, uint16_t port);
 // owns (its flows' fds). Called when a worker loop is torn down.
 void close_worker_sockets(WorkerState& state);
 
+// Sends packets with sendmmsg (runs through one socket share a call); a
+// refused packet is counted as send-failed, never retried or blocked on.
+void send_packets(WorkerState& state, const TxPacket* tx, uint32_t n);
+// Sends and clears what the transcoders generated in the last burst.
+void send_generated(WorkerState& state);
+
 struct SocketLoopConfig {
   // io_uring (one system call per loop iteration for all sockets) when the
   // kernel allows it, else epoll + recvmmsg/sendmmsg.

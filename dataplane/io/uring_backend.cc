@@ -178,6 +178,9 @@ void UringWorker::recycle(uint16_t bid) {
 }
 
 void UringWorker::forward(const TxPacket* tx, uint32_t n) {
+  // Transcoded packets live in worker memory reused by the next burst, not
+  // in a provided buffer: they go out now, synchronously.
+  send_generated(state_);
   for (uint32_t i = 0; i < n; ++i) {
     auto bid = uint16_t(size_t(tx[i].data - s_->buffers) / kBufSize);
     auto& slot = s_->send[bid];

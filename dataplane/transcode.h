@@ -1,0 +1,71 @@
+// Transcoding on the worker that owns the call. A flow whose direction
+// needs a codec change (G.711 <-> Opus, or repacketization) carries a
+// TranscodeSlot: the pipeline hands that flow's RTP to the slot's
+// codecs::Transcoder instead of forwarding it, and the packets it generates
+// (own SSRC, sequence, timestamps) leave from the worker's
+// GeneratedPackets, which the backend sends after each burst.
+//
+// Ownership: the control plane creates a slot (Opus state allocation
+// happens there, never on the worker) and hands it over in a kSetTranscode
+// command; from then on the worker owns it and deletes it when it is
+// replaced or its flow removed. The control plane keeps reading the
+// published counters through its pointer until it posts that replacement
+// or removal, and never afterwards.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "codecs/transcoder.h"
+#include "dataplane/flow.h"
+#include "dataplane/pipeline.h"
+
+namespace vox::dataplane {
+
+// Transcoder counters as the control plane sees them (NG query/statistics).
+enum class TranscodeCounter : uint8_t {
+  kPacketsIn,
+  kPacketsOut,
+  kFramesDecoded,
+  kFramesEncoded,
+  kFramesConcealed,
+  kFecRecovered,
+  kLateDropped,
+  kDecodeErrors,
+  kDtmfPassed,
+  kDtmfDetected,
+  kDtmfGenerated,
+  kOverflow,
+  kCount
+};
+inline constexpr size_t kTranscodeCounterCount = size_t(TranscodeCounter::kCount);
+const char* to_string(TranscodeCounter c);  // "frames concealed", ...
+
+struct TranscodeSlot {
+  explicit TranscodeSlot(std::unique_ptr<codecs::Transcoder> t) : transcoder(std::move(t)) {}
+  std::unique_ptr<codecs::Transcoder> transcoder;
+  uint64_t packets_out = 0;  // worker only
+  std::atomic<uint64_t> published[kTranscodeCounterCount] = {};
+
+  // Worker: copies the transcoder's counters for the control plane.
+  void publish();
+  uint64_t get(TranscodeCounter c) const {
+    return published[size_t(c)].load(std::memory_order_relaxed);
+  }
+};
+
+// Packets the transcoders produced during one burst, RTP header included,
+// in worker-owned memory, with where they go. Allocated with the first
+// slot a worker gets; a worker that never transcodes never has one.
+struct GeneratedPackets {
+  static constexpr uint32_t kSlots = 256;
+  static constexpr uint32_t kSlotBytes = 1500;
+  static constexpr uint32_t kRxIndex = 0xffffffffu;  // TxPacket::rx_index of these
+
+  alignas(64) uint8_t buffers[kSlots][kSlotBytes];
+  TxPacket out[kSlots];  // out[i].data points into buffers[i]
+  uint32_t count = 0;
+};
+
+}  // namespace vox::dataplane
