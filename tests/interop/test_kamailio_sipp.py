@@ -21,6 +21,10 @@ VOX_VERBOSE=1 prints the NG dicts Kamailio exchanged even on success.
 --media-ip (the UAs' media address), --relay-ip (the relay's media address)
 and --sniff-iface (an interface, or "any"): test_kamailio_sipp_dpdk.py runs
 this test so inside a network namespace against voxrelay --backend=dpdk.
+
+``main(scenario)`` runs another call through the same harness:
+test_kamailio_sipp_transcode.py passes a ``Scenario`` subclass (offer flags,
+SIPp scenarios and pcaps, media checks, checks during and after the call).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import sys
 import tempfile
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -222,7 +227,22 @@ def sdp_audio_port(sdp: str):
 
 # --------------------------------------------------------------------------
 
-def analyse_media(packets, uac_mp: int, uas_mp: int, relay_ip: str, errors: list) -> dict:
+def media_legs(packets, uac_mp: int, uas_mp: int) -> dict:
+    """The sniffed RTP packets of each leg, in capture order."""
+    rtp = [p for p in packets if p.pt is not None]
+    return {
+        "UAC -> relay": [p for p in rtp if p.sport == uac_mp],
+        "relay -> UAS": [p for p in rtp if p.dport == uas_mp],
+        "UAS -> relay": [p for p in rtp if p.sport == uas_mp],
+        "relay -> UAC": [p for p in rtp if p.dport == uac_mp],
+    }
+
+
+def analyse_media(packets, uac_mp: int, uas_mp: int, relay_ip: str, errors: list,
+                  expect=None) -> dict:
+    """Per-leg checks; returns {leg: relay-side ports}. ``expect``: {leg: (set of
+    audio PTs, telephone-event PT)}, and then any other PT on a leg is an error;
+    default: G.711 (PT 0/8) and PT 101 on every leg, other PTs tolerated."""
     def in_relay(port):
         return RELAY_MIN <= port <= RELAY_MAX
 
@@ -233,22 +253,23 @@ def analyse_media(packets, uac_mp: int, uas_mp: int, relay_ip: str, errors: list
         return out
 
     rtp = [p for p in packets if p.pt is not None]
-    legs = {
-        "UAC -> relay": [p for p in rtp if p.sport == uac_mp],
-        "relay -> UAS": [p for p in rtp if p.dport == uas_mp],
-        "UAS -> relay": [p for p in rtp if p.sport == uas_mp],
-        "relay -> UAC": [p for p in rtp if p.dport == uac_mp],
-    }
+    legs = media_legs(packets, uac_mp, uas_mp)
     relay_ports = {}
     for name, pk in legs.items():
         counts = pts(pk)
+        audio_pts, dtmf_pt = expect[name] if expect else (AUDIO_PTS, DTMF_PT)
         log(f"{name}: {len(pk)} RTP packets, payload types {dict(sorted(counts.items()))}")
         if len(pk) < 50:
             errors.append(f"{name}: only {len(pk)} RTP packets (expected >= 50)")
-        if not AUDIO_PTS & set(counts):
-            errors.append(f"{name}: no G.711 (PT 0/8) packets")
-        if DTMF_PT not in counts:
-            errors.append(f"{name}: no telephone-event (PT {DTMF_PT}) packets")
+        if not audio_pts & set(counts):
+            errors.append(f"{name}: no G.711 (PT 0/8) packets" if not expect else
+                          f"{name}: no audio packets (PT {'/'.join(map(str, sorted(audio_pts)))})")
+        if dtmf_pt not in counts:
+            errors.append(f"{name}: no telephone-event (PT {dtmf_pt}) packets")
+        stray = sorted(set(counts) - set(audio_pts) - {dtmf_pt}) if expect else []
+        if stray:
+            errors.append(f"{name}: unexpected payload types {stray} (expected "
+                          f"{sorted(audio_pts)} and {dtmf_pt})")
         relay_side = [(p.dport if name.startswith("UA") else p.sport) for p in pk]
         outside = sorted({rp for rp in relay_side if not in_relay(rp)})
         if outside:
@@ -264,6 +285,53 @@ def analyse_media(packets, uac_mp: int, uas_mp: int, relay_ip: str, errors: list
     return relay_ports
 
 
+@dataclass
+class CallInfo:
+    """What a Scenario's hooks get: the running call's endpoints and tools."""
+    tmp: Path
+    uac_mp: int
+    uas_mp: int
+    relay_ip: str
+    ng: "vox.NgClient"
+    ng_port: int
+    sniffer: "vox.RtpSniffer"
+    procs: dict
+
+    def ng_exchanges(self) -> list:
+        """ng_exchanges() of Kamailio's NG traffic sniffed so far."""
+        return ng_exchanges([p for p in self.sniffer.snapshot()
+                             if self.ng_port in (p.sport, p.dport)], self.ng_port,
+                            self.ng.sock.getsockname()[1])
+
+
+class Scenario:
+    """The call of this test: both UAs play PCMU (made from SIPp's g711a.pcap)
+    and SIPp's RFC 2833 pcap. Subclasses change the hooks."""
+    offer_flags = ""          # extra rtpengine_offer() flags (@OFFER_FLAGS@ in kamailio.cfg)
+    uac_xml, uas_xml = "uac_dtmf.xml", "uas_dtmf.xml"
+    call_note = "call lasts ~10 s"
+
+    def prepare(self, tmp: Path) -> None:
+        """Put the SIPp scenarios and the pcaps they play into tmp."""
+        n = make_pcmu_pcap(SIPP_PCAPS / "g711a.pcap", tmp / "audio.pcap")
+        shutil.copy(SIPP_PCAPS / "dtmf_2833_1.pcap", tmp / "dtmf.pcap")
+        log(f"audio.pcap: {n} PCMU packets (from g711a.pcap); dtmf.pcap: RFC 2833 '1'")
+        for f in (self.uac_xml, self.uas_xml):
+            shutil.copy(HERE / f, tmp / f)
+
+    def during_call(self, call: CallInfo) -> None:
+        """Runs once both UAs are started, before waiting for the UAC to end."""
+
+    def check_media(self, call: CallInfo, packets: list, offer: tuple, answer: tuple,
+                    errors: list) -> dict:
+        """Media checks; returns {leg: relay-side ports} (see analyse_media).
+        offer/answer: Kamailio's NG (request, reply) dicts, or (None, None)."""
+        return analyse_media(packets, call.uac_mp, call.uas_mp, call.relay_ip, errors)
+
+    def after_call(self, call: CallInfo, errors: list) -> None:
+        """Runs after the NG `list` check (the relay still runs)."""
+
+
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build-dir", type=Path, default=vox.build_dir_from_argv([]))
@@ -277,7 +345,8 @@ def parse_args():
     return ap.parse_args()
 
 
-def main() -> int:
+def main(scenario: Scenario = None) -> int:
+    sc = scenario or Scenario()
     args = parse_args()
     build_dir = args.build_dir.resolve()
     verbose = bool(os.environ.get("VOX_VERBOSE"))
@@ -315,11 +384,7 @@ def main() -> int:
         log(f"ports: kamailio {kam_port}, UAS {uas_port} (media {uas_mp}), UAC {uac_port} "
             f"(media {uac_mp}), NG {ng_port}, relay range {RELAY_MIN}-{RELAY_MAX}; tmp {tmp}")
 
-        n = make_pcmu_pcap(SIPP_PCAPS / "g711a.pcap", tmp / "audio.pcap")
-        shutil.copy(SIPP_PCAPS / "dtmf_2833_1.pcap", tmp / "dtmf.pcap")
-        log(f"audio.pcap: {n} PCMU packets (from g711a.pcap); dtmf.pcap: RFC 2833 '1'")
-        for f in ("uac_dtmf.xml", "uas_dtmf.xml"):
-            shutil.copy(HERE / f, tmp / f)
+        sc.prepare(tmp)
 
         sniffer = vox.RtpSniffer([(RELAY_MIN, RELAY_MAX), (uac_mp, uac_mp + 3),
                                   (uas_mp, uas_mp + 3), (ng_port, ng_port)],
@@ -337,7 +402,8 @@ def main() -> int:
 
         cfg = (HERE / "kamailio.cfg").read_text()
         cfg = (cfg.replace("@SIP_PORT@", str(kam_port)).replace("@NG_PORT@", str(ng_port))
-               .replace("@NG_HOST@", ng_host).replace("@MODULE_PATH@", KAM_MODULES))
+               .replace("@NG_HOST@", ng_host).replace("@MODULE_PATH@", KAM_MODULES)
+               .replace("@OFFER_FLAGS@", f" {sc.offer_flags}" if sc.offer_flags else ""))
         (tmp / "kamailio.cfg").write_text(cfg)
         (tmp / "run").mkdir()
         procs["kamailio"] = Proc("kamailio", [
@@ -355,7 +421,7 @@ def main() -> int:
                   "-timeout", f"{SIPP_TIMEOUT}s", "-timeout_error", "-trace_err", "-trace_msg",
                   "-nostdin", "-max_recv_loops", "1000"]
         procs["uas"] = Proc("sipp UAS", [
-            SIPP, "-sf", "uas_dtmf.xml", "-p", str(uas_port), "-mp", str(uas_mp), *common,
+            SIPP, "-sf", sc.uas_xml, "-p", str(uas_port), "-mp", str(uas_mp), *common,
             "-error_file", "uas_errors.log", "-message_file", "uas_messages.log"],
             tmp, tmp / "uas_screen.log")
         deadline = time.monotonic() + 10
@@ -365,10 +431,12 @@ def main() -> int:
             time.sleep(0.1)
         procs["uac"] = Proc("sipp UAC", [
             SIPP, f"127.0.0.1:{uas_port}", "-rsa", f"127.0.0.1:{kam_port}", "-s", "voxtest",
-            "-sf", "uac_dtmf.xml", "-p", str(uac_port), "-mp", str(uac_mp), *common,
+            "-sf", sc.uac_xml, "-p", str(uac_port), "-mp", str(uac_mp), *common,
             "-error_file", "uac_errors.log", "-message_file", "uac_messages.log"],
             tmp, tmp / "uac_screen.log")
-        log("SIPp UAS and UAC started; call lasts ~10 s")
+        log(f"SIPp UAS and UAC started; {sc.call_note}")
+        call = CallInfo(tmp, uac_mp, uas_mp, args.relay_ip, ng, ng_port, sniffer, procs)
+        sc.during_call(call)
 
         uac_rc = procs["uac"].wait(SIPP_TIMEOUT + 10)
         uas_rc = procs["uas"].wait(15)
@@ -403,7 +471,7 @@ def main() -> int:
         call_id = offer[0].get("call-id") if offer[0] else None
 
         # --- media
-        relay_ports = analyse_media(packets, uac_mp, uas_mp, args.relay_ip, errors)
+        relay_ports = sc.check_media(call, packets, offer, answer, errors)
         # The UAS must send to the port the relay wrote into the offer's SDP,
         # the UAC to the one in the answer's SDP.
         for name, (q, r) in (("UAS -> relay", offer), ("UAC -> relay", answer)):
@@ -424,6 +492,7 @@ def main() -> int:
                 errors.append(f"call {call_id!r} still listed by NG 'list' 3 s after BYE: {calls}")
             else:
                 log(f"NG list after BYE: {calls}")
+        sc.after_call(call, errors)
         if relay is not None and not relay.alive():
             errors.append(f"relay died during the test (exit {relay.proc.returncode})")
 
