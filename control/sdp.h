@@ -122,6 +122,11 @@ struct SdpMediaRewrite {
   // Repacketization: a=ptime:N replaces the first a=ptime (later ones are
   // dropped) or, when there is none, follows the rtpmap/fmtp lines.
   std::optional<int> ptime;
+  // SDES (RFC 4568): when set, every a=crypto line of this section is
+  // replaced by these values ("1 AES_CM_128_HMAC_SHA1_80 inline:..."), where
+  // the first one was or else after the rtpmap/fmtp lines; empty strips them
+  // (a plain RTP side must never see the other party's keys).
+  std::optional<std::vector<std::string>> crypto;
 };
 
 struct SdpRewrite {

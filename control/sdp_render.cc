@@ -1,6 +1,7 @@
 // SDP rewriter: renders a parsed Sdp with the relay's addresses and ports
 // (SdpRewrite) and keeps every line voxrelay does not own where it was.
 // Output uses CRLF (RFC 8866 §5) and the field order of RFC 8866 §5.
+#include <algorithm>
 #include <string>
 #include <string_view>
 
@@ -139,12 +140,25 @@ void render_attributes(std::string& out, const SdpMedia& m, const SdpMediaRewrit
   if (codecs && no_codec_lines) add_codec_lines(out, *codecs);
   if (ptime && !has_ptime && no_codec_lines) add_ptime(out, ptime);
   bool ptime_written = false;
+  const std::vector<std::string>* crypto = rw && rw->crypto ? &*rw->crypto : nullptr;
+  bool crypto_written = false;
+  auto add_crypto = [&] {
+    if (crypto_written) return;
+    for (const auto& c : *crypto) add_attribute(out, SdpAttribute{"crypto", c});
+    crypto_written = true;
+  };
+  if (crypto && no_codec_lines &&
+      std::none_of(m.attributes.begin(), m.attributes.end(),
+                   [](const SdpAttribute& a) { return a.name == "crypto"; }))
+    add_crypto();
 
   for (size_t i = 0; i < m.attributes.size(); ++i) {
     const SdpAttribute& a = m.attributes[i];
     if (rw && (a.name == "rtcp" || a.name == "rtcp-mux")) continue;
     if (rw && strip_ice && is_ice_attribute(a.name)) continue;
-    if (codecs && is_codec_attribute(a)) {
+    if (crypto && a.name == "crypto") {
+      add_crypto();  // the replacements stand where the first key stood
+    } else if (codecs && is_codec_attribute(a)) {
       if (i == first_codec) add_codec_lines(out, *codecs);
     } else if (codecs && a.name == "rtcp-fb" && format_of(a) != "*" &&
                !lists_format(*codecs, format_of(a))) {
@@ -156,6 +170,13 @@ void render_attributes(std::string& out, const SdpMedia& m, const SdpMediaRewrit
       add_attribute(out, a);
     }
     if (ptime && !has_ptime && i == last_codec) add_ptime(out, ptime);
+    if (crypto && i == last_codec) {
+      // No a=crypto yet by the end of the codec block: the keys go here
+      // unless one comes later (then they replace it there).
+      bool later = false;
+      for (size_t j = i + 1; j < m.attributes.size(); ++j) later |= m.attributes[j].name == "crypto";
+      if (!later) add_crypto();
+    }
   }
 }
 

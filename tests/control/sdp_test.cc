@@ -531,6 +531,40 @@ TEST(SdpRender, RejectionAndProto) {
             "m=video 0 RTP/AVP 96\r\n");  // a rejected offer stays rejected
 }
 
+TEST(SdpRender, CryptoLinesAreReplacedOrStripped) {
+  const std::string body = kHead +
+      "m=audio 5000 RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAA\r\n"
+      "a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:BBB\r\na=sendrecv\r\n";
+  auto s = parse_sdp(body);
+  ASSERT_TRUE(s.ok());
+  SdpRewrite rw;
+  rw.media = {relay(30000, 30001)};
+  rw.media[0].rtcp_attribute = false;
+  // Our own key replaces both of the party's, where the first stood.
+  rw.media[0].crypto = std::vector<std::string>{"1 AEAD_AES_128_GCM inline:OURS"};
+  std::string out = render_sdp(*s, rw);
+  EXPECT_NE(out.find("a=rtpmap:0 PCMU/8000\r\na=crypto:1 AEAD_AES_128_GCM inline:OURS\r\na=sendrecv\r\n"),
+            std::string::npos) << out;
+  EXPECT_EQ(out.find("AAA"), std::string::npos);
+  EXPECT_EQ(out.find("BBB"), std::string::npos);
+  // Toward a plain RTP side: no keys at all.
+  rw.media[0].crypto = std::vector<std::string>{};
+  rw.media[0].proto = "RTP/AVP";
+  out = render_sdp(*s, rw);
+  EXPECT_EQ(out.find("a=crypto"), std::string::npos) << out;
+  EXPECT_NE(out.find("m=audio 30000 RTP/AVP 0\r\n"), std::string::npos) << out;
+  // Toward an SRTP side from a plain offer: the keys follow the codec lines.
+  auto plain = parse_sdp(kHead + "m=audio 5000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n");
+  ASSERT_TRUE(plain.ok());
+  rw.media[0].proto = "RTP/SAVP";
+  rw.media[0].crypto = std::vector<std::string>{"1 AES_CM_128_HMAC_SHA1_80 inline:K1", "2 AEAD_AES_128_GCM inline:K2"};
+  out = render_sdp(*plain, rw);
+  EXPECT_NE(out.find("m=audio 30000 RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+                     "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:K1\r\n"
+                     "a=crypto:2 AEAD_AES_128_GCM inline:K2\r\na=sendrecv\r\n"),
+            std::string::npos) << out;
+}
+
 TEST(SdpRender, MediaLevelHoldKept) {
   auto s = parse_sdp(kHead + "m=audio 5000 RTP/AVP 0\r\nc=IN IP6 ::\r\na=inactive\r\n");
   ASSERT_TRUE(s.ok());
