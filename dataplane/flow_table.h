@@ -25,6 +25,9 @@ class FlowTable {
       i = (i + 1) & mask_;
     }
   }
+  // Starts loading the slot `key` hashes to (a burst issues every
+  // lookup's miss before it waits on the first).
+  void prefetch(LocalKey key) const { __builtin_prefetch(&entries_[slot_of(key)]); }
   // Inserts or replaces. False when the table is full (max_flows reached).
   bool insert(LocalKey key, FlowId id);
   bool erase(LocalKey key);

@@ -57,20 +57,42 @@ void transcode(WorkerState& w, FlowId id, const RtpView& rtp, int64_t now_ns, co
   slot->publish();
 }
 
+// With 100k flows every lookup misses the cache three times (table slot,
+// flow, egress flow), each miss waiting on the one before. Issuing each
+// level's misses for the whole burst before waiting on any lets them
+// overlap (VPP's quad loops, l3fwd's prefetch ahead).
+void lookup_ahead(WorkerState& w, const RxPacket* rx, uint32_t n, FlowId* ids) {
+  const FlowTable& table = w.table();
+  for (uint32_t i = 0; i < n; ++i) table.prefetch(rx[i].local);
+  for (uint32_t i = 0; i < n; ++i) {
+    ids[i] = table.find(rx[i].local);
+    if (ids[i] != kNoFlow) {
+      __builtin_prefetch(&w.flow(ids[i]).hot);
+      __builtin_prefetch(&w.flow(ids[i]).counters, 1);
+    }
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    if (ids[i] == kNoFlow) continue;
+    const FlowId e = w.flow(ids[i]).hot.egress_rtp;
+    if (e != kNoFlow) __builtin_prefetch(&w.flow(e).hot);
+  }
+}
+
 }  // namespace
 
 uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t now_ns,
                        TxPacket* tx) {
   WorkerCounters& wc = w.counters();
-  FlowTable& table = w.table();
   uint32_t out = 0;
   uint64_t rx_bytes = 0;
+  FlowId ids[kBurstSize];
   for (uint32_t i = 0; i < n; ++i) {
+    if (i % kBurstSize == 0) lookup_ahead(w, rx + i, std::min(kBurstSize, n - i), ids);
     const RxPacket& p = rx[i];
     if (i + 1 < n) __builtin_prefetch(rx[i + 1].data);
     rx_bytes += p.len;
 
-    FlowId id = table.find(p.local);
+    FlowId id = ids[i % kBurstSize];
     if (id == kNoFlow) [[unlikely]] {
       bump(wc.no_flow);
       continue;
