@@ -2,8 +2,10 @@
 // rtpengine), sends paced 20 ms G.711 RTP both ways through it, and reports
 // offered/delivered pps, loss, misrouting and one-way latency percentiles.
 // One thread; io_uring (epoll as a fallback) so the generator's cost is the
-// kernel's UDP path, not syscalls. Output: text, or with --json exactly one
-// JSON line on stdout; progress and "voxload: window start|end" on stderr.
+// kernel's UDP path, not syscalls. --transcode: PCMU from A, Opus from B, the
+// relay asked to transcode (voxload_transcode.h explains what is measured).
+// Output: text, or with --json exactly one JSON line on stdout; progress and
+// "voxload: window start|end" on stderr.
 #include <liburing.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -27,11 +29,13 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "control/ng_client.h"
 #include "dataplane/bytes.h"
 #include "dataplane/endpoint.h"
+#include "voxload_transcode.h"
 
 namespace {
 
@@ -71,6 +75,9 @@ struct Options {
   int ng_timeout_ms = 1000;
   int drain_ms = 200;  // after the window: packets arriving later count as lost
   bool direct = false;  // calibration: no relay, A and B send to each other
+  bool transcode = false;  // A offers PCMU, B answers Opus: the relay transcodes both ways
+  bool socket_drops = false;  // read /proc/net/udp drops at the window's edges (always with --transcode)
+  voxload::TranscodeOptions tc;
 };
 
 // ---------------------------------------------------------------- latency histogram
@@ -213,10 +220,13 @@ struct SetupReport {
 };
 
 // Offer from side A (its socket's port), answer from side B; returns where A
-// and B must send (relay ports P_A and P_B).
+// and B must send (relay ports P_A and P_B). With tc (--transcode) the offer
+// asks for Opus and B answers with the Opus payload type the relay offered.
 std::optional<std::string> setup_call(NgClient& ng, Call& call, const vox::IpAddr& local, uint16_t port_a,
                                       uint16_t port_b, uint64_t session_id, int timeout_ms, Endpoint* to_relay_from_a,
-                                      Endpoint* to_relay_from_b) {
+                                      Endpoint* to_relay_from_b, voxload::TranscodeLoad* tc = nullptr,
+                                      uint32_t call_index = 0) {
+  std::string offer_to_b;
   auto request = [&](const char* command, const std::string& sdp, bool answer) -> std::optional<std::string> {
     NgValue req = NgValue::dict();
     req.set("command", command);
@@ -228,6 +238,7 @@ std::optional<std::string> setup_call(NgClient& ng, Call& call, const vox::IpAdd
     replace.push(NgValue::str("origin"));
     replace.push(NgValue::str("session-connection"));
     req.set("replace", std::move(replace));
+    if (tc && !answer) req.set("codec", voxload::TranscodeLoad::offer_codec_dict());
     auto reply = ng.call(req, timeout_ms, 2);
     if (!reply.ok()) return std::string(command) + ": " + reply.error();
     if (reply->find_string("result") != "ok") {
@@ -238,11 +249,17 @@ std::optional<std::string> setup_call(NgClient& ng, Call& call, const vox::IpAdd
     const auto media = sdp_out ? parse_sdp_media(*sdp_out) : std::nullopt;
     if (!media) return std::string(command) + ": no usable m=audio/c= in the returned SDP";
     *(answer ? to_relay_from_a : to_relay_from_b) = *media;
+    if (!answer) offer_to_b = std::string(*sdp_out);
     return std::nullopt;
   };
   // The offer's SDP goes to B: its port is where B sends. The answer's goes to A.
   if (auto e = request("offer", make_sdp(local, port_a, session_id), false)) return e;
-  if (auto e = request("answer", make_sdp(local, port_b, session_id + 1), true)) return e;
+  std::string answer_sdp = make_sdp(local, port_b, session_id + 1);
+  if (tc) {
+    if (auto e = tc->answer_sdp(call_index, offer_to_b, local, port_b, session_id + 1, &answer_sdp))
+      return "offer: " + *e;
+  }
+  if (auto e = request("answer", answer_sdp, true)) return e;
   call.up = true;
   return std::nullopt;
 }
@@ -356,6 +373,9 @@ struct Counters {
   uint64_t received = 0, received_window = 0, duplicates = 0, misrouted = 0, invalid = 0, too_late = 0;
   uint64_t recv_errors = 0, rearms = 0;
   int first_send_errno = 0;
+  // --transcode: what arrived that is not a mapped media packet (all but rtcp
+  // also count as invalid), and arrivals that map to a later send.
+  uint64_t rtcp = 0, wrong_pt = 0, wrong_size = 0, unmatched = 0, latency_negative = 0;
 };
 
 class LoadRun {
@@ -385,6 +405,7 @@ class LoadRun {
       relay_cpu_start_ = opt_.relay_pid ? process_cpu_seconds(opt_.relay_pid) : -1;
       self_cpu_start_ = self_cpu_seconds();
       machine_busy_start_ = machine_busy_seconds();
+      if (count_drops_) drops_start_ = voxload::socket_drops(relay_ports_, own_ports_);
       window_real_start_ = now;
       std::fprintf(stderr, "voxload: window start\n");
     }
@@ -395,6 +416,8 @@ class LoadRun {
       relay_cpu_end_ = opt_.relay_pid ? process_cpu_seconds(opt_.relay_pid) : -1;
       self_cpu_end_ = self_cpu_seconds();
       machine_busy_end_ = machine_busy_seconds();
+      if (count_drops_) drops_end_ = voxload::socket_drops(relay_ports_, own_ports_);
+      relay_rss_kb_ = opt_.relay_pid ? voxload::process_rss_kb(opt_.relay_pid) : -1;
       window_real_end_ = now;
       std::fprintf(stderr, "voxload: window end\n");
     }
@@ -419,9 +442,23 @@ class LoadRun {
   void skip_packet() { ++counters_.send_busy; }
 
   // Writes a full packet for stream s into p (payload_ bytes; the µ-law
-  // filler after the marker was written once). Returns whether it is in the window.
-  bool build_packet(uint32_t s, uint8_t* p, int64_t stamp) {
+  // filler after the marker was written once) and returns its length;
+  // *in_window: whether it is in the window. --transcode: PCMU or Opus
+  // audio from the tables, the whole packet written here.
+  size_t build_packet(uint32_t s, uint8_t* p, int64_t stamp, bool* in_window) {
     Stream& st = streams_[s];
+    *in_window = stamp >= window_start_ && stamp < window_end_;
+    if (tc_) {
+      const uint32_t counter = st.next_counter++;
+      p[0] = 0x80;
+      p[1] = tc_->send_pt(s);
+      tc_->on_build(s, counter, stamp, st.seq);
+      vox::store_be16(p + 2, st.seq++);
+      vox::store_be32(p + 4, st.rtp_ts);
+      st.rtp_ts += tc_->send_ts_step(s);
+      vox::store_be32(p + 8, st.ssrc);
+      return kRtpHeader + tc_->write_payload(s, counter, p + kRtpHeader);
+    }
     p[0] = 0x80;  // V=2, no padding/extension/CSRC
     p[1] = 0;     // M=0, PT 0 (PCMU)
     vox::store_be16(p + 2, st.seq++);
@@ -436,7 +473,7 @@ class LoadRun {
     m[13] = m[14] = m[15] = 0;
     vox::store_be32(m + 16, st.next_counter++);
     vox::store_be64(m + 20, uint64_t(stamp));
-    return stamp >= window_start_ && stamp < window_end_;
+    return size_t(opt_.payload);
   }
 
   void on_sent(bool in_window) {
@@ -451,6 +488,7 @@ class LoadRun {
   // rx_realtime: the kernel's receive timestamp, 0 if missing.
   void on_receive(uint32_t sock, const uint8_t* p, size_t len, int64_t rx_realtime) {
     ++counters_.received;
+    if (tc_) return on_receive_transcoded(sock, p, len, rx_realtime);
     const auto m = parse_marker(p, len, run_tag_);
     if (!m || m->direction > 1 || m->call >= streams_.size() / 2) {
       ++counters_.invalid;
@@ -470,6 +508,67 @@ class LoadRun {
     ++counters_.received_window;
     const int64_t rx = rx_realtime ? rx_realtime - realtime_minus_mono_ : mono_ns();
     latency_.add(uint64_t(std::max<int64_t>(0, rx - m->send_ns)));
+  }
+
+  // --transcode: a packet at socket sock is output of stream sock ^ 1; its
+  // input packet is found from its RTP timestamp (voxload_transcode.h).
+  void on_receive_transcoded(uint32_t sock, const uint8_t* p, size_t len, int64_t rx_realtime) {
+    using Rx = voxload::TranscodeLoad::Rx;
+    const int64_t rx = rx_realtime ? rx_realtime - realtime_minus_mono_ : mono_ns();
+    const uint32_t s = sock ^ 1;
+    const auto r = tc_->classify(s, p, len, rx, !in_window_ && !window_closed_);
+    switch (r.kind) {
+      case Rx::kOk: break;
+      case Rx::kRtcp: ++counters_.rtcp; return;  // the relay's own reports: not media, not invalid
+      case Rx::kWrongPt: ++counters_.wrong_pt; ++counters_.invalid; return;
+      case Rx::kWrongSize: ++counters_.wrong_size; ++counters_.invalid; return;
+      case Rx::kUnmatched: ++counters_.unmatched; ++counters_.invalid; return;
+      case Rx::kNotRtp: ++counters_.invalid; return;
+    }
+    if (r.anchor_moved) streams_[s].rx_seen = false;  // warm-up: what was seen mapped elsewhere
+    switch (track_duplicate(streams_[s], r.counter)) {
+      case Seen::kDuplicate: ++counters_.duplicates; return;
+      case Seen::kTooOld: ++counters_.too_late; break;
+      case Seen::kNew: break;
+    }
+    if (r.send_ns < window_start_ || r.send_ns >= window_end_) return;
+    ++counters_.received_window;
+    const int64_t d = rx - r.send_ns;
+    if (d < 0) ++counters_.latency_negative;
+    latency_.add(uint64_t(std::max<int64_t>(0, d)));
+    latency_dir_[s & 1].add(uint64_t(std::max<int64_t>(0, d)));
+    if (r.seq_lag >= 0) {
+      ++seq_lag_counts_[r.seq_lag];
+      latency_seq_.add(uint64_t(std::max<int64_t>(0, rx - r.seq_send_ns)));
+    }
+  }
+
+  void set_transcode(voxload::TranscodeLoad* tc) { tc_ = tc; }
+  const voxload::TranscodeLoad* transcode() const { return tc_; }
+  // Buffer bytes a packet may need.
+  size_t packet_capacity() const {
+    return tc_ ? std::max(size_t(opt_.payload), tc_->max_packet_size()) : size_t(opt_.payload);
+  }
+  // --transcode, by stream direction: 0 = A -> B (PCMU in, Opus out), 1 = B -> A.
+  const LatencyHistogram& latency_direction(int dir) const { return latency_dir_[dir]; }
+  const LatencyHistogram& latency_by_seq() const { return latency_seq_; }
+  std::vector<uint64_t> seq_lag_counts() const {
+    return std::vector<uint64_t>(std::begin(seq_lag_counts_), std::end(seq_lag_counts_));
+  }
+  long relay_rss_kb() const { return relay_rss_kb_; }
+  // Sockets (/proc/net/udp local_address) whose kernel drops are counted over the window.
+  void set_drop_sockets(std::unordered_set<std::string> relay, std::unordered_set<std::string> own) {
+    relay_ports_ = std::move(relay);
+    own_ports_ = std::move(own);
+    count_drops_ = true;
+  }
+  bool counts_drops() const { return count_drops_; }
+  // Datagrams dropped over the window at the relay's media sockets / at ours (-1: unknown).
+  long long relay_socket_drops() const {
+    return drops_start_.relay >= 0 && drops_end_.relay >= 0 ? drops_end_.relay - drops_start_.relay : -1;
+  }
+  long long own_socket_drops() const {
+    return drops_start_.own >= 0 && drops_end_.own >= 0 ? drops_end_.own - drops_start_.own : -1;
   }
 
   const Options& opt() const { return opt_; }
@@ -548,6 +647,14 @@ class LoadRun {
   double machine_busy_start_ = -1, machine_busy_end_ = -1;
   Counters counters_;
   LatencyHistogram latency_;
+  voxload::TranscodeLoad* tc_ = nullptr;
+  LatencyHistogram latency_dir_[2];
+  LatencyHistogram latency_seq_;  // by the input the output's sequence number names (seq-preserving relays)
+  uint64_t seq_lag_counts_[voxload::TranscodeLoad::kMaxSeqLag + 1] = {};
+  std::unordered_set<std::string> relay_ports_, own_ports_;
+  bool count_drops_ = false;
+  voxload::SocketDrops drops_start_, drops_end_;
+  long relay_rss_kb_ = -1;
 };
 
 int64_t rx_realtime_from(msghdr* msg) {
@@ -627,12 +734,13 @@ class UringDriver {
 
     // Send slots: fixed buffers with the µ-law filler written once.
     const size_t payload = size_t(run_.opt().payload);
+    const size_t capacity = run_.packet_capacity();  // more than payload with --transcode (Opus)
     slots_.resize(run_.stream_count() * kSlotsPerStream);
-    slot_bufs_.assign(slots_.size() * payload, 0xff);  // 0xff: µ-law silence
+    slot_bufs_.assign(slots_.size() * capacity, 0xff);  // 0xff: µ-law silence
     for (size_t i = 0; i < slots_.size(); ++i) {
       Slot& sl = slots_[i];
       Stream& st = run_.stream(uint32_t(i / kSlotsPerStream));
-      sl.iov = iovec{&slot_bufs_[i * payload], payload};
+      sl.iov = iovec{&slot_bufs_[i * capacity], payload};
       sl.msg = msghdr{};
       sl.msg.msg_name = &st.dest;
       sl.msg.msg_namelen = st.dest_len;
@@ -719,7 +827,7 @@ class UringDriver {
           continue;
         }
         const int64_t stamp = chunk_start + int64_t((queued + 0.5) * send_cost_ns_);
-        slot->in_window = run_.build_packet(s, static_cast<uint8_t*>(slot->iov.iov_base), stamp);
+        slot->iov.iov_len = run_.build_packet(s, static_cast<uint8_t*>(slot->iov.iov_base), stamp, &slot->in_window);
         slot->busy = true;
         if (send_with_addr_) {
           io_uring_prep_send(sqe, 0, slot->iov.iov_base, slot->iov.iov_len, 0);
@@ -829,7 +937,7 @@ class EpollDriver {
       if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fds[i], &ev) != 0) return std::string("epoll_ctl: ") + std::strerror(errno);
     }
     events_.resize(std::min<size_t>(fds.size(), 4096));
-    packet_.assign(size_t(run_.opt().payload), 0xff);
+    packet_.assign(run_.packet_capacity(), 0xff);
     rx_bufs_.resize(size_t(kBatch) * 2048);
     for (int i = 0; i < kBatch; ++i) {
       iov_[i] = iovec{&rx_bufs_[size_t(i) * 2048], 2048};
@@ -855,8 +963,9 @@ class EpollDriver {
     for (uint64_t n = run_.due(now); n > 0; --n) {
       const uint32_t s = run_.take_next_stream();
       Stream& st = run_.stream(s);
-      const bool in_window = run_.build_packet(s, packet_.data(), mono_ns());
-      if (::sendto(run_.fds()[s], packet_.data(), packet_.size(), MSG_DONTWAIT,
+      bool in_window = false;
+      const size_t len = run_.build_packet(s, packet_.data(), mono_ns(), &in_window);
+      if (::sendto(run_.fds()[s], packet_.data(), len, MSG_DONTWAIT,
                    reinterpret_cast<const sockaddr*>(&st.dest), st.dest_len) >= 0)
         run_.on_sent(in_window);
       else
@@ -898,7 +1007,8 @@ class EpollDriver {
 
 // ---------------------------------------------------------------- report
 
-void report(const Options& opt, LoadRun& run, const SetupReport& setup, int delete_errors, const std::string& io) {
+void report(const Options& opt, LoadRun& run, const SetupReport& setup, int delete_errors, const std::string& io,
+            long relay_rss_before_kb) {
   const Counters& c = run.counters();
   const double window = run.window_seconds();  // 0 if interrupted before the window
   auto per_s = [window](double n) { return window > 0 ? n / window : 0.0; };
@@ -947,6 +1057,40 @@ void report(const Options& opt, LoadRun& run, const SetupReport& setup, int dele
       j["relay_cpu_s"] = relay_cpu;
       j["relay_cpu_pct"] = relay_cpu >= 0 ? per_s(100.0 * relay_cpu) : -1;
       j["relay_cpu_us_per_pkt"] = us_per_pkt;
+      j["relay_rss_before_kb"] = relay_rss_before_kb;  // before the calls were set up
+      j["relay_rss_kb"] = run.relay_rss_kb();            // at the window's end, calls up and media flowing
+    }
+    if (opt.transcode) {
+      const auto& a = run.latency_direction(0);
+      const auto& b = run.latency_direction(1);
+      j["transcode"] = nlohmann::ordered_json{
+          {"opus_rate", opt.tc.opus_rate},
+          {"opus_bitrate", opt.tc.opus_bitrate},
+          {"answer_fec", opt.tc.answer_fec},
+          {"a_to_b_p50_us", a.quantile_ns(0.5) / 1e3},
+          {"a_to_b_p99_us", a.quantile_ns(0.99) / 1e3},
+          {"b_to_a_p50_us", b.quantile_ns(0.5) / 1e3},
+          {"b_to_a_p99_us", b.quantile_ns(0.99) / 1e3},
+          {"rtcp", c.rtcp},
+          {"wrong_pt", c.wrong_pt},
+          {"wrong_size", c.wrong_size},
+          {"unmatched", c.unmatched},
+          {"latency_negative", c.latency_negative},
+          {"streams_receiving", run.transcode()->anchored_streams()},
+          {"anchor_shift_sum", run.transcode()->anchor_shift_sum()},
+          // Outputs whose RTP sequence number is that of the input they map to
+          // (index 0) or of one sent i packets earlier (index i): a relay that
+          // keeps sequence numbers and holds frames back shows up in i > 0;
+          // seq_latency is measured from the input so named. A relay that
+          // numbers its own packets matches by chance on ~8 in 65536 streams.
+          {"seq_lag_counts", run.seq_lag_counts()},
+          {"seq_latency_p50_us", run.latency_by_seq().quantile_ns(0.5) / 1e3},
+          {"seq_latency_p99_us", run.latency_by_seq().quantile_ns(0.99) / 1e3},
+      };
+    }
+    if (run.counts_drops()) {
+      j["relay_socket_drops"] = run.relay_socket_drops();  // kernel drops at the relay's media sockets, window
+      j["own_socket_drops"] = run.own_socket_drops();
     }
     j["self_cpu_pct"] = self_pct;
     j["other_cpu_pct"] = other_pct;
@@ -971,6 +1115,36 @@ void report(const Options& opt, LoadRun& run, const SetupReport& setup, int dele
                   per_s(100.0 * relay_cpu), us_per_pkt, opt.relay_pid);
     std::printf("voxload cpu  %.1f %% of a core; everything else %.1f %% of a core%s\n", self_pct, other_pct,
                 opt.relay_pid ? "" : " (relay included: no --relay-pid)");
+    if (opt.relay_pid)
+      std::printf("relay rss    %ld KiB before setup, %ld KiB at the window's end\n", relay_rss_before_kb,
+                  run.relay_rss_kb());
+    if (run.counts_drops())
+      std::printf("socket drops %lld at the relay's media sockets, %lld at voxload's (kernel, window)\n",
+                  run.relay_socket_drops(), run.own_socket_drops());
+    if (opt.transcode) {
+      const auto& a = run.latency_direction(0);
+      const auto& b = run.latency_direction(1);
+      std::printf("transcode    A->B (PCMU->Opus) p50 %.1f us p99 %.1f us; B->A (Opus->PCMU) p50 %.1f us p99 %.1f us\n",
+                  a.quantile_ns(0.5) / 1e3, a.quantile_ns(0.99) / 1e3, b.quantile_ns(0.5) / 1e3,
+                  b.quantile_ns(0.99) / 1e3);
+      std::printf("             rtcp %llu  wrong pt %llu  wrong size %llu  unmatched %llu  negative latency %llu;"
+                  " %zu streams receiving, anchors moved back %llu packets in the warm-up\n",
+                  static_cast<unsigned long long>(c.rtcp), static_cast<unsigned long long>(c.wrong_pt),
+                  static_cast<unsigned long long>(c.wrong_size), static_cast<unsigned long long>(c.unmatched),
+                  static_cast<unsigned long long>(c.latency_negative), run.transcode()->anchored_streams(),
+                  static_cast<unsigned long long>(run.transcode()->anchor_shift_sum()));
+      const auto lags = run.seq_lag_counts();
+      uint64_t seq_named = 0;
+      for (auto n : lags) seq_named += n;
+      if (seq_named && seq_named * 10 >= c.received_window * 9) {  // not a chance match on a few streams
+        std::printf("             %llu outputs carry an input's sequence number; packets back from the mapped input:",
+                    static_cast<unsigned long long>(seq_named));
+        for (size_t i = 0; i < lags.size(); ++i)
+          if (lags[i]) std::printf(" %zu: %llu", i, static_cast<unsigned long long>(lags[i]));
+        std::printf("; latency from that input p50 %.1f us p99 %.1f us\n", run.latency_by_seq().quantile_ns(0.5) / 1e3,
+                    run.latency_by_seq().quantile_ns(0.99) / 1e3);
+      }
+    }
     if (delete_errors) std::printf("delete       %d errors\n", delete_errors);
   }
   if (c.first_send_errno)
@@ -994,7 +1168,7 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", opt.warmup, "Unmeasured seconds before the window")->capture_default_str()->check(
       CLI::Range(0.0, 3600.0));
   app.add_option("--local", opt.local, "Local IP for the media sockets")->capture_default_str();
-  app.add_option("--payload", opt.payload, "UDP payload bytes per packet (RTP header included)")
+  auto* payload_opt = app.add_option("--payload", opt.payload, "UDP payload bytes per packet (RTP header included)")
       ->capture_default_str()
       ->check(CLI::Range(int(kMinPayload), 1472));
   app.add_flag("--json", opt.json, "Print the report as one JSON line");
@@ -1008,9 +1182,29 @@ int main(int argc, char** argv) {
   app.add_option("--drain-ms", opt.drain_ms, "Wait after sending stops; later arrivals count as lost")
       ->capture_default_str()
       ->check(CLI::Range(0, 60000));
+  app.add_flag("--socket-drops", opt.socket_drops,
+               "Report the kernel's receive-buffer drops at the relay's media sockets and at ours "
+               "(/proc/net/udp, read at the window's start and end; on by default with --transcode)");
+  auto* tc_flag = app.add_flag("--transcode", opt.transcode,
+                               "A offers PCMU + telephone-event with codec {transcode: [opus]}, B answers "
+                               "opus/48000/2: the relay transcodes both ways (PCMU packets are 172 bytes; "
+                               "latency from the RTP timeline, see voxload_transcode.h)");
+  app.add_option("--opus-rate", opt.tc.opus_rate, "--transcode: B's Opus encoder input rate (48000 full band, 8000 narrowband)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({8000, 48000}))
+      ->needs(tc_flag);
+  app.add_option("--opus-bitrate", opt.tc.opus_bitrate, "--transcode: B's Opus bitrate, bit/s")
+      ->capture_default_str()
+      ->check(CLI::Range(6000, 510000))
+      ->needs(tc_flag);
+  app.add_flag("--answer-no-fec{false}", opt.tc.answer_fec,
+               "--transcode: B answers useinbandfec=0, so the relay sends no in-band FEC")
+      ->needs(tc_flag);
   app.add_flag("--direct", opt.direct,
                "Calibration without a relay: each side sends straight to the other's socket, "
-               "measuring the generator's own cost and latency floor");
+               "measuring the generator's own cost and latency floor")
+      ->excludes(tc_flag);
+  tc_flag->excludes(payload_opt);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -1053,8 +1247,18 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::fprintf(stderr, "voxload: run %s, setting up %d calls via %s\n", run_id, opt.calls,
-               opt.direct ? "nothing (--direct)" : opt.ng.c_str());
+  // --transcode: the audio tables (libopus encodes B's packets once, here).
+  voxload::TranscodeLoad tc;
+  if (opt.transcode) {
+    if (auto e = tc.init(opt.tc, nsock)) {
+      std::fprintf(stderr, "voxload: %s\n", e->c_str());
+      return 1;
+    }
+  }
+  const long relay_rss_before_kb = opt.relay_pid ? voxload::process_rss_kb(opt.relay_pid) : -1;
+
+  std::fprintf(stderr, "voxload: run %s, setting up %d %scalls via %s\n", run_id, opt.calls,
+               opt.transcode ? "transcoded " : "", opt.direct ? "nothing (--direct)" : opt.ng.c_str());
   NgClient ng(*ng_addr);  // unused with --direct
   std::vector<Call> calls(size_t(opt.calls));
   std::vector<Stream> streams(nsock);
@@ -1072,7 +1276,8 @@ int main(int argc, char** argv) {
       call.up = true;
     else
       err = setup_call(ng, call, *local, ports[2 * c], ports[2 * c + 1], uint64_t(run_tag) * 100000 + c * 2,
-                       opt.ng_timeout_ms, &relay_for_a, &relay_for_b);
+                       opt.ng_timeout_ms, &relay_for_a, &relay_for_b, opt.transcode ? &tc : nullptr,
+                       uint32_t(c));
     if (err) {
       if (setup.first_error.empty()) setup.first_error = *err;
       ++setup.errors;
@@ -1109,6 +1314,16 @@ int main(int argc, char** argv) {
     status = 1;
   } else {
     LoadRun run(opt, fds, std::move(streams), std::move(order), run_tag);
+    if (opt.transcode) run.set_transcode(&tc);
+    std::unordered_set<std::string> relay_sockets, own_sockets;
+    for (size_t i = 0; i < nsock; ++i) {
+      sockaddr_storage ss{};
+      Endpoint{*local, ports[i]}.to_sockaddr(&ss);
+      own_sockets.insert(voxload::proc_net_udp_key(ss));
+      if (calls[i / 2].up && !opt.direct)  // --direct: the destinations are our own sockets
+        relay_sockets.insert(voxload::proc_net_udp_key(run.stream(uint32_t(i)).dest));
+    }
+    if (opt.socket_drops || opt.transcode) run.set_drop_sockets(std::move(relay_sockets), std::move(own_sockets));
     std::optional<std::string> err;
     bool done = false;
     if (io == "uring") {
@@ -1137,7 +1352,7 @@ int main(int argc, char** argv) {
     }
     if (done) {
       const int delete_errors = opt.keep_calls || opt.direct ? 0 : delete_calls(ng, calls, opt.ng_timeout_ms);
-      report(opt, run, setup, delete_errors, io);
+      report(opt, run, setup, delete_errors, io, relay_rss_before_kb);
       if (!run.window_done()) status = 1;  // interrupted before the window ended
     } else if (!opt.keep_calls && !opt.direct) {
       delete_calls(ng, calls, opt.ng_timeout_ms);
