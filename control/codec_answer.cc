@@ -9,15 +9,6 @@
 namespace vox::control {
 namespace {
 
-std::optional<uint32_t> decimal(std::string_view s, uint32_t max) {
-  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string_view::npos)
-    return std::nullopt;
-  uint32_t v = 0;
-  for (char c : s) v = v * 10 + uint32_t(c - '0');
-  if (v > max) return std::nullopt;
-  return v;
-}
-
 // The to_answerer entry an answered codec is: same PT and format, else the
 // same format under another number, else (no rtpmap) the same PT.
 const SdpCodec* offered_as(const CodecPlan& plan, const SdpCodec& b) {
@@ -83,7 +74,7 @@ std::optional<int> complexity_option(std::string_view options) {
     std::string_view key = kv.substr(0, eq);
     if (!codec_name_equal(key, "complexity") && !codec_name_equal(key, "compression_level"))
       continue;
-    if (auto v = decimal(kv.substr(eq + 1), 10)) return int(*v);
+    if (auto v = parse_decimal(kv.substr(eq + 1), 10)) return int(*v);
   }
   return std::nullopt;
 }
@@ -106,7 +97,7 @@ void set_opus(StreamPlan& s, const CodecPlan& plan) {
     s.opus_complexity = complexity_option(spec->options);
   // The receiver's maxaveragebitrate caps what we send (RFC 7587 §6.1).
   if (auto cap = fmtp_parameter(s.out.fmtp, "maxaveragebitrate")) {
-    if (auto v = decimal(*cap, 510000);
+    if (auto v = parse_decimal(*cap, 510000);
         v && *v >= 6000 && (!s.opus_bitrate || *s.opus_bitrate > int32_t(*v)))
       s.opus_bitrate = int32_t(*v);
   }

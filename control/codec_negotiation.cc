@@ -11,15 +11,6 @@
 namespace vox::control {
 namespace {
 
-std::optional<uint32_t> decimal(std::string_view s, uint32_t max) {
-  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string_view::npos)
-    return std::nullopt;
-  uint32_t v = 0;
-  for (char c : s) v = v * 10 + uint32_t(c - '0');
-  if (v > max) return std::nullopt;
-  return v;
-}
-
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -53,9 +44,9 @@ void apply_rtpmap(std::string_view v, SdpCodec* c) {
   if (s1 == std::string_view::npos) return;
   std::string_view rest = v.substr(s1 + 1);
   size_t s2 = rest.find('/');
-  if (auto clock = decimal(trim(rest.substr(0, s2)), 10000000)) c->clock_rate = *clock;
+  if (auto clock = parse_decimal(trim(rest.substr(0, s2)), 10000000)) c->clock_rate = *clock;
   if (s2 != std::string_view::npos) {
-    if (auto ch = decimal(trim(rest.substr(s2 + 1)), 255); ch && *ch > 0)
+    if (auto ch = parse_decimal(trim(rest.substr(s2 + 1)), 255); ch && *ch > 0)
       c->channels = uint8_t(*ch);
   }
 }
@@ -164,6 +155,16 @@ std::string opus_fmtp(bool narrowband) {
 
 }  // namespace
 
+std::optional<uint32_t> parse_decimal(std::string_view s, uint32_t max) {
+  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string_view::npos)
+    return std::nullopt;
+  uint32_t v = 0;
+  for (char c : s) v = v * 10 + uint32_t(c - '0');
+  if (v > max) return std::nullopt;
+  return v;
+}
+
+
 // ---- codecs as SDP describes them -------------------------------------------------
 
 bool codec_name_equal(std::string_view a, std::string_view b) {
@@ -204,7 +205,7 @@ bool can_transcode(const SdpCodec& c) {
 std::vector<SdpCodec> codecs_of(const SdpMedia& m) {
   std::vector<SdpCodec> out;
   for (const auto& f : m.formats) {
-    auto pt = decimal(f, 127);
+    auto pt = parse_decimal(f, 127);
     if (!pt) continue;  // not RTP (udptl t38, ...)
     SdpCodec c;
     c.payload_type = uint8_t(*pt);
@@ -230,7 +231,7 @@ int ptime_of(const SdpMedia& m) {
   // RFC 8866 §6.4 allows a decimal fraction ("20.0"); the integer part is what counts.
   std::string_view v = trim(a->value);
   v = v.substr(0, v.find('.'));
-  auto ms = decimal(v, 1000);
+  auto ms = parse_decimal(v, 1000);
   return ms ? int(*ms) : 0;
 }
 

@@ -112,6 +112,9 @@ std::vector<SdpCodec> codecs_of(const SdpMedia& m);
 // a=ptime in milliseconds (RFC 8866 §6.4), 0 when absent or malformed.
 int ptime_of(const SdpMedia& m);
 // A "name=value" parameter of an fmtp string ("a=1; b=2" or "a=1;b=2").
+// An unsigned decimal of at most 9 digits, no sign or spaces, <= max.
+std::optional<uint32_t> parse_decimal(std::string_view s, uint32_t max);
+
 std::optional<std::string_view> fmtp_parameter(std::string_view fmtp, std::string_view name);
 
 // ---- the request ------------------------------------------------------------
