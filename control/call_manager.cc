@@ -209,13 +209,13 @@ CallTotals CallManager::totals(const Call& c) const {
   auto add = [&](FlowId id, bool rtcp) {
     const dataplane::Flow* f = flow(c, id);
     if (!f) return;
-    uint64_t pk = f->counters.packets.load(std::memory_order_relaxed);
-    uint64_t by = f->counters.bytes.load(std::memory_order_relaxed);
+    uint64_t pk = f->fwd.packets.load(std::memory_order_relaxed);
+    uint64_t by = f->fwd.bytes.load(std::memory_order_relaxed);
     (rtcp ? t.rtcp_packets : t.rtp_packets) += pk;
     (rtcp ? t.rtcp_bytes : t.rtp_bytes) += by;
-    for (auto& d : f->counters.drops) t.errors += d.load(std::memory_order_relaxed);
+    for (auto& d : f->drops.by_reason) t.errors += d.load(std::memory_order_relaxed);
     t.last_packet_ns = std::max(t.last_packet_ns,
-                                f->counters.last_packet_ns.load(std::memory_order_relaxed));
+                                f->fwd.last_packet_ns.load(std::memory_order_relaxed));
   };
   for (const Party& p : c.parties)
     for (const MediaSide& m : p.media) {

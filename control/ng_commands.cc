@@ -110,9 +110,9 @@ NgValue flow_stats(const dataplane::Flow* f) {
   uint64_t pk = 0, by = 0, err = 0;
   NgValue drops = NgValue::dict();
   if (f) {
-    pk = f->counters.packets.load(std::memory_order_relaxed);
-    by = f->counters.bytes.load(std::memory_order_relaxed);
-    drops = drops_value(f->counters.drops, &err);
+    pk = f->fwd.packets.load(std::memory_order_relaxed);
+    by = f->fwd.bytes.load(std::memory_order_relaxed);
+    drops = drops_value(f->drops.by_reason, &err);
   } else {
     uint64_t none[kDropReasonCount] = {};
     drops = drops_value(none, nullptr);
@@ -141,7 +141,7 @@ NgValue stream_value(CallManager& cm, const Call& c, const Party& p, const Media
   if (latched.valid()) flags.push(NgValue::str("confirmed"));
   if (m.uses_mux) flags.push(NgValue::str("RTCP-mux"));
   s.set("flags", std::move(flags));
-  int64_t last = f ? f->counters.last_packet_ns.load(std::memory_order_relaxed) : 0;
+  int64_t last = f ? f->fwd.last_packet_ns.load(std::memory_order_relaxed) : 0;
   s.set("last packet", last ? now.unix_s - (now.mono_ns - last) / 1000000000 : int64_t(0));
   s.set("stats", flow_stats(f));
   return s;

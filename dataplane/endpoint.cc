@@ -7,30 +7,9 @@
 
 namespace vox {
 
-namespace {
-constexpr uint8_t kV4Prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-}
-
-bool IpAddr::is_v4() const { return std::memcmp(bytes, kV4Prefix, 12) == 0; }
-
 bool IpAddr::is_unspecified() const {
   static const IpAddr zero{};
   return *this == zero || (is_v4() && v4() == 0);
-}
-
-uint32_t IpAddr::v4() const {
-  return uint32_t(bytes[12]) << 24 | uint32_t(bytes[13]) << 16 | uint32_t(bytes[14]) << 8 |
-         bytes[15];
-}
-
-IpAddr IpAddr::from_v4(uint32_t h) {
-  IpAddr a;
-  std::memcpy(a.bytes, kV4Prefix, 12);
-  a.bytes[12] = uint8_t(h >> 24);
-  a.bytes[13] = uint8_t(h >> 16);
-  a.bytes[14] = uint8_t(h >> 8);
-  a.bytes[15] = uint8_t(h);
-  return a;
 }
 
 std::optional<IpAddr> IpAddr::parse(std::string_view text) {

@@ -14,13 +14,26 @@
 
 namespace vox {
 
+inline constexpr uint8_t kV4MappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
 struct IpAddr {
   uint8_t bytes[16] = {};
 
-  bool is_v4() const;
+  bool is_v4() const { return std::memcmp(bytes, kV4MappedPrefix, 12) == 0; }
   bool is_unspecified() const;  // 0.0.0.0 or :: (SDP "hold" address)
-  uint32_t v4() const;          // host order; only when is_v4()
-  static IpAddr from_v4(uint32_t host_order);
+  // Host order; only when is_v4().
+  uint32_t v4() const {
+    uint32_t be;
+    std::memcpy(&be, bytes + 12, 4);
+    return __builtin_bswap32(be);
+  }
+  static IpAddr from_v4(uint32_t host_order) {
+    IpAddr a;
+    std::memcpy(a.bytes, kV4MappedPrefix, 12);
+    const uint32_t be = __builtin_bswap32(host_order);
+    std::memcpy(a.bytes + 12, &be, 4);
+    return a;
+  }
   static std::optional<IpAddr> parse(std::string_view text);  // "1.2.3.4" or "::1" / "[::1]"
   std::string to_string() const;
   bool operator==(const IpAddr& o) const { return std::memcmp(bytes, o.bytes, 16) == 0; }

@@ -12,6 +12,9 @@ const char* to_string(DropReason r) {
     case DropReason::kNoDestination: return "no-destination";
     case DropReason::kNotMedia: return "not-media";
     case DropReason::kSendFailed: return "send-failed";
+    case DropReason::kSrtpAuthFailed: return "srtp-auth-failed";
+    case DropReason::kSrtpReplayed: return "srtp-replayed";
+    case DropReason::kSrtpError: return "srtp-error";
     case DropReason::kCount: break;
   }
   return "unknown";

@@ -1,8 +1,11 @@
 // A flow: what the dataplane knows about one local port of a call. Packets
 // that arrive on the flow's local endpoint come from one party; the flow
 // says which source it accepts (latching policy) and which flow they leave
-// through (the other party's port). Hot state is one cache line, counters a
-// second one written only by the owning worker.
+// through (the other party's port). A relayed RTP packet touches two cache
+// lines of its flow and nothing else: the hot line (who may send) and the
+// forward line (its counters, and a copy of where it leaves: the egress
+// flow's address fields, kept current by the worker). Drop counters and
+// what the control plane reads sit on colder lines.
 #pragma once
 
 #include <atomic>
@@ -34,6 +37,9 @@ enum class DropReason : uint8_t {
   kNoDestination,   // the other side's address is not known yet
   kNotMedia,        // STUN/DTLS/unknown first byte on a media port
   kSendFailed,      // the kernel/NIC refused the packet
+  kSrtpAuthFailed,  // SRTP/SRTCP tag did not verify (forged, corrupt, wrong key); never latches
+  kSrtpReplayed,    // SRTP index already seen or older than the replay window (RFC 3711 §3.3.2)
+  kSrtpError,       // any other SRTP failure: too short, key expired, no room for the tag
   kCount
 };
 inline constexpr size_t kDropReasonCount = size_t(DropReason::kCount);
@@ -47,16 +53,7 @@ enum FlowFlags : uint16_t {
   kFlowRtcpPort = 1 << 3,       // this local port is the RTCP port (no mux)
   kFlowEnabled = 1 << 4,        // forwarding on (off while a stream is rejected)
   kFlowTranscode = 1 << 5,      // RTP goes through the flow's transcoder (set by the worker)
-};
-
-// Counters of one flow. Written with relaxed stores by the owning worker
-// only (no read-modify-write atomics on the packet path: a plain add on
-// x86), read with relaxed loads by the control plane.
-struct alignas(64) FlowCounters {
-  std::atomic<uint64_t> packets{0};
-  std::atomic<uint64_t> bytes{0};
-  std::atomic<int64_t> last_packet_ns{0};
-  std::atomic<uint64_t> drops[kDropReasonCount] = {};
+  kFlowSrtp = 1 << 6,           // the flow has an SrtpSlot (set by the worker)
 };
 
 // The latched source, published to the control plane through a seqlock so
@@ -82,10 +79,43 @@ struct alignas(64) FlowHot {
 };
 static_assert(sizeof(FlowHot) == 64, "hot flow state must stay one cache line");
 
+// Where RTP arriving on a flow leaves: the egress flow's fields the packet
+// path needs, copied into the ingress flow so that relaying never reads a
+// second flow. WorkerState refreshes the copy whenever the egress flow's
+// fields change (a command, a latch).
+struct Egress {
+  Endpoint dest;           // the egress party's address (latched, or SDP if asymmetric); port 0: unknown
+  uint16_t flags = 0;      // the egress flow's flags
+  FlowId flow = kNoFlow;   // the egress flow
+  LocalKey key = 0;        // its local endpoint: the packet's new source
+  int32_t fd = -1;         // socket backend: send from its socket
+};
+static_assert(sizeof(Egress) == 32);
+
+// The second line: written per packet by the owning worker only (relaxed
+// stores, no read-modify-write atomics: a plain add on x86), counters read
+// with relaxed loads by the control plane.
+struct alignas(64) FlowForward {
+  std::atomic<uint64_t> packets{0};
+  std::atomic<uint64_t> bytes{0};
+  std::atomic<int64_t> last_packet_ns{0};
+  Egress rtp;  // RTP's egress (RTCP's, rarer, is read from its flow)
+};
+static_assert(sizeof(FlowForward) == 64);
+
+struct alignas(64) FlowDrops {
+  std::atomic<uint64_t> by_reason[kDropReasonCount] = {};
+};
+
 struct Flow {
   FlowHot hot;
-  FlowCounters counters;
+  FlowForward fwd;
+  FlowDrops drops;
   LatchedSource published;
+  // The flows whose RTP egress is this flow (an intrusive list, worker
+  // only): they hold a copy of this flow's address fields.
+  FlowId first_sender = kNoFlow;
+  FlowId next_sender = kNoFlow;  // the next flow sending to the same egress
 };
 
 }  // namespace vox::dataplane

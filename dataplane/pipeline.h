@@ -26,6 +26,7 @@ struct TxPacket {
   FlowId egress;   // the flow whose local endpoint sends it
   Endpoint dest;
   uint32_t rx_index;  // which RxPacket it is (DPDK: the mbuf to rewrite and send)
+  LocalKey source;    // the egress flow's local endpoint (DPDK: the new source)
 };
 
 // Processes n packets received at now_ns; writes forwarded ones to tx and

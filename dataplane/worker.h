@@ -10,6 +10,7 @@
 
 #include "dataplane/flow.h"
 #include "dataplane/flow_table.h"
+#include "dataplane/huge_array.h"
 #include "dataplane/spsc_ring.h"
 
 namespace vox::dataplane {
@@ -28,10 +29,11 @@ struct alignas(64) WorkerCounters {
   std::atomic<uint64_t> latches{0};  // sources learned
 };
 
-enum class CommandType : uint8_t { kAddFlow, kUpdateFlow, kRemoveFlow, kSetTranscode };
+enum class CommandType : uint8_t { kAddFlow, kUpdateFlow, kRemoveFlow, kSetTranscode, kSetSrtp };
 
 struct TranscodeSlot;     // dataplane/transcode.h
 struct GeneratedPackets;
+struct SrtpSlot;          // dataplane/srtp_slot.h
 
 // A flow change. For kAddFlow the hot state is installed as given (the fd,
 // for the socket backend, now belongs to the worker). For kUpdateFlow the
@@ -39,12 +41,15 @@ struct GeneratedPackets;
 // reset_latch. kRemoveFlow closes the flow (and its socket) and deletes its
 // transcoder. kSetTranscode gives flow `id` the transcoder in `transcode`
 // (the worker owns it from then on; null: relay unchanged again).
+// kSetSrtp likewise gives flow `id` the SRTP contexts in `srtp` (null:
+// plain RTP again).
 struct FlowCommand {
   CommandType type = CommandType::kAddFlow;
   bool reset_latch = false;
   FlowId id = kNoFlow;
   FlowHot hot;
   TranscodeSlot* transcode = nullptr;
+  SrtpSlot* srtp = nullptr;
 };
 
 // Relaxed add by the only writer: compiles to a plain add, readable from
@@ -70,6 +75,14 @@ class WorkerState {
   // packets (null until the worker gets its first transcoder).
   TranscodeSlot* transcoder(FlowId id) { return transcoders_[id]; }
   GeneratedPackets* generated() { return generated_.get(); }
+  // The SRTP contexts of a flow with kFlowSrtp.
+  SrtpSlot* srtp(FlowId id) { return srtps_[id]; }
+
+  // What a packet leaving through flow `to` needs of it (kNoFlow: none).
+  Egress egress_to(FlowId to) const;
+  // Flow `id`'s address fields changed (it latched a new source): every
+  // flow sending RTP to it refreshes its copy (Flow::fwd.rtp).
+  void egress_changed(FlowId id);
 
   // Applies one command. Returns the fd the backend must register
   // (add) or unregister and close (remove), or -1.
@@ -84,13 +97,17 @@ class WorkerState {
  private:
   int index_;
   uint32_t max_flows_;
-  std::unique_ptr<Flow[]> flows_;
+  HugeArray<Flow> flows_;
   FlowTable table_;
   WorkerCounters counters_;
   SpscRing<FlowCommand> commands_;
   std::unique_ptr<TranscodeSlot*[]> transcoders_;
   std::unique_ptr<GeneratedPackets> generated_;
+  std::unique_ptr<SrtpSlot*[]> srtps_;
   void set_transcoder(FlowId id, TranscodeSlot* slot);
+  void set_srtp(FlowId id, SrtpSlot* slot);
+  void set_egress(FlowId id, FlowId egress);
+  void refresh_egress(FlowId id);
 };
 
 }  // namespace vox::dataplane

@@ -249,7 +249,7 @@ void WorkerLoop::send_generated(GeneratedPackets& g, int64_t now) {
   };
   for (uint32_t k = 0; k < g.count; ++k) {
     const TxPacket& t = g.out[k];
-    const LocalKey key = state_.flow(t.egress).hot.key;
+    const LocalKey key = t.source;
     const Endpoint src{config_.host.addresses[local_key_iface(key)], local_key_port(key)};
     if (!src.addr.is_v4() || !t.dest.addr.is_v4()) [[unlikely]] {
       bump(state_.counters().drops[size_t(DropReason::kSendFailed)]);
@@ -461,7 +461,7 @@ uint32_t WorkerLoop::poll_once() {
     const uint32_t i = s.pkt_frame[t.rx_index];
     rte_mbuf* m = s.rx[i];
     const net::FrameView& v = s.views[i];
-    const LocalKey key = state_.flow(t.egress).hot.key;
+    const LocalKey key = t.source;
     const Endpoint src{config_.host.addresses[local_key_iface(key)], local_key_port(key)};
     if (!src.addr.is_v4() || !t.dest.addr.is_v4() || v.ip_version != 4) [[unlikely]] {
       // IPv6 egress needs neighbour discovery (not yet) and a family change

@@ -161,7 +161,7 @@ void send_packets(WorkerState& state, const TxPacket* tx, uint32_t n) {
         // it and move on; never block the worker.
         Flow& f = state.flow(tx[i + done].egress);
         bump(wc.drops[size_t(DropReason::kSendFailed)]);
-        bump(f.counters.drops[size_t(DropReason::kSendFailed)]);
+        bump(f.drops.by_reason[size_t(DropReason::kSendFailed)]);
         ++done;
         continue;
       }

@@ -269,7 +269,7 @@ void UringWorker::run(const std::atomic<bool>& stop) {
           auto bid = uint16_t(ud_low(ud));
           if (cqe->res < 0) {
             bump(wc.drops[size_t(DropReason::kSendFailed)]);
-            bump(state_.flow(s.send[bid].egress).counters.drops[size_t(DropReason::kSendFailed)]);
+            bump(state_.flow(s.send[bid].egress).drops.by_reason[size_t(DropReason::kSendFailed)]);
           } else {
             bump(wc.tx_packets);
             bump(wc.tx_bytes, uint64_t(cqe->res));

@@ -1,5 +1,5 @@
-// FlowTable: insert/find/erase, capacity, and backward-shift deletion under
-// churn checked against std::unordered_map as the model.
+// FlowTable: insert/find/erase, the bound on entries, interfaces that never
+// got a flow, and churn checked against std::unordered_map as the model.
 #include "dataplane/flow_table.h"
 
 #include <gtest/gtest.h>
@@ -33,7 +33,21 @@ TEST(FlowTable, RefusesBeyondMaxFlows) {
   EXPECT_FALSE(t.insert(make_local_key(0, 99), 99));
   EXPECT_TRUE(t.insert(make_local_key(0, 2), 42));  // replacing is not growing
   EXPECT_EQ(t.find(make_local_key(0, 2)), 42u);
-  EXPECT_GE(t.capacity(), 8u);
+  EXPECT_TRUE(t.erase(make_local_key(0, 3)));
+  EXPECT_TRUE(t.insert(make_local_key(0, 99), 99));  // room again
+}
+
+TEST(FlowTable, UnknownInterfacesAndPortsMiss) {
+  FlowTable t(8);
+  EXPECT_EQ(t.find(make_local_key(5, 1000)), kNoFlow);  // no interface array yet
+  EXPECT_FALSE(t.erase(make_local_key(5, 1000)));
+  EXPECT_TRUE(t.insert(make_local_key(3, 65535), 1));
+  EXPECT_EQ(t.find(make_local_key(3, 65535)), 1u);
+  EXPECT_EQ(t.find(make_local_key(3, 0)), kNoFlow);
+  EXPECT_EQ(t.find(make_local_key(2, 65535)), kNoFlow);  // lower interface, not allocated
+  EXPECT_EQ(t.find(make_local_key(4, 65535)), kNoFlow);  // beyond the last one
+  EXPECT_FALSE(t.insert(make_local_key(3, 7), kNoFlow));  // not a flow id
+  EXPECT_EQ(t.size(), 1u);
 }
 
 TEST(FlowTable, ChurnMatchesModel) {

@@ -69,8 +69,8 @@ TEST_F(Pipeline, ForwardsBothWaysToLatchedAddresses) {
   ASSERT_EQ(run(pkt, 30000, "127.0.0.1:4000", tx), 1u);
   EXPECT_EQ(tx[0].dest, ep("127.0.0.1:45000"));
   EXPECT_EQ(w.flow(kBrtp).published.read(), ep("127.0.0.1:45000"));
-  EXPECT_EQ(w.flow(kArtp).counters.packets.load(), 2u);
-  EXPECT_EQ(w.flow(kArtp).counters.bytes.load(), 344u);
+  EXPECT_EQ(w.flow(kArtp).fwd.packets.load(), 2u);
+  EXPECT_EQ(w.flow(kArtp).fwd.bytes.load(), 344u);
   EXPECT_EQ(w.counters().rx_packets.load(), 3u);
   EXPECT_EQ(w.counters().latches.load(), 2u);
 }
@@ -81,7 +81,7 @@ TEST_F(Pipeline, ForeignSourceAfterLatchIsDroppedAndCounted) {
   ASSERT_EQ(run(pkt, 30000, "127.0.0.1:4000", tx), 1u);
   EXPECT_EQ(run(pkt, 30000, "127.0.0.9:6666", tx), 0u);
   EXPECT_EQ(drops(DropReason::kSourceMismatch), 1u);
-  EXPECT_EQ(w.flow(kArtp).counters.drops[size_t(DropReason::kSourceMismatch)].load(), 1u);
+  EXPECT_EQ(w.flow(kArtp).drops.by_reason[size_t(DropReason::kSourceMismatch)].load(), 1u);
 }
 
 TEST_F(Pipeline, RtcpGoesToTheRtcpPortAndMuxIsDemultiplexed) {
@@ -153,6 +153,59 @@ TEST_F(Pipeline, RemoveFlowStopsForwarding) {
   auto pkt = rtp_packet();
   EXPECT_EQ(run(pkt, 30000, "127.0.0.1:4000", tx), 0u);
   EXPECT_EQ(w.counters().no_flow.load(), 1u);
+}
+
+// The egress copy each flow keeps of the flow its RTP leaves through
+// follows every change of that flow: a latch seen from another sender (RTP
+// on A's RTCP port), an update of its SDP address and flags, its removal,
+// and a new flow reusing its id.
+TEST_F(Pipeline, EgressCopyFollowsTheEgressFlow) {
+  TxPacket tx[1];
+  auto pkt = rtp_packet();
+  // Both of A's flows send RTP to B's RTP flow.
+  ASSERT_EQ(run(pkt, 30001, "127.0.0.1:4001", tx), 1u);
+  EXPECT_EQ(tx[0].dest, ep("127.0.0.1:5000"));
+  EXPECT_EQ(tx[0].source, make_local_key(0, 30002));
+  ASSERT_EQ(run(pkt, 30002, "127.0.0.1:45000", tx), 1u);  // B latches behind a NAT
+  ASSERT_EQ(run(pkt, 30000, "127.0.0.1:4000", tx), 1u);
+  EXPECT_EQ(tx[0].dest, ep("127.0.0.1:45000"));
+  ASSERT_EQ(run(pkt, 30001, "127.0.0.1:4001", tx), 1u);
+  EXPECT_EQ(tx[0].dest, ep("127.0.0.1:45000"));
+
+  // B turns asymmetric with a new SDP address: A sends to the SDP address.
+  FlowCommand u;
+  u.type = CommandType::kUpdateFlow;
+  u.id = kBrtp;
+  u.hot.egress_rtp = kArtp;
+  u.hot.egress_rtcp = kArtcp;
+  u.hot.flags = kFlowEnabled | kFlowAsymmetric;
+  u.hot.sdp_source = ep("127.0.0.1:5500");
+  w.apply(u);
+  ASSERT_EQ(run(pkt, 30000, "127.0.0.1:4000", tx), 1u);
+  EXPECT_EQ(tx[0].dest, ep("127.0.0.1:5500"));
+
+  // A's RTCP flow now sends RTP nowhere: only A's RTP flow follows B.
+  u.id = kArtcp;
+  u.hot.egress_rtp = kNoFlow;
+  u.hot.flags = kFlowEnabled | kFlowRtcpPort;
+  u.hot.sdp_source = ep("127.0.0.1:4001");
+  w.apply(u);
+  EXPECT_EQ(run(pkt, 30001, "127.0.0.1:4001", tx), 0u);
+  EXPECT_EQ(drops(DropReason::kNoDestination), 1u);
+
+  // B removed: A has nowhere to send. A new flow on B's id: A follows it.
+  FlowCommand r;
+  r.type = CommandType::kRemoveFlow;
+  r.id = kBrtp;
+  w.apply(r);
+  EXPECT_EQ(run(pkt, 30000, "127.0.0.1:4000", tx), 0u);
+  EXPECT_EQ(drops(DropReason::kNoDestination), 2u);
+  install(kBrtp, 30010, "127.0.0.1:6000", kArtp, kArtcp, 20);
+  ASSERT_EQ(run(pkt, 30000, "127.0.0.1:4000", tx), 1u);
+  EXPECT_EQ(tx[0].dest, ep("127.0.0.1:6000"));
+  EXPECT_EQ(tx[0].fd, 20);
+  EXPECT_EQ(tx[0].source, make_local_key(0, 30010));
+  EXPECT_EQ(run(pkt, 30001, "127.0.0.1:4001", tx), 0u);  // still unlinked
 }
 
 }  // namespace

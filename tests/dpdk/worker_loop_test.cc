@@ -215,7 +215,7 @@ TEST_F(WorkerLoopTest, RelaysRtpWithRewrittenHeadersAfterResolvingTheNextHop) {
 
   EXPECT_EQ(get(state_->counters().rx_packets), 1u);
   EXPECT_EQ(get(state_->counters().tx_packets), 1u);
-  EXPECT_EQ(get(state_->flow(0).counters.packets), 1u);
+  EXPECT_EQ(get(state_->flow(0).fwd.packets), 1u);
   EXPECT_EQ(get(loop.counters().arp_learned), 1u);
 
   // Resolved now: the next packet goes straight out, both ways.
