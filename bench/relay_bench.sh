@@ -49,66 +49,16 @@ case "$only" in
   voxrelay|rtpengine) relays=("$only") ;;
   *) echo "relay_bench: --only takes voxrelay or rtpengine" >&2; exit 2 ;;
 esac
-for tool in voxload voxctl; do
-  [[ -x "$build/$tool" ]] || { echo "relay_bench: $build/$tool not built" >&2; exit 2; }
-done
-if [[ " ${relays[*]} " == *" voxrelay "* && ! -x "$build/voxrelay" ]]; then
-  echo "relay_bench: $build/voxrelay not built (use --only rtpengine)" >&2; exit 2
-fi
-if [[ " ${relays[*]} " == *" rtpengine "* ]] && ! command -v rtpengine >/dev/null; then
-  echo "relay_bench: rtpengine not installed (package rtpengine-daemon)" >&2; exit 2
-fi
+prog=relay_bench
+# shellcheck source=bench/relay_lib.sh
+source "$(dirname "$0")/relay_lib.sh"
+check_tools
 
 ng="127.0.0.1:$ng_port"
 logs=${logs:-$(mktemp -d /tmp/relay_bench.XXXXXX)}
 mkdir -p "$logs"
 results="$logs/results.jsonl"
 : > "$results"
-relay_pid=""
-
-stop_relay() {
-  [[ -n "$relay_pid" ]] || return 0
-  kill -TERM "$relay_pid" 2>/dev/null || true
-  for _ in $(seq 50); do
-    kill -0 "$relay_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$relay_pid" 2>/dev/null || true
-  wait "$relay_pid" 2>/dev/null || true
-  relay_pid=""
-}
-trap stop_relay EXIT
-trap 'stop_relay; exit 130' INT TERM
-
-ping_relay() { "$build/voxctl" --ng="$ng" --timeout-ms=200 --retries=0 ping >/dev/null 2>&1; }
-
-start_relay() {  # $1 = relay, $2 = log file
-  if ping_relay; then
-    echo "relay_bench: something already answers NG on $ng; pick another --ng-port" >&2; exit 1
-  fi
-  case "$1" in
-    rtpengine)
-      # --config-file=none: the packaged /etc/rtpengine/rtpengine.conf would
-      # add CLI/HTTP listeners (and kernel table 0) that clash between runs.
-      taskset -c "$relay_core" rtpengine --config-file=none --foreground --table=-1 \
-        --interface=127.0.0.1 --listen-ng="$ng" --port-min="$port_min" --port-max="$port_max" \
-        --num-threads=1 --log-stderr --log-level=3 >"$2" 2>&1 &
-      ;;
-    voxrelay)
-      taskset -c "$relay_core" "$build/voxrelay" --foreground --interface=127.0.0.1 --listen-ng="$ng" \
-        --port-min="$port_min" --port-max="$port_max" --workers=1 $vox_args >"$2" 2>&1 &
-      ;;
-  esac
-  relay_pid=$!  # taskset execs the relay: same pid
-  for _ in $(seq 100); do
-    if ping_relay; then return 0; fi
-    kill -0 "$relay_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "relay_bench: $1 did not answer ping on $ng; log $2:" >&2
-  tail -5 "$2" >&2
-  exit 1
-}
 
 echo "relay_bench: $calls calls, $rate pps offered, ${warmup}+${duration} s, $rounds rounds; logs in $logs"
 echo "relay_bench: load average before start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on these cores skews every figure; see other%)"

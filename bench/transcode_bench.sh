@@ -75,17 +75,12 @@ case "$only" in
   voxrelay|rtpengine) relays=("$only") ;;
   *) echo "transcode_bench: --only takes voxrelay or rtpengine" >&2; exit 2 ;;
 esac
-for tool in voxload voxctl; do
-  [[ -x "$build/$tool" ]] || { echo "transcode_bench: $build/$tool not built" >&2; exit 2; }
-done
+prog=transcode_bench
+# shellcheck source=bench/relay_lib.sh
+source "$(dirname "$0")/relay_lib.sh"
+check_tools
 if ! "$build/voxload" --help | grep -q -- --transcode; then
   echo "transcode_bench: $build/voxload has no --transcode mode; rebuild it" >&2; exit 2
-fi
-if [[ " ${relays[*]} " == *" voxrelay "* && ! -x "$build/voxrelay" ]]; then
-  echo "transcode_bench: $build/voxrelay not built (use --only rtpengine)" >&2; exit 2
-fi
-if [[ " ${relays[*]} " == *" rtpengine "* ]] && ! command -v rtpengine >/dev/null; then
-  echo "transcode_bench: rtpengine not installed (package rtpengine-daemon)" >&2; exit 2
 fi
 
 ng="127.0.0.1:$ng_port"
@@ -93,53 +88,6 @@ logs=${logs:-$(mktemp -d /tmp/transcode_bench.XXXXXX)}
 mkdir -p "$logs"
 results="$logs/results.jsonl"
 : > "$results"
-relay_pid=""
-
-stop_relay() {
-  [[ -n "$relay_pid" ]] || return 0
-  kill -TERM "$relay_pid" 2>/dev/null || true
-  for _ in $(seq 50); do
-    kill -0 "$relay_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$relay_pid" 2>/dev/null || true
-  wait "$relay_pid" 2>/dev/null || true
-  relay_pid=""
-}
-trap stop_relay EXIT
-trap 'stop_relay; exit 130' INT TERM
-
-ping_relay() { "$build/voxctl" --ng="$ng" --timeout-ms=200 --retries=0 ping >/dev/null 2>&1; }
-
-start_relay() {  # $1 = relay, $2 = log file
-  if ping_relay; then
-    echo "transcode_bench: something already answers NG on $ng; pick another --ng-port" >&2; exit 1
-  fi
-  case "$1" in
-    rtpengine)
-      # As relay_bench.sh: userspace only (--table=-1), no packaged config.
-      # Transcoding defaults: ffmpeg's libopus encoder (complexity 10,
-      # application audio), 48 kHz stereo, 32 kbit/s.
-      taskset -c "$relay_core" rtpengine --config-file=none --foreground --table=-1 \
-        --interface=127.0.0.1 --listen-ng="$ng" --port-min="$port_min" --port-max="$port_max" \
-        --num-threads=1 --log-stderr --log-level=3 >"$2" 2>&1 &
-      ;;
-    voxrelay)
-      # Defaults: --opus-complexity=5, --opus-bitrate=24000, Opus coded at 8 kHz.
-      taskset -c "$relay_core" "$build/voxrelay" --foreground --interface=127.0.0.1 --listen-ng="$ng" \
-        --port-min="$port_min" --port-max="$port_max" --workers=1 $vox_args >"$2" 2>&1 &
-      ;;
-  esac
-  relay_pid=$!  # taskset execs the relay: same pid
-  for _ in $(seq 100); do
-    if ping_relay; then return 0; fi
-    kill -0 "$relay_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "transcode_bench: $1 did not answer ping on $ng; log $2:" >&2
-  tail -5 "$2" >&2
-  exit 1
-}
 
 run_one() {  # $1 = phase, $2 = round, $3 = relay, $4 = mode (transcode|plain), then voxload arguments
   local phase=$1 round=$2 relay=$3 mode=$4
