@@ -60,13 +60,11 @@ Result<NarrowbandOpusEncoder, OpusError> NarrowbandOpusEncoder::create(const Opu
   ::OpusEncoder* e = opus_encoder_create(int(kNarrowbandHz), 1, OPUS_APPLICATION_VOIP, &err);
   if (err != OPUS_OK || e == nullptr) return Err{from_opus(err)};
   NarrowbandOpusEncoder enc(e);
-  const int loss =
-      c.fec && c.packet_loss_percent == 0 ? kDefaultFecLossPercent : c.packet_loss_percent;
   if (opus_encoder_ctl(e, OPUS_SET_COMPLEXITY(c.complexity)) != OPUS_OK ||
       opus_encoder_ctl(e, OPUS_SET_BITRATE(c.bitrate)) != OPUS_OK ||
       opus_encoder_ctl(e, OPUS_SET_INBAND_FEC(c.fec ? 1 : 0)) != OPUS_OK ||
       opus_encoder_ctl(e, OPUS_SET_DTX(c.dtx ? 1 : 0)) != OPUS_OK ||
-      opus_encoder_ctl(e, OPUS_SET_PACKET_LOSS_PERC(loss)) != OPUS_OK)
+      opus_encoder_ctl(e, OPUS_SET_PACKET_LOSS_PERC(c.packet_loss_percent)) != OPUS_OK)
     return Err{OpusError::kBadArgument};
   return enc;
 }

@@ -34,16 +34,17 @@ inline constexpr int kDefaultOpusComplexity = 5;
 // 24 kbit/s: narrowband SILK is transparent well below this, and it is the
 // rate the reference figures were measured at.
 inline constexpr int32_t kDefaultOpusBitrate = 24000;
-// libopus adds in-band FEC (LBRR) only when told to expect loss; with FEC on
-// and no hint, this one is used.
-inline constexpr int kDefaultFecLossPercent = 10;
 
 struct OpusEncoderConfig {
   int complexity = kDefaultOpusComplexity;  // 0..10
   int32_t bitrate = kDefaultOpusBitrate;    // 6000..510000 bit/s
   bool fec = false;                         // in-band FEC (the peer offered useinbandfec=1)
   bool dtx = false;                         // discontinuous transmission (usedtx=1)
-  int packet_loss_percent = 0;              // 0..100; 0 with fec means kDefaultFecLossPercent
+  // Expected loss, 0..100. With fec, libopus adds LBRR (in-band FEC; +29 %
+  // encode CPU at 10 %, bench/RESULTS.md) only when this is above 0; it also
+  // makes SILK scale down its long-term prediction so a loss propagates
+  // less. The transcoder sets it at run time from the receiver's reports.
+  int packet_loss_percent = 0;
 };
 
 enum class OpusError : uint8_t {
@@ -73,10 +74,11 @@ class NarrowbandOpusEncoder {
   // docs); a 30 ms packet is never that small, so DTX saves nothing there.
   Result<size_t, OpusError> encode(const int16_t* pcm, size_t samples, uint8_t* out, size_t cap);
 
-  // Runtime knobs (per-call "codec set" options).
+  // Runtime knobs (per-call "codec set" options, RTCP loss feedback): one
+  // opus_encoder_ctl each, no allocation.
   Result<bool, OpusError> set_bitrate(int32_t bps);
   Result<bool, OpusError> set_complexity(int complexity);
-  Result<bool, OpusError> set_packet_loss_percent(int percent);
+  Result<bool, OpusError> set_packet_loss_percent(int percent);  // 0..100
 
   static size_t state_size();  // opus_encoder_get_size(1)
 

@@ -67,6 +67,7 @@ Result<std::unique_ptr<Transcoder>, TranscoderError> Transcoder::create(const Tr
   if (c.out_codec == AudioCodec::kOpus) {
     OpusEncoderConfig oc = c.opus;
     oc.fec = c.far_side_fec;
+    oc.packet_loss_percent = 0;  // no LBRR until the receiver reports loss
     auto enc = NarrowbandOpusEncoder::create(oc);
     if (!enc) return Err{TranscoderError::kOpusInit};
     t->encoder_.emplace(std::move(enc).value());
@@ -128,6 +129,15 @@ size_t Transcoder::process(const InputPacket& in, std::span<OutputPacket> out) {
   last_arrival_ns_ = in.arrival_ns;
   out_ = {};
   return n_out_;
+}
+
+void Transcoder::on_receiver_report(uint32_t reported_ssrc, uint8_t fraction_lost) {
+  if (!encoder_ || reported_ssrc != cfg_.out_ssrc) return;
+  ++counters_.receiver_reports;
+  loss_fraction_ = std::max<uint8_t>(fraction_lost, loss_fraction_ / 2);
+  const int percent = std::min((loss_fraction_ * 100 + 255) / 256, kMaxExpectedLossPercent);
+  if (percent != expected_loss_percent_ && encoder_->set_packet_loss_percent(percent))
+    expected_loss_percent_ = uint8_t(percent);
 }
 
 // Returns how many packets are missing before this one, or -1 to drop it.
@@ -324,6 +334,7 @@ void Transcoder::emit_audio_frame() {
     ++counters_.output_overflow;
     out_marker_ = true;
   } else if (encoder_) {
+    if (cfg_.far_side_fec && expected_loss_percent_ > 0) ++counters_.frames_encoded_fec;
     auto r = encoder_->encode(pending_, out_frame_, slot->buffer.data(), slot->buffer.size());
     if (!r) {
       ++counters_.output_overflow;

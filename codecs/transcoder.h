@@ -8,11 +8,11 @@
 // converted) or as in-band tones, whichever each side supports.
 //
 // Memory (Debian 12, libopus 1.3.1, SpanDSP 0.0.6; memory_bytes() computes
-// it): sizeof(Transcoder) is 1424 bytes, plus 43572 bytes of Opus encoder
+// it): sizeof(Transcoder) is 1440 bytes, plus 43572 bytes of Opus encoder
 // state on a G.711 -> Opus direction or 18228 of decoder state on Opus ->
 // G.711, 1056 of SpanDSP PLC on a G.711 input, and under 0.5 KB per DTMF
 // detector or generator. The heaviest call (both directions, one detecting
-// and one generating DTMF) is 66464 bytes, under the 80 KB target. Decode
+// and one generating DTMF) is 66496 bytes, under the 80 KB target. Decode
 // scratch (up to 120 ms of PCM) lives on the caller's stack, not per call.
 #pragma once
 
@@ -48,10 +48,12 @@ struct TranscoderConfig {
   int out_event_pt = kNoPayloadType;
   int out_ptime_ms = 20;  // 10, 20, 30, 40 or 60: output repacketization
   // The Opus peer negotiated in-band FEC (useinbandfec=1): an Opus output
-  // carries LBRR (opus.fec is overridden by this), and a lost Opus input
-  // packet is rebuilt from the LBRR in the packet after it.
+  // may carry LBRR, once the peer reports loss (on_receiver_report), and a
+  // lost Opus input packet is rebuilt from the LBRR in the packet after it.
   bool far_side_fec = false;
-  OpusEncoderConfig opus;  // when out_codec is kOpus
+  // When out_codec is kOpus. opus.fec is overridden by far_side_fec and
+  // opus.packet_loss_percent by the reported loss (0 until a report).
+  OpusEncoderConfig opus;
   uint32_t out_ssrc = 0;   // the caller picks these (random, RFC 3550 §5.1)
   uint16_t out_first_seq = 0;
   uint32_t out_first_ts = 0;
@@ -107,7 +109,18 @@ struct TranscoderCounters {
   uint64_t dtmf_events_detected = 0;   // in-band digits turned into RFC 4733 events
   uint64_t dtmf_events_generated = 0;  // RFC 4733 events turned into in-band tones
   uint64_t events_dropped = 0;         // events with no way out (not DTMF, or malformed)
+  uint64_t receiver_reports = 0;       // RTCP report blocks about the output (Opus only)
+  uint64_t frames_encoded_fec = 0;     // Opus frames encoded with in-band FEC on
 };
+
+// Opus expected loss follows the receiver's RTCP reports (RFC 3550 §6.4.1
+// "fraction lost" about our SSRC). Up at once to a reported loss, down by
+// at most half per report: loss-free reports take FEC away after 5 reports
+// from 10 % loss, 8 from the worst. The expected loss is the smoothed
+// fraction rounded up to a whole percent (any loss turns FEC on), at most
+// 30: libopus (1.3) stops strengthening its FEC at 25 %; more would only
+// cost quality.
+inline constexpr int kMaxExpectedLossPercent = 30;
 
 class Transcoder {
  public:
@@ -122,6 +135,14 @@ class Transcoder {
   // Takes one input packet; writes the packets to send into out[0..n) and
   // returns n. Allocates nothing.
   size_t process(const InputPacket& in, std::span<OutputPacket> out);
+
+  // An RTCP report block (SR or RR) from the receiver of this direction's
+  // output: `reported_ssrc` is the source it is about (ignored unless it is
+  // ours), `fraction_lost` its loss in 1/256. Sets the Opus encoder's
+  // expected loss (also without far_side_fec, where libopus uses it for
+  // robustness but adds no LBRR). Allocates nothing; no-op for G.711 output.
+  void on_receiver_report(uint32_t reported_ssrc, uint8_t fraction_lost);
+  int expected_loss_percent() const { return expected_loss_percent_; }
 
   const TranscoderCounters& counters() const { return counters_; }
   uint16_t next_seq() const { return out_seq_; }
@@ -204,6 +225,8 @@ class Transcoder {
   uint32_t out_ts_origin_;
   uint16_t out_seq_;
   bool out_marker_ = true;
+  uint8_t loss_fraction_ = 0;          // smoothed reported loss, 1/256
+  uint8_t expected_loss_percent_ = 0;  // what the Opus encoder was told
   uint32_t pending_n_ = 0;
   OutEvent ev_;
   Tone tone_;

@@ -129,6 +129,13 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
     bump(f.fwd.packets);
     bump(f.fwd.bytes, p.len);
     f.fwd.last_packet_ns.store(now_ns, std::memory_order_relaxed);
+    // This party's media comes from the transcoder on the flow its RTP
+    // leaves by, if any: its receiver reports (from the accepted source)
+    // steer that transcoder's Opus FEC.
+    if (kind == PacketKind::kRtcp && h.egress_rtp != kNoFlow &&
+        (w.flow(h.egress_rtp).hot.flags & kFlowTranscode)) [[unlikely]] {
+      feed_receiver_reports(*w.transcoder(h.egress_rtp), p.data, p.len);
+    }
 
     if (!(h.flags & kFlowEnabled)) [[unlikely]] {
       drop(w, f, DropReason::kNoDestination);

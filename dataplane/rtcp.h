@@ -1,6 +1,7 @@
 // Compound RTCP (RFC 3550 §6.1, §6.4, appendix A.2) validated in place, with
 // reduced-size RTCP (RFC 5506 §3) as an option. The view exposes the packet
-// headers and the first SR's sender info that RTCP rewriting needs.
+// headers, the first SR's sender info that RTCP rewriting needs, and the
+// SR/RR report blocks that loss feedback needs.
 #pragma once
 
 #include <cstddef>
@@ -60,6 +61,26 @@ struct RtcpSenderInfo {
   uint32_t packet_count;
   uint32_t octet_count;
 };
+
+// One reception report block of an SR or RR (§6.4.1), in host order.
+struct RtcpReportBlock {
+  uint32_t ssrc;             // SSRC_n: the source this block is about
+  uint8_t fraction_lost;     // since the previous report, in 1/256 (loss 0 if more arrived)
+  int32_t cumulative_lost;   // 24-bit signed: duplicates can make it negative
+  uint32_t highest_seq;      // extended highest sequence number received
+  uint32_t jitter;           // interarrival jitter, RTP timestamp units
+  uint32_t last_sr;          // LSR: middle 32 bits of the last SR's NTP timestamp
+  uint32_t delay_since_sr;   // DLSR, 1/65536 s
+};
+
+// Reads the block at `p`; only for blocks inside a validated SR/RR.
+inline RtcpReportBlock rtcp_report_block_at(const uint8_t* p) {
+  const uint32_t lost = load_be32(p + 4);
+  return RtcpReportBlock{load_be32(p), uint8_t(lost >> 24),
+                         int32_t(lost << 8) >> 8,  // sign-extend the low 24 bits
+                         load_be32(p + 8), load_be32(p + 12), load_be32(p + 16),
+                         load_be32(p + 20)};
+}
 
 // Reads the header of the packet at `p`; only for packets inside a view.
 inline RtcpPacketHeader rtcp_packet_header_at(const uint8_t* p) {
@@ -123,6 +144,19 @@ inline Result<RtcpCompoundView, RtcpError> parse_rtcp_compound(std::span<const u
 template <class F>
 void for_each_rtcp_packet(const RtcpCompoundView& view, F&& f) {
   for (RtcpPacketHeader h : view) f(h);
+}
+
+// Calls f(block) for every report block of every SR and RR in the view, in
+// order. Safe without further checks: parsing rejected any SR/RR whose RC
+// blocks do not fit (kReportOverflow).
+template <class F>
+void for_each_rtcp_report_block(const RtcpCompoundView& view, F&& f) {
+  for (RtcpPacketHeader h : view) {
+    if (h.type != kRtcpSr && h.type != kRtcpRr) continue;
+    const uint8_t* b = h.data + kRtcpHeaderLength + 4;  // after the sender's SSRC
+    if (h.type == kRtcpSr) b += kRtcpSenderInfoLength;
+    for (uint8_t i = 0; i < h.count; ++i, b += kRtcpReportBlockLength) f(rtcp_report_block_at(b));
+  }
 }
 
 }  // namespace vox::dataplane

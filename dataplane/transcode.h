@@ -37,6 +37,8 @@ enum class TranscodeCounter : uint8_t {
   kDtmfDetected,
   kDtmfGenerated,
   kOverflow,
+  kReceiverReports,
+  kFramesEncodedFec,
   kCount
 };
 inline constexpr size_t kTranscodeCounterCount = size_t(TranscodeCounter::kCount);
@@ -54,6 +56,12 @@ struct TranscodeSlot {
     return published[size_t(c)].load(std::memory_order_relaxed);
   }
 };
+
+// Hands every SR/RR report block of an RTCP compound (any first type, RFC
+// 5506) to the slot's transcoder, which keeps those about its own output
+// SSRC: RTCP from the party the transcoder sends to sets its Opus expected
+// loss. Malformed input is ignored. Never allocates or throws.
+void feed_receiver_reports(TranscodeSlot& slot, const uint8_t* rtcp, size_t len);
 
 // Packets the transcoders produced during one burst, RTP header included,
 // in worker-owned memory, with where they go. Allocated with the first

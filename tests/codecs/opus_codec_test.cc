@@ -1,11 +1,13 @@
 // Tests for codecs/opus_codec.h: configuration checks, a narrowband round
 // trip keeps a tone's frequency, PLC and FEC fill a lost frame (FEC closer
 // to the real audio than PLC), the LBRR flag reader agrees with the encoder
-// settings, DTX yields tiny packets on silence, 30 ms packets, state sizes.
+// settings, LBRR follows the expected loss set at run time, DTX yields tiny
+// packets on silence, 30 ms packets, state sizes.
 #include "codecs/opus_codec.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "audio_util.h"
@@ -48,6 +50,7 @@ TEST(OpusCodec, RejectsBadConfiguration) {
   EXPECT_FALSE(enc->set_complexity(42).ok());
   EXPECT_TRUE(enc->set_bitrate(16000).ok());
   EXPECT_TRUE(enc->set_packet_loss_percent(5).ok());
+  EXPECT_FALSE(enc->set_packet_loss_percent(101).ok());
 }
 
 TEST(OpusCodec, NarrowbandRoundTripKeepsATone) {
@@ -141,7 +144,8 @@ double concealment_error(bool use_fec, size_t lost, const std::vector<std::vecto
 
 TEST(OpusCodec, FecBeatsPlcOnALostSpeechFrame) {
   OpusEncoderConfig c;
-  c.fec = true;  // loss hint defaults to kDefaultFecLossPercent
+  c.fec = true;
+  c.packet_loss_percent = 10;  // no LBRR without an expected loss
   auto enc = NarrowbandOpusEncoder::create(c);
   ASSERT_TRUE(enc.ok());
   const auto pkts = encode_all(*enc, test::speech_like(8000 * 2, 3), 160);
@@ -158,6 +162,7 @@ TEST(OpusCodec, FecBeatsPlcOnALostSpeechFrame) {
 TEST(OpusCodec, FecFlagAgreesWithTheDecoder) {
   OpusEncoderConfig c;
   c.fec = true;
+  c.packet_loss_percent = 10;
   auto enc = NarrowbandOpusEncoder::create(c);
   const auto pkts = encode_all(*enc, test::speech_like(8000 * 2, 3), 160);
   size_t flagged = 0;
@@ -181,6 +186,33 @@ TEST(OpusCodec, FecFlagAgreesWithTheDecoder) {
   auto plain = NarrowbandOpusEncoder::create({});
   for (const auto& p : encode_all(*plain, test::speech_like(8000, 3), 160))
     EXPECT_FALSE(opus_packet_has_fec(p.data(), p.size()));
+}
+
+// libopus adds LBRR only while told to expect loss, and the hint can change
+// between packets; a packet's LBRR protects the frame before it, so each
+// change shows one packet late.
+TEST(OpusCodec, LbrrFollowsTheExpectedLossSetAtRunTime) {
+  OpusEncoderConfig c;
+  c.fec = true;
+  auto enc = NarrowbandOpusEncoder::create(c);
+  ASSERT_TRUE(enc.ok());
+  const auto pcm = test::speech_like(160 * 150, 4);
+  std::vector<bool> lbrr;
+  for (size_t i = 0; i < 150; ++i) {
+    if (i == 50 || i == 100) {
+      ASSERT_TRUE(enc->set_packet_loss_percent(i == 50 ? 10 : 0).ok());
+    }
+    uint8_t buf[kOpusMaxPacketBytes];
+    auto n = enc->encode(pcm.data() + 160 * i, 160, buf, sizeof(buf));
+    ASSERT_TRUE(n.ok());
+    lbrr.push_back(opus_packet_has_fec(buf, *n));
+  }
+  auto count = [&](size_t from, size_t to) {
+    return std::count(lbrr.begin() + long(from), lbrr.begin() + long(to), true);
+  };
+  EXPECT_EQ(count(0, 50), 0);
+  EXPECT_GT(count(51, 100), 30);
+  EXPECT_EQ(count(101, 150), 0);
 }
 
 TEST(OpusCodec, PlcProducesAudioThenFades) {

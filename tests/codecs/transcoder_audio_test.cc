@@ -144,6 +144,7 @@ TEST(TranscoderAudio, RandomLossIsConcealedWithContinuousOutput) {
   auto c = g711_to_opus();
   c.far_side_fec = true;
   auto a = make(c);
+  a->on_receiver_report(c.out_ssrc, 13);  // the Opus receiver reports 5 % loss: LBRR on
   Harness ha(*a);
   Sender s;
   size_t dropped = 0;

@@ -445,6 +445,7 @@ TEST(Transcoder, MalformedOpusCountsAsLost) {
 TEST(Transcoder, FecRebuildsALostOpusPacket) {
   OpusEncoderConfig oc;
   oc.fec = true;
+  oc.packet_loss_percent = 10;
   const auto pkts = opus_frames(test::speech_like(8000, 2), oc);
   size_t drop = 20;
   while (drop + 2 < pkts.size() &&

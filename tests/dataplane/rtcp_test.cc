@@ -1,6 +1,7 @@
 // Tests for dataplane/rtcp.h: golden compounds (hand-checked against RFC 3550
-// §6.4, RFC 4585 §6.3.1 for the reduced-size PLI), every error, and every
-// truncation prefix parsed from an exactly sized heap copy (run under ASan).
+// §6.4, RFC 4585 §6.3.1 for the reduced-size PLI), their report blocks,
+// every error, and every truncation prefix parsed from an exactly sized heap
+// copy (run under ASan).
 #include "dataplane/rtcp.h"
 
 #include <gtest/gtest.h>
@@ -240,6 +241,60 @@ TEST(RtcpParse, Errors) {
     EXPECT_EQ(err({0x80, 0xc9, 0x00, 0x01, 1, 2, 3, 4, 0x81, 0xc9, 0x00, 0x01, 1, 2, 3, 4}),
               RtcpError::kReportOverflow);
   }
+}
+
+std::vector<RtcpReportBlock> blocks_of(const uint8_t* p, size_t len, bool reduced = false) {
+  std::vector<RtcpReportBlock> out;
+  auto r = parse_rtcp_compound(p, len, reduced);
+  EXPECT_TRUE(r.ok());
+  if (r.ok()) for_each_rtcp_report_block(*r, [&](const RtcpReportBlock& b) { out.push_back(b); });
+  return out;
+}
+
+TEST(RtcpReportBlocks, OfSrAndRrInOrder) {
+  auto sr = blocks_of(kSrSdes, sizeof(kSrSdes));  // after the SR's sender info
+  ASSERT_EQ(sr.size(), 1u);
+  EXPECT_EQ(sr[0].ssrc, 0x1a2b3c4du);
+  EXPECT_EQ(sr[0].fraction_lost, 5);
+  EXPECT_EQ(sr[0].cumulative_lost, 18);
+  EXPECT_EQ(sr[0].highest_seq, 0x00011f4cu);
+  EXPECT_EQ(sr[0].jitter, 42u);
+  EXPECT_EQ(sr[0].last_sr, 0x1a2b8000u);
+  EXPECT_EQ(sr[0].delay_since_sr, 0x00018000u);
+
+  auto rr = blocks_of(kRrSdesBye, sizeof(kRrSdesBye));  // right after the sender's SSRC
+  ASSERT_EQ(rr.size(), 1u);
+  EXPECT_EQ(rr[0].ssrc, 0x3c5a8e11u);
+  EXPECT_EQ(rr[0].fraction_lost, 0);
+  EXPECT_EQ(rr[0].cumulative_lost, 0);
+  EXPECT_EQ(rr[0].highest_seq, 0x1f4du);
+  EXPECT_EQ(rr[0].jitter, 16u);
+  EXPECT_EQ(rr[0].last_sr, 0x4b1a2c80u);
+  EXPECT_EQ(rr[0].delay_since_sr, 0x4000u);
+
+  EXPECT_TRUE(blocks_of(kRrByePadded, sizeof(kRrByePadded)).empty());  // RC=0
+  EXPECT_TRUE(blocks_of(kPli, sizeof(kPli), true).empty());            // no SR/RR at all
+
+  // SR with two blocks, then an RR (not first: a later SR/RR counts too)
+  // whose block has a negative cumulative loss (duplicates, §6.4.1).
+  auto b = bytes(kSrSdes, 52);
+  b[0] = 0x82;  // RC=2
+  b[3] = 0x12;  // length 18: one more block
+  const uint8_t second[24] = {0x0b, 0x0b, 0x0b, 0x0b, 0xff, 0x00, 0x00, 0x01};
+  b.insert(b.end(), second, second + 24);
+  const uint8_t rr2[] = {0x81, 0xc9, 0x00, 0x07, 1, 2, 3, 4,  // RC=1 | RR | length 7
+                         0x0c, 0x0c, 0x0c, 0x0c, 0x40, 0xff, 0xff, 0xfe};
+  b.insert(b.end(), rr2, rr2 + sizeof(rr2));
+  b.resize(b.size() + 16);  // the rest of its block
+  auto three = blocks_of(b.data(), b.size());
+  ASSERT_EQ(three.size(), 3u);
+  EXPECT_EQ(three[0].ssrc, 0x1a2b3c4du);
+  EXPECT_EQ(three[1].ssrc, 0x0b0b0b0bu);
+  EXPECT_EQ(three[1].fraction_lost, 255);
+  EXPECT_EQ(three[1].cumulative_lost, 1);
+  EXPECT_EQ(three[2].ssrc, 0x0c0c0c0cu);
+  EXPECT_EQ(three[2].fraction_lost, 64);
+  EXPECT_EQ(three[2].cumulative_lost, -2);
 }
 
 // A prefix is valid exactly when it ends on a packet boundary: the length

@@ -1,6 +1,7 @@
 // libFuzzer target for dataplane/rtcp.h: parse any input with and without
-// reduced-size; when it parses, the packet walk must tile the buffer exactly
-// and the view's summary fields must match what the walk sees.
+// reduced-size; when it parses, the packet walk must tile the buffer exactly,
+// the view's summary fields must match what the walk sees, and the report
+// block walk must stay inside the buffer.
 #include <cstddef>
 #include <cstdint>
 
@@ -44,6 +45,16 @@ void check_view(const RtcpCompoundView& v, const uint8_t* data, size_t size, boo
   size_t count = 0;
   for_each_rtcp_packet(v, [&](const RtcpPacketHeader&) { ++count; });
   check(count == v.num_packets);
+  // The report-block walk reads only inside the buffer (ASan) and sees RC
+  // blocks per SR/RR.
+  size_t blocks = 0, want_blocks = 0;
+  for (RtcpPacketHeader h : v)
+    if (h.type == kRtcpSr || h.type == kRtcpRr) want_blocks += h.count;
+  for_each_rtcp_report_block(v, [&](const RtcpReportBlock& b) {
+    ++blocks;
+    check(b.cumulative_lost >= -(1 << 23) && b.cumulative_lost < (1 << 23));
+  });
+  check(blocks == want_blocks);
 }
 
 }  // namespace

@@ -20,13 +20,17 @@ swapped; B's Opus stays continuous (seq +1, ts +960, one frame per input
 slot), the added latency (B's kernel receive time minus A's send time of the
 packet that completed each output frame) stays below 21 ms at p99 after the
 first loss, and `query` shows the concealed frames and the late packet.
-Then `statistics` reports transcoding totals, `delete` removes both calls,
+Call 3 (fresh, B's answer has useinbandfec=1, A sends a warbling tone): B's
+Opus carries no in-band FEC (LBRR) until B reports loss in an RTCP RR from
+its RTCP port, then most packets do; `query` counts the report and the frames encoded with FEC on.
+Then `statistics` reports transcoding totals, `delete` removes the calls,
 and the relay exits 0 on SIGTERM.
 Exit 0 = pass.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import select
 import socket
@@ -56,6 +60,8 @@ EVENT_AT = 10              # the event starts with the audio packet of this slot
 EVENT_UPDATES = 7          # packets with growing duration, then 3 end packets
 DTMF_SLOTS = 30
 LATENCY_LIMIT_MS = 21.0
+FEC_NPKT = 50              # packets per phase in the RTCP loss feedback case
+FEC_REPORTED_LOSS = 13     # RTCP fraction lost, 1/256: about 5 %
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)   # Linux; also SCM_TIMESTAMPNS
 STATIC_PT = {0: "PCMU/8000", 8: "PCMA/8000"}
 
@@ -284,6 +290,19 @@ def latency_stats(values_ms: list) -> str:
 
 def ulaw_payload(index: int) -> bytes:
     return ra.ulaw_encode(ra.tone(TONE_HZ, 160, 8000, TONE_AMP, 160 * index))
+
+
+def warble_payload(index: int) -> bytes:
+    """20 ms of a tone gliding 700..1300 Hz three times a second: Opus's
+    voice activity detector calls it active throughout, where it soon
+    takes a steady tone for background noise (and SILK sends LBRR only
+    for active frames)."""
+    pcm = []
+    for n in range(160 * index, 160 * (index + 1)):
+        t = n / 8000
+        cycles = 1000 * t + 300 * (1 - math.cos(6 * math.pi * t)) / (6 * math.pi)
+        pcm.append(int(TONE_AMP * math.sin(2 * math.pi * cycles)))
+    return ra.ulaw_encode(pcm)
 
 
 # --------------------------------------------------------------------------
@@ -652,6 +671,63 @@ def case_loss_latency(relay: vox.Relay, ctx: CallCtx, result: dict) -> None:
           f"{tc['frames decoded']}, frames encoded {tc['frames encoded']}", flush=True)
 
 
+def case_fec_follows_rtcp(relay: vox.Relay, ctx: CallCtx) -> None:
+    setup_call(relay, ctx)
+    a, b = ctx.a, ctx.b
+
+    def send_pcmu() -> list:
+        start = (a.ts - a.first_ts) // 160
+
+        def slot(i):
+            a.send(ctx.pcmu_pt_a, warble_payload(start + i), marker=(start + i == 0))
+            a.advance(160)
+        run_paced(FEC_NPKT, slot, [b, a], drain_s=0.2)
+        a.take_rx()
+        audio = [r for r in b.take_rx() if r.rtp.pt == ctx.opus_pt]
+        assert len(audio) == FEC_NPKT, f"B got {len(audio)} Opus packets for {FEC_NPKT} sent"
+        return audio
+
+    def lbrr(audio: list) -> int:
+        flags = [ra.opus_has_lbrr(r.rtp.payload) for r in audio]
+        assert None not in flags, f"B: Opus packets not mono SILK code 0:{describe(audio)}"
+        return sum(flags)
+
+    before = send_pcmu()
+    n = lbrr(before)
+    print(f"      before any RTCP report: {n} of {FEC_NPKT} Opus packets carry LBRR", flush=True)
+    assert n == 0, f"B got in-band FEC in {n} of {FEC_NPKT} packets before reporting any loss"
+    q = vox.ng_ok(relay.ng, {"command": "query", "call-id": ctx.call_id})
+    check_transcoding(q, "tag-a", "A -> B before a report",
+                      {"receiver reports": 0, "frames encoded with FEC on": 0})
+
+    # B's RTCP port is its RTP port + 1 (no a=rtcp), so is the relay's.
+    rtcp = vox.UdpPeer(LOCAL, b.port + 1)
+    try:
+        rtcp.sendto(ra.rtcp_rr_report(b.ssrc, before[0].rtp.ssrc, FEC_REPORTED_LOSS),
+                    (LOCAL, b.relay_port + 1))
+        deadline = time.monotonic() + 2.0
+        while True:
+            q = vox.ng_ok(relay.ng, {"command": "query", "call-id": ctx.call_id})
+            tc = q["tags"]["tag-a"]["medias"][0].get("transcoding", {})
+            if tc.get("receiver reports") == 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+    finally:
+        rtcp.close()
+    check_transcoding(q, "tag-a", "A -> B after B's RR", {"receiver reports": 1})
+
+    after = send_pcmu()
+    n = lbrr(after[2:])  # LBRR in packet k protects frame k - 1: one packet late
+    print(f"      after B's RR reporting {FEC_REPORTED_LOSS}/256 lost: {n} of "
+          f"{FEC_NPKT - 2} Opus packets carry LBRR", flush=True)
+    assert n > (FEC_NPKT - 2) // 2, \
+        f"B got in-band FEC in only {n} of {FEC_NPKT - 2} packets after reporting loss"
+    q = vox.ng_ok(relay.ng, {"command": "query", "call-id": ctx.call_id})
+    check_transcoding(q, "tag-a", "A -> B after B's RR", {
+        "receiver reports": 1, "frames encoded with FEC on": FEC_NPKT,
+        "frames encoded": 2 * FEC_NPKT})
+
+
 def case_statistics_delete(relay: vox.Relay, calls: list) -> None:
     st = vox.ng_statistics(relay.ng)
     tc = st.get("totalstatistics", {}).get("transcoding")
@@ -719,6 +795,7 @@ def main() -> int:
         with relay:
             c1 = CallCtx(f"tc-{rng.getrandbits(32):08x}", ep("A"), ep("B"))
             c2 = CallCtx(f"tc-loss-{rng.getrandbits(32):08x}", ep("A2"), ep("B2"))
+            c3 = CallCtx(f"tc-fec-{rng.getrandbits(32):08x}", ep("A3"), ep("B3"))
             runner.run("SDP: offer to B has PCMU, opus/48000/2, telephone-event/8000 and /48000 "
                        "(no PCMA); answer to A has PCMU + telephone-event/8000",
                        case_sdp, relay, c1)
@@ -733,8 +810,10 @@ def main() -> int:
             runner.run(f"loss and reorder: {LOSS_NPKT} packets, ~5 % lost + one swap; Opus "
                        f"continuous, added latency p99 < {LATENCY_LIMIT_MS:.0f} ms, concealed "
                        f"and late counted", case_loss_latency, relay, c2, latency)
-            runner.run("statistics transcoding totals; delete removes both calls",
-                       case_statistics_delete, relay, [c for c in (c1, c2) if c.ready])
+            runner.run(f"in-band FEC follows RTCP: none before B reports loss, then in most "
+                       f"of B's Opus packets", case_fec_follows_rtcp, relay, c3)
+            runner.run("statistics transcoding totals; delete removes the calls",
+                       case_statistics_delete, relay, [c for c in (c1, c2, c3) if c.ready])
         runner.run("relay exits 0 on SIGTERM", check_clean_exit, relay)
     except (vox.RelayError, vox.NgTimeout) as e:
         runner.fail("relay", f"{type(e).__name__}: {e}")

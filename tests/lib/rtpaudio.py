@@ -22,6 +22,9 @@ Contents
 - RTP: ``parse_rtp(data) -> Rtp`` (header fields and payload, CSRC/extension/
   padding handled); RFC 4733: ``telephone_event(event, end, volume, duration)``
   payload and ``parse_telephone_event(payload) -> (event, end, volume, duration)``.
+- RTCP: ``rtcp_rr_report(sender_ssrc, source_ssrc, fraction_lost)``: an RR with
+  one report block; ``opus_has_lbrr(packet)``: whether an Opus packet carries
+  in-band FEC (SILK LBRR).
 - ``percentile(values, p)``: nearest-rank percentile.
 """
 
@@ -36,7 +39,8 @@ from typing import Iterable, Optional, Sequence
 
 __all__ = ["ulaw_encode", "ulaw_decode", "tone", "goertzel_power", "dominant_frequency", "rms",
            "tone_analysis", "Opus", "OpusEnc", "OpusDec", "OpusError", "Rtp", "parse_rtp",
-           "telephone_event", "parse_telephone_event", "percentile",
+           "telephone_event", "parse_telephone_event", "rtcp_rr_report", "opus_has_lbrr",
+           "percentile",
            "OPUS_APPLICATION_VOIP"]
 
 # --------------------------------------------------------------------------
@@ -336,6 +340,34 @@ def parse_telephone_event(payload: bytes) -> Optional[tuple]:
     return ev, bool(flags & 0x80), flags & 0x3F, dur
 
 
+def rtcp_rr_report(sender_ssrc: int, source_ssrc: int, fraction_lost: int,
+                   cumulative_lost: int = 0, highest_seq: int = 0) -> bytes:
+    """RTCP RR (RFC 3550 §6.4.2) from ``sender_ssrc`` with one report block
+    about ``source_ssrc``: fraction lost in 1/256, cumulative lost (24 bits),
+    extended highest sequence; jitter, LSR and DLSR 0."""
+    return struct.pack("!BBHI", 0x81, 201, 7, sender_ssrc & 0xFFFFFFFF) + struct.pack(
+        "!IIIIII", source_ssrc & 0xFFFFFFFF,
+        (fraction_lost & 0xFF) << 24 | (cumulative_lost & 0xFFFFFF), highest_seq & 0xFFFFFFFF,
+        0, 0, 0)
+
+
+def opus_has_lbrr(packet: bytes) -> Optional[bool]:
+    """Whether a mono single-frame (code 0) SILK or hybrid Opus packet
+    carries LBRR (in-band FEC) data: RFC 6716 §4.2.3-4.2.4, the SILK layer
+    opens with one VAD flag per 20 ms SILK frame then the LBRR flag, coded
+    with probability 1/2, i.e. the raw leading bits after the TOC octet.
+    None for CELT-only, stereo or multi-frame packets."""
+    if len(packet) < 2:
+        return None
+    toc = packet[0]
+    config = toc >> 3
+    if config >= 16 or toc & 0x07:  # CELT-only (§3.1), stereo, or not code 0
+        return None
+    ms = (10, 20, 40, 60)[config % 4] if config < 12 else (10, 20)[config % 2]
+    silk_frames = max(1, ms // 20)
+    return bool((packet[1] >> (7 - silk_frames)) & 1)
+
+
 if __name__ == "__main__":  # self-test
     import sys
     # µ-law: known code points, and agreement with audioop where it exists.
@@ -361,6 +393,8 @@ if __name__ == "__main__":  # self-test
             assert u == v or (x < 0 and abs(u - v) == 1), (x, u, v)
         dec = struct.unpack("<256h", audioop.ulaw2lin(bytes(range(256)), 2))
         assert ulaw_decode(bytes(range(256))) == list(dec), "µ-law decoder differs from audioop"
+    rr = rtcp_rr_report(0x11111111, 0x0A0B0C0D, 25, 7, 300)
+    assert len(rr) == 32 and rr[:2] == b"\x81\xc9" and rr[8:16] == bytes.fromhex("0a0b0c0d19000007")
     # round trip keeps a tone
     t = tone(1000, 8000, 8000, 8000)
     a = tone_analysis(ulaw_decode(ulaw_encode(t)), 8000)
