@@ -2,7 +2,8 @@
 // TARGETS.md ratio (wrapper <= 1.10 x libsrtp2 per packet) is measured in
 // one run: protect and unprotect of a 172-octet RTP packet for
 // AES_CM_128_HMAC_SHA1_80 and AEAD_AES_128_GCM, srtp_create, and the cost
-// of one SRTP call setup (see BM_CallSetup below for what it counts).
+// of one SRTP call setup (see BM_CallSetup below for what it counts), also
+// through the real CallManager (BM_CallManagerSetup).
 #include <benchmark/benchmark.h>
 #include <srtp2/srtp.h>
 #include <time.h>
@@ -12,8 +13,11 @@
 #include <string>
 #include <vector>
 
+#include "bench/raw_srtp.h"
+#include "control/call_manager.h"
 #include "control/sdes.h"
 #include "dataplane/srtp_context.h"
+#include "tests/control/fake_dataplane.h"
 
 namespace {
 
@@ -56,28 +60,9 @@ void set_sequence(uint8_t* p, uint16_t seq) {
 
 // --- raw libsrtp2 ------------------------------------------------------------------
 
-struct RawSession {
-  srtp_t ctx = nullptr;
-  RawSession(SrtpSuite suite, srtp_ssrc_type_t type) {
-    static const bool ready = srtp_init() == srtp_err_status_ok;
-    (void)ready;
-    SrtpKey k = fixed_key(suite);
-    srtp_policy_t policy{};
-    if (suite == SrtpSuite::kAeadAes128Gcm) {
-      srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtp);
-      srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtcp);
-    } else {
-      srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtp);
-      srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtcp);
-    }
-    policy.ssrc.type = type;
-    policy.key = k.key_salt.data();
-    policy.window_size = 128;
-    if (srtp_create(&ctx, &policy) != srtp_err_status_ok) ctx = nullptr;
-  }
-  ~RawSession() {
-    if (ctx) srtp_dealloc(ctx);
-  }
+// libsrtp2 directly, with the test key.
+struct RawSession : bench::RawSrtpSession {
+  RawSession(SrtpSuite suite, srtp_ssrc_type_t type) : RawSrtpSession(suite, fixed_key(suite), type) {}
 };
 
 // The same packet with the next sequence number, protected in place, per
@@ -335,6 +320,63 @@ void BM_CallSetup(benchmark::State& state, bool srtp_both_sides) {
 }
 BENCHMARK_CAPTURE(BM_CallSetup, SrtpToSrtp, true);
 BENCHMARK_CAPTURE(BM_CallSetup, RtpToSrtp, false);
+
+// The same through the real CallManager, the done-when figure:
+// offer (the callee is offered RTP/SAVP with five fresh keys), the callee's
+// answer (one line, AES_CM_128_HMAC_SHA1_80), SRTP contexts built for both
+// flows of each SRTP side and handed to the worker in kSetSrtp commands
+// (applied in-line by the tests' fake dataplane, as in tests/control/),
+// then delete and teardown, where the worker frees them. SDP parsing and
+// rendering, ports and flows are part of each setup. RtpToSrtp: a plain
+// caller, 4 contexts; SrtpToSrtp: an SRTP caller too, 8 contexts.
+// items_per_second is call setups per second on one core.
+void BM_CallManagerSetup(benchmark::State& state, bool srtp_caller) {
+  auto body = [](const char* addr, int port, const char* proto, const std::string& crypto) {
+    return std::string("v=0\r\no=- 1 1 IN IP4 ") + addr + "\r\ns=-\r\nc=IN IP4 " + addr +
+           "\r\nt=0 0\r\nm=audio " + std::to_string(port) + " " + proto +
+           " 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n" + crypto;
+  };
+  auto line = [](uint32_t tag, SrtpSuite suite) {
+    control::SdesCrypto c{
+        .tag = tag, .key = *control::generate_srtp_key(suite), .lifetime = {}, .other_params = {}};
+    return "a=crypto:" + control::render_sdes_crypto(c) + "\r\n";
+  };
+  control::Config config;
+  config.interfaces.push_back(
+      {"default", *IpAddr::parse("203.0.113.1"), *IpAddr::parse("203.0.113.1")});
+  config.port_min = 30000;
+  config.port_max = 30099;
+  config.delete_delay_s = 0;
+  control::testing::FakeDataplane plane{1};
+  control::CallManager cm(config, plane);
+  const control::CallManager::Clock now{1'000'000'000'000, 1'700'000'000};
+
+  control::SignalRequest offer, answer;
+  offer.call_id = answer.call_id = "bench";
+  offer.from_tag = answer.from_tag = "A";
+  answer.to_tag = "B";
+  offer.sdp = srtp_caller ? body("192.0.2.10", 4000, "RTP/SAVP",
+                                 line(1, SrtpSuite::kAesCm128HmacSha1_80) +
+                                     line(2, SrtpSuite::kAesCm128HmacSha1_32))
+                          : body("192.0.2.10", 4000, "RTP/AVP", "");
+  offer.transport_protocol = "RTP/SAVP";
+  answer.sdp = body("198.51.100.7", 5000, "RTP/SAVP", line(4, SrtpSuite::kAesCm128HmacSha1_80));
+
+  for (auto _ : state) {
+    auto o = cm.offer(offer, now);
+    auto a = cm.answer(answer, now);
+    if (!o.ok() || !a.ok()) return state.SkipWithError("offer/answer failed");
+    benchmark::DoNotOptimize(a->sdp.data());
+    if (!cm.remove("bench", "", "", 0, now).ok() || cm.tick(now) != 1)
+      return state.SkipWithError("delete failed");
+  }
+  // Every setup installed SRTP on both flows of each SRTP side.
+  if (plane.srtp_commands != int64_t(state.iterations()) * (srtp_caller ? 4 : 2))
+    state.SkipWithError("SRTP slots not installed");
+  state.SetItemsProcessed(int64_t(state.iterations()));
+}
+BENCHMARK_CAPTURE(BM_CallManagerSetup, RtpToSrtp, false);
+BENCHMARK_CAPTURE(BM_CallManagerSetup, SrtpToSrtp, true);
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "control/codec_negotiation.h"
+#include "control/sdes.h"
 #include "control/sdp.h"
 #include "dataplane/endpoint.h"
 #include "dataplane/flow.h"
@@ -43,6 +44,14 @@ struct MediaSide {
   std::optional<CodecPlan> offer_plan;
   dataplane::TranscodeSlot* transcoder = nullptr;
   std::string transcode_description;  // "PCMU/8000 -> opus/48000/2", for query
+  // SRTP (SDES, RFC 4568), terminated by the relay on this party's side.
+  // From the last offer: the a=crypto lines the relay offered this party
+  // (it answers), or the relay's answer to this party's a=crypto (it
+  // offered). `srtp`: the keys installed on rtp_flow and rtcp_flow (each has
+  // its own SrtpSlot, owned by the worker); empty: plain RTP.
+  std::vector<SdesCrypto> sdes_offer;
+  std::optional<SdesAnswer> sdes_answer;
+  std::optional<SdesSession> srtp;
 };
 
 // Source policy flags of a party, from the NG flags of the message it sent.

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 
+#include "control/srtp_negotiation.h"
+
 namespace vox::control {
 
 namespace {
@@ -96,6 +98,21 @@ std::string describe(const StreamPlan& p) {
          " ms, events " + std::to_string(p.in_event_pt) + " -> " + std::to_string(p.out_event_pt);
 }
 
+// One flow's contexts: unprotect what the party sends with its key, protect
+// what the relay sends it with the relay's.
+Result<std::unique_ptr<dataplane::SrtpSlot>, std::string> make_srtp_slot(const SdesSession& k) {
+  auto slot = std::make_unique<dataplane::SrtpSlot>();
+  auto in = dataplane::SrtpStream::create(k.inbound, dataplane::SrtpDirection::kInbound);
+  if (!in.ok())
+    return Err{std::string("Failed to set up SRTP: ") + dataplane::to_string(in.error())};
+  auto out = dataplane::SrtpStream::create(k.outbound, dataplane::SrtpDirection::kOutbound);
+  if (!out.ok())
+    return Err{std::string("Failed to set up SRTP: ") + dataplane::to_string(out.error())};
+  slot->inbound.emplace(std::move(*in));
+  slot->outbound.emplace(std::move(*out));
+  return slot;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<dataplane::TranscodeSlot>, std::string> CallManager::make_transcoder(
@@ -148,6 +165,35 @@ void CallManager::set_transcoder(Call& c, MediaSide& m, std::unique_ptr<dataplan
   }
   cmd.transcode = slot.release();  // the worker owns it now
   plane_.post(c.worker, cmd);
+}
+
+Result<CallManager::SideSrtp, std::string> CallManager::prepare_srtp(
+    const MediaSide& m, std::optional<SdesSession> keys) {
+  SideSrtp s;
+  if (!m.rtp_port || same_srtp_keys(m.srtp, keys)) return s;
+  s.change = true;
+  if (keys) {
+    // Each flow its own contexts: RTCP may arrive on either (rtcp-mux).
+    for (auto* slot : {&s.rtp, &s.rtcp}) {
+      auto made = make_srtp_slot(*keys);
+      if (!made.ok()) return Err{made.error()};
+      *slot = std::move(*made);
+    }
+  }
+  s.keys = std::move(keys);
+  return s;
+}
+
+void CallManager::set_srtp(Call& c, MediaSide& m, SideSrtp s) {
+  if (!s.change) return;
+  dataplane::FlowCommand cmd;
+  cmd.type = dataplane::CommandType::kSetSrtp;
+  for (auto [id, slot] : {std::pair{m.rtp_flow, &s.rtp}, std::pair{m.rtcp_flow, &s.rtcp}}) {
+    cmd.id = id;
+    cmd.srtp = slot->release();  // the worker owns it now (null: plain RTP again)
+    if (!plane_.post(c.worker, cmd)) delete cmd.srtp;
+  }
+  m.srtp = std::move(s.keys);
 }
 
 CallManager::CallManager(const Config& config, dataplane::Dataplane& plane)
@@ -412,6 +458,17 @@ Result<SignalReply, std::string> CallManager::offer(const SignalRequest& r, Cloc
     }
   }
 
+  // SRTP per m= line: the relay's answer to the offerer's keys and its own
+  // offer to the other side (keys a re-offer did not change are kept).
+  std::vector<SrtpOfferPlan> srtp(sdp.media.size());
+  for (size_t i = 0; i < sdp.media.size(); ++i) {
+    auto plan = plan_srtp_offer(sdp.media[i], r.transport_protocol, r.sdes,
+                                i < a.media.size() ? &a.media[i] : nullptr,
+                                i < b.media.size() ? &b.media[i] : nullptr);
+    if (!plan.ok()) return Err{plan.error()};
+    srtp[i] = std::move(*plan);
+  }
+
   // Allocate what the new SDP needs, on copies, so failure changes nothing.
   std::vector<MediaSide> ma = a.media, mb = b.media;
   ma.resize(std::max(ma.size(), sdp.media.size()));
@@ -462,7 +519,11 @@ Result<SignalReply, std::string> CallManager::offer(const SignalRequest& r, Cloc
     learn_media(a.media[i], r, sdp, sdp.media[i]);
     MediaSide& peer = b.media[i];
     peer.type = sdp.media[i].type;
-    peer.proto = sdp.media[i].proto;
+    peer.proto = srtp[i].proto;
+    a.media[i].sdes_answer = std::move(srtp[i].answer);
+    a.media[i].sdes_offer.clear();
+    peer.sdes_offer = std::move(srtp[i].offer);
+    peer.sdes_answer.reset();
     peer.rejected = a.media[i].rejected;
     peer.relay_offered_mux =
         !r.rtcp_mux_reject &&
@@ -481,6 +542,9 @@ Result<SignalReply, std::string> CallManager::offer(const SignalRequest& r, Cloc
   SdpRewrite rw = make_rewrite(r, sdp, config_.interfaces[size_t(b.iface)].advertised, b.media,
                                /*answer=*/false);
   for (size_t i = 0; i < sdp.media.size(); ++i) {
+    // The offerer's keys never reach the other side; it gets the relay's.
+    rw.media[i].crypto = render_crypto(b.media[i].sdes_offer, r.sdes.pad);
+    if (b.media[i].proto != sdp.media[i].proto) rw.media[i].proto = b.media[i].proto;
     if (!b.media[i].offer_plan) continue;
     rw.media[i].codecs = b.media[i].offer_plan->to_answerer;
     rw.media[i].ptime = b.media[i].offer_plan->answerer_sdp_ptime();
@@ -524,6 +588,31 @@ Result<SignalReply, std::string> CallManager::answer(const SignalRequest& r, Clo
     plans[i] = std::move(*plan);
   }
 
+  // SRTP: the answerer's keys and the protocol the offerer sees; new
+  // contexts for each side whose keys change, made before anything changes.
+  std::vector<SrtpAnswerPlan> srtp(b.media.size());
+  std::vector<SideSrtp> srtp_a(b.media.size()), srtp_b(b.media.size());
+  std::string warning;
+  for (size_t i = 0; i < b.media.size() && i < a.media.size(); ++i) {
+    const bool answered = i < sdp.media.size();
+    if (answered) {
+      auto plan = plan_srtp_answer(sdp.media[i], r.transport_protocol, a.media[i], b.media[i]);
+      if (!plan.ok()) return Err{plan.error()};
+      srtp[i] = std::move(*plan);
+      if (warning.empty()) warning = srtp[i].warning;
+    }
+    const bool rejected = !answered || sdp.media[i].port == 0 || a.media[i].rejected;
+    std::optional<SdesSession> keys_a, keys_b;
+    if (!rejected && a.media[i].sdes_answer) keys_a = a.media[i].sdes_answer->session;
+    if (!rejected) keys_b = srtp[i].answerer_keys;
+    auto sa = prepare_srtp(a.media[i], std::move(keys_a));
+    if (!sa.ok()) return Err{sa.error()};
+    auto sb = prepare_srtp(b.media[i], std::move(keys_b));
+    if (!sb.ok()) return Err{sb.error()};
+    srtp_a[i] = std::move(*sa);
+    srtp_b[i] = std::move(*sb);
+  }
+
   // A different to-tag is another fork answering (183 from one branch,
   // 200 from another): the latest answer owns the callee side.
   if (!r.to_tag.empty()) b.tag = r.to_tag;
@@ -562,6 +651,10 @@ Result<SignalReply, std::string> CallManager::answer(const SignalRequest& r, Clo
     set_transcoder(c, b.media[i], std::move(transcoders[i].answerer_to_offerer),
                    transcoders[i].describe_ba);
   }
+  for (size_t i = 0; i < b.media.size() && i < a.media.size(); ++i) {
+    set_srtp(c, a.media[i], std::move(srtp_a[i]));
+    set_srtp(c, b.media[i], std::move(srtp_b[i]));
+  }
   plane_.flush();
   ++stats_.answers;
 
@@ -569,11 +662,18 @@ Result<SignalReply, std::string> CallManager::answer(const SignalRequest& r, Clo
   SdpRewrite rw = make_rewrite(r, sdp, config_.interfaces[size_t(a.iface)].advertised, a.media,
                                /*answer=*/true);
   for (size_t i = 0; i < sdp.media.size() && i < plans.size(); ++i) {
+    // The answerer's keys never reach the offerer; it gets the relay's.
+    const MediaSide& ma = a.media[i];
+    rw.media[i].crypto = ma.sdes_answer && !ma.rejected
+                             ? render_crypto({ma.sdes_answer->line}, r.sdes.pad)
+                             : std::vector<std::string>{};
+    if (!srtp[i].proto.empty() && srtp[i].proto != sdp.media[i].proto)
+      rw.media[i].proto = srtp[i].proto;
     if (!plans[i]) continue;
     rw.media[i].codecs = plans[i]->to_offerer;
     rw.media[i].ptime = plans[i]->offerer_sdp_ptime;
   }
-  return SignalReply{render_sdp(sdp, rw), {}};
+  return SignalReply{render_sdp(sdp, rw), std::move(warning)};
 }
 
 Result<const Call*, std::string> CallManager::remove(const std::string& call_id,

@@ -19,6 +19,7 @@
 #include "control/codec_negotiation.h"
 #include "control/port_pool.h"
 #include "dataplane/dataplane.h"
+#include "dataplane/srtp_slot.h"
 #include "dataplane/transcode.h"
 
 namespace vox::control {
@@ -40,6 +41,10 @@ struct SignalRequest {
   std::optional<int> address_family;  // AF_INET / AF_INET6 ("address family")
   std::string label, from_label, to_label;
   CodecRequest codec;  // codec dictionary, codec-* flags, ptime (transcoding)
+  // SRTP: "transport protocol" (parse_transport_protocol's value; empty:
+  // unchanged) and the "SDES" list (also "SDES-<flag>" in "flags").
+  std::string transport_protocol;
+  SdesFlags sdes;
 };
 
 struct SignalReply {
@@ -109,6 +114,17 @@ class CallManager {
   void set_transcoder(Call& c, MediaSide& m, std::unique_ptr<dataplane::TranscodeSlot> slot,
                       const std::string& description);
   void retire_transcoder(MediaSide& m);  // adds its counters to the totals
+  // The SRTP contexts one side's two flows need for `keys`, made before
+  // anything changes; `change` is false when the installed keys are the
+  // same (the running contexts keep their replay windows and ROCs).
+  struct SideSrtp {
+    bool change = false;
+    std::optional<SdesSession> keys;
+    std::unique_ptr<dataplane::SrtpSlot> rtp, rtcp;
+  };
+  Result<SideSrtp, std::string> prepare_srtp(const MediaSide& m, std::optional<SdesSession> keys);
+  // Hands the slots to the worker (kSetSrtp on both flows; null: plain).
+  void set_srtp(Call& c, MediaSide& m, SideSrtp s);
   Result<int, std::string> resolve_interface(const std::string& name, std::optional<int> family,
                                              int fallback) const;
   bool allocate_side(Call& c, Party& p, MediaSide& m);

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "control/srtp_negotiation.h"
+
 namespace vox::control {
 
 namespace {
@@ -24,6 +26,27 @@ std::optional<IpAddr> parse_received_from(const NgValue& req) {
   auto parts = req.find_strings("received from");
   if (parts.empty()) return std::nullopt;
   return IpAddr::parse(parts.back());
+}
+
+// The "SDES" list and "SDES-<flag>" entries of "flags". Session parameters
+// may be written in upper case too (UNENCRYPTED_SRTP), as rtpengine allows.
+Result<SdesFlags, std::string> parse_sdes(const NgValue& req,
+                                          const std::vector<std::string_view>& flags) {
+  std::vector<std::string_view> list = req.find_strings("SDES");
+  for (auto f : flags)
+    if (f.size() > 5 && ng_name_equal(f.substr(0, 5), "SDES-")) list.push_back(f.substr(5));
+  SdesFlags out;
+  for (auto f : list) {
+    std::string flag(f);
+    if (std::none_of(flag.begin(), flag.end(), [](char c) { return c >= 'a' && c <= 'z'; }) &&
+        (flag.ends_with("_SRTP") || flag.ends_with("_SRTCP")))
+      std::transform(flag.begin(), flag.end(), flag.begin(),
+                     [](char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; });
+    auto r = apply_sdes_flag(out, flag);
+    if (!r.ok()) return Err{std::string(to_string(r.error())) + " '" + flag + "'"};
+    out = *r;
+  }
+  return out;
 }
 
 Result<SignalRequest, std::string> parse_signal(const NgValue& req, bool is_answer) {
@@ -79,6 +102,14 @@ Result<SignalRequest, std::string> parse_signal(const NgValue& req, bool is_answ
   auto codec = parse_codec_request(req);
   if (!codec.ok()) return Err{codec.error()};
   r.codec = std::move(*codec);
+  if (auto tp = req.find_string("transport protocol"); tp && !tp->empty()) {
+    auto proto = parse_transport_protocol(*tp);
+    if (!proto.ok()) return Err{proto.error()};
+    r.transport_protocol = std::move(*proto);
+  }
+  auto sdes = parse_sdes(req, flags);
+  if (!sdes.ok()) return Err{sdes.error()};
+  r.sdes = *sdes;
   return r;
 }
 
@@ -141,6 +172,10 @@ NgValue stream_value(CallManager& cm, const Call& c, const Party& p, const Media
   if (latched.valid()) flags.push(NgValue::str("confirmed"));
   if (m.uses_mux) flags.push(NgValue::str("RTCP-mux"));
   s.set("flags", std::move(flags));
+  // rtpengine's key: the suite in effect on this flow (SDES: one suite for
+  // both directions; per direction in the media's "SRTP").
+  if (m.srtp)
+    s.set("crypto suite", std::string(dataplane::srtp_suite_info(m.srtp->inbound.suite).name));
   int64_t last = f ? f->fwd.last_packet_ns.load(std::memory_order_relaxed) : 0;
   s.set("last packet", last ? now.unix_s - (now.mono_ns - last) / 1000000000 : int64_t(0));
   s.set("stats", flow_stats(f));
@@ -206,6 +241,15 @@ NgValue call_value(CallManager& cm, const Call& c, CallManager::Clock now) {
       md.set("type", ms.type);
       md.set("protocol", ms.proto);
       md.set("direction", direction_name(ms.direction));
+      if (ms.srtp) {  // installed: inbound unprotects what this party sends
+        NgValue flags = NgValue::list();
+        flags.push(NgValue::str("SDES"));
+        md.set("flags", std::move(flags));
+        NgValue srtp = NgValue::dict();
+        srtp.set("inbound", std::string(dataplane::srtp_suite_info(ms.srtp->inbound.suite).name));
+        srtp.set("outbound", std::string(dataplane::srtp_suite_info(ms.srtp->outbound.suite).name));
+        md.set("SRTP", std::move(srtp));
+      }
       NgValue streams = NgValue::list();
       if (ms.rtp_port) {
         streams.push(stream_value(cm, c, p, ms, false, now));

@@ -150,17 +150,6 @@ std::optional<uint64_t> decimal(std::string_view s, size_t max_digits, uint64_t 
   return v;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'a' && x <= 'z') x = char(x - 32);
-    if (y >= 'a' && y <= 'z') y = char(y - 32);
-    if (x != y) return false;
-  }
-  return true;
-}
-
 // lifetime = ["2^"] 1*(DIGIT) (§9.2), at most the suite's 2^48 (§6.2.1).
 Result<uint64_t, SdesError> parse_lifetime(std::string_view s) {
   if (s.starts_with("2^")) {
@@ -274,6 +263,17 @@ uint8_t suite_bit(SrtpSuite s) {
 }
 
 }  // namespace
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'a' && x <= 'z') x = char(x - 32);
+    if (y >= 'a' && y <= 'z') y = char(y - 32);
+    if (x != y) return false;
+  }
+  return true;
+}
 
 // crypto-attribute = "a=crypto:" tag 1*WSP crypto-suite 1*WSP key-params
 //                    *(1*WSP session-param)   (§9.1)
@@ -505,10 +505,10 @@ Result<SdesAnswer, SdesError> make_sdes_answer(std::span<const std::string_view>
 
   SdesAnswer a;
   a.line.tag = chosen->tag;
-  if (previous && previous->line.tag == chosen->tag &&
+  if (previous && previous->line.tag == chosen->tag && previous->session.inbound == chosen->key &&
       previous->line.key.suite == chosen->key.suite &&
       previous->line.key.flags == chosen->key.flags) {
-    a.line.key = previous->line.key;  // same choice as before: the relay keeps its key
+    a.line.key = previous->line.key;  // same line as before: the relay keeps its key
   } else {
     auto k = generate_srtp_key(chosen->key.suite, chosen->key.flags);
     if (!k) return Err{k.error()};

@@ -89,6 +89,8 @@ Result<SdesFlags, SdesError> parse_sdes_flags(std::span<const std::string_view> 
 // Fills `out` from getrandom(2) (the kernel CSPRNG; blocks only before the
 // pool is first initialised at boot).
 bool random_bytes(std::span<uint8_t> out);
+// ASCII case-insensitive equality (SDP and NG tokens).
+bool iequals(std::string_view a, std::string_view b);
 // A fresh key for `suite`: key||salt from random_bytes, no MKI.
 Result<SrtpKey, SdesError> generate_srtp_key(SrtpSuite suite, SrtpSessionFlags flags = {});
 
@@ -127,7 +129,10 @@ struct SdesAnswer {
 // base64, key length...), else kNoAcceptableCrypto. With `previous` and
 // "static", an offer that still carries the previously accepted line (same
 // tag, suite and key) keeps the previous answer unchanged; without "static"
-// the relay's key is still kept when the same tag and suite are chosen again.
+// the relay's key is kept only when the same line (tag, suite and the
+// party's key) is chosen again: a party that re-keys gets a new key back,
+// because its flows then get new SRTP contexts, and a new outbound context
+// under a key already used could repeat an SRTP index (RFC 3711 §9.1).
 Result<SdesAnswer, SdesError> make_sdes_answer(std::span<const std::string_view> offer,
                                                const SdesFlags& flags,
                                                const SdesAnswer* previous = nullptr);

@@ -3,11 +3,13 @@
 #include "dataplane/pipeline.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "dataplane/demux.h"
 #include "dataplane/rtcp.h"
 #include "dataplane/rtp.h"
 #include "dataplane/source_policy.h"
+#include "dataplane/srtp_slot.h"
 #include "dataplane/transcode.h"
 
 namespace vox::dataplane {
@@ -19,17 +21,47 @@ inline void drop(WorkerState& w, Flow& f, DropReason r) {
   bump(f.drops.by_reason[size_t(r)]);
 }
 
+// What the party sent failed to unprotect: forged or corrupt, replayed
+// (a window too old counts as replayed: RFC 3711 §3.3.2 rejects both), or
+// anything else.
+inline DropReason srtp_drop_reason(SrtpError e) {
+  switch (e) {
+    case SrtpError::kAuthFailed:
+      return DropReason::kSrtpAuthFailed;
+    case SrtpError::kReplayed:
+    case SrtpError::kTooOld:
+      return DropReason::kSrtpReplayed;
+    default:
+      return DropReason::kSrtpError;
+  }
+}
+
+// The context protecting what leaves through `e` toward an SRTP party, or
+// null when that party receives plain RTP.
+inline SrtpStream* srtp_outbound(WorkerState& w, const Egress& e) {
+  if (!(e.flags & kFlowSrtp)) [[likely]]
+    return nullptr;
+  SrtpSlot* slot = w.srtp(e.flow);
+  return slot && slot->outbound ? &*slot->outbound : nullptr;
+}
+
 // Feeds one RTP packet to the flow's transcoder; what it generates is
-// appended, header written, to the worker's generated packets.
-void transcode(WorkerState& w, FlowId id, const RtpView& rtp, int64_t now_ns, const TxPacket& to) {
+// appended, header written, to the worker's generated packets, protected
+// in its slot by `srtp` when the receiving party speaks SRTP.
+void transcode(WorkerState& w, Flow& f, FlowId id, const RtpView& rtp, int64_t now_ns,
+               const TxPacket& to, SrtpStream* srtp) {
   TranscodeSlot* slot = w.transcoder(id);
   GeneratedPackets& g = *w.generated();
   codecs::OutputPacket outs[codecs::Transcoder::kMaxOutputPackets];
-  const uint32_t room = std::min<uint32_t>(GeneratedPackets::kSlots - g.count,
-                                           codecs::Transcoder::kMaxOutputPackets);
+  const uint32_t base = g.count;
+  const uint32_t room =
+      std::min<uint32_t>(GeneratedPackets::kSlots - base, codecs::Transcoder::kMaxOutputPackets);
+  // The encoder leaves room for the SRTP tag in each slot.
+  const size_t trailer = srtp ? srtp->rtp_trailer() : 0;
   for (uint32_t i = 0; i < room; ++i)
-    outs[i].buffer = std::span<uint8_t>(g.buffers[g.count + i] + kRtpFixedHeaderLength,
-                                        GeneratedPackets::kSlotBytes - kRtpFixedHeaderLength);
+    outs[i].buffer =
+        std::span<uint8_t>(g.buffers[base + i] + kRtpFixedHeaderLength,
+                           GeneratedPackets::kSlotBytes - kRtpFixedHeaderLength - trailer);
   codecs::InputPacket in;
   in.ssrc = rtp.ssrc;
   in.seq = rtp.sequence;
@@ -42,18 +74,30 @@ void transcode(WorkerState& w, FlowId id, const RtpView& rtp, int64_t now_ns, co
   for (size_t i = 0; i < n; ++i) {
     const codecs::OutputPacket& o = outs[i];
     uint8_t* p = g.buffers[g.count];
+    if (g.count != base + i) [[unlikely]]  // an earlier one was dropped: keep them contiguous
+      std::memmove(p + kRtpFixedHeaderLength, g.buffers[base + i] + kRtpFixedHeaderLength, o.size);
     p[0] = 0x80;  // RFC 3550 §5.1: V=2, no padding, extension or CSRC
     p[1] = uint8_t((o.marker ? 0x80 : 0) | (o.payload_type & 0x7f));
     store_be16(p + 2, o.seq);
     store_be32(p + 4, o.timestamp);
     store_be32(p + 8, o.ssrc);
+    size_t len = kRtpFixedHeaderLength + o.size;
+    if (srtp) {
+      auto sealed = srtp->protect_rtp(p, len, GeneratedPackets::kSlotBytes);
+      if (!sealed.ok()) [[unlikely]] {
+        drop(w, f, DropReason::kSrtpError);
+        continue;
+      }
+      len = *sealed;
+    }
     TxPacket& t = g.out[g.count++];
     t = to;
     t.data = p;
-    t.len = uint16_t(kRtpFixedHeaderLength + o.size);
+    t.len = uint16_t(len);
     t.rx_index = GeneratedPackets::kRxIndex;
+    t.rewritten = srtp != nullptr;
+    ++slot->packets_out;
   }
-  slot->packets_out += n;
   slot->publish();
 }
 
@@ -96,23 +140,41 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
     Flow& f = w.flow(id);
     FlowHot& h = f.hot;
 
-    // RFC 7983 first-byte demux, then RFC 5761 RTP/RTCP split.
-    PacketKind kind = classify_packet(p.data, p.len);
+    // RFC 7983 first-byte demux, then RFC 5761 RTP/RTCP split. SRTP and
+    // SRTCP keep the headers these read in clear (RFC 3711 §3.1, §3.4).
+    const PacketKind kind = classify_packet(p.data, p.len);
+    if (kind != PacketKind::kRtp && kind != PacketKind::kRtcp) [[unlikely]] {
+      drop(w, f, DropReason::kNotMedia);
+      continue;
+    }
+    uint16_t len = p.len;
+    bool rewritten = false;
+    // From an SRTP party: authenticated and decrypted in place before
+    // anything else reads or believes it, so a forged or replayed packet
+    // never latches a source, counts as media or reaches a transcoder.
+    if (h.flags & kFlowSrtp) {
+      SrtpSlot* slot = w.srtp(id);
+      if (slot && slot->inbound) {
+        auto plain = kind == PacketKind::kRtp ? slot->inbound->unprotect_rtp(p.data, len)
+                                              : slot->inbound->unprotect_rtcp(p.data, len);
+        if (!plain.ok()) [[unlikely]] {
+          drop(w, f, srtp_drop_reason(plain.error()));
+          continue;
+        }
+        len = uint16_t(*plain);
+        rewritten = true;
+      }
+    }
     RtpView rtp{};
     if (kind == PacketKind::kRtp) [[likely]] {
-      auto parsed = parse_rtp(p.data, p.len);
+      auto parsed = parse_rtp(p.data, len);
       if (!parsed.ok()) {
         drop(w, f, DropReason::kMalformed);
         continue;
       }
       rtp = *parsed;
-    } else if (kind == PacketKind::kRtcp) {
-      if (!parse_rtcp_compound(p.data, p.len, true).ok()) {
-        drop(w, f, DropReason::kMalformed);
-        continue;
-      }
-    } else {
-      drop(w, f, DropReason::kNotMedia);
+    } else if (!parse_rtcp_compound(p.data, len, true).ok()) {
+      drop(w, f, DropReason::kMalformed);
       continue;
     }
 
@@ -130,11 +192,11 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
     bump(f.fwd.bytes, p.len);
     f.fwd.last_packet_ns.store(now_ns, std::memory_order_relaxed);
     // This party's media comes from the transcoder on the flow its RTP
-    // leaves by, if any: its receiver reports (from the accepted source)
-    // steer that transcoder's Opus FEC.
+    // leaves by, if any: its receiver reports (authenticated, from the
+    // accepted source) steer that transcoder's Opus FEC.
     if (kind == PacketKind::kRtcp && h.egress_rtp != kNoFlow &&
         (w.flow(h.egress_rtp).hot.flags & kFlowTranscode)) [[unlikely]] {
-      feed_receiver_reports(*w.transcoder(h.egress_rtp), p.data, p.len);
+      feed_receiver_reports(*w.transcoder(h.egress_rtp), p.data, len);
     }
 
     if (!(h.flags & kFlowEnabled)) [[unlikely]] {
@@ -149,10 +211,26 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
       drop(w, f, DropReason::kNoDestination);
       continue;
     }
-    const TxPacket t{p.data, p.len, e->fd, e->flow, e->dest, i, e->key};
+    TxPacket t{p.data, len, e->fd, e->flow, e->dest, i, e->key, rewritten};
+    SrtpStream* srtp = srtp_outbound(w, *e);
     if ((h.flags & kFlowTranscode) && kind == PacketKind::kRtp) [[unlikely]] {
-      transcode(w, id, rtp, now_ns, t);
+      transcode(w, f, id, rtp, now_ns, t, srtp);
       continue;
+    }
+    // To an SRTP party: protected in place, last, once forwarding is
+    // decided. Failing here (no room for the tag, key expired, or a
+    // duplicate from the plain side, which re-encrypting would send under
+    // reused keystream, RFC 3711 §9.1) is kSrtpError: the auth and replay
+    // reasons name what a party sent.
+    if (srtp) {
+      auto sealed = kind == PacketKind::kRtp ? srtp->protect_rtp(p.data, len, p.capacity)
+                                             : srtp->protect_rtcp(p.data, len, p.capacity);
+      if (!sealed.ok()) [[unlikely]] {
+        drop(w, f, DropReason::kSrtpError);
+        continue;
+      }
+      t.len = uint16_t(*sealed);
+      t.rewritten = true;
     }
     tx[out++] = t;
   }

@@ -189,6 +189,7 @@ Result<SrtpStream, SrtpError> SrtpStream::create(const SrtpKey& key, SrtpDirecti
   if (!made) return Err{made.error()};
   SrtpStream s;
   s.ctx_ = made->ctx;
+  s.key_ = key;
   s.use_mki_ = direction == SrtpDirection::kInbound && key.mki_length > 0;
   s.suite_ = key.suite;
   s.direction_ = direction;
@@ -206,6 +207,8 @@ SrtpStream& SrtpStream::operator=(SrtpStream&& o) noexcept {
     release();
     ctx_ = o.ctx_;
     previous_ = o.previous_;
+    key_ = o.key_;
+    o.key_.wipe();
     use_mki_ = o.use_mki_;
     previous_use_mki_ = o.previous_use_mki_;
     suite_ = o.suite_;
@@ -227,6 +230,7 @@ void SrtpStream::release() {
   if (ctx_) srtp_dealloc(ctx_);
   if (previous_) srtp_dealloc(previous_);
   ctx_ = previous_ = nullptr;
+  key_.wipe();
 }
 
 Result<SrtpSuite, SrtpError> SrtpStream::rekey(const SrtpKey& key) {
@@ -241,11 +245,21 @@ Result<SrtpSuite, SrtpError> SrtpStream::rekey(const SrtpKey& key) {
     srtp_dealloc(ctx_);
   }
   ctx_ = made->ctx;
+  key_ = key;
   use_mki_ = direction_ == SrtpDirection::kInbound && key.mki_length > 0;
   suite_ = key.suite;
   rtp_trailer_ = made->rtp_trailer;
   rtcp_trailer_ = made->rtcp_trailer;
   return key.suite;
+}
+
+void SrtpStream::adopt_previous(SrtpStream&& old) {
+  if (direction_ != SrtpDirection::kInbound || !old.ctx_ || &old == this) return;
+  if (previous_) srtp_dealloc(previous_);  // a key two re-keys old retires
+  previous_ = old.ctx_;
+  previous_use_mki_ = old.use_mki_;
+  old.ctx_ = nullptr;
+  old.release();
 }
 
 // Lengths: libsrtp2 takes an int; a UDP payload is at most 65535 octets, so

@@ -78,6 +78,17 @@ class SrtpStream {
   // afresh with the new key (a new cryptographic context, RFC 3711 §3.2).
   Result<SrtpSuite, SrtpError> rekey(const SrtpKey& key);
 
+  // The same re-key with a session built beforehand (off the worker): this
+  // inbound stream takes `old`'s current session as its previous key, with
+  // the same fallback as rekey(); `old` is left empty. Costs no allocation.
+  void adopt_previous(SrtpStream&& old);
+  // Whether `other` was made from the same key (suite, key, salt, MKI and
+  // session flags). A re-offer that repeats its a=crypto line must keep the
+  // running session: a fresh one restarts the rollover counter and replay
+  // window (RFC 3711 §3.2.1), re-opening replays inbound and reusing
+  // keystream outbound (§9.1).
+  bool same_key(const SrtpStream& other) const { return key_ == other.key_; }
+
   SrtpSuite suite() const { return suite_; }
   SrtpDirection direction() const { return direction_; }
   size_t rtp_trailer() const { return rtp_trailer_; }    // octets protect_rtp adds
@@ -91,6 +102,7 @@ class SrtpStream {
 
   srtp_ctx_t_* ctx_ = nullptr;
   srtp_ctx_t_* previous_ = nullptr;  // inbound only: the key before the last rekey
+  SrtpKey key_;                      // ctx_'s key, for same_key(); wiped on release
   bool use_mki_ = false;             // inbound: the party's packets carry an MKI
   bool previous_use_mki_ = false;
   SrtpSuite suite_ = SrtpSuite::kAesCm128HmacSha1_80;

@@ -7,10 +7,10 @@
 // slot (srtp_create allocates and costs microseconds; never on the worker),
 // hands it over in a kSetSrtp command, and from then on the worker owns it
 // and deletes it when it is replaced or its flow is removed. A replacement
-// with new keys (a re-offer) re-keys without a gap: the worker moves the
-// old inbound context into the new slot as the previous key (see
-// SrtpStream::rekey for the same rule), so packets sent before the switch
-// still verify.
+// (a re-offer) goes through carry_over(): with new keys it re-keys without a
+// gap, the old inbound context becoming the new one's previous key (the
+// rule of SrtpStream::rekey), so packets sent before the switch still
+// verify; with an unchanged key the running context is kept (same_key()).
 #pragma once
 
 #include <optional>
@@ -28,5 +28,22 @@ struct SrtpSlot {
   // Empty: the party receives plain RTP.
   std::optional<SrtpStream> outbound;
 };
+
+// Worker, when `next` replaces `old` on a flow: what of `old` must live on.
+// Inbound with a new key: the old session verifies packets sent before the
+// switch until the party uses the new key. Either direction with the same
+// key: the old session stays (rollover counter, replay window and the
+// keystream indices already used go on), the new one is dropped. No
+// allocation; sessions are freed with `old`.
+inline void carry_over(SrtpSlot& old, SrtpSlot& next) {
+  if (old.inbound && next.inbound) {
+    if (next.inbound->same_key(*old.inbound))
+      next.inbound = std::move(old.inbound);
+    else
+      next.inbound->adopt_previous(std::move(*old.inbound));
+  }
+  if (old.outbound && next.outbound && next.outbound->same_key(*old.outbound))
+    next.outbound = std::move(old.outbound);
+}
 
 }  // namespace vox::dataplane

@@ -28,6 +28,7 @@ WorkerState::~WorkerState() {
 }
 
 void WorkerState::set_srtp(FlowId id, SrtpSlot* slot) {
+  if (srtps_[id] && slot) carry_over(*srtps_[id], *slot);  // a re-offer: no gap
   delete srtps_[id];
   srtps_[id] = slot;
   if (slot)

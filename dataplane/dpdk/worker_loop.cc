@@ -389,9 +389,13 @@ uint32_t WorkerLoop::poll_once() {
           continue;
         }
       }
+      // Room to grow: the rest of the segment after the payload (Ethernet
+      // padding included), for an SRTP tag appended in place.
+      const uint32_t room = m->data_len + rte_pktmbuf_tailroom(m) - v.payload_offset;
       s.pkts[npkts] = RxPacket{d + v.payload_offset, uint16_t(v.payload_length),
                                make_local_key(uint16_t(iface), v.dst_port),
-                               Endpoint{v.src_ip, v.src_port}};
+                               Endpoint{v.src_ip, v.src_port},
+                               uint16_t(std::min<uint32_t>(room, 0xffff))};
       s.pkt_frame[npkts++] = uint8_t(i);
       continue;
     }
@@ -481,6 +485,11 @@ uint32_t WorkerLoop::poll_once() {
     net::MacAddr dst_mac;
     const auto res = s.arp.resolve(hop, now, &dst_mac);
     rw.dst_mac = dst_mac;
+    if (t.rewritten) {
+      // SRTP resized the payload in place: new lengths, fresh checksum.
+      rw.payload_length = t.len;
+      m->data_len = m->pkt_len = uint16_t(v.payload_offset + t.len);
+    }
     net::rewrite_udp_frame(rte_pktmbuf_mtod(m, uint8_t*), v, rw);
     if (s.tx_ip_offload || s.tx_udp_offload) {
       m->l2_len = v.l3_offset;

@@ -25,7 +25,7 @@ namespace {
 constexpr int kMaxEvents = 256;
 constexpr uint32_t kMaxPackets = 256;  // per iteration
 constexpr uint32_t kRecvBatch = 8;     // per recvmmsg call
-constexpr size_t kBufferSize = 2048;   // RTP over UDP on an Ethernet MTU fits
+constexpr size_t kBufferSize = 2048;   // an Ethernet-MTU datagram, and room for its SRTP tag
 constexpr uint64_t kWakeTag = ~uint64_t(0);
 
 int64_t monotonic_ns() {
@@ -240,7 +240,8 @@ void SocketWorker::run(const std::atomic<bool>& stop) {
         uint32_t idx = count + uint32_t(k);
         bufs->rx[idx] = RxPacket{bufs->data[idx], uint16_t(bufs->msgs[idx].msg_len), key,
                                  Endpoint::from_sockaddr(
-                                     reinterpret_cast<sockaddr*>(&bufs->names[idx]))};
+                                     reinterpret_cast<sockaddr*>(&bufs->names[idx])),
+                                 uint16_t(kBufferSize)};
       }
       if (r > 0) count += uint32_t(r);
     }

@@ -253,9 +253,12 @@ void UringWorker::run(const std::atomic<bool>& stop) {
               }
               auto* payload = static_cast<uint8_t*>(io_uring_recvmsg_payload(o, &s.recv_msg));
               uint32_t len = io_uring_recvmsg_payload_length(o, cqe->res, &s.recv_msg);
+              // The rest of the provided buffer after the payload is the
+              // packet's room to grow (SRTP tag).
               s.rx[count] = RxPacket{payload, uint16_t(len), ud_low(ud),
                                      Endpoint::from_sockaddr(static_cast<sockaddr*>(
-                                         io_uring_recvmsg_name(o)))};
+                                         io_uring_recvmsg_name(o))),
+                                     uint16_t(buf + kBufSize - payload)};
               s.rx_buf[count++] = bid;
             }
           }

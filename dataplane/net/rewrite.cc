@@ -1,6 +1,7 @@
 // In-place forwarding rewrite and header builder. Checksums: the IPv4 header
 // checksum and the UDP checksum are patched with RFC 1624 eqn. 3 from the
-// changed words only, so the cost is independent of the payload length.
+// changed words only, so the cost is independent of the payload length;
+// only a payload rewritten in place (SRTP) is summed again.
 #include "dataplane/net/rewrite.h"
 
 #include "dataplane/bytes.h"
@@ -30,6 +31,14 @@ bool rewrite_udp_frame(uint8_t* frame, const FrameView& v, const UdpRewrite& rw)
   if (rw.ttl == 0 && ttl <= 1) [[unlikely]]
     return false;
   const uint8_t new_ttl = rw.ttl ? rw.ttl : uint8_t(ttl - 1);
+  const bool new_payload = rw.payload_length >= 0;
+  const uint32_t udp_length =
+      new_payload ? uint32_t(kUdpHeaderLength + size_t(rw.payload_length)) : v.l4_length;
+  // IPv4 total length covers the header too (RFC 791); IPv6 payload length
+  // does not (RFC 8200 §3).
+  const uint32_t ip_header = v4 ? uint32_t(v.l4_offset - v.l3_offset) : 0;
+  if (udp_length + ip_header > 0xffff) [[unlikely]]
+    return false;
 
   uint8_t new_ports[4];
   store_be16(new_ports, rw.src.port);
@@ -46,18 +55,29 @@ bool rewrite_udp_frame(uint8_t* frame, const FrameView& v, const UdpRewrite& rw)
     // TTL shares a 16-bit word with the protocol (RFC 791 §3.1).
     const uint16_t old_word = load_be16(ip + 8);
     const uint16_t new_word = uint16_t(new_ttl << 8 | (old_word & 0xff));
+    const uint16_t old_total = load_be16(ip + 2);
+    const uint16_t new_total = uint16_t(ip_header + udp_length);
+    const uint32_t length_delta = new_payload ? checksum_delta16(old_total, new_total) : 0;
     if (rw.offload_ip_checksum) {
       store_be16(ip + 10, 0);
     } else {
-      store_be16(ip + 10, checksum_adjust(load_be16(ip + 10),
-                                          addr_delta + checksum_delta16(old_word, new_word)));
+      store_be16(ip + 10,
+                 checksum_adjust(load_be16(ip + 10),
+                                 addr_delta + checksum_delta16(old_word, new_word) + length_delta));
     }
     store_be16(ip + 8, new_word);
     std::memcpy(ip + 12, new_addrs, 8);
     std::memcpy(udp, new_ports, 4);
+    if (new_payload) {
+      store_be16(ip + 2, new_total);
+      store_be16(udp + 4, uint16_t(udp_length));
+    }
     switch (rw.udp_checksum) {
       case UdpChecksumMode::kSoftware:
-        if (old_check != 0) {
+        if (old_check != 0 && new_payload) {
+          store_be16(udp + 6, 0);
+          store_be16(udp + 6, udp_checksum_v4(ip + 12, ip + 16, udp, udp_length));
+        } else if (old_check != 0) {
           const uint16_t c = checksum_adjust(old_check, addr_delta + port_delta);
           store_be16(udp + 6, c == 0 ? 0xffff : c);  // RFC 768: 0 is "none"
         }
@@ -67,7 +87,7 @@ bool rewrite_udp_frame(uint8_t* frame, const FrameView& v, const UdpRewrite& rw)
         break;
       case UdpChecksumMode::kOffload:
         store_be16(udp + 6, pseudo_header_sum_v4(ip + 12, ip + 16, kIpProtoUdp,
-                                                 uint16_t(v.l4_length)));
+                                                 uint16_t(udp_length)));
         break;
     }
     return true;
@@ -81,8 +101,15 @@ bool rewrite_udp_frame(uint8_t* frame, const FrameView& v, const UdpRewrite& rw)
   std::memcpy(ip + 8, rw.src.addr.bytes, 16);
   std::memcpy(ip + 24, rw.dst.addr.bytes, 16);
   std::memcpy(udp, new_ports, 4);
+  if (new_payload) {
+    store_be16(ip + 4, uint16_t(udp_length));  // parse_frame took no extension headers
+    store_be16(udp + 4, uint16_t(udp_length));
+  }
   if (rw.udp_checksum == UdpChecksumMode::kOffload) {
-    store_be16(udp + 6, pseudo_header_sum_v6(ip + 8, ip + 24, kIpProtoUdp, v.l4_length));
+    store_be16(udp + 6, pseudo_header_sum_v6(ip + 8, ip + 24, kIpProtoUdp, udp_length));
+  } else if (new_payload) {
+    store_be16(udp + 6, 0);
+    store_be16(udp + 6, udp_checksum_v6(ip + 8, ip + 24, udp, udp_length));
   } else {
     // Never zero over IPv6 (RFC 8200 §8.1), so kZero patches too.
     const uint16_t c = checksum_adjust(old_check, delta);
@@ -136,7 +163,8 @@ uint8_t* build_udp_frame(uint8_t* payload, size_t payload_length, const UdpFrame
     if (spec.udp_checksum == UdpChecksumMode::kSoftware) {
       store_be16(udp + 6, udp_checksum_v4(ip + 12, ip + 16, udp, udp_length));
     } else if (spec.udp_checksum == UdpChecksumMode::kOffload) {
-      store_be16(udp + 6, pseudo_header_sum_v4(ip + 12, ip + 16, kIpProtoUdp, uint16_t(udp_length)));
+      store_be16(udp + 6,
+                 pseudo_header_sum_v4(ip + 12, ip + 16, kIpProtoUdp, uint16_t(udp_length)));
     }
     return frame;
   }

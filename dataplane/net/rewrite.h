@@ -28,13 +28,20 @@ struct UdpRewrite {
   // media relay terminates UDP and sends as a host would (64), so a peer's
   // low TTL never shortens the relayed leg.
   uint8_t ttl = 0;
+  // -1: the payload is as parsed. Otherwise it was rewritten in place (SRTP
+  // protect/unprotect) and is now this many octets: the IP and UDP lengths
+  // follow, and kSoftware computes the UDP checksum afresh over it (the old
+  // bytes are gone, so RFC 1624 patching cannot apply). The frame then ends
+  // at v.payload_offset + payload_length; the caller sizes its buffer.
+  int32_t payload_length = -1;
 };
 
 // Rewrites the frame `v` describes (parse_frame returned kOk for it, with
 // v.data == frame) for forwarding. Decrements TTL / hop limit (RFC 1812
 // §5.3.1, RFC 8200 §3) unless rw.ttl sets it; returns false, frame untouched,
-// when a decrement would reach 0 or when rw's family differs from the
-// frame's (use build_udp_frame then).
+// when a decrement would reach 0, when rw's family differs from the
+// frame's (use build_udp_frame then) or when the new payload length does
+// not fit the IP length field.
 // A zero IPv4 UDP checksum stays zero in kSoftware mode.
 bool rewrite_udp_frame(uint8_t* frame, const FrameView& v, const UdpRewrite& rw);
 

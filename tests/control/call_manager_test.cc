@@ -6,7 +6,7 @@
 
 #include <regex>
 
-#include "fake_dataplane.h"
+#include "call_fixture.h"
 
 namespace vox::control {
 namespace {
@@ -26,19 +26,7 @@ int sdp_port(const std::string& s) {
   return std::stoi(m[1]);
 }
 
-struct CallManagerTest : ::testing::Test {
-  Config config;
-  FakeDataplane plane{2};
-  std::unique_ptr<CallManager> cm;
-  CallManager::Clock now{1'000'000'000'000, 1'700'000'000};
-
-  void SetUp() override {
-    config.interfaces.push_back({"default", *IpAddr::parse("203.0.113.1"), *IpAddr::parse("203.0.113.1")});
-    config.port_min = 30000;
-    config.port_max = 30099;
-    config.delete_delay_s = 0;
-    cm = std::make_unique<CallManager>(config, plane);
-  }
+struct CallManagerTest : testing::CallFixture<2> {
   SignalRequest req(const std::string& body, const char* from = "A", const char* to = "") {
     SignalRequest r;
     r.call_id = "call-1";

@@ -8,7 +8,7 @@
 
 #include "control/call_manager.h"
 #include "dataplane/transcode.h"
-#include "fake_dataplane.h"
+#include "call_fixture.h"
 
 namespace vox::control {
 namespace {
@@ -34,19 +34,7 @@ int pt_of(const std::string& sdp, const std::string& encoding) {
   return m.empty() ? -1 : std::stoi(m[1]);
 }
 
-struct CallTranscodeTest : ::testing::Test {
-  Config config;
-  FakeDataplane plane{1};
-  std::unique_ptr<CallManager> cm;
-  CallManager::Clock now{1'000'000'000'000, 1'700'000'000};
-
-  void SetUp() override {
-    config.interfaces.push_back({"default", *IpAddr::parse("203.0.113.1"), *IpAddr::parse("203.0.113.1")});
-    config.port_min = 30000;
-    config.port_max = 30099;
-    config.delete_delay_s = 0;
-    cm = std::make_unique<CallManager>(config, plane);
-  }
+struct CallTranscodeTest : testing::CallFixture<1> {
   SignalRequest req(const std::string& body, const char* to = "") {
     SignalRequest r;
     r.call_id = "call-1";

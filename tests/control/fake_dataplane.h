@@ -27,6 +27,7 @@ class FakeDataplane final : public dataplane::Dataplane {
   void discard_port(int fd) override { open_fds.erase(fd); }
   bool post(int w, const dataplane::FlowCommand& cmd) override {
     ++posted;
+    if (cmd.type == dataplane::CommandType::kSetSrtp) ++srtp_commands;
     auto a = states_[size_t(w)]->apply(cmd);
     if (a.fd_removed >= 0) open_fds.erase(a.fd_removed);
     return true;
@@ -38,6 +39,7 @@ class FakeDataplane final : public dataplane::Dataplane {
   std::set<int> open_fds;       // ports currently bound (fds not yet closed)
   std::set<uint16_t> busy_ports;  // ports "taken by another process"
   int posted = 0, flushes = 0;
+  int srtp_commands = 0;  // kSetSrtp posted
 
  private:
   std::vector<std::unique_ptr<dataplane::WorkerState>> states_;

@@ -514,18 +514,26 @@ TEST(SdesAnswer, Errors) {
   EXPECT_EQ(ok->line.tag, 2u);
 }
 
-TEST(SdesAnswer, ReofferRekeysInboundKeepsOutbound) {
+TEST(SdesAnswer, ReofferKeepsTheRelayKeyOnlyWhileThePartyKeepsItsOwn) {
   auto first = make_sdes_answer(std::vector<std::string_view>{kPeer80, kPeerGcm}, {});
   ASSERT_TRUE(first.ok());
-  // The party re-offers the same suite and tag with a new key: the relay
-  // re-keys what it receives and keeps its own key.
+  // The same line again (an unchanged re-INVITE): the answer is unchanged.
+  auto same = make_sdes_answer(std::vector<std::string_view>{kPeer80, kPeerGcm}, {}, &*first);
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(same->session.outbound, first->session.outbound);
+  EXPECT_EQ(same->session.inbound, first->session.inbound);
+  EXPECT_EQ(render_sdes_crypto(same->line), render_sdes_crypto(first->line));
+  // The party re-offers the same suite and tag with a new key: its flows get
+  // new contexts, so the relay's key is new too (never a fresh outbound
+  // context under a key that already protected packets).
   const std::string rekeyed =
       "1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR";
   auto second = make_sdes_answer(std::vector<std::string_view>{rekeyed}, {}, &*first);
   ASSERT_TRUE(second.ok());
-  EXPECT_EQ(second->session.outbound, first->session.outbound);
   EXPECT_NE(second->session.inbound, first->session.inbound);
-  EXPECT_EQ(render_sdes_crypto(second->line), render_sdes_crypto(first->line));
+  EXPECT_EQ(second->line.tag, first->line.tag);
+  EXPECT_EQ(second->line.key.suite, first->line.key.suite);
+  EXPECT_NE(key_bytes(second->session.outbound), key_bytes(first->session.outbound));
   // It switches suite: the relay's key is new too.
   auto third = make_sdes_answer(std::vector<std::string_view>{kPeerGcm}, {}, &*second);
   ASSERT_TRUE(third.ok());

@@ -238,5 +238,85 @@ TEST(NetRewrite, OffloadModes) {
   }
 }
 
+// SRTP resizes the payload in place: the rewrite then sets the IP and UDP
+// lengths and sums the new payload, so the result is exactly the frame the
+// builder makes for the new payload (grown and shrunk, both families, with
+// and without VLAN, every checksum mode).
+TEST(NetRewrite, NewPayloadLengthMatchesAFreshlyBuiltFrame) {
+  std::mt19937 rng(3711);
+  for (int iter = 0; iter < 2000; ++iter) {
+    SCOPED_TRACE(iter);
+    const bool v4 = rng() & 1;
+    UdpFrameSpec s;
+    for (auto& b : s.src_mac.bytes) b = uint8_t(rng());
+    for (auto& b : s.dst_mac.bytes) b = uint8_t(rng());
+    s.has_vlan = rng() & 1;
+    s.vlan_tci = uint16_t(rng());
+    s.src = Endpoint{random_addr(rng, v4), uint16_t(rng())};
+    s.dst = Endpoint{random_addr(rng, v4), uint16_t(rng())};
+    s.traffic_class = uint8_t(rng());
+    s.ipv4_id = uint16_t(rng());
+    const UdpChecksumMode modes[] = {UdpChecksumMode::kSoftware, UdpChecksumMode::kZero,
+                                     UdpChecksumMode::kOffload};
+    s.udp_checksum = modes[rng() % 3];
+    std::string payload(20 + rng() % 400, '\0');
+    for (auto& c : payload) c = char(rng());
+    auto f = build(s, payload);
+    FrameView v;
+    ASSERT_EQ(parse_frame(f.data(), f.size(), &v, ParseOptions{true, false}), FrameStatus::kOk);
+
+    // The payload is replaced in place by one up to 20 octets longer or shorter.
+    std::string next(payload.size() + 20 - rng() % 41, '\0');
+    for (auto& c : next) c = char(rng());
+    f.resize(v.payload_offset + next.size());
+    std::memcpy(f.data() + v.payload_offset, next.data(), next.size());
+    UdpRewrite rw;
+    rw.src_mac = s.src_mac;
+    for (auto& b : rw.dst_mac.bytes) b = uint8_t(rng());
+    rw.src = Endpoint{random_addr(rng, v4), uint16_t(rng())};
+    rw.dst = Endpoint{random_addr(rng, v4), uint16_t(rng())};
+    rw.ttl = 64;
+    rw.udp_checksum = modes[rng() % 3];
+    rw.payload_length = int32_t(next.size());
+    ASSERT_TRUE(rewrite_udp_frame(f.data(), v, rw));
+
+    UdpFrameSpec want = s;
+    want.src_mac = rw.src_mac;
+    want.dst_mac = rw.dst_mac;
+    want.src = rw.src;
+    want.dst = rw.dst;
+    want.ttl = 64;
+    want.udp_checksum = rw.udp_checksum;
+    // IPv4 "no checksum" stays so in software mode (rewrite.h).
+    if (v4 && rw.udp_checksum == UdpChecksumMode::kSoftware &&
+        s.udp_checksum == UdpChecksumMode::kZero)
+      want.udp_checksum = UdpChecksumMode::kZero;
+    EXPECT_EQ(f, build(want, next));
+  }
+}
+
+TEST(NetRewrite, NewPayloadLengthBeyondTheIpLengthIsRefused) {
+  UdpFrameSpec s;
+  s.src = ep("192.0.2.1", 1000);
+  s.dst = ep("192.0.2.2", 2000);
+  auto f = build(s, "payload");
+  FrameView v;
+  ASSERT_EQ(parse_frame(f.data(), f.size(), &v), FrameStatus::kOk);
+  UdpRewrite rw;
+  rw.src = ep("198.51.100.1", 3000);
+  rw.dst = ep("198.51.100.2", 4000);
+  rw.ttl = 64;
+  rw.payload_length = 65535 - 28 + 1;  // IPv4 total length would pass 65535
+  const auto before = f;
+  EXPECT_FALSE(rewrite_udp_frame(f.data(), v, rw));
+  EXPECT_EQ(f, before);
+  rw.payload_length = 65535 - 28;
+  std::vector<uint8_t> big(v.payload_offset + 65535 - 28);
+  std::memcpy(big.data(), f.data(), f.size());
+  EXPECT_TRUE(rewrite_udp_frame(big.data(), v, rw));
+  ASSERT_EQ(parse_frame(big.data(), big.size(), &v), FrameStatus::kOk);
+  EXPECT_EQ(v.payload_length, 65535u - 28);
+}
+
 }  // namespace
 }  // namespace vox::dataplane::net

@@ -6,6 +6,8 @@
 
 #include <vector>
 
+#include "flow_install.h"
+
 namespace vox::dataplane {
 namespace {
 
@@ -30,17 +32,8 @@ struct Pipeline : ::testing::Test {
 
   void install(FlowId id, uint16_t port, const char* sdp, FlowId egress_rtp, FlowId egress_rtcp,
                int fd, uint16_t extra = 0) {
-    FlowCommand c;
-    c.type = CommandType::kAddFlow;
-    c.id = id;
-    c.hot.key = make_local_key(0, port);
-    c.hot.egress_rtp = egress_rtp;
-    c.hot.egress_rtcp = egress_rtcp;
-    c.hot.fd = fd;
-    c.hot.flags = kFlowEnabled | extra;
-    c.hot.sdp_source = ep(sdp);
-    c.hot.latch_until_ns = now + 1'000'000'000;
-    w.apply(c);
+    w.apply(testing::add_flow(id, port, sdp, egress_rtp, egress_rtcp, fd, kFlowEnabled | extra,
+                              now + 1'000'000'000));
   }
   void SetUp() override {
     install(kArtp, 30000, "127.0.0.1:4000", kBrtp, kBrtcp, 10);

@@ -273,6 +273,45 @@ TEST_P(SrtpEverySuite, RekeyWithoutLosingPacketsInFlight) {
   EXPECT_TRUE(unprotect(in, protect(out, rtp_packet(6))).ok());
 }
 
+// The worker's re-key (srtp_slot.h carry_over): the new session was built
+// off the worker, the old one becomes its previous key.
+TEST_P(SrtpEverySuite, AdoptPreviousKeepsTheOldKeyUntilTheNewOneIsUsed) {
+  SrtpStream out = make(test_key(suite(), 1), SrtpDirection::kOutbound);
+  SrtpStream in = make(test_key(suite(), 1), SrtpDirection::kInbound);
+  ASSERT_TRUE(unprotect(in, protect(out, rtp_packet(1))).ok());
+  auto in_flight = protect(out, rtp_packet(2));
+  SrtpStream out2 = make(test_key(suite(), 9), SrtpDirection::kOutbound);
+  SrtpStream in2 = make(test_key(suite(), 9), SrtpDirection::kInbound);
+  in2.adopt_previous(std::move(in));
+  auto back = unprotect(in2, in_flight);
+  ASSERT_TRUE(back.ok()) << to_string(back.error());
+  EXPECT_EQ(*back, rtp_packet(2));
+  EXPECT_EQ(unprotect_error(in2, in_flight), SrtpError::kReplayed);  // the old window goes on
+  ASSERT_TRUE(unprotect(in2, protect(out2, rtp_packet(3))).ok());
+  EXPECT_EQ(unprotect_error(in2, protect(out, rtp_packet(4))), SrtpError::kAuthFailed);
+  // Outbound streams keep no previous key: nothing to adopt.
+  SrtpStream out3 = make(test_key(suite(), 5), SrtpDirection::kOutbound);
+  out3.adopt_previous(std::move(out2));
+  SrtpStream in3 = make(test_key(suite(), 5), SrtpDirection::kInbound);
+  EXPECT_TRUE(unprotect(in3, protect(out3, rtp_packet(1))).ok());
+}
+
+TEST_P(SrtpEverySuite, SameKeyComparesEverythingThatMakesTheSession) {
+  SrtpStream a = make(test_key(suite(), 1), SrtpDirection::kInbound);
+  EXPECT_TRUE(a.same_key(make(test_key(suite(), 1), SrtpDirection::kInbound)));
+  EXPECT_FALSE(a.same_key(make(test_key(suite(), 2), SrtpDirection::kInbound)));
+  SrtpKey mki = test_key(suite(), 1);
+  mki.mki_length = 2;
+  mki.mki_value = 1;
+  EXPECT_FALSE(a.same_key(make(mki, SrtpDirection::kInbound)));
+  SrtpKey flags = test_key(suite(), 1);
+  flags.flags.unencrypted_srtcp = true;
+  EXPECT_FALSE(a.same_key(make(flags, SrtpDirection::kInbound)));
+  SrtpStream b = make(test_key(suite(), 2), SrtpDirection::kInbound);
+  ASSERT_TRUE(b.rekey(test_key(suite(), 1)).ok());
+  EXPECT_TRUE(a.same_key(b));
+}
+
 TEST_P(SrtpEverySuite, RekeyToAnotherSuite) {
   SrtpStream out = make(test_key(suite()), SrtpDirection::kOutbound);
   SrtpStream in = make(test_key(suite()), SrtpDirection::kInbound);

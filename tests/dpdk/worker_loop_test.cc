@@ -15,6 +15,8 @@
 #include "dataplane/net/arp.h"
 #include "dataplane/net/checksum.h"
 #include "dataplane/net/rewrite.h"
+#include "dataplane/srtp_slot.h"
+#include "tests/dataplane/srtp_test_util.h"
 #include "tests/dpdk/dpdk_test_env.h"
 
 namespace vox::dataplane::dpdk::test {
@@ -461,6 +463,94 @@ TEST_F(WorkerLoopTest, RxCoreHandsFramesToTheOwningWorker) {
     EXPECT_EQ(get(w1.counters().arp_requests_sent), 0u);
   }
   free_handoff_ring(ring);
+}
+
+// An SRTP callee: the caller's plain RTP leaves as SRTP that the callee's
+// own context decrypts (the frame's lengths and checksums follow the longer
+// payload), the callee's SRTP arrives plain at the caller, and a tampered
+// or replayed frame from the callee goes nowhere, counted on its flow.
+TEST_F(WorkerLoopTest, BridgesPlainAndSrtpAndDropsForgedFrames) {
+  using dataplane::testing::make_slot;
+  using dataplane::testing::make_stream;
+  using dataplane::testing::seal;
+  using dataplane::testing::test_key;
+  WorkerLoop& loop = make_loop();
+  install_call();
+  uint16_t seq = 1;
+  uint8_t seed = 1;
+  bool resolved = false;
+  for (SrtpSuite suite : {SrtpSuite::kAesCm128HmacSha1_80, SrtpSuite::kAeadAes128Gcm}) {
+    SCOPED_TRACE(srtp_suite_info(suite).name);
+    const SrtpKey callee_sends = test_key(suite, seed++), to_callee = test_key(suite, seed++);
+    FlowCommand c;
+    c.type = CommandType::kSetSrtp;
+    c.id = 1;
+    c.srtp = make_slot(&callee_sends, &to_callee);
+    ASSERT_TRUE(state_->commands().push(c));
+    SrtpStream callee_out = make_stream(callee_sends, SrtpDirection::kOutbound);
+    SrtpStream callee_in = make_stream(to_callee, SrtpDirection::kInbound);
+    const size_t tag = srtp_suite_info(suite).srtp_tag_length;
+
+    // Caller -> callee: plain in, SRTP out.
+    const auto plain = rtp_packet(seq++);
+    auto out = exchange(
+        udp_frame(kPhoneMac, relay_mac_, ep("10.0.0.2", 5000), ep("10.0.0.1", 30000), plain));
+    if (!resolved) {
+      ASSERT_EQ(out.size(), 1u);  // ARP for the callee, the frame waits
+      answer_arp(out[0], ip("10.0.0.3").v4(), kCalleeMac);
+      EXPECT_EQ(loop.poll_once(), 1u);
+      out = receive();
+    }
+    ASSERT_EQ(out.size(), 1u);
+    FrameView v;
+    ASSERT_EQ(net::parse_frame(out[0].data(), out[0].size(), &v), FrameStatus::kOk);  // checksums
+    EXPECT_EQ(out[0].size(), 14 + 20 + 8 + plain.size() + tag);
+    EXPECT_EQ(v.dst_ip, ip("10.0.0.3"));
+    EXPECT_EQ(v.src_port, 30002);
+    ASSERT_EQ(v.payload_length, plain.size() + tag);
+    auto back = dataplane::testing::open(callee_in, v.payload(), v.payload_length);
+    ASSERT_TRUE(back.ok()) << to_string(back.error());
+    EXPECT_EQ(*back, plain);
+
+    // Callee -> caller: SRTP in, plain out.
+    const auto reply = rtp_packet(seq++);
+    const auto sealed = seal(callee_out, reply);
+    const auto frame =
+        udp_frame(kCalleeMac, relay_mac_, ep("10.0.0.3", 6000), ep("10.0.0.1", 30002), sealed);
+    out = exchange(frame);
+    if (!resolved) {
+      ASSERT_EQ(out.size(), 1u);
+      answer_arp(out[0], ip("10.0.0.2").v4(), kPhoneMac);
+      EXPECT_EQ(loop.poll_once(), 1u);
+      out = receive();
+      resolved = true;
+    }
+    ASSERT_EQ(out.size(), 1u);
+    ASSERT_EQ(net::parse_frame(out[0].data(), out[0].size(), &v), FrameStatus::kOk);
+    EXPECT_EQ(v.dst_ip, ip("10.0.0.2"));
+    EXPECT_EQ(v.src_port, 30000);
+    ASSERT_EQ(v.payload_length, reply.size());
+    EXPECT_EQ(0, std::memcmp(v.payload(), reply.data(), reply.size()));
+
+    // Forged frames from the callee's address: a replay and a flipped bit.
+    const uint64_t sent_before = get(state_->counters().tx_packets);
+    const uint64_t replayed =
+        get(state_->flow(1).drops.by_reason[size_t(DropReason::kSrtpReplayed)]);
+    const uint64_t forged =
+        get(state_->flow(1).drops.by_reason[size_t(DropReason::kSrtpAuthFailed)]);
+    EXPECT_TRUE(exchange(frame).empty());
+    auto tampered = seal(callee_out, rtp_packet(seq++));
+    tampered[50] ^= 0x04;
+    EXPECT_TRUE(exchange(udp_frame(kCalleeMac, relay_mac_, ep("10.0.0.3", 6000),
+                                   ep("10.0.0.1", 30002), tampered))
+                    .empty());
+    EXPECT_EQ(get(state_->flow(1).drops.by_reason[size_t(DropReason::kSrtpReplayed)]),
+              replayed + 1);
+    EXPECT_EQ(get(state_->flow(1).drops.by_reason[size_t(DropReason::kSrtpAuthFailed)]),
+              forged + 1);
+    EXPECT_EQ(get(state_->counters().tx_packets), sent_before);
+  }
+  EXPECT_EQ(get(state_->counters().drops[size_t(DropReason::kSrtpError)]), 0u);
 }
 
 }  // namespace
