@@ -2,13 +2,7 @@
 // WorkerLoop runs on a worker lcore over one port of a net_ring pair; the
 // main lcore plays the wire on the other port: it sends Ethernet/IPv4/UDP/RTP
 // frames (214 octets, correct checksums) for every flow of N calls through a
-// gateway, and drains and spot-checks what the relay sends back. Like a
-// NIC's DMA, which lands frames in the last-level cache rather than in the
-// worker's own, the generator leaves each frame's 160-octet payload where it
-// wrote it once at start-up (every buffer of its pool holds the template;
-// the relay never writes payload) and writes each frame's header line
-// (Ethernet, IPv4, UDP, RTP header: one cache line) per packet;
-// --fresh-payload rewrites all 214 octets per packet instead. The last
+// gateway, and drains and spot-checks what the relay sends back. The last
 // line, `mpps=X.XX`, is packets relayed by the worker per wall-clock second
 // of the measured window (TARGETS.md: compare with testpmd io, same run).
 #include <CLI/CLI.hpp>
@@ -52,7 +46,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr size_t kRtpLength = 172;  // 12-octet header + 20 ms of G.711
 constexpr size_t kHeaderLength = 14 + 20 + 8;
-constexpr size_t kHeaderLineLength = 64;  // Ethernet + IPv4 + UDP + RTP header (54) in one line
 constexpr size_t kFrameLength = kHeaderLength + kRtpLength;  // 214
 constexpr uint16_t kGenBurst = 32;
 constexpr uint16_t kDrainBurst = 64;
@@ -106,10 +99,8 @@ class Generator {
     uint64_t bad = 0;
   };
 
-  Generator(const Layout& layout, DpdkPort& peer, const net::MacAddr& relay_mac, bool sequential,
-            bool fresh_payload)
-      : layout_(layout), peer_(peer), relay_mac_(relay_mac),
-        write_length_(fresh_payload ? kFrameLength : kHeaderLineLength) {
+  Generator(const Layout& layout, DpdkPort& peer, const net::MacAddr& relay_mac, bool sequential)
+      : layout_(layout), peer_(peer), relay_mac_(relay_mac) {
     // The constant parts: built once with the project's own frame builder.
     uint8_t buf[256] = {};
     uint8_t* payload = buf + 64;
@@ -153,21 +144,6 @@ class Generator {
     }
   }
 
-  // Writes the template frame into every buffer of the pool (once, before
-  // any packet), so build() may write the header line only. Returns how
-  // many buffers it primed.
-  size_t prime_pool() {
-    std::vector<void*> all;
-    void* m;
-    while (peer_.alloc_mbufs(&m, 1)) {
-      all.push_back(m);
-      if (uint8_t* d = mbuf_append(m, uint16_t(kFrameLength))) fill_template(d);
-    }
-    mbuf_free_bulk(all.data(), uint32_t(all.size()));
-    return all.size();
-  }
-
-  void fill_template(uint8_t* d) const { std::memcpy(d, tmpl_, kFrameLength); }
   uint32_t stride() const { return stride_; }
   const Stats& stats() const { return stats_; }
   void reset_stats() { stats_ = Stats{}; }
@@ -178,7 +154,7 @@ class Generator {
     next_ += stride_;
     if (next_ >= flows_.size()) next_ -= uint32_t(flows_.size());
     __builtin_prefetch(&flows_[next_], 1);
-    std::memcpy(d, tmpl_, write_length_);  // the payload beyond is the template already
+    std::memcpy(d, tmpl_, kFrameLength);
     const uint16_t seq = g.seq;
     const uint32_t ts = g.ts;
     store_be16(d + 18, seq);  // IPv4 identification
@@ -280,7 +256,6 @@ class Generator {
   const Layout& layout_;
   DpdkPort& peer_;
   net::MacAddr relay_mac_;
-  size_t write_length_;  // octets of the template build() writes per frame
   alignas(64) uint8_t tmpl_[kFrameLength];
   std::vector<GenFlow> flows_;
   uint32_t next_ = 0, stride_ = 1;
@@ -380,7 +355,6 @@ struct Options {
   bool sequential = false;
   bool poll_loop = false;
   bool same_core = false;
-  bool fresh_payload = false;
   int worker_lcore = -1;
   std::vector<std::string> eal = {"--no-huge", "--no-pci", "-m", "1024", "--no-shconf", "--no-telemetry", "-l", "0-1"};
 };
@@ -560,13 +534,11 @@ int run(const Options& o) {
     return 1;
   }
   Bench bench(*relay, *peer, lcore);
-  Generator gen(layout, *peer, bench.relay_mac(), o.sequential, o.fresh_payload);
-  const size_t primed = gen.prime_pool();
+  Generator gen(layout, *peer, bench.relay_mac(), o.sequential);
 
   // Self-test of the generator: its frames parse with valid checksums.
   {
     uint8_t f[kFrameLength];
-    gen.fill_template(f);
     for (int i = 0; i < 1000; ++i) {
       gen.build(f);
       net::FrameView v;
@@ -580,8 +552,6 @@ int run(const Options& o) {
 
   std::printf("voxbench-dataplane: WorkerLoop on lcore %u, generator on lcore %u, net_ring pair (rings of %u)\n",
               lcore, eal->main_lcore(), o.ring_size);
-  std::printf("generator: writes %s per frame (%zu pool buffers primed with the template)\n",
-              o.fresh_payload ? "all 214 octets" : "the 64-octet header line", primed);
   std::printf("flows: %u (%u calls x 2) on %s..%s ports %u-%u; parties %s..%s via gateway %s; "
               "%zu-octet frames (%zu-octet RTP, PT 0); order %s (stride %u)\n",
               layout.flows(), layout.calls, ip_text(kRelayBase).c_str(),
@@ -705,8 +675,6 @@ int main(int argc, char** argv) {
                "Diagnostic: poll the worker on the generator's core after each generated burst "
                "(no cross-core traffic; mpps is then generator + worker on one core)");
   app.add_flag("--sequential", o.sequential, "Send flows in id order instead of spread over the table");
-  app.add_flag("--fresh-payload", o.fresh_payload,
-               "Write all 214 octets of every frame (default: the header line; payloads are written once)");
   app.add_option("--worker-lcore", o.worker_lcore, "EAL lcore of the worker (default: the first worker lcore)");
   try {
     app.parse(argc, argv);
