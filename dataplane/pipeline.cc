@@ -211,7 +211,18 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
       drop(w, f, DropReason::kNoDestination);
       continue;
     }
-    TxPacket t{p.data, len, e->fd, e->flow, e->dest, i, e->key, rewritten};
+    // Written straight into the next tx slot (field by field: a temporary
+    // copied whole would be read back before its piecewise stores retire),
+    // kept only if the packet leaves.
+    TxPacket& t = tx[out];
+    t.data = p.data;
+    t.len = len;
+    t.fd = e->fd;
+    t.egress = e->flow;
+    t.dest = e->dest;
+    t.rx_index = i;
+    t.source = e->key;
+    t.rewritten = rewritten;
     SrtpStream* srtp = srtp_outbound(w, *e);
     if ((h.flags & kFlowTranscode) && kind == PacketKind::kRtp) [[unlikely]] {
       transcode(w, f, id, rtp, now_ns, t, srtp);
@@ -232,7 +243,7 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
       t.len = uint16_t(*sealed);
       t.rewritten = true;
     }
-    tx[out++] = t;
+    ++out;
   }
   bump(wc.rx_packets, n);
   bump(wc.rx_bytes, rx_bytes);

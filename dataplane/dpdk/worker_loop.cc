@@ -392,10 +392,13 @@ uint32_t WorkerLoop::poll_once() {
       // Room to grow: the rest of the segment after the payload (Ethernet
       // padding included), for an SRTP tag appended in place.
       const uint32_t room = m->data_len + rte_pktmbuf_tailroom(m) - v.payload_offset;
-      s.pkts[npkts] = RxPacket{d + v.payload_offset, uint16_t(v.payload_length),
-                               make_local_key(uint16_t(iface), v.dst_port),
-                               Endpoint{v.src_ip, v.src_port},
-                               uint16_t(std::min<uint32_t>(room, 0xffff))};
+      RxPacket& rp = s.pkts[npkts];  // field by field: no temporary read back whole
+      rp.data = d + v.payload_offset;
+      rp.len = uint16_t(v.payload_length);
+      rp.local = make_local_key(uint16_t(iface), v.dst_port);
+      rp.source.addr = v.src_ip;
+      rp.source.port = v.src_port;
+      rp.capacity = uint16_t(std::min<uint32_t>(room, 0xffff));
       s.pkt_frame[npkts++] = uint8_t(i);
       continue;
     }
