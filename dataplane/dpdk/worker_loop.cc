@@ -133,6 +133,12 @@ struct WorkerLoop::Impl {
   explicit Impl(const HostConfig& h) : arp(h.arp_entries, h.arp_ttl_ns, h.arp_retry_ns) {}
 
   int iface_of(const IpAddr& dst, const HostConfig& host) const {
+    if (dst.is_v4()) {  // one 32-bit compare per address, not sixteen octets
+      const uint32_t d = dst.v4();
+      for (size_t i = 0; i < v4_addresses.size(); ++i)
+        if (v4_addresses[i] == d && d != 0) return int(i);
+      return -1;
+    }
     for (size_t i = 0; i < host.addresses.size(); ++i)
       if (host.addresses[i] == dst) return int(i);
     return -1;
@@ -463,6 +469,11 @@ uint32_t WorkerLoop::poll_once() {
   rte_mbuf* fwd[kBurstSize];
   uint16_t fwd_len[kBurstSize];  // RTP/RTCP bytes, for the byte counter
   uint32_t nfwd = 0;
+  // The last next hop resolved in this burst (most frames go to one
+  // gateway): within a burst `now` is fixed and nothing is learned, so a
+  // resolved answer stays the answer.
+  uint32_t memo_hop = 0;
+  net::MacAddr memo_mac;
   for (uint32_t k = 0; k < nout; ++k) {
     const TxPacket& t = s.out[k];
     const uint32_t i = s.pkt_frame[t.rx_index];
@@ -485,8 +496,15 @@ uint32_t WorkerLoop::poll_once() {
     rw.offload_ip_checksum = s.tx_ip_offload;
     rw.udp_checksum = s.tx_udp_offload ? net::UdpChecksumMode::kOffload : net::UdpChecksumMode::kSoftware;
     const uint32_t hop = s.next_hop(t.dest.addr.v4(), src.addr.v4());
-    net::MacAddr dst_mac;
-    const auto res = s.arp.resolve(hop, now, &dst_mac);
+    net::MacAddr dst_mac = memo_mac;
+    auto res = net::ArpCache::Resolve::kResolved;
+    if (hop != memo_hop || hop == 0) {
+      res = s.arp.resolve(hop, now, &dst_mac);
+      if (res == net::ArpCache::Resolve::kResolved) {
+        memo_hop = hop;
+        memo_mac = dst_mac;
+      }
+    }
     rw.dst_mac = dst_mac;
     if (t.rewritten) {
       // SRTP resized the payload in place: new lengths, fresh checksum.
