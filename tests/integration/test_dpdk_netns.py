@@ -481,6 +481,31 @@ def check_no_calls(ng: vox.NgClient, initial_free: int) -> None:
         time.sleep(0.2)
 
 
+def release(relay, ng, topo: Topology) -> None:
+    """Stops the relay (SIGTERM), closes NG and removes the namespaces: the
+    `finally` of every test on this topology."""
+    signal.alarm(0)
+    if relay is not None and relay.proc is not None:
+        relay.stop()
+    if ng is not None:
+        ng.close()
+    topo.teardown()
+
+
+def check_shutdown(runner, relay, topo: Topology) -> int:
+    """After release(): the relay exited 0 on SIGTERM and nothing is left."""
+    if relay is not None and relay.ready:
+        def clean_exit():
+            how = "needed SIGKILL after 10 s" if relay.killed else f"exit code {relay.returncode}"
+            assert relay.returncode == 0 and not relay.killed, \
+                f"voxrelay {how} after SIGTERM:\n{relay.log_tail()}"
+        runner.run("relay exits 0 on SIGTERM", clean_exit)
+    if relay is not None:
+        relay.cleanup()
+    runner.run("cleanup: namespaces and veths gone", check_gone, topo)
+    return runner.finish()
+
+
 def check_gone(topo: Topology) -> None:
     names = netns.list_namespaces()
     left = [ns.name for ns in (topo.r, topo.p) if ns.name in names or os.path.exists(ns.path)]
@@ -559,22 +584,8 @@ def main() -> int:
     except (Abort, KeyboardInterrupt) as e:
         runner.fail("interrupted", f"{type(e).__name__}: {e}; cleaning up")
     finally:
-        signal.alarm(0)
-        if relay is not None and relay.proc is not None:
-            relay.stop()
-        if ng is not None:
-            ng.close()
-        topo.teardown()
-    if relay is not None and relay.ready:
-        def clean_exit():
-            how = "needed SIGKILL after 10 s" if relay.killed else f"exit code {relay.returncode}"
-            assert relay.returncode == 0 and not relay.killed, \
-                f"voxrelay {how} after SIGTERM:\n{relay.log_tail()}"
-        runner.run("relay exits 0 on SIGTERM", clean_exit)
-    if relay is not None:
-        relay.cleanup()
-    runner.run("cleanup: namespaces and veths gone", check_gone, topo)
-    return runner.finish()
+        release(relay, ng, topo)
+    return check_shutdown(runner, relay, topo)
 
 
 if __name__ == "__main__":

@@ -448,22 +448,8 @@ def main() -> int:
     except (dn.Abort, KeyboardInterrupt) as e:
         runner.fail("interrupted", f"{type(e).__name__}: {e}; cleaning up")
     finally:
-        signal.alarm(0)
-        if relay is not None and relay.proc is not None:
-            relay.stop()
-        if ng is not None:
-            ng.close()
-        topo.teardown()
-    if relay is not None and relay.ready:
-        def clean_exit():
-            how = "needed SIGKILL after 10 s" if relay.killed else f"exit code {relay.returncode}"
-            assert relay.returncode == 0 and not relay.killed, \
-                f"voxrelay {how} after SIGTERM:\n{relay.log_tail()}"
-        runner.run("relay exits 0 on SIGTERM", clean_exit)
-    if relay is not None:
-        relay.cleanup()
-    runner.run("cleanup: namespaces and veths gone", dn.check_gone, topo)
-    return runner.finish()
+        dn.release(relay, ng, topo)
+    return dn.check_shutdown(runner, relay, topo)
 
 
 if __name__ == "__main__":
