@@ -34,6 +34,24 @@ IpAddr ip(const char* s) { return *IpAddr::parse(s); }
 Endpoint ep(const char* s, uint16_t port) { return Endpoint{ip(s), port}; }
 uint64_t get(const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); }
 
+// The two flows (ids 0 and 1) of one call on 10.0.0.1: port_a faces the
+// caller (SDP 10.0.0.2:5000), port_b the callee (SDP callee:6000).
+std::pair<FlowCommand, FlowCommand> call_flows(uint16_t port_a, uint16_t port_b, const char* callee) {
+  FlowCommand a;
+  a.type = CommandType::kAddFlow;
+  a.id = 0;
+  a.hot.key = make_local_key(0, port_a);
+  a.hot.egress_rtp = a.hot.egress_rtcp = 1;
+  a.hot.flags = kFlowEnabled;
+  a.hot.sdp_source = ep("10.0.0.2", 5000);
+  FlowCommand b = a;
+  b.id = 1;
+  b.hot.key = make_local_key(0, port_b);
+  b.hot.egress_rtp = b.hot.egress_rtcp = 0;
+  b.hot.sdp_source = ep(callee, 6000);
+  return {a, b};
+}
+
 // RTP (RFC 3550): version 2, PT 0, 160 bytes of payload.
 std::vector<uint8_t> rtp_packet(uint16_t seq) {
   std::vector<uint8_t> p(172, 0xd5);
@@ -109,18 +127,7 @@ class WorkerLoopTest : public ::testing::Test {
   // Two flows of one call on the relay: 10.0.0.1:30000 faces the caller
   // (SDP 10.0.0.2:5000), 10.0.0.1:30002 the callee (SDP 10.0.0.3:6000).
   void install_call(const char* callee = "10.0.0.3") {
-    FlowCommand a;
-    a.type = CommandType::kAddFlow;
-    a.id = 0;
-    a.hot.key = make_local_key(0, 30000);
-    a.hot.egress_rtp = a.hot.egress_rtcp = 1;
-    a.hot.flags = kFlowEnabled;
-    a.hot.sdp_source = ep("10.0.0.2", 5000);
-    FlowCommand b = a;
-    b.id = 1;
-    b.hot.key = make_local_key(0, 30002);
-    b.hot.egress_rtp = b.hot.egress_rtcp = 0;
-    b.hot.sdp_source = ep(callee, 6000);
+    auto [a, b] = call_flows(30000, 30002, callee);
     ASSERT_TRUE(state_->commands().push(a));
     ASSERT_TRUE(state_->commands().push(b));
   }
@@ -429,18 +436,7 @@ TEST_F(WorkerLoopTest, RxCoreHandsFramesToTheOwningWorker) {
     WorkerLoop w0(*state_, c0), w1(s1, c1);
     w0.share_arp_with(w1);
     // Ports 30002/30003 -> (30002 / 2) % 2 = 1: worker 1's call.
-    FlowCommand a;
-    a.type = CommandType::kAddFlow;
-    a.id = 0;
-    a.hot.key = make_local_key(0, 30002);
-    a.hot.egress_rtp = a.hot.egress_rtcp = 1;
-    a.hot.flags = kFlowEnabled;
-    a.hot.sdp_source = ep("10.0.0.2", 5000);
-    FlowCommand b = a;
-    b.id = 1;
-    b.hot.key = make_local_key(0, 30006);
-    b.hot.egress_rtp = b.hot.egress_rtcp = 0;
-    b.hot.sdp_source = ep("10.0.0.3", 6000);
+    auto [a, b] = call_flows(30002, 30006, "10.0.0.3");
     ASSERT_TRUE(s1.commands().push(a));
     ASSERT_TRUE(s1.commands().push(b));
     // Worker 0 learns the callee's MAC from its ARP request to us and
