@@ -44,14 +44,10 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-case "$only" in
-  "") relays=(voxrelay rtpengine) ;;
-  voxrelay|rtpengine) relays=("$only") ;;
-  *) echo "relay_bench: --only takes voxrelay or rtpengine" >&2; exit 2 ;;
-esac
 prog=relay_bench
 # shellcheck source=bench/relay_lib.sh
 source "$(dirname "$0")/relay_lib.sh"
+choose_relays "$only"
 check_tools
 
 ng="127.0.0.1:$ng_port"

@@ -1,10 +1,19 @@
 # relay_lib.sh: what relay_bench.sh and transcode_bench.sh share: argument
 # checks, and starting, pinging and stopping one relay (voxrelay or
 # rtpengine) on one pinned core. Sourced; the caller sets prog (its name
-# for messages), build, ng, port_min, port_max, relay_core, vox_args and
-# relays (the relays to run), then calls check_tools.
+# for messages), build, ng, port_min, port_max, relay_core and vox_args,
+# then calls choose_relays and check_tools.
 
 relay_pid=""
+
+# relays=(...) from --only: both (empty) or the one named; exits 2 otherwise.
+choose_relays() {
+  case "$1" in
+    "") relays=(voxrelay rtpengine) ;;
+    voxrelay|rtpengine) relays=("$1") ;;
+    *) echo "$prog: --only takes voxrelay or rtpengine" >&2; exit 2 ;;
+  esac
+}
 
 # Tools present for the chosen relays; exits 2 with the reason otherwise.
 check_tools() {

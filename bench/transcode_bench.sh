@@ -70,14 +70,10 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-case "$only" in
-  "") relays=(voxrelay rtpengine) ;;
-  voxrelay|rtpengine) relays=("$only") ;;
-  *) echo "transcode_bench: --only takes voxrelay or rtpengine" >&2; exit 2 ;;
-esac
 prog=transcode_bench
 # shellcheck source=bench/relay_lib.sh
 source "$(dirname "$0")/relay_lib.sh"
+choose_relays "$only"
 check_tools
 if ! "$build/voxload" --help | grep -q -- --transcode; then
   echo "transcode_bench: $build/voxload has no --transcode mode; rebuild it" >&2; exit 2
