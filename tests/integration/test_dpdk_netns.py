@@ -475,10 +475,35 @@ def check_no_calls(ng: vox.NgClient, initial_free: int) -> None:
         if not listed and own == 0 and free == initial_free:
             return
         if time.monotonic() > deadline:
-            raise AssertionError(f"5 s after voxload deleted its calls: list has {len(listed)} "
+            raise AssertionError(f"5 s after the deletes: list has {len(listed)} "
                                  f"(e.g. {listed[:3]}), sessionsown {own}, free port pairs "
-                                 f"{free} (before the load: {initial_free})")
+                                 f"{free} (before the calls: {initial_free})")
         time.sleep(0.2)
+
+
+def preflight(build_dir: Path, backend: str, exes) -> Optional[int]:
+    """What every test on this topology checks first: namespaces usable
+    (else SKIP, 0), the binaries built (else FAIL, 1), voxrelay built with
+    DPDK when the backend is dpdk (else SKIP, 0). None: go on, after
+    removing the namespaces of dead runs."""
+    reason = netns.unavailable_reason()
+    if reason:
+        print(f"SKIP: {reason}")
+        return 0
+    for exe in exes:
+        if not (build_dir / exe).exists():
+            print(f"FAIL: {build_dir / exe} not found (build the {exe} target)")
+            return 1
+    if backend == "dpdk":
+        h = netns.run([build_dir / "voxrelay", "--help"], check=False)
+        if "--dpdk-args" not in h.stdout + h.stderr:
+            print(f"SKIP: {build_dir / 'voxrelay'} has no DPDK backend (its --help lacks "
+                  f"--dpdk-args); build with libdpdk, or run with --backend socket")
+            return 0
+    removed = netns.reap_stale((*NS_PREFIXES, "voxprobe-"))
+    if removed:
+        print(f"[netns] removed stale namespaces of dead runs: {removed}")
+    return None
 
 
 def release(relay, ng, topo: Topology) -> None:
@@ -521,23 +546,9 @@ def check_gone(topo: Topology) -> None:
 def main() -> int:
     args = parse_args()
     build_dir = Path(args.build_dir).resolve()
-    reason = netns.unavailable_reason()
-    if reason:
-        print(f"SKIP: {reason}")
-        return 0
-    for exe in ("voxrelay", "voxload"):
-        if not (build_dir / exe).exists():
-            print(f"FAIL: {build_dir / exe} not found (build the {exe} target)")
-            return 1
-    if args.backend == "dpdk":
-        h = netns.run([build_dir / "voxrelay", "--help"], check=False)
-        if "--dpdk-args" not in h.stdout + h.stderr:
-            print(f"SKIP: {build_dir / 'voxrelay'} has no DPDK backend (its --help lacks "
-                  f"--dpdk-args); build with libdpdk, or run with --backend socket")
-            return 0
-    removed = netns.reap_stale((*NS_PREFIXES, "voxprobe-"))
-    if removed:
-        print(f"[netns] removed stale namespaces of dead runs: {removed}")
+    early = preflight(build_dir, args.backend, ("voxrelay", "voxload"))
+    if early is not None:
+        return early
 
     runner = vox.CaseRunner(f"test_dpdk_netns (--backend {args.backend}, {args.workers} worker(s))")
     topo = Topology(args.backend, args.keep_offloads)

@@ -367,37 +367,12 @@ def case_bridge(topo: dn.Topology, ng: vox.NgClient, suite: str, backend: str) -
         call.close()
 
 
-def check_no_calls(ng: vox.NgClient, initial_free: int) -> None:
-    deadline = time.monotonic() + 5.0
-    while True:
-        listed = vox.ng_ok(ng, {"command": "list", "limit": 1000}).get("calls", [])
-        cur = vox.ng_statistics(ng)["currentstatistics"]
-        own, free = int(cur["sessionsown"]), int(cur["free port pairs"])
-        if not listed and own == 0 and free == initial_free:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"5 s after the deletes: list has {len(listed)} ({listed[:3]}), "
-                                 f"sessionsown {own}, free port pairs {free} (before: "
-                                 f"{initial_free})")
-        time.sleep(0.2)
-
-
 def main() -> int:
     args = parse_args()
     build_dir = Path(args.build_dir).resolve()
-    reason = netns.unavailable_reason()
-    if reason:
-        print(f"SKIP: {reason}")
-        return 0
-    if not (build_dir / "voxrelay").exists():
-        print(f"FAIL: {build_dir / 'voxrelay'} not found (build the voxrelay target)")
-        return 1
-    if args.backend == "dpdk":
-        h = netns.run([build_dir / "voxrelay", "--help"], check=False)
-        if "--dpdk-args" not in h.stdout + h.stderr:
-            print(f"SKIP: {build_dir / 'voxrelay'} has no DPDK backend (its --help lacks "
-                  f"--dpdk-args); build with libdpdk, or run with --backend socket")
-            return 0
+    early = dn.preflight(build_dir, args.backend, ("voxrelay",))
+    if early is not None:
+        return early
     runner = vox.CaseRunner(f"test_dpdk_srtp_netns (--backend {args.backend})")
     try:
         srtp.self_test()
@@ -407,10 +382,6 @@ def main() -> int:
     except AssertionError as e:
         runner.fail("libsrtp2 on the test side", str(e))
         return runner.finish()
-    removed = netns.reap_stale((*dn.NS_PREFIXES, "voxprobe-"))
-    if removed:
-        print(f"[netns] removed stale namespaces of dead runs: {removed}")
-
     topo = dn.Topology(args.backend, args.keep_offloads)
     atexit.register(topo.teardown)
 
@@ -440,7 +411,7 @@ def main() -> int:
                                f"way, lengths/checksums, replay + tamper dropped and counted",
                                case_bridge, topo, ng, suite, be)
                 runner.run("no calls left after delete (list, sessionsown, port pairs)",
-                           check_no_calls, ng, initial_free)
+                           dn.check_no_calls, ng, initial_free)
                 if not relay.alive():
                     runner.fail("relay alive after the cases",
                                 f"voxrelay exited with {relay.proc.returncode}:\n"
