@@ -1,16 +1,19 @@
 // Test helpers for the codec tests: signal generators (tones, DTMF-free
 // speech-like sound), measurements (Goertzel power at one frequency, mean
 // power), and a harness that runs RTP-like packets through a Transcoder and
-// keeps copies of what comes out.
+// keeps copies of what comes out; the PCMU <-> Opus configurations they build.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <numbers>
 #include <random>
 #include <span>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "codecs/g711.h"
 #include "codecs/transcoder.h"
@@ -77,6 +80,29 @@ inline double goertzel_power(const int16_t* x, size_t n, double hz, double rate 
   }
   const double mag2 = s1 * s1 + s2 * s2 - c * s1 * s2;
   return 2.0 * mag2 / (double(n) * double(n));
+}
+
+// One direction between PCMU (PT 0) and Opus (PT 111): `in` decides
+// which, the output numbered from ssrc, first_seq, first_ts.
+inline TranscoderConfig direction(AudioCodec in, uint32_t ssrc, uint16_t first_seq = 0,
+                                  uint32_t first_ts = 0) {
+  const bool to_opus = in == AudioCodec::kPcmu;
+  TranscoderConfig c;
+  c.in_codec = in;
+  c.in_pt = to_opus ? 0 : 111;
+  c.out_codec = to_opus ? AudioCodec::kOpus : AudioCodec::kPcmu;
+  c.out_pt = to_opus ? 111 : 0;
+  c.out_ssrc = ssrc;
+  c.out_first_seq = first_seq;
+  c.out_first_ts = first_ts;
+  return c;
+}
+
+// A transcoder for `c`, or null with a test failure.
+inline std::unique_ptr<Transcoder> make(const TranscoderConfig& c) {
+  auto t = Transcoder::create(c);
+  EXPECT_TRUE(t.ok());
+  return t.ok() ? std::move(t).value() : nullptr;
 }
 
 // A packet that came out of a Transcoder, copied.

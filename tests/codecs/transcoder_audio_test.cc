@@ -19,41 +19,22 @@ namespace vox::codecs {
 namespace {
 
 using test::Harness;
+using test::make;
 using test::Sender;
 using test::Sent;
 
 TranscoderConfig g711_to_opus(int in_event_pt = kNoPayloadType, int out_event_pt = kNoPayloadType) {
-  TranscoderConfig c;
-  c.in_codec = AudioCodec::kPcmu;
-  c.in_pt = 0;
+  TranscoderConfig c = test::direction(AudioCodec::kPcmu, 0x0a0a0a0a, 500, 90000);
   c.in_event_pt = in_event_pt;
-  c.out_codec = AudioCodec::kOpus;
-  c.out_pt = 111;
   c.out_event_pt = out_event_pt;
-  c.out_ssrc = 0x0a0a0a0a;
-  c.out_first_seq = 500;
-  c.out_first_ts = 90000;
   return c;
 }
 
 TranscoderConfig opus_to_g711(int in_event_pt = kNoPayloadType, int out_event_pt = kNoPayloadType) {
-  TranscoderConfig c;
-  c.in_codec = AudioCodec::kOpus;
-  c.in_pt = 111;
+  TranscoderConfig c = test::direction(AudioCodec::kOpus, 0x0b0b0b0b, 9, 777);
   c.in_event_pt = in_event_pt;
-  c.out_codec = AudioCodec::kPcmu;
-  c.out_pt = 0;
   c.out_event_pt = out_event_pt;
-  c.out_ssrc = 0x0b0b0b0b;
-  c.out_first_seq = 9;
-  c.out_first_ts = 777;
   return c;
-}
-
-std::unique_ptr<Transcoder> make(const TranscoderConfig& c) {
-  auto t = Transcoder::create(c);
-  EXPECT_TRUE(t.ok());
-  return t.ok() ? std::move(t).value() : nullptr;
 }
 
 InputPacket as_input(const Sent& s, int64_t arrival_ns) {

@@ -14,25 +14,15 @@ namespace vox::codecs {
 namespace {
 
 using test::Harness;
+using test::make;
 using test::Sender;
 
 constexpr uint32_t kOutSsrc = 0x5eed0001;
 
 TranscoderConfig pcmu_to_opus(bool far_side_fec) {
-  TranscoderConfig c;
-  c.in_codec = AudioCodec::kPcmu;
-  c.in_pt = 0;
-  c.out_codec = AudioCodec::kOpus;
-  c.out_pt = 111;
-  c.out_ssrc = kOutSsrc;
+  TranscoderConfig c = test::direction(AudioCodec::kPcmu, kOutSsrc);
   c.far_side_fec = far_side_fec;
   return c;
-}
-
-std::unique_ptr<Transcoder> make(const TranscoderConfig& c) {
-  auto t = Transcoder::create(c);
-  EXPECT_TRUE(t.ok());
-  return t.ok() ? std::move(t).value() : nullptr;
 }
 
 // Feeds 20 ms PCMU frames of speech-like sound, one Opus packet out each.
@@ -130,12 +120,7 @@ TEST(TranscoderFec, SmoothingJumpsUpDecaysByHalfAndIsCapped) {
 }
 
 TEST(TranscoderFec, ReportsAreIgnoredWithoutAnOpusOutput) {
-  TranscoderConfig c;
-  c.in_codec = AudioCodec::kOpus;
-  c.in_pt = 111;
-  c.out_codec = AudioCodec::kPcmu;
-  c.out_pt = 0;
-  c.out_ssrc = kOutSsrc;
+  TranscoderConfig c = test::direction(AudioCodec::kOpus, kOutSsrc);
   c.far_side_fec = true;
   auto t = make(c);
   t->on_receiver_report(kOutSsrc, 100);

@@ -16,40 +16,14 @@ namespace vox::codecs {
 namespace {
 
 using test::Harness;
+using test::make;
 using test::Sender;
 using test::Sent;
 
 constexpr uint32_t kOutSsrc = 0xabcdef01;
 
-TranscoderConfig pcmu_to_opus() {
-  TranscoderConfig c;
-  c.in_codec = AudioCodec::kPcmu;
-  c.in_pt = 0;
-  c.out_codec = AudioCodec::kOpus;
-  c.out_pt = 111;
-  c.out_ssrc = kOutSsrc;
-  c.out_first_seq = 100;
-  c.out_first_ts = 1000;
-  return c;
-}
-
-TranscoderConfig opus_to_pcmu() {
-  TranscoderConfig c;
-  c.in_codec = AudioCodec::kOpus;
-  c.in_pt = 111;
-  c.out_codec = AudioCodec::kPcmu;
-  c.out_pt = 0;
-  c.out_ssrc = kOutSsrc;
-  c.out_first_seq = 7;
-  c.out_first_ts = 0;
-  return c;
-}
-
-std::unique_ptr<Transcoder> make(const TranscoderConfig& c) {
-  auto t = Transcoder::create(c);
-  EXPECT_TRUE(t.ok());
-  return t.ok() ? std::move(t).value() : nullptr;
-}
+TranscoderConfig pcmu_to_opus() { return test::direction(AudioCodec::kPcmu, kOutSsrc, 100, 1000); }
+TranscoderConfig opus_to_pcmu() { return test::direction(AudioCodec::kOpus, kOutSsrc, 7, 0); }
 
 // 20 ms PCMU frames of speech-like audio.
 std::vector<std::vector<uint8_t>> pcmu_frames(size_t n, uint32_t seed = 1, size_t frame = 160) {
