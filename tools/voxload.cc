@@ -155,14 +155,8 @@ std::optional<Marker> parse_marker(const uint8_t* p, size_t len, uint32_t run_ta
 // ---------------------------------------------------------------- SDP
 
 std::string make_sdp(const vox::IpAddr& ip, uint16_t port, uint64_t session_id) {
-  const char* family = ip.is_v4() ? "IP4" : "IP6";
-  const std::string addr = ip.to_string();
   std::ostringstream s;
-  s << "v=0\r\n"
-    << "o=voxload " << session_id << " 1 IN " << family << ' ' << addr << "\r\n"
-    << "s=voxload\r\n"
-    << "c=IN " << family << ' ' << addr << "\r\n"
-    << "t=0 0\r\n"
+  s << voxload::sdp_session_lines(ip, session_id)
     << "m=audio " << port << " RTP/AVP 0 101\r\n"
     << "a=rtpmap:0 PCMU/8000\r\n"
     << "a=rtpmap:101 telephone-event/8000\r\n"

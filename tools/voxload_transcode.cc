@@ -147,6 +147,13 @@ vox::control::NgValue TranscodeLoad::offer_codec_dict() {
   return codec;
 }
 
+std::string sdp_session_lines(const vox::IpAddr& ip, uint64_t session_id) {
+  const char* family = ip.is_v4() ? "IP4" : "IP6";
+  const std::string addr = ip.to_string();
+  return "v=0\r\no=voxload " + std::to_string(session_id) + " 1 IN " + family + ' ' + addr +
+         "\r\ns=voxload\r\nc=IN " + family + ' ' + addr + "\r\nt=0 0\r\n";
+}
+
 std::optional<std::string> TranscodeLoad::answer_sdp(uint32_t call, std::string_view offer_to_b, const vox::IpAddr& ip,
                                                      uint16_t port, uint64_t session_id, std::string* sdp_out) {
   const auto offer = parse_opus_offer(offer_to_b);
@@ -156,14 +163,8 @@ std::optional<std::string> TranscodeLoad::answer_sdp(uint32_t call, std::string_
   streams_[2 * call + 1].send_pt = uint8_t(offer->opus_pt);
   streams_[2 * call + 1].rx_pt = 0;
 
-  const char* family = ip.is_v4() ? "IP4" : "IP6";
-  const std::string addr = ip.to_string();
   std::ostringstream s;
-  s << "v=0\r\n"
-    << "o=voxload " << session_id << " 1 IN " << family << ' ' << addr << "\r\n"
-    << "s=voxload\r\n"
-    << "c=IN " << family << ' ' << addr << "\r\n"
-    << "t=0 0\r\n"
+  s << sdp_session_lines(ip, session_id)
     << "m=audio " << port << " RTP/AVP " << offer->opus_pt;
   if (offer->te_pt >= 0) s << ' ' << offer->te_pt;
   s << "\r\n"

@@ -67,6 +67,9 @@ struct OpusOffer {
 // First audio m= section's rtpmaps; nullopt when it has no opus/48000/2.
 std::optional<OpusOffer> parse_opus_offer(std::string_view sdp);
 
+// The session part of voxload's SDP (v=, o=, s=, c=, t=) for a party at ip.
+std::string sdp_session_lines(const vox::IpAddr& ip, uint64_t session_id);
+
 class TranscodeLoad {
  public:
   static constexpr size_t kPcmuFrame = 160;  // 20 ms of µ-law
