@@ -413,26 +413,37 @@ def case_sdp(relay: vox.Relay, ctx: CallCtx) -> None:
         f"answer to A mentions opus:\n{ctx.answer_sdp.text}"
 
 
+def relay_one_way(snd, snd_name, snd_pt, snd_codec, payload, snd_unit,
+                  rcv, rcv_name, rcv_pt, rcv_codec, rcv_unit):
+    """NPKT packets payload(i) from snd, paced, through the relay to rcv:
+    rcv gets exactly NPKT packets, all rcv_pt, in one continuous stream for
+    snd's SSRC, and snd gets nothing. Returns (what rcv got, its audio,
+    what snd sent)."""
+    sent_from = len(snd.sent)
+
+    def slot(i):
+        snd.send(snd_pt, payload(i), marker=(i == 0), index=i)
+        snd.advance(snd_unit)
+    run_paced(NPKT, slot, [rcv, snd])
+    rx = rcv.take_rx()
+    stray = snd.take_rx()
+    assert not stray, f"{snd_name} received {len(stray)} packets while only {snd_name} sent:" \
+                      f"{describe(stray)}"
+    audio = [r for r in rx if r.rtp.pt == rcv_pt]
+    others = [r for r in rx if r.rtp.pt != rcv_pt]
+    assert not others, f"{rcv_name} got non-{rcv_codec} packets:{describe(others)}"
+    assert len(audio) == NPKT, f"{rcv_name} got {len(audio)} {rcv_codec} packets for {NPKT} " \
+                               f"{snd_codec} packets sent:{describe(rx)}"
+    check_continuity(rx, f"{rcv_name} ({rcv_codec} from relay)", rcv_pt, rcv_unit, snd.ssrc,
+                     relay_port=rcv.relay_port)
+    return rx, audio, snd.sent[sent_from:]
+
+
 def case_pcmu_to_opus(relay: vox.Relay, ctx: CallCtx) -> None:
     assert ctx.ready, "call setup failed"
     a, b = ctx.a, ctx.b
-    sent_from = len(a.sent)
-
-    def slot(i):
-        a.send(ctx.pcmu_pt_a, ulaw_payload(i), marker=(i == 0), index=i)
-        a.advance(160)
-    run_paced(NPKT, slot, [b, a])
-    rx = b.take_rx()
-    stray = a.take_rx()
-    assert not stray, f"A received {len(stray)} packets while only A sent:{describe(stray)}"
-    sent = a.sent[sent_from:]
-    audio = [r for r in rx if r.rtp.pt == ctx.opus_pt]
-    others = [r for r in rx if r.rtp.pt != ctx.opus_pt]
-    assert not others, f"B got non-Opus packets:{describe(others)}"
-    assert len(audio) == NPKT, f"B got {len(audio)} Opus packets for {NPKT} PCMU packets sent:" \
-                               f"{describe(rx)}"
-    check_continuity(rx, "B (Opus from relay)", ctx.opus_pt, 960, a.ssrc,
-                     relay_port=b.relay_port)
+    rx, audio, sent = relay_one_way(a, "A", ctx.pcmu_pt_a, "PCMU", ulaw_payload, 160,
+                                    b, "B", ctx.opus_pt, "Opus", 960)
     # 1:1 (20 ms both sides): output k carries input k
     lat = [(r.t_ns - s.t_ns) / 1e6 for r, s in zip(audio, sent)]
     print(f"      B got {len(audio)} Opus packets, ssrc {audio[0].rtp.ssrc:#010x} (A's "
@@ -471,23 +482,8 @@ def case_opus_to_pcmu(relay: vox.Relay, ctx: CallCtx) -> None:
     a, b = ctx.a, ctx.b
     ctx.b_opus_enc = ra.Opus.encoder(48000, 1, ra.OPUS_APPLICATION_VOIP)
     frames = [b_opus_frame(ctx) for _ in range(NPKT)]   # encode before pacing
-    sent_from = len(b.sent)
-
-    def slot(i):
-        b.send(ctx.opus_pt, frames[i], marker=(i == 0), index=i)
-        b.advance(960)
-    run_paced(NPKT, slot, [a, b])
-    rx = a.take_rx()
-    stray = b.take_rx()
-    assert not stray, f"B received {len(stray)} packets while only B sent:{describe(stray)}"
-    sent = b.sent[sent_from:]
-    audio = [r for r in rx if r.rtp.pt == ctx.pcmu_pt_a]
-    others = [r for r in rx if r.rtp.pt != ctx.pcmu_pt_a]
-    assert not others, f"A got non-PCMU packets:{describe(others)}"
-    assert len(audio) == NPKT, f"A got {len(audio)} PCMU packets for {NPKT} Opus packets sent:" \
-                               f"{describe(rx)}"
-    check_continuity(rx, "A (PCMU from relay)", ctx.pcmu_pt_a, 160, b.ssrc,
-                     relay_port=a.relay_port)
+    rx, audio, sent = relay_one_way(b, "B", ctx.opus_pt, "Opus", frames.__getitem__, 960,
+                                    a, "A", ctx.pcmu_pt_a, "PCMU", 160)
     bad = [r for r in audio if len(r.rtp.payload) != 160]
     assert not bad, f"A: PCMU payloads not 160 bytes (20 ms):{describe(bad)}"
     lat = [(r.t_ns - s.t_ns) / 1e6 for r, s in zip(audio, sent)]
