@@ -369,9 +369,8 @@ class Bench {
 
   WorkerLoopConfig loop_config(const Layout& layout) const {
     WorkerLoopConfig c;
-    c.port = &relay_;
+    c.ports.push_back(PortQueues{&relay_, 0, 0, IpAddr::from_v4(kGatewayIp)});
     for (uint32_t i = 0; i < layout.addresses(); ++i) c.host.addresses.push_back(IpAddr::from_v4(kRelayBase + i));
-    c.host.gateway = IpAddr::from_v4(kGatewayIp);
     c.host.prefix_len = 24;
     c.idle_sleep_us = 0;  // spin, like testpmd
     c.time_bursts = true;

@@ -3,6 +3,7 @@
 #include "control/config.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <fstream>
 
 namespace vox::control {
@@ -105,7 +106,70 @@ std::vector<std::string> split_words(const std::string& s) {
   return out;
 }
 
+// --dpdk-port and --dpdk-gateway into c->dpdk_ports (after --interface).
+std::string parse_dpdk_ports(const std::vector<std::string>& ports, const std::vector<std::string>& gateways,
+                             Config* c) {
+  for (const std::string& spec : ports) {
+    DpdkPortConfig p;
+    const size_t eq = spec.find('=');
+    p.ethdev = spec.substr(0, eq);
+    if (p.ethdev.empty()) return "--dpdk-port: empty ethdev name in '" + spec + "'";
+    for (const auto& q : c->dpdk_ports)
+      if (q.ethdev == p.ethdev) return "--dpdk-port: '" + p.ethdev + "' given twice";
+    if (eq != std::string::npos) {
+      const std::string names = spec.substr(eq + 1);
+      size_t start = 0;
+      while (start <= names.size()) {
+        const size_t comma = names.find(',', start);
+        std::string name = trim(names.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+        const bool known = std::any_of(c->interfaces.begin(), c->interfaces.end(),
+                                       [&](const InterfaceConfig& i) { return i.name == name; });
+        if (!known) return "--dpdk-port: no --interface named '" + name + "' in '" + spec + "'";
+        for (const auto& q : c->dpdk_ports)
+          for (const auto& n : q.interfaces)
+            if (n == name) return "--dpdk-port: interface '" + name + "' bound to two ports";
+        p.interfaces.push_back(std::move(name));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+    }
+    c->dpdk_ports.push_back(std::move(p));
+  }
+  if (c->dpdk_ports.empty()) c->dpdk_ports.emplace_back();
+  if (c->dpdk_ports.size() > 8) return "--dpdk-port: at most 8 ports";
+
+  const std::vector<uint8_t> port_of = dpdk_interface_ports(*c);
+  const int bits = std::clamp(c->dpdk_prefix_len, 0, 32);
+  const uint32_t mask = bits == 0 ? 0 : ~uint32_t(0) << (32 - bits);
+  for (const std::string& g : gateways) {
+    auto gw = IpAddr::parse(g);
+    if (!gw) return "--dpdk-gateway: invalid address '" + g + "'";
+    if (!gw->is_v4()) return "--dpdk-gateway: must be an IPv4 address, not '" + g + "'";
+    // The port whose IPv4 interface shares the gateway's subnet; with one
+    // port, that port.
+    int port = c->dpdk_ports.size() == 1 ? 0 : -1;
+    for (size_t i = 0; i < c->interfaces.size() && port < 0; ++i) {
+      const IpAddr& a = c->interfaces[i].local;
+      if (a.is_v4() && (a.v4() & mask) == (gw->v4() & mask)) port = port_of[i];
+    }
+    if (port < 0) return "--dpdk-gateway: " + g + " is in no DPDK port's interface subnet";
+    IpAddr& slot = c->dpdk_ports[size_t(port)].gateway;
+    if (!slot.is_unspecified()) return "--dpdk-gateway: two gateways for one port (" + g + ")";
+    slot = *gw;
+  }
+  return "";
+}
+
 }  // namespace
+
+std::vector<uint8_t> dpdk_interface_ports(const Config& c) {
+  std::vector<uint8_t> out(c.interfaces.size(), 0);
+  for (size_t i = 0; i < c.interfaces.size(); ++i)
+    for (size_t p = 0; p < c.dpdk_ports.size(); ++p)
+      for (const auto& name : c.dpdk_ports[p].interfaces)
+        if (name == c.interfaces[i].name) out[i] = uint8_t(p);
+  return out;
+}
 
 const char* available_backends() {
 #ifdef VOX_HAVE_DPDK
@@ -132,8 +196,6 @@ std::string validate_config(const Config& c) {
   if (c.dpdk_prefix_len < 0 || c.dpdk_prefix_len > 32) return "--dpdk-prefix-len: must be 0..32";
   if (c.dpdk_idle_sleep_us < 0 || c.dpdk_idle_sleep_us > 100000)
     return "--dpdk-idle-sleep-us: must be 0..100000";
-  if (!c.dpdk_gateway.is_unspecified() && !c.dpdk_gateway.is_v4())
-    return "--dpdk-gateway: must be an IPv4 address";
   if (c.timeout_s < 0) return "--timeout: must be >= 0";
   if (c.silent_timeout_s < 0) return "--silent-timeout: must be >= 0";
   if (c.final_timeout_s < 0) return "--final-timeout: must be >= 0";
@@ -195,12 +257,17 @@ ConfigOutcome parse_config(int argc, const char* const* argv) {
   app.add_option("--backend", c.backend,
                  std::string("Packet I/O backend: ") + available_backends())
       ->capture_default_str();
-  std::string dpdk_args, dpdk_gateway;
+  std::string dpdk_args;
+  std::vector<std::string> dpdk_ports, dpdk_gateways;
   app.add_option("--dpdk-args", dpdk_args,
                  "DPDK backend: EAL arguments in one string (lcores, NIC or --vdev, memory)");
-  app.add_option("--dpdk-port", c.dpdk_port, "DPDK backend: ethdev name (default: the first port)");
-  app.add_option("--dpdk-gateway", dpdk_gateway,
-                 "DPDK backend: IPv4 default gateway for destinations off the local prefix");
+  app.add_option("--dpdk-port", dpdk_ports,
+                 "DPDK backend: ETHDEV[=NAME[,NAME...]]: a port and the interfaces on it (repeatable; "
+                 "default: the first port, all interfaces)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--dpdk-gateway", dpdk_gateways,
+                 "DPDK backend: IPv4 default gateway of the port whose subnet holds it (repeatable)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--dpdk-prefix-len", c.dpdk_prefix_len,
                  "DPDK backend: prefix length of the media addresses' subnet")
       ->capture_default_str();
@@ -292,14 +359,10 @@ ConfigOutcome parse_config(int argc, const char* const* argv) {
     c.ng_allow.push_back(*ip);
   }
   c.dpdk_args = split_words(dpdk_args);
-  if (!dpdk_gateway.empty()) {
-    auto gw = IpAddr::parse(dpdk_gateway);
-    if (!gw) {
-      out.message = "--dpdk-gateway: invalid address '" + dpdk_gateway + "'";
-      out.exit_code = 2;
-      return out;
-    }
-    c.dpdk_gateway = *gw;
+  if (auto err = parse_dpdk_ports(dpdk_ports, dpdk_gateways, &c); !err.empty()) {
+    out.message = err;
+    out.exit_code = 2;
+    return out;
   }
   if (auto err = validate_config(c); !err.empty()) {
     out.message = err;

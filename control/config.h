@@ -21,6 +21,16 @@ struct InterfaceConfig {
   IpAddr advertised;  // what goes into SDP (differs behind 1:1 NAT)
 };
 
+// --dpdk-port=ETHDEV[=NAME[,NAME...]]: a DPDK port and the interfaces (by
+// --interface name) whose addresses live on it; interfaces no port names
+// live on the first. Its gateway is the --dpdk-gateway inside one of its
+// IPv4 interfaces' subnets.
+struct DpdkPortConfig {
+  std::string ethdev;  // empty: the first port DPDK finds
+  std::vector<std::string> interfaces;
+  IpAddr gateway;      // unspecified: every destination on link
+};
+
 struct Config {
   std::vector<InterfaceConfig> interfaces;  // at least one after parsing
   Endpoint listen_ng;                       // 127.0.0.1:22222
@@ -38,12 +48,11 @@ struct Config {
   std::string backend = "socket";
   int coalesce_us = 0;         // socket backend: batch wake-ups (see README)
   std::string socket_io = "uring";  // socket backend: "uring" or "epoll"
-  // DPDK backend (--backend=dpdk): EAL arguments, which ethdev, and the
-  // relay as a host on that port (next hops beyond the prefix go to the
-  // gateway; without one every destination is on link).
+  // DPDK backend (--backend=dpdk): EAL arguments, which ethdevs, and the
+  // relay as a host on them (next hops beyond an interface's /prefix go to
+  // its port's gateway; without one every destination is on link).
   std::vector<std::string> dpdk_args;
-  std::string dpdk_port;
-  IpAddr dpdk_gateway;
+  std::vector<DpdkPortConfig> dpdk_ports;  // at least one after parsing
   int dpdk_prefix_len = 24;
   int dpdk_idle_sleep_us = 0;  // 0: workers spin (lowest latency); >0: nap when idle
   // Transcoding defaults (NG `codec` `set` overrides them per call).
@@ -67,6 +76,9 @@ ConfigOutcome parse_config(int argc, const char* const* argv);
 // The packet backends this build has: "socket", plus "dpdk" when libdpdk
 // was found at build time.
 const char* available_backends();
+
+// Interface index -> index into dpdk_ports.
+std::vector<uint8_t> dpdk_interface_ports(const Config& c);
 
 // Validates cross-field rules (port range holds at least one pair per
 // worker, interface names unique per family...). "" when valid.

@@ -66,6 +66,8 @@ struct Options {
   double duration = 10;
   double warmup = 2;
   std::string local = "127.0.0.1";
+  std::string local_b;  // B's (callee's) media sockets; empty = --local
+  std::vector<std::string> direction;  // NG interface names: [facing A, facing B]; empty = relay's default
   int payload = 172;  // UDP payload bytes: 12 RTP header + 160 µ-law samples
   bool json = false;
   bool keep_calls = false;
@@ -213,10 +215,16 @@ struct SetupReport {
   double seconds = 0;
 };
 
+// Where each side's media sockets live and which relay interface faces it.
+struct CallSides {
+  vox::IpAddr local_a, local_b;
+  std::vector<std::string> direction;  // empty, or [interface facing A, interface facing B]
+};
+
 // Offer from side A (its socket's port), answer from side B; returns where A
 // and B must send (relay ports P_A and P_B). With tc (--transcode) the offer
 // asks for Opus and B answers with the Opus payload type the relay offered.
-std::optional<std::string> setup_call(NgClient& ng, Call& call, const vox::IpAddr& local, uint16_t port_a,
+std::optional<std::string> setup_call(NgClient& ng, Call& call, const CallSides& sides, uint16_t port_a,
                                       uint16_t port_b, uint64_t session_id, int timeout_ms, Endpoint* to_relay_from_a,
                                       Endpoint* to_relay_from_b, voxload::TranscodeLoad* tc = nullptr,
                                       uint32_t call_index = 0) {
@@ -233,6 +241,13 @@ std::optional<std::string> setup_call(NgClient& ng, Call& call, const vox::IpAdd
     replace.push(NgValue::str("session-connection"));
     req.set("replace", std::move(replace));
     if (tc && !answer) req.set("codec", voxload::TranscodeLoad::offer_codec_dict());
+    // The relay picks a call's interfaces when the offer creates it (as
+    // rtpengine does): the answer needs no direction of its own.
+    if (!answer && !sides.direction.empty()) {
+      NgValue direction = NgValue::list();
+      for (const auto& name : sides.direction) direction.push(NgValue::str(name));
+      req.set("direction", std::move(direction));
+    }
     auto reply = ng.call(req, timeout_ms, 2);
     if (!reply.ok()) return std::string(command) + ": " + reply.error();
     if (reply->find_string("result") != "ok") {
@@ -247,10 +262,10 @@ std::optional<std::string> setup_call(NgClient& ng, Call& call, const vox::IpAdd
     return std::nullopt;
   };
   // The offer's SDP goes to B: its port is where B sends. The answer's goes to A.
-  if (auto e = request("offer", make_sdp(local, port_a, session_id), false)) return e;
-  std::string answer_sdp = make_sdp(local, port_b, session_id + 1);
+  if (auto e = request("offer", make_sdp(sides.local_a, port_a, session_id), false)) return e;
+  std::string answer_sdp = make_sdp(sides.local_b, port_b, session_id + 1);
   if (tc) {
-    if (auto e = tc->answer_sdp(call_index, offer_to_b, local, port_b, session_id + 1, &answer_sdp))
+    if (auto e = tc->answer_sdp(call_index, offer_to_b, sides.local_b, port_b, session_id + 1, &answer_sdp))
       return "offer: " + *e;
   }
   if (auto e = request("answer", answer_sdp, true)) return e;
@@ -1161,7 +1176,14 @@ int main(int argc, char** argv) {
   app.add_option("--duration", opt.duration, "Measured seconds")->capture_default_str()->check(CLI::Range(0.1, 86400.0));
   app.add_option("--warmup", opt.warmup, "Unmeasured seconds before the window")->capture_default_str()->check(
       CLI::Range(0.0, 3600.0));
-  app.add_option("--local", opt.local, "Local IP for the media sockets")->capture_default_str();
+  app.add_option("--local", opt.local, "Local IP for the media sockets (side A's, and B's without --local-b)")
+      ->capture_default_str();
+  app.add_option("--local-b", opt.local_b, "Local IP for side B's (the callee's) media sockets (default: --local)");
+  app.add_option("--direction", opt.direction,
+                 "A,B: NG interface names sent as the offer's direction (A's side first, then B's), "
+                 "e.g. trunk,clients")
+      ->delimiter(',')
+      ->expected(2);
   auto* payload_opt = app.add_option("--payload", opt.payload, "UDP payload bytes per packet (RTP header included)")
       ->capture_default_str()
       ->check(CLI::Range(int(kMinPayload), 1472));
@@ -1210,10 +1232,19 @@ int main(int argc, char** argv) {
 
   const auto ng_addr = opt.direct && opt.ng.empty() ? Endpoint{} : Endpoint::parse(opt.ng);
   const auto local = vox::IpAddr::parse(opt.local);
-  if (!ng_addr || !local) {
-    std::fprintf(stderr, "voxload: %s\n", !local ? "bad --local address" : "--ng IP:PORT is required");
+  const auto local_b = opt.local_b.empty() ? local : vox::IpAddr::parse(opt.local_b);
+  if (!ng_addr || !local || !local_b) {
+    std::fprintf(stderr, "voxload: %s\n",
+                 !local ? "bad --local address" : !local_b ? "bad --local-b address" : "--ng IP:PORT is required");
     return 2;
   }
+  if (local->is_v4() != local_b->is_v4()) {
+    std::fprintf(stderr, "voxload: --local and --local-b must be of the same address family\n");
+    return 2;
+  }
+  const CallSides sides{*local, *local_b, opt.direction};
+  // Socket i belongs to side A when even, side B when odd (see below).
+  auto side_ip = [&](size_t i) -> const vox::IpAddr& { return i % 2 ? *local_b : *local; };
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   prctl(PR_SET_TIMERSLACK, 1000UL);  // ticks are a few hundred µs: default 50 µs slack is too coarse
@@ -1233,9 +1264,9 @@ int main(int argc, char** argv) {
   std::vector<int> fds(nsock, -1);
   std::vector<uint16_t> ports(nsock);
   for (size_t i = 0; i < nsock; ++i) {
-    fds[i] = open_media_socket(*local, &ports[i]);
+    fds[i] = open_media_socket(side_ip(i), &ports[i]);
     if (fds[i] < 0) {
-      std::fprintf(stderr, "voxload: cannot open media socket %zu on %s: %s\n", i, opt.local.c_str(),
+      std::fprintf(stderr, "voxload: cannot open media socket %zu on %s: %s\n", i, side_ip(i).to_string().c_str(),
                    std::strerror(errno));
       return 1;
     }
@@ -1264,12 +1295,12 @@ int main(int argc, char** argv) {
     call.call_id = std::string("voxload-") + run_id + "-" + std::to_string(c);
     call.from_tag = "a" + std::to_string(c);
     call.to_tag = "b" + std::to_string(c);
-    Endpoint relay_for_a{*local, ports[2 * c + 1]}, relay_for_b{*local, ports[2 * c]};
+    Endpoint relay_for_a{*local_b, ports[2 * c + 1]}, relay_for_b{*local, ports[2 * c]};
     std::optional<std::string> err;
     if (opt.direct)
       call.up = true;
     else
-      err = setup_call(ng, call, *local, ports[2 * c], ports[2 * c + 1], uint64_t(run_tag) * 100000 + c * 2,
+      err = setup_call(ng, call, sides, ports[2 * c], ports[2 * c + 1], uint64_t(run_tag) * 100000 + c * 2,
                        opt.ng_timeout_ms, &relay_for_a, &relay_for_b, opt.transcode ? &tc : nullptr,
                        uint32_t(c));
     if (err) {
@@ -1312,7 +1343,7 @@ int main(int argc, char** argv) {
     std::unordered_set<std::string> relay_sockets, own_sockets;
     for (size_t i = 0; i < nsock; ++i) {
       sockaddr_storage ss{};
-      Endpoint{*local, ports[i]}.to_sockaddr(&ss);
+      Endpoint{side_ip(i), ports[i]}.to_sockaddr(&ss);
       own_sockets.insert(voxload::proc_net_udp_key(ss));
       if (calls[i / 2].up && !opt.direct)  // --direct: the destinations are our own sockets
         relay_sockets.insert(voxload::proc_net_udp_key(run.stream(uint32_t(i)).dest));

@@ -98,11 +98,11 @@ int main(int argc, char** argv) {
   if (config.backend == "dpdk") {
     vox::dataplane::dpdk::DpdkEngineConfig dc;
     dc.eal_args = config.dpdk_args;
-    dc.port_name = config.dpdk_port;
+    for (const auto& p : config.dpdk_ports) dc.ports.push_back({p.ethdev, p.gateway});
+    dc.host.interface_port = vox::control::dpdk_interface_ports(config);
     dc.workers = config.workers;
     dc.max_flows_per_worker = max_flows;
     for (const auto& itf : config.interfaces) dc.host.addresses.push_back(itf.local);
-    dc.host.gateway = config.dpdk_gateway;
     dc.host.prefix_len = uint8_t(config.dpdk_prefix_len);
     dc.idle_sleep_us = uint32_t(config.dpdk_idle_sleep_us);
     auto created = vox::dataplane::dpdk::DpdkEngine::create(dc);
@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
     }
     dpdk_engine = std::move(*created);
     plane = dpdk_engine.get();
-    io_method = "dpdk backend, port " + dpdk_engine->port_description() + ", steering " +
+    io_method = "dpdk backend, ports " + dpdk_engine->port_description() + ", steering " +
                 dpdk_engine->steering();
   }
 #endif

@@ -5,6 +5,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include <algorithm>
 #include <bit>
 #include <map>
 #include <optional>
@@ -30,7 +31,7 @@ int worker_main(void* arg) {
 
 struct DpdkEngine::Impl {
   std::optional<EalHandle> eal;
-  std::optional<DpdkPort> port;
+  std::vector<DpdkPort> ports;
   std::vector<UdpSteeringRule> rules;
   std::vector<void*> rings;  // hand-off rings, by worker (null for the RX core)
   std::vector<std::unique_ptr<WorkerLoop>> loops;
@@ -41,8 +42,23 @@ struct DpdkEngine::Impl {
     loops.clear();  // frees held mbufs
     rules.clear();
     for (void* r : rings) free_handoff_ring(r);
-    port.reset();
+    ports.clear();
     if (eal) eal->cleanup();
+  }
+
+  // Every port with `rx_queues` RX queues; on failure none stays open.
+  Result<bool, std::string> open_ports(const std::vector<uint16_t>& ids, PortConfig pc, uint16_t rx_queues) {
+    ports.clear();
+    pc.rx_queues = rx_queues;
+    for (uint16_t id : ids) {
+      auto port = DpdkPort::open(id, pc);
+      if (!port.ok()) {
+        ports.clear();
+        return Err{port.error()};
+      }
+      ports.push_back(std::move(*port));
+    }
+    return true;
   }
 };
 
@@ -68,55 +84,65 @@ Result<std::unique_ptr<DpdkEngine>, std::string> DpdkEngine::create(const DpdkEn
                " lcores (the first runs the control loop); EAL has " +
                std::to_string(s.lcores.size() + 1) + ": use -l 0-" + std::to_string(workers)};
 
-  uint16_t port_id = 0;
-  if (!config.port_name.empty()) {
-    if (rte_eth_dev_get_port_by_name(config.port_name.c_str(), &port_id) != 0)
-      return Err{"no DPDK port named " + config.port_name};
-  } else {
-    port_id = rte_eth_find_next(0);
-    if (port_id >= RTE_MAX_ETHPORTS) return Err{std::string("no DPDK port: give a NIC (-a PCI) or a --vdev")};
+  std::vector<DpdkPortSpec> specs = config.ports;
+  if (specs.empty()) specs.emplace_back();
+  if (specs.size() > kMaxPorts) return Err{"at most " + std::to_string(kMaxPorts) + " DPDK ports"};
+  std::vector<uint16_t> ids;
+  for (const DpdkPortSpec& spec : specs) {
+    uint16_t id = 0;
+    if (!spec.name.empty()) {
+      if (rte_eth_dev_get_port_by_name(spec.name.c_str(), &id) != 0)
+        return Err{"no DPDK port named " + spec.name};
+    } else {
+      id = rte_eth_find_next(0);
+      if (id >= RTE_MAX_ETHPORTS) return Err{std::string("no DPDK port: give a NIC (-a PCI) or a --vdev")};
+    }
+    if (std::find(ids.begin(), ids.end(), id) != ids.end())
+      return Err{"DPDK port " + (spec.name.empty() ? std::to_string(id) : spec.name) + " given twice"};
+    ids.push_back(id);
   }
+  const uint32_t nports = uint32_t(ids.size());
 
   PortConfig pc;
   pc.tx_queues = uint16_t(workers);
-  // Mbufs: RX/TX rings, hand-off rings, ARP hold slots and lcore caches.
-  pc.mbufs_per_pool = 2 * 1024 * uint32_t(workers) + uint32_t(workers) * (kHandoffRing + 128) +
+  // Mbufs per port's pool: its RX/TX rings, the hand-off rings, ARP hold
+  // slots and lcore caches; and any port's TX ring may hold its mbufs.
+  pc.mbufs_per_pool = (2 * 1024 * uint32_t(workers)) * nports + uint32_t(workers) * (kHandoffRing + 128) +
                       rte_lcore_count() * 256u + 1024;
-  // rte_flow steering: every worker its own RX queue, a masked rule each.
-  if (workers > 1 && std::has_single_bit(unsigned(workers))) {
-    pc.rx_queues = uint16_t(workers);
-    auto port = DpdkPort::open(port_id, pc);
-    if (port.ok()) {
-      s.port.emplace(std::move(*port));
-      const uint16_t mask = uint16_t((workers - 1) << 1);
-      for (int w = 0; w < workers; ++w) {
-        auto rule = UdpSteeringRule::install(port_id, uint16_t(w << 1), mask, uint16_t(w));
-        if (!rule.ok()) {
-          e->steering_ = "rx core hand-off (rte_flow: " + rule.error() + ")";
-          s.rules.clear();
-          s.port.reset();
-          break;
-        }
-        s.rules.push_back(std::move(*rule));
+  // rte_flow steering: every worker its own RX queue on every port, a
+  // masked rule each.
+  if (workers > 1 && std::has_single_bit(unsigned(workers)) && s.open_ports(ids, pc, uint16_t(workers)).ok()) {
+    const uint16_t mask = uint16_t((workers - 1) << 1);
+    std::string refused;
+    for (size_t p = 0; p < ids.size() && refused.empty(); ++p) {
+      for (int w = 0; w < workers && refused.empty(); ++w) {
+        auto rule = UdpSteeringRule::install(ids[p], uint16_t(w << 1), mask, uint16_t(w));
+        if (rule.ok()) s.rules.push_back(std::move(*rule));
+        else refused = rule.error();
       }
-      if (s.port) e->steering_ = "rte_flow";
     }
+    if (!refused.empty()) {  // all ports steer, or none
+      e->steering_ = "rx core hand-off (rte_flow: " + refused + ")";
+      s.rules.clear();
+      s.ports.clear();
+    }
+    if (!s.ports.empty()) e->steering_ = "rte_flow";
   }
-  if (!s.port) {
-    pc.rx_queues = 1;
-    auto port = DpdkPort::open(port_id, pc);
-    if (!port.ok()) return Err{port.error()};
-    s.port.emplace(std::move(*port));
+  if (s.ports.empty()) {
+    if (auto opened = s.open_ports(ids, pc, 1); !opened.ok()) return Err{opened.error()};
     if (workers == 1) e->steering_ = "single queue";
     else if (e->steering_.empty()) e->steering_ = "rx core hand-off";
   }
-  const PortInfo& info = s.port->info();
-  char mac[18];
-  std::snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", info.mac[0], info.mac[1],
-                info.mac[2], info.mac[3], info.mac[4], info.mac[5]);
-  e->port_description_ = info.name + " (" + info.driver + ", " + mac + ", checksum offload tx " +
-                         (info.enabled.tx_udp ? "on" : "off") + " rx " +
-                         (info.enabled.rx_udp ? "on" : "off") + ")";
+  for (const DpdkPort& port : s.ports) {
+    const PortInfo& info = port.info();
+    char mac[18];
+    std::snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", info.mac[0], info.mac[1],
+                  info.mac[2], info.mac[3], info.mac[4], info.mac[5]);
+    if (!e->port_description_.empty()) e->port_description_ += "; ";
+    e->port_description_ += info.name + " (" + info.driver + ", " + mac + ", checksum offload tx " +
+                            (info.enabled.tx_udp ? "on" : "off") + " rx " +
+                            (info.enabled.rx_udp ? "on" : "off") + ")";
+  }
 
   const bool handoff = workers > 1 && s.rules.empty();
   if (handoff) {
@@ -130,9 +156,14 @@ Result<std::unique_ptr<DpdkEngine>, std::string> DpdkEngine::create(const DpdkEn
   for (int w = 0; w < workers; ++w) {
     e->states_.push_back(std::make_unique<WorkerState>(w, config.max_flows_per_worker));
     WorkerLoopConfig lc;
-    lc.port = &*s.port;
-    lc.rx_queue = s.rules.empty() ? 0 : uint16_t(w);
-    lc.tx_queue = uint16_t(w);
+    for (size_t p = 0; p < s.ports.size(); ++p) {
+      PortQueues q;
+      q.port = &s.ports[p];
+      q.rx_queue = s.rules.empty() ? 0 : uint16_t(w);
+      q.tx_queue = uint16_t(w);
+      q.gateway = specs[p].gateway;
+      lc.ports.push_back(q);
+    }
     lc.workers = workers;
     lc.host = config.host;
     lc.idle_sleep_us = config.idle_sleep_us;
@@ -186,12 +217,27 @@ std::vector<std::pair<std::string, uint64_t>> DpdkEngine::backend_counters() con
     else
       for (size_t i = 0; i < c.size(); ++i) sum[i].second += c[i].second;
   }
-  if (auto st = impl_->port->stats(); st.ok()) {
-    sum.emplace_back("port rx missed", st->rx_missed);
-    sum.emplace_back("port rx no mbuf", st->rx_no_mbuf);
-    sum.emplace_back("port rx errors", st->rx_errors);
-    sum.emplace_back("port tx errors", st->tx_errors);
+  // Summed over the ports, then each port's own when there are several.
+  PortStats all;
+  std::vector<std::pair<std::string, uint64_t>> each;
+  for (const DpdkPort& port : impl_->ports) {
+    auto st = port.stats();
+    if (!st.ok()) continue;
+    all.rx_missed += st->rx_missed;
+    all.rx_no_mbuf += st->rx_no_mbuf;
+    all.rx_errors += st->rx_errors;
+    all.tx_errors += st->tx_errors;
+    if (impl_->ports.size() > 1) {
+      const std::string name = "port " + port.info().name;
+      each.emplace_back(name + " rx packets", st->rx_packets);
+      each.emplace_back(name + " tx packets", st->tx_packets);
+    }
   }
+  sum.emplace_back("port rx missed", all.rx_missed);
+  sum.emplace_back("port rx no mbuf", all.rx_no_mbuf);
+  sum.emplace_back("port rx errors", all.rx_errors);
+  sum.emplace_back("port tx errors", all.tx_errors);
+  sum.insert(sum.end(), each.begin(), each.end());
   return sum;
 }
 

@@ -1,15 +1,18 @@
 // The DPDK engine: the Dataplane the control plane programs when
-// --backend=dpdk. EAL, one Ethernet port (a NIC or a vdev), one worker per
-// lcore after the main one (the main lcore runs the control loop), each
-// with its own TX queue and the shared pipeline.
+// --backend=dpdk. EAL, one or more Ethernet ports (NICs or vdevs; each NG
+// interface's address lives on one of them), one worker per lcore after
+// the main one (the main lcore runs the control loop), each with its own
+// TX queue on every port and the shared pipeline.
 //
 // Steering (all flows of a call on one worker; the worker of a port is
 // (port / 2) % workers, as in the control plane's port pools):
-//   - one worker: it polls the port's only RX queue;
-//   - rte_flow: with a power-of-two worker count and a port that takes
-//     masked UDP destination-port rules, each worker polls its own RX queue;
+//   - one worker: it polls each port's only RX queue;
+//   - rte_flow: with a power-of-two worker count and ports that all take
+//     masked UDP destination-port rules, each worker polls its own RX queue
+//     on every port;
 //   - otherwise (net_ring, net_null, net_af_packet, most vdevs): worker 0 is
-//     the RX core and hands other workers' frames over rte_rings.
+//     the RX core of every port and hands other workers' frames over
+//     rte_rings.
 #pragma once
 
 #include <atomic>
@@ -22,9 +25,16 @@
 
 namespace vox::dataplane::dpdk {
 
+struct DpdkPortSpec {
+  std::string name;  // ethdev name ("0000:03:00.0", "net_af_packet0"); empty: the first port
+  IpAddr gateway;    // IPv4 next hop for off-link destinations; unspecified: none
+};
+
 struct DpdkEngineConfig {
   std::vector<std::string> eal_args;  // e.g. --no-huge --no-pci -m 512 -l 0-1 --vdev=...
-  std::string port_name;              // ethdev name; empty: the first port
+  // The ports, in the order host.interface_port refers to; empty: the first
+  // port, no gateway.
+  std::vector<DpdkPortSpec> ports;
   int workers = 1;
   uint32_t max_flows_per_worker = 16384;
   HostConfig host;
@@ -49,7 +59,7 @@ class DpdkEngine final : public Dataplane {
   void flush() override {}  // workers poll their rings
   std::vector<std::pair<std::string, uint64_t>> backend_counters() const override;
 
-  // "single queue", "rte_flow" or "rx core hand-off", and the port's words.
+  // "single queue", "rte_flow" or "rx core hand-off", and the ports' words.
   const std::string& steering() const { return steering_; }
   const std::string& port_description() const { return port_description_; }
 

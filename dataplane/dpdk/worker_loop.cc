@@ -11,6 +11,8 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -102,16 +104,54 @@ struct WorkerLoop::Impl {
   struct Held {
     rte_mbuf* m;
     uint32_t next_hop;
+    uint8_t port;  // index into ports
     int64_t deadline_ns;
   };
 
-  uint16_t port_id = 0;
-  net::MacAddr mac;
-  bool tx_ip_offload = false, tx_udp_offload = false, rx_offload = false;
-  std::vector<uint32_t> v4_addresses;  // host order; 0 where the interface is IPv6
+  // One port as this worker sees it: the queues it owns, the host's face
+  // on that link (MAC, addresses answered by ARP, gateway, neighbours) and
+  // the burst's frames to send there.
+  struct Port {
+    Port(const PortQueues& q, const HostConfig& h)
+        : dev(q.port), arp(h.arp_entries, h.arp_ttl_ns, h.arp_retry_ns) {
+      const PortInfo& info = dev->info();
+      id = info.port_id;
+      rx_queue = q.rx_queue;
+      tx_queue = q.tx_queue;
+      mac = to_mac(info.mac);
+      tx_ip_offload = info.enabled.tx_ipv4;
+      tx_udp_offload = info.enabled.tx_udp;
+      rx_offload = info.enabled.rx_ipv4 || info.enabled.rx_udp;
+      if (q.gateway.is_v4()) gateway = q.gateway.v4();
+    }
+    bool owns_v4(uint32_t ip) const {
+      return ip != 0 && std::find(own_v4.begin(), own_v4.end(), ip) != own_v4.end();
+    }
+    uint32_t next_hop(uint32_t dst, uint32_t local, uint32_t mask) const {
+      if (gateway == 0 || (dst & mask) == (local & mask)) return dst;
+      return gateway;
+    }
+
+    DpdkPort* dev;
+    uint16_t id = 0, rx_queue = 0, tx_queue = 0;
+    net::MacAddr mac;
+    bool tx_ip_offload = false, tx_udp_offload = false, rx_offload = false;
+    uint32_t gateway = 0;
+    std::vector<uint32_t> own_v4;  // host order: the IPv4 addresses bound here
+    net::ArpCache arp;
+    // Burst scratch: forwarded frames (and their RTP bytes), then answers.
+    rte_mbuf* tx[2 * kBurstSize];
+    uint16_t fwd_len[kBurstSize];
+    uint32_t nfwd = 0;
+    rte_mbuf* answers[kBurstSize];
+    uint32_t nanswers = 0;
+  };
+
+  std::vector<Port> ports;
+  std::vector<uint8_t> iface_port;      // interface index -> ports index
+  uint8_t port_index[RTE_MAX_ETHPORTS] = {};  // port id -> ports index (ring frames)
+  std::vector<uint32_t> v4_addresses;   // host order; 0 where the interface is IPv6
   uint32_t v4_mask = 0;
-  uint32_t gateway = 0;
-  net::ArpCache arp;
 
   Held held[kHoldSlots];
   uint32_t nheld = 0;
@@ -126,11 +166,8 @@ struct WorkerLoop::Impl {
   RxPacket pkts[kBurstSize];
   uint8_t pkt_frame[kBurstSize];  // RxPacket index -> rx index
   TxPacket out[kBurstSize];
-  rte_mbuf* tx[kBurstSize];
   bool keep[kBurstSize];
   uint32_t empty_polls = 0;
-
-  explicit Impl(const HostConfig& h) : arp(h.arp_entries, h.arp_ttl_ns, h.arp_retry_ns) {}
 
   int iface_of(const IpAddr& dst, const HostConfig& host) const {
     if (dst.is_v4()) {  // one 32-bit compare per address, not sixteen octets
@@ -143,31 +180,35 @@ struct WorkerLoop::Impl {
       if (host.addresses[i] == dst) return int(i);
     return -1;
   }
-  bool is_our_v4(uint32_t ip) const {
-    return ip != 0 && std::find(v4_addresses.begin(), v4_addresses.end(), ip) != v4_addresses.end();
-  }
-  uint32_t next_hop(uint32_t dst, uint32_t local) const {
-    if (gateway == 0 || (dst & v4_mask) == (local & v4_mask)) return dst;
-    return gateway;
-  }
 };
 
 WorkerLoop::WorkerLoop(WorkerState& state, WorkerLoopConfig config)
     : state_(state),
       config_(std::move(config)),
       counters_(std::make_unique<DpdkCounters>()),
-      impl_(std::make_unique<Impl>(config_.host)) {
+      impl_(std::make_unique<Impl>()) {
   Impl& s = *impl_;
-  const PortInfo& info = config_.port->info();
-  s.port_id = info.port_id;
-  s.mac = to_mac(info.mac);
-  s.tx_ip_offload = info.enabled.tx_ipv4;
-  s.tx_udp_offload = info.enabled.tx_udp;
-  s.rx_offload = info.enabled.rx_ipv4 || info.enabled.rx_udp;
-  for (const IpAddr& a : config_.host.addresses) s.v4_addresses.push_back(a.is_v4() ? a.v4() : 0);
-  const uint8_t bits = std::min<uint8_t>(config_.host.prefix_len, 32);
+  const HostConfig& host = config_.host;
+  if (config_.ports.empty() || config_.ports.size() > kMaxPorts) {
+    std::fprintf(stderr, "WorkerLoop: 1..%zu ports, not %zu\n", kMaxPorts, config_.ports.size());
+    std::abort();
+  }
+  s.ports.reserve(config_.ports.size());
+  for (const PortQueues& q : config_.ports) {
+    s.port_index[q.port->id()] = uint8_t(s.ports.size());
+    s.ports.emplace_back(q, host);
+  }
+  for (size_t i = 0; i < host.addresses.size(); ++i) {
+    const IpAddr& a = host.addresses[i];
+    const uint8_t p = i < host.interface_port.size() && host.interface_port[i] < s.ports.size()
+                          ? host.interface_port[i]
+                          : 0;
+    s.iface_port.push_back(p);
+    s.v4_addresses.push_back(a.is_v4() ? a.v4() : 0);
+    if (a.is_v4()) s.ports[p].own_v4.push_back(a.v4());
+  }
+  const uint8_t bits = std::min<uint8_t>(host.prefix_len, 32);
   s.v4_mask = bits == 0 ? 0 : ~uint32_t(0) << (32 - bits);
-  if (config_.host.gateway.is_v4()) s.gateway = config_.host.gateway.v4();
 }
 
 WorkerLoop::~WorkerLoop() {
@@ -206,13 +247,15 @@ void WorkerLoop::run(const std::atomic<bool>& stop) {
 
 void WorkerLoop::flush_held(int64_t now) {
   Impl& s = *impl_;
-  rte_mbuf* tx[kBurstSize];
-  uint32_t ntx = 0, kept = 0;
+  rte_mbuf* tx[kMaxPorts][kBurstSize];
+  uint32_t ntx[kMaxPorts] = {};
+  uint32_t kept = 0;
   for (uint32_t i = 0; i < s.nheld; ++i) {
     const Impl::Held h = s.held[i];
-    if (const net::MacAddr* m = s.arp.lookup(h.next_hop, now); m && ntx < kBurstSize) {
+    Impl::Port& p = s.ports[h.port];
+    if (const net::MacAddr* m = p.arp.lookup(h.next_hop, now); m && ntx[h.port] < kBurstSize) {
       std::memcpy(rte_pktmbuf_mtod(h.m, uint8_t*), m->bytes, 6);
-      tx[ntx++] = h.m;
+      tx[h.port][ntx[h.port]++] = h.m;
     } else if (!m && now >= h.deadline_ns) {
       rte_pktmbuf_free(h.m);
       bump(counters_->arp_unresolved);
@@ -221,119 +264,143 @@ void WorkerLoop::flush_held(int64_t now) {
     }
   }
   s.nheld = kept;
-  if (ntx == 0) return;
-  const uint16_t sent = fastpath::tx_burst_or_free(s.port_id, config_.tx_queue, tx, uint16_t(ntx));
-  bump(state_.counters().tx_packets, sent);
-  if (sent < ntx) bump(counters_->tx_drops, ntx - sent);
+  for (size_t p = 0; p < s.ports.size(); ++p) {
+    if (ntx[p] == 0) continue;
+    const uint16_t sent =
+        fastpath::tx_burst_or_free(s.ports[p].id, s.ports[p].tx_queue, tx[p], uint16_t(ntx[p]));
+    bump(state_.counters().tx_packets, sent);
+    if (sent < ntx[p]) bump(counters_->tx_drops, ntx[p] - sent);
+  }
 }
 
-void WorkerLoop::request_arp(uint32_t hop, uint32_t src_ip, bool vlan, uint16_t tci) {
-  Impl& s = *impl_;
+void WorkerLoop::request_arp(int port, uint32_t hop, uint32_t src_ip, bool vlan, uint16_t tci) {
+  Impl::Port& p = impl_->ports[size_t(port)];
   rte_mbuf* req;
-  if (!config_.port->alloc_mbufs(reinterpret_cast<void**>(&req), 1)) {
+  if (!p.dev->alloc_mbufs(reinterpret_cast<void**>(&req), 1)) {
     bump(counters_->no_mbuf);
     return;
   }
   const size_t len = net::build_arp_request(rte_pktmbuf_mtod(req, uint8_t*), rte_pktmbuf_tailroom(req),
-                                            s.mac, src_ip, hop, vlan, tci);
+                                            p.mac, src_ip, hop, vlan, tci);
   req->data_len = req->pkt_len = uint16_t(len);
-  if (fastpath::tx_burst_or_free(s.port_id, config_.tx_queue, &req, 1) == 1)
-    bump(counters_->arp_requests_sent);
+  if (fastpath::tx_burst_or_free(p.id, p.tx_queue, &req, 1) == 1) bump(counters_->arp_requests_sent);
 }
 
 void WorkerLoop::send_generated(GeneratedPackets& g, int64_t now) {
   Impl& s = *impl_;
   DpdkCounters& dc = *counters_;
-  rte_mbuf* batch[kBurstSize];
-  uint32_t nb = 0;
-  auto flush = [&] {
-    if (nb == 0) return;
-    const uint16_t sent = fastpath::tx_burst_or_free(s.port_id, config_.tx_queue, batch, uint16_t(nb));
+  rte_mbuf* batch[kMaxPorts][kBurstSize];
+  uint32_t nb[kMaxPorts] = {};
+  auto flush = [&](size_t p) {
+    if (nb[p] == 0) return;
+    const uint16_t sent = fastpath::tx_burst_or_free(s.ports[p].id, s.ports[p].tx_queue, batch[p], uint16_t(nb[p]));
     bump(state_.counters().tx_packets, sent);
-    if (sent < nb) bump(dc.tx_drops, nb - sent);
-    nb = 0;
+    if (sent < nb[p]) bump(dc.tx_drops, nb[p] - sent);
+    nb[p] = 0;
   };
   for (uint32_t k = 0; k < g.count; ++k) {
     const TxPacket& t = g.out[k];
     const LocalKey key = t.source;
-    const Endpoint src{config_.host.addresses[local_key_iface(key)], local_key_port(key)};
+    const uint32_t iface = local_key_iface(key);
+    const Endpoint src{config_.host.addresses[iface], local_key_port(key)};
     if (!src.addr.is_v4() || !t.dest.addr.is_v4()) [[unlikely]] {
       bump(state_.counters().drops[size_t(DropReason::kSendFailed)]);
       bump(dc.ttl_or_family);
       continue;
     }
+    const uint8_t pi = s.iface_port[iface];
+    Impl::Port& p = s.ports[pi];
     rte_mbuf* m;
-    if (!config_.port->alloc_mbufs(reinterpret_cast<void**>(&m), 1)) [[unlikely]] {
+    if (!p.dev->alloc_mbufs(reinterpret_cast<void**>(&m), 1)) [[unlikely]] {
       bump(dc.no_mbuf);
       bump(state_.counters().drops[size_t(DropReason::kSendFailed)]);
       continue;
     }
-    const uint32_t hop = s.next_hop(t.dest.addr.v4(), src.addr.v4());
+    const uint32_t hop = p.next_hop(t.dest.addr.v4(), src.addr.v4(), s.v4_mask);
     net::MacAddr dst_mac;
-    const auto res = s.arp.resolve(hop, now, &dst_mac);
+    const auto res = p.arp.resolve(hop, now, &dst_mac);
     net::UdpFrameSpec spec;
-    spec.src_mac = s.mac;
+    spec.src_mac = p.mac;
     spec.dst_mac = dst_mac;
     spec.src = src;
     spec.dst = t.dest;
     spec.ttl = kRelayTtl;
-    spec.udp_checksum = s.tx_udp_offload ? net::UdpChecksumMode::kOffload : net::UdpChecksumMode::kSoftware;
-    spec.offload_ip_checksum = s.tx_ip_offload;
+    spec.udp_checksum = p.tx_udp_offload ? net::UdpChecksumMode::kOffload : net::UdpChecksumMode::kSoftware;
+    spec.offload_ip_checksum = p.tx_ip_offload;
     const size_t hdr = net::udp_frame_header_length(spec);
     uint8_t* base = rte_pktmbuf_mtod(m, uint8_t*);
     std::memcpy(base + hdr, t.data, t.len);
     net::build_udp_frame(base + hdr, t.len, spec);
     m->data_len = m->pkt_len = uint16_t(hdr + t.len);
-    if (s.tx_ip_offload || s.tx_udp_offload) {
+    if (p.tx_ip_offload || p.tx_udp_offload) {
       m->l2_len = net::kEthernetHeaderLength;
       m->l3_len = net::kIpv4MinHeaderLength;
-      m->ol_flags |= RTE_MBUF_F_TX_IPV4 | (s.tx_ip_offload ? RTE_MBUF_F_TX_IP_CKSUM : 0) |
-                     (s.tx_udp_offload ? RTE_MBUF_F_TX_UDP_CKSUM : 0);
+      m->ol_flags |= RTE_MBUF_F_TX_IPV4 | (p.tx_ip_offload ? RTE_MBUF_F_TX_IP_CKSUM : 0) |
+                     (p.tx_udp_offload ? RTE_MBUF_F_TX_UDP_CKSUM : 0);
     }
-    if (res == net::ArpCache::Resolve::kSendRequest) request_arp(hop, src.addr.v4(), false, 0);
+    if (res == net::ArpCache::Resolve::kSendRequest) request_arp(pi, hop, src.addr.v4(), false, 0);
     if (res == net::ArpCache::Resolve::kResolved) [[likely]] {
-      batch[nb++] = m;
-      if (nb == kBurstSize) flush();
+      batch[pi][nb[pi]++] = m;
+      if (nb[pi] == kBurstSize) flush(pi);
     } else if (res != net::ArpCache::Resolve::kTableFull && s.nheld < kHoldSlots) {
       // The hop's MAC comes with the ARP reply a forwarded packet asked for.
-      s.held[s.nheld++] = Impl::Held{m, hop, now + config_.host.arp_hold_ns};
+      s.held[s.nheld++] = Impl::Held{m, hop, pi, now + config_.host.arp_hold_ns};
     } else {
       rte_pktmbuf_free(m);
       bump(dc.arp_unresolved);
     }
   }
-  flush();
+  for (size_t p = 0; p < s.ports.size(); ++p) flush(p);
 }
 
 uint32_t WorkerLoop::poll_once() {
   Impl& s = *impl_;
-  DpdkCounters& dc = *counters_;
-  WorkerCounters& wc = state_.counters();
-
   FlowCommand cmd;
   while (state_.commands().pop(cmd)) state_.apply(cmd);
 
-  uint32_t n;
+  // The clock is read and ARP news taken once per iteration, and only when
+  // there is something to do.
+  int64_t now = 0;
+  auto wake = [&] {
+    if (now) return;
+    now = monotonic_ns();
+    for (auto& in : s.news_in) {
+      ArpNews news;
+      while (in->pop(news)) s.ports[news.port].arp.learn(news.ip, news.mac, now);
+    }
+  };
+  uint32_t total = 0;
   if (config_.inbox) {
-    n = rte_ring_sc_dequeue_burst(static_cast<rte_ring*>(config_.inbox),
-                                  reinterpret_cast<void**>(s.rx), kBurstSize, nullptr);
+    const uint32_t n = rte_ring_sc_dequeue_burst(static_cast<rte_ring*>(config_.inbox),
+                                                 reinterpret_cast<void**>(s.rx), kBurstSize, nullptr);
+    if (n) {
+      wake();
+      total = process(n, -1, now);
+    }
   } else {
-    n = fastpath::rx_burst(s.port_id, config_.rx_queue, s.rx, kBurstSize);
+    for (size_t p = 0; p < s.ports.size(); ++p) {
+      const uint32_t n = fastpath::rx_burst(s.ports[p].id, s.ports[p].rx_queue, s.rx, kBurstSize);
+      if (n == 0) continue;
+      wake();
+      total += process(n, int(p), now);
+    }
   }
-  if (n == 0 && s.nheld == 0) return 0;
-  const uint64_t t0 = config_.time_bursts ? rte_rdtsc() : 0;
-  const int64_t now = monotonic_ns();
-
-  for (auto& in : s.news_in) {
-    ArpNews news;
-    while (in->pop(news)) s.arp.learn(news.ip, news.mac, now);
-  }
-
-  uint32_t ntx = 0;
-  if (n == 0) {
+  // Packets waiting for a next hop that this iteration may have resolved.
+  // (Frames to an unresolved hop are all held, so none overtakes an older one.)
+  if (s.nheld) {
+    wake();
     flush_held(now);
-    return 0;
   }
+  return total;
+}
+
+// One RX burst of s.rx[0..n) from ports[port] (-1: from the inbox ring, each
+// frame's mbuf names its port).
+uint32_t WorkerLoop::process(uint32_t n, int port, int64_t now) {
+  Impl& s = *impl_;
+  DpdkCounters& dc = *counters_;
+  WorkerCounters& wc = state_.counters();
+  const uint64_t t0 = config_.time_bursts ? rte_rdtsc() : 0;
   bump(dc.frames_rx, n);
   bump(dc.bursts);
   bump(wc.rx_calls);
@@ -354,6 +421,8 @@ uint32_t WorkerLoop::poll_once() {
     s.keep[i] = false;
     uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
     if (i + kAhead < n) prefetch_frame(s.rx[i + kAhead]);
+    const uint8_t pi = port >= 0 ? uint8_t(port) : s.port_index[m->port];
+    Impl::Port& in = s.ports[pi];
     net::FrameView& v = s.views[i];
     if (m->nb_segs != 1) [[unlikely]] {  // jumbo / scattered: never RTP
       bump(dc.frame_drops[size_t(net::FrameStatus::kUnsupported)]);
@@ -362,12 +431,12 @@ uint32_t WorkerLoop::poll_once() {
     }
     // A host takes unicast frames for its own MAC only (a port that sees
     // the whole segment, like af_packet, hands it everything).
-    if (m->data_len >= 6 && !(d[0] & 1) && std::memcmp(d, s.mac.bytes, 6) != 0) [[unlikely]] {
+    if (m->data_len >= 6 && !(d[0] & 1) && std::memcmp(d, in.mac.bytes, 6) != 0) [[unlikely]] {
       bump(dc.other_mac);
       continue;
     }
     net::ParseOptions opt;
-    if (s.rx_offload) {
+    if (in.rx_offload) {
       const uint64_t ip = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
       const uint64_t l4 = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
       opt.verify_ip_checksum = ip != RTE_MBUF_F_RX_IP_CKSUM_GOOD;
@@ -375,17 +444,21 @@ uint32_t WorkerLoop::poll_once() {
     }
     const net::FrameStatus st = net::parse_frame(d, m->data_len, &v, opt);
     if (st == net::FrameStatus::kOk) [[likely]] {
+      // Media for any of the relay's addresses is taken on any of its ports
+      // (the weak host model, Linux's default); ARP answers are per port.
       const int iface = s.iface_of(v.dst_ip, config_.host);
       if (iface < 0) [[unlikely]] {
         bump(dc.not_ours);
         continue;
       }
       // RX core of a port without steering: another worker's frame goes
-      // to its ring, untouched; the owner parses it again (cache-warm).
+      // to its ring, untouched but for the port it came in on; the owner
+      // parses it again (cache-warm).
       if (!config_.outboxes.empty()) {
         const int owner = (v.dst_port / 2) % config_.workers;
         if (owner != state_.index()) {
           auto* ring = static_cast<rte_ring*>(config_.outboxes[size_t(owner)]);
+          m->port = in.id;
           if (rte_ring_sp_enqueue(ring, m) == 0) {
             s.keep[i] = true;
             bump(dc.handed_off);
@@ -415,16 +488,16 @@ uint32_t WorkerLoop::poll_once() {
         continue;
       }
       const net::ArpView& a = *arp;
-      const bool for_us = s.is_our_v4(a.target_ip);
+      const bool for_us = in.owns_v4(a.target_ip);
       // RFC 826: update a known sender; learn it when the packet is for us.
-      if (a.sender_ip != 0 && (for_us || s.arp.lookup(a.sender_ip, now))) {
-        if (s.arp.learn(a.sender_ip, a.sender_mac, now)) {
+      if (a.sender_ip != 0 && (for_us || in.arp.lookup(a.sender_ip, now))) {
+        if (in.arp.learn(a.sender_ip, a.sender_mac, now)) {
           bump(dc.arp_learned);
-          for (auto* out : s.news_out) out->push(ArpNews{a.sender_ip, a.sender_mac});
+          for (auto* out : s.news_out) out->push(ArpNews{a.sender_ip, a.sender_mac, pi});
         }
       }
-      if (for_us && a.operation == net::kArpRequest && net::build_arp_reply(d, m->data_len, s.mac)) {
-        s.tx[ntx++] = m;
+      if (for_us && a.operation == net::kArpRequest && net::build_arp_reply(d, m->data_len, in.mac)) {
+        in.answers[in.nanswers++] = m;
         s.keep[i] = true;
         bump(dc.arp_replies_sent);
       } else if (!for_us) {
@@ -441,11 +514,11 @@ uint32_t WorkerLoop::poll_once() {
         r = net::answer_icmpv6_echo(d, v, config_.host.addresses);
         if (!r.ok() && r.error() == net::IcmpError::kNotHandled)
           r = net::answer_neighbor_solicitation(d, m->data_len + rte_pktmbuf_tailroom(m), v,
-                                                s.mac, config_.host.addresses);
+                                                in.mac, config_.host.addresses);
       }
       if (r.ok()) {
         m->data_len = m->pkt_len = uint16_t(*r);
-        s.tx[ntx++] = m;
+        in.answers[in.nanswers++] = m;
         s.keep[i] = true;
         bump(dc.icmp_echo_replies);
       } else {
@@ -464,15 +537,13 @@ uint32_t WorkerLoop::poll_once() {
   // 2. The pipeline: flow lookup, demux, validation, latching, egress.
   const uint32_t nout = npkts ? process_burst(state_, s.pkts, npkts, now, s.out) : 0;
 
-  // 3. Rewrite in place and resolve the next hop. Forwarded frames go
-  // before the ARP/ICMP answers so that a short TX takes answers first.
-  rte_mbuf* fwd[kBurstSize];
-  uint16_t fwd_len[kBurstSize];  // RTP/RTCP bytes, for the byte counter
-  uint32_t nfwd = 0;
+  // 3. Rewrite in place for the egress interface's port and resolve the
+  // next hop there.
   // The last next hop resolved in this burst (most frames go to one
   // gateway): within a burst `now` is fixed and nothing is learned, so a
   // resolved answer stays the answer.
   uint32_t memo_hop = 0;
+  uint8_t memo_port = 0;
   net::MacAddr memo_mac;
   for (uint32_t k = 0; k < nout; ++k) {
     const TxPacket& t = s.out[k];
@@ -480,7 +551,8 @@ uint32_t WorkerLoop::poll_once() {
     rte_mbuf* m = s.rx[i];
     const net::FrameView& v = s.views[i];
     const LocalKey key = t.source;
-    const Endpoint src{config_.host.addresses[local_key_iface(key)], local_key_port(key)};
+    const uint32_t iface = local_key_iface(key);
+    const Endpoint src{config_.host.addresses[iface], local_key_port(key)};
     if (!src.addr.is_v4() || !t.dest.addr.is_v4() || v.ip_version != 4) [[unlikely]] {
       // IPv6 egress needs neighbour discovery (not yet) and a family change
       // needs a new header (build_udp_frame): counted, not sent.
@@ -488,20 +560,23 @@ uint32_t WorkerLoop::poll_once() {
       bump(dc.ttl_or_family);
       continue;
     }
+    const uint8_t pe = s.iface_port[iface];
+    Impl::Port& out = s.ports[pe];
     net::UdpRewrite rw;
-    rw.src_mac = s.mac;
+    rw.src_mac = out.mac;
     rw.src = src;
     rw.dst = t.dest;
     rw.ttl = kRelayTtl;
-    rw.offload_ip_checksum = s.tx_ip_offload;
-    rw.udp_checksum = s.tx_udp_offload ? net::UdpChecksumMode::kOffload : net::UdpChecksumMode::kSoftware;
-    const uint32_t hop = s.next_hop(t.dest.addr.v4(), src.addr.v4());
+    rw.offload_ip_checksum = out.tx_ip_offload;
+    rw.udp_checksum = out.tx_udp_offload ? net::UdpChecksumMode::kOffload : net::UdpChecksumMode::kSoftware;
+    const uint32_t hop = out.next_hop(t.dest.addr.v4(), src.addr.v4(), s.v4_mask);
     net::MacAddr dst_mac = memo_mac;
     auto res = net::ArpCache::Resolve::kResolved;
-    if (hop != memo_hop || hop == 0) {
-      res = s.arp.resolve(hop, now, &dst_mac);
+    if (hop != memo_hop || pe != memo_port || hop == 0) {
+      res = out.arp.resolve(hop, now, &dst_mac);
       if (res == net::ArpCache::Resolve::kResolved) {
         memo_hop = hop;
+        memo_port = pe;
         memo_mac = dst_mac;
       }
     }
@@ -512,21 +587,22 @@ uint32_t WorkerLoop::poll_once() {
       m->data_len = m->pkt_len = uint16_t(v.payload_offset + t.len);
     }
     net::rewrite_udp_frame(rte_pktmbuf_mtod(m, uint8_t*), v, rw);
-    if (s.tx_ip_offload || s.tx_udp_offload) {
+    if (out.tx_ip_offload || out.tx_udp_offload) {
       m->l2_len = v.l3_offset;
       m->l3_len = uint16_t(v.l4_offset - v.l3_offset);
-      m->ol_flags |= RTE_MBUF_F_TX_IPV4 | (s.tx_ip_offload ? RTE_MBUF_F_TX_IP_CKSUM : 0) |
-                     (s.tx_udp_offload ? RTE_MBUF_F_TX_UDP_CKSUM : 0);
+      m->ol_flags |= RTE_MBUF_F_TX_IPV4 | (out.tx_ip_offload ? RTE_MBUF_F_TX_IP_CKSUM : 0) |
+                     (out.tx_udp_offload ? RTE_MBUF_F_TX_UDP_CKSUM : 0);
     }
     s.keep[i] = true;
     if (res == net::ArpCache::Resolve::kResolved) [[likely]] {
-      fwd_len[nfwd] = t.len;
-      fwd[nfwd++] = m;
+      out.fwd_len[out.nfwd] = t.len;
+      out.tx[out.nfwd++] = m;
       continue;
     }
-    if (res == net::ArpCache::Resolve::kSendRequest) request_arp(hop, src.addr.v4(), v.has_vlan, v.vlan_tci);
+    if (res == net::ArpCache::Resolve::kSendRequest)
+      request_arp(pe, hop, src.addr.v4(), v.has_vlan, v.vlan_tci);
     if (res != net::ArpCache::Resolve::kTableFull && s.nheld < kHoldSlots) {
-      s.held[s.nheld++] = Impl::Held{m, hop, now + config_.host.arp_hold_ns};
+      s.held[s.nheld++] = Impl::Held{m, hop, pe, now + config_.host.arp_hold_ns};
     } else {
       s.keep[i] = false;
       bump(dc.arp_unresolved);
@@ -540,17 +616,19 @@ uint32_t WorkerLoop::poll_once() {
     g->count = 0;
   }
 
-  // 4. Transmit: forwarded frames, then answers.
-  const uint32_t nanswers = ntx;
-  std::memmove(s.tx + nfwd, s.tx, nanswers * sizeof(rte_mbuf*));
-  std::memcpy(s.tx, fwd, nfwd * sizeof(rte_mbuf*));
-  ntx += nfwd;
-  if (ntx) {
-    const uint16_t sent = fastpath::tx_burst_or_free(s.port_id, config_.tx_queue, s.tx, uint16_t(ntx));
+  // 4. Transmit, one burst per port: forwarded frames first, so that a
+  // short TX takes the ARP/ICMP answers.
+  for (Impl::Port& p : s.ports) {
+    const uint32_t nfwd = p.nfwd;
+    const uint32_t ntx = nfwd + p.nanswers;
+    if (ntx == 0) continue;
+    std::memcpy(p.tx + nfwd, p.answers, p.nanswers * sizeof(rte_mbuf*));
+    p.nfwd = p.nanswers = 0;
+    const uint16_t sent = fastpath::tx_burst_or_free(p.id, p.tx_queue, p.tx, uint16_t(ntx));
     bump(wc.tx_calls);
     const uint32_t relayed = std::min<uint32_t>(sent, nfwd);
     uint64_t bytes = 0;
-    for (uint32_t k = 0; k < relayed; ++k) bytes += fwd_len[k];
+    for (uint32_t k = 0; k < relayed; ++k) bytes += p.fwd_len[k];
     bump(wc.tx_packets, relayed);
     bump(wc.tx_bytes, bytes);
     if (sent < ntx) {
@@ -565,10 +643,6 @@ uint32_t WorkerLoop::poll_once() {
   for (uint32_t i = 0; i < n; ++i)
     if (!s.keep[i]) done[ndone++] = s.rx[i];
   if (ndone) rte_pktmbuf_free_bulk(done, ndone);
-
-  // Packets waiting for a next hop this burst may have resolved. (Frames
-  // to an unresolved hop are all held, so none overtakes an older one.)
-  if (s.nheld) flush_held(now);
 
   if (config_.time_bursts) {
     const uint64_t cycles = rte_rdtsc() - t0;

@@ -26,13 +26,15 @@ namespace vox::dataplane::dpdk {
 
 class DpdkPort;
 
-// The relay as an IPv4/IPv6 host on the DPDK port.
+// The relay as an IPv4/IPv6 host on its DPDK ports.
 struct HostConfig {
-  // Interface index (NG "direction", LocalKey high half) -> local address.
+  // Interface index (NG "direction", LocalKey high half) -> local address,
+  // and the port (index into WorkerLoopConfig::ports) the address lives on;
+  // interfaces past the end of interface_port are on ports[0].
   std::vector<IpAddr> addresses;
-  // IPv4 destinations outside addresses[i]/prefix_len go to the gateway;
-  // without a gateway every destination is on link.
-  IpAddr gateway;
+  std::vector<uint8_t> interface_port;
+  // IPv4 destinations outside an address's /prefix_len go to its port's
+  // gateway; without one every destination is on link.
   uint8_t prefix_len = 24;
   uint32_t arp_entries = 4096;
   int64_t arp_ttl_ns = 300'000'000'000;      // like a NIC's neighbour table: 5 min
@@ -75,12 +77,21 @@ struct BurstTimes {
   uint64_t quantile_ns(double q) const;
 };
 
-struct WorkerLoopConfig {
+// One of the worker's ports: the queues it owns there and the port's next
+// hop for off-link destinations.
+struct PortQueues {
   DpdkPort* port = nullptr;
   uint16_t rx_queue = 0;  // polled when `inbox` is null
   uint16_t tx_queue = 0;
+  IpAddr gateway;         // IPv4, or unspecified: everything on link
+};
+
+struct WorkerLoopConfig {
+  // Every port the relay drives (a worker transmits on each; polls each
+  // unless `inbox` is set). At most kMaxPorts.
+  std::vector<PortQueues> ports;
   // Frames for this worker come from an RX core through this rte_ring
-  // (struct rte_ring*), not from the port: the hand-off for ports without
+  // (struct rte_ring*), not from the ports: the hand-off for ports without
   // rte_flow steering.
   void* inbox = nullptr;
   // RX core only: per worker rings to hand other workers' frames to
@@ -95,10 +106,13 @@ struct WorkerLoopConfig {
   bool time_bursts = false;  // fill BurstTimes (two TSC reads per burst)
 };
 
+inline constexpr size_t kMaxPorts = 8;
+
 // Where an ARP answer learned by one worker reaches the others.
 struct ArpNews {
   uint32_t ip;
   net::MacAddr mac;
+  uint8_t port;  // index into WorkerLoopConfig::ports
 };
 
 // The rte_ring an RX core hands one worker's frames through (single
@@ -130,9 +144,10 @@ class WorkerLoop {
 
  private:
   struct Impl;
+  uint32_t process(uint32_t n, int port, int64_t now_ns);  // one RX burst
   void flush_held(int64_t now_ns);  // sends what resolved, drops what expired
   void send_generated(GeneratedPackets& g, int64_t now_ns);  // transcoded packets
-  void request_arp(uint32_t hop, uint32_t src_ip, bool vlan, uint16_t tci);
+  void request_arp(int port, uint32_t hop, uint32_t src_ip, bool vlan, uint16_t tci);
   WorkerState& state_;
   WorkerLoopConfig config_;
   std::unique_ptr<DpdkCounters> counters_;

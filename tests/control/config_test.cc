@@ -80,13 +80,67 @@ TEST(Config, DpdkBackendOptions) {
   ASSERT_EQ(o.exit_code, -1) << o.message;
   EXPECT_EQ(o.config.dpdk_args,
             (std::vector<std::string>{"--no-huge", "-m", "512", "--vdev=net_af_packet0,iface=veth0"}));
-  EXPECT_EQ(o.config.dpdk_gateway.to_string(), "10.77.0.254");
   EXPECT_EQ(o.config.dpdk_prefix_len, 16);
-  EXPECT_EQ(o.config.dpdk_port, "net_af_packet0");
+  ASSERT_EQ(o.config.dpdk_ports.size(), 1u);
+  EXPECT_EQ(o.config.dpdk_ports[0].ethdev, "net_af_packet0");
+  EXPECT_EQ(o.config.dpdk_ports[0].gateway.to_string(), "10.77.0.254");
+  // Without --dpdk-port: the first port DPDK finds, every interface on it.
+  auto first = parse({"--backend=dpdk", "--dpdk-args=-l 0-1"});
+  ASSERT_EQ(first.exit_code, -1) << first.message;
+  ASSERT_EQ(first.config.dpdk_ports.size(), 1u);
+  EXPECT_EQ(first.config.dpdk_ports[0].ethdev, "");
   // EAL arguments are required: a DPDK process without them owns no port.
   auto missing = parse({"--backend=dpdk"});
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.message.find("--dpdk-args"), std::string::npos) << missing.message;
+}
+
+// Two NICs: the carrier trunk on one, the clients on the other, each with
+// its own gateway (found by subnet); an interface no port names is on the
+// first.
+TEST(Config, DpdkPortsBindInterfacesAndGateways) {
+  auto o = parse({"--interface=trunk/10.77.0.1", "--interface=clients/10.79.0.1",
+                  "--interface=trunk/fd00::1", "--interface=spare/10.77.0.9",
+                  "--dpdk-port=0000:03:00.0=trunk", "--dpdk-port=0000:03:00.1=clients",
+                  "--dpdk-gateway=10.79.0.254", "--dpdk-gateway=10.77.0.254"});
+  ASSERT_EQ(o.exit_code, -1) << o.message;
+  const Config& c = o.config;
+  ASSERT_EQ(c.dpdk_ports.size(), 2u);
+  EXPECT_EQ(c.dpdk_ports[0].ethdev, "0000:03:00.0");
+  EXPECT_EQ(c.dpdk_ports[0].interfaces, std::vector<std::string>{"trunk"});
+  EXPECT_EQ(c.dpdk_ports[0].gateway.to_string(), "10.77.0.254");
+  EXPECT_EQ(c.dpdk_ports[1].ethdev, "0000:03:00.1");
+  EXPECT_EQ(c.dpdk_ports[1].gateway.to_string(), "10.79.0.254");
+  EXPECT_EQ(dpdk_interface_ports(c), (std::vector<uint8_t>{0, 1, 0, 0}));
+
+  auto multi = parse({"--interface=a/10.1.0.1", "--interface=b/10.2.0.1", "--interface=c/10.3.0.1",
+                      "--dpdk-port=p0", "--dpdk-port=p1=b,c"});
+  ASSERT_EQ(multi.exit_code, -1) << multi.message;
+  EXPECT_EQ(dpdk_interface_ports(multi.config), (std::vector<uint8_t>{0, 1, 1}));
+
+  struct Bad {
+    std::vector<const char*> args;
+    const char* says;
+  };
+  const std::vector<Bad> bad = {
+      {{"--interface=a/10.1.0.1", "--dpdk-port=p0=nosuch"}, "no --interface named 'nosuch'"},
+      {{"--interface=a/10.1.0.1", "--dpdk-port=p0=a", "--dpdk-port=p1=a"}, "bound to two ports"},
+      {{"--dpdk-port=p0", "--dpdk-port=p0"}, "given twice"},
+      {{"--dpdk-port==a"}, "empty ethdev"},
+      {{"--interface=a/10.1.0.1", "--interface=b/10.2.0.1", "--dpdk-port=p0=a", "--dpdk-port=p1=b",
+        "--dpdk-gateway=192.0.2.1"},
+       "in no DPDK port's interface subnet"},
+      {{"--interface=a/10.1.0.1", "--dpdk-gateway=10.1.0.254", "--dpdk-gateway=10.1.0.253"},
+       "two gateways for one port"},
+      {{"--dpdk-gateway=fd00::1"}, "must be an IPv4 address"},
+      {{"--dpdk-gateway=nonsense"}, "invalid address"},
+  };
+  for (const auto& b : bad) {
+    auto r = parse(b.args);
+    EXPECT_EQ(r.exit_code, 2) << b.says;
+    EXPECT_NE(r.message.find("--dpdk-"), std::string::npos) << r.message;
+    EXPECT_NE(r.message.find(b.says), std::string::npos) << r.message;
+  }
 }
 
 TEST(Config, ConfigFileSectionAndOverride) {

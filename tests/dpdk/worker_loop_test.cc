@@ -114,10 +114,10 @@ class WorkerLoopTest : public ::testing::Test {
     return n;
   }
 
-  WorkerLoop& make_loop(HostConfig host = {}) {
+  WorkerLoop& make_loop(HostConfig host = {}, IpAddr gateway = {}) {
     if (host.addresses.empty()) host.addresses = {ip("10.0.0.1")};
     WorkerLoopConfig c;
-    c.port = &*relay_;
+    c.ports.push_back(PortQueues{&*relay_, 0, 0, gateway});
     c.host = host;
     loop_ = std::make_unique<WorkerLoop>(*state_, c);
     baseline_ = in_use();
@@ -132,22 +132,27 @@ class WorkerLoopTest : public ::testing::Test {
     ASSERT_TRUE(state_->commands().push(b));
   }
 
-  void send(const std::vector<uint8_t>& frame) {
+  void send(const std::vector<uint8_t>& frame) { send_on(*peer_, frame); }
+
+  // Plays the wire on `peer` (the far end of one of the relay's ports).
+  static void send_on(DpdkPort& peer, const std::vector<uint8_t>& frame) {
     void* m;
-    ASSERT_TRUE(peer_->alloc_mbufs(&m, 1));
+    ASSERT_TRUE(peer.alloc_mbufs(&m, 1));
     uint8_t* d = mbuf_append(m, uint16_t(frame.size()));
     ASSERT_NE(d, nullptr);
     std::memcpy(d, frame.data(), frame.size());
-    ASSERT_EQ(peer_->tx_burst(0, &m, 1), 1);
+    ASSERT_EQ(peer.tx_burst(0, &m, 1), 1);
   }
 
   // Everything the relay transmitted (on any queue), as byte vectors.
-  std::vector<std::vector<uint8_t>> receive() {
+  std::vector<std::vector<uint8_t>> receive() { return receive_from(*peer_); }
+
+  static std::vector<std::vector<uint8_t>> receive_from(DpdkPort& peer) {
     std::vector<std::vector<uint8_t>> out;
     for (uint16_t q = 0; q < 2; ++q) {
       void* m[32];
       uint16_t n;
-      while ((n = peer_->rx_burst(q, m, 32)) > 0) {
+      while ((n = peer.rx_burst(q, m, 32)) > 0) {
         for (uint16_t i = 0; i < n; ++i) {
           auto d = mbuf_data(m[i]);
           out.emplace_back(d.begin(), d.end());
@@ -251,10 +256,7 @@ TEST_F(WorkerLoopTest, RelaysRtpWithRewrittenHeadersAfterResolvingTheNextHop) {
 }
 
 TEST_F(WorkerLoopTest, OffLinkDestinationsGoThroughTheGateway) {
-  HostConfig host;
-  host.addresses = {ip("10.0.0.1")};
-  host.gateway = ip("10.0.0.254");
-  WorkerLoop& loop = make_loop(host);
+  WorkerLoop& loop = make_loop({}, ip("10.0.0.254"));
   install_call("198.51.100.7");
   auto out = exchange(udp_frame(kPhoneMac, relay_mac_, ep("10.0.0.2", 5000), ep("10.0.0.1", 30000),
                                 rtp_packet(1)));
@@ -423,14 +425,14 @@ TEST_F(WorkerLoopTest, RxCoreHandsFramesToTheOwningWorker) {
   HostConfig host;
   host.addresses = {ip("10.0.0.1")};
   WorkerLoopConfig c0;
-  c0.port = &*relay_;
+  c0.ports.push_back(PortQueues{&*relay_, 0, 0, {}});
   c0.host = host;
   c0.workers = 2;
   c0.outboxes = {nullptr, ring};
   WorkerLoopConfig c1 = c0;
   c1.outboxes.clear();
   c1.inbox = ring;
-  c1.tx_queue = 1;
+  c1.ports[0].tx_queue = 1;
   baseline_ = in_use();
   {
     WorkerLoop w0(*state_, c0), w1(s1, c1);
@@ -459,6 +461,114 @@ TEST_F(WorkerLoopTest, RxCoreHandsFramesToTheOwningWorker) {
     EXPECT_EQ(get(w1.counters().arp_requests_sent), 0u);
   }
   free_handoff_ring(ring);
+}
+
+// Two ports, as on an SBC with a trunk NIC and a client NIC: interface 0
+// (10.0.0.1) lives on the fixture's port, interface 1 (10.9.0.1) on a
+// second ring pair with its own MAC and gateway. Media crosses between
+// them; ARP for an address is answered only on its own port; next hops are
+// resolved, and packets sent, on the egress interface's port.
+TEST_F(WorkerLoopTest, RelaysBetweenTwoPortsEachWithItsOwnAddressesAndGateway) {
+  auto ids = create_ring_pair("wl_second", 2);
+  ASSERT_TRUE(ids.ok()) << ids.error();
+  PortConfig pc;
+  pc.tx_queues = pc.rx_queues = 2;
+  auto relay2 = DpdkPort::open(ids->first, pc);
+  ASSERT_TRUE(relay2.ok()) << relay2.error();
+  auto peer2 = DpdkPort::open(ids->second, pc);
+  ASSERT_TRUE(peer2.ok()) << peer2.error();
+  // net_ring ports all have MAC 00:00:00:00:00:00 (and take no other), so
+  // here which ring a frame leaves on tells the ports apart; the netns
+  // test checks each veth's own MAC (test_dpdk_netns_ports.py).
+  MacAddr relay2_mac;
+  std::memcpy(relay2_mac.bytes, relay2->info().mac.data(), 6);
+  auto in_use2 = [&] {
+    uint32_t n = 0;
+    for (const auto& u : relay2->pool_usage()) n += u.in_use;
+    for (const auto& u : peer2->pool_usage()) n += u.in_use;
+    return n;
+  };
+  const uint32_t baseline2 = in_use2();
+  constexpr MacAddr kClientGatewayMac{{0x02, 0xbb, 0, 0, 0, 0xfe}};
+  {
+    HostConfig host;
+    host.addresses = {ip("10.0.0.1"), ip("10.9.0.1")};
+    host.interface_port = {0, 1};
+    WorkerLoopConfig c;
+    c.ports.push_back(PortQueues{&*relay_, 0, 0, ip("10.0.0.254")});
+    c.ports.push_back(PortQueues{&*relay2, 0, 0, ip("10.9.0.254")});
+    c.host = host;
+    WorkerLoop loop(*state_, c);
+    baseline_ = in_use();
+    // The caller on the trunk side (on link), the client off link behind
+    // the second port's gateway.
+    auto [a, b] = call_flows(30000, 30002, "198.51.100.7");
+    b.hot.key = make_local_key(1, 30002);
+    ASSERT_TRUE(state_->commands().push(a));
+    ASSERT_TRUE(state_->commands().push(b));
+
+    // who-has 10.9.0.1 on the trunk port: not that port's address.
+    uint8_t req[64];
+    size_t n = net::build_arp_request(req, sizeof req, kPhoneMac, ip("10.0.0.2").v4(), ip("10.9.0.1").v4());
+    send(std::vector<uint8_t>(req, req + n));
+    EXPECT_EQ(loop.poll_once(), 1u);
+    EXPECT_TRUE(receive().empty());
+    EXPECT_TRUE(receive_from(*peer2).empty());
+    EXPECT_EQ(get(loop.counters().arp_replies_sent), 0u);
+    // ... and on its own port it is, with that port's MAC.
+    n = net::build_arp_request(req, sizeof req, kClientGatewayMac, ip("10.9.0.254").v4(), ip("10.9.0.1").v4());
+    send_on(*peer2, std::vector<uint8_t>(req, req + n));
+    EXPECT_EQ(loop.poll_once(), 1u);
+    auto out2 = receive_from(*peer2);
+    ASSERT_EQ(out2.size(), 1u);
+    auto reply = net::parse_arp(out2[0].data(), out2[0].size());
+    ASSERT_TRUE(reply.ok());
+    EXPECT_EQ(reply->operation, net::kArpReply);
+    EXPECT_EQ(reply->sender_mac, relay2_mac);
+    EXPECT_TRUE(receive().empty());
+    // That request taught the relay the client gateway's MAC (RFC 826).
+
+    // Trunk -> client: in on port 0, out on port 1 through its gateway.
+    send(udp_frame(kPhoneMac, relay_mac_, ep("10.0.0.2", 5000), ep("10.0.0.1", 30000), rtp_packet(1)));
+    EXPECT_EQ(loop.poll_once(), 1u);
+    EXPECT_TRUE(receive().empty());
+    // One frame, checksums valid, from this port's MAC and address.
+    auto expect_relayed = [](const std::vector<std::vector<uint8_t>>& frames, const MacAddr& src_mac,
+                             const MacAddr& dst_mac, Endpoint src, Endpoint dst) {
+      ASSERT_EQ(frames.size(), 1u);
+      FrameView v;
+      ASSERT_EQ(net::parse_frame(frames[0].data(), frames[0].size(), &v), FrameStatus::kOk);
+      EXPECT_EQ(v.src_mac(), src_mac);
+      EXPECT_EQ(v.dst_mac(), dst_mac);
+      EXPECT_EQ((Endpoint{v.src_ip, v.src_port}).to_string(), src.to_string());
+      EXPECT_EQ((Endpoint{v.dst_ip, v.dst_port}).to_string(), dst.to_string());
+      EXPECT_EQ(v.payload_length, 172u);
+    };
+    expect_relayed(receive_from(*peer2), relay2_mac, kClientGatewayMac, ep("10.9.0.1", 30002),
+                   ep("198.51.100.7", 6000));
+
+    // Client -> trunk: the caller's MAC is resolved on port 0, by an ARP
+    // request from the trunk address, and the packet leaves there.
+    send_on(*peer2, udp_frame(kClientGatewayMac, relay2_mac, ep("198.51.100.7", 6000),
+                              ep("10.9.0.1", 30002), rtp_packet(2)));
+    EXPECT_EQ(loop.poll_once(), 1u);
+    EXPECT_TRUE(receive_from(*peer2).empty());
+    auto out = receive();
+    ASSERT_EQ(out.size(), 1u);
+    answer_arp(out[0], ip("10.0.0.2").v4(), kPhoneMac);
+    loop.poll_once();
+    expect_relayed(receive(), relay_mac_, kPhoneMac, ep("10.0.0.1", 30000), ep("10.0.0.2", 5000));
+    EXPECT_TRUE(receive_from(*peer2).empty());
+
+    EXPECT_EQ(get(state_->counters().tx_packets), 2u);
+    EXPECT_EQ(get(state_->flow(0).fwd.packets), 1u);
+    EXPECT_EQ(get(state_->flow(1).fwd.packets), 1u);
+  }
+  receive_from(*peer2);
+  void* m[32];
+  for (uint16_t q = 0; q < 2; ++q)
+    while (uint16_t k = relay2->rx_burst(q, m, 32)) mbuf_free_bulk(m, k);
+  EXPECT_EQ(in_use2(), baseline2) << "mbufs leaked on the second port";
 }
 
 // An SRTP callee: the caller's plain RTP leaves as SRTP that the callee's

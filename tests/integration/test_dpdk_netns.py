@@ -55,6 +55,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -71,6 +72,10 @@ DEFAULT_DPDK_ARGS = ("--no-huge --no-pci -m 512 --no-shconf --no-telemetry -l 0-
                      f"--vdev=net_af_packet0,iface={MEDIA_R}")
 NS_PREFIXES = ("voxr-", "voxp-")   # + pid; netns.unavailable_reason() probes with voxprobe-PID
 CAPTURE_FRAMES = 200                  # per direction; the capture closes after that
+PARTIAL_HINT = ("af_packet flags them CSUMNOTREADY: veth TX checksum offload left the "
+                "checksum unfinished (CHECKSUM_PARTIAL); a DPDK net_af_packet reader sees "
+                "exactly this and software verification drops it. Run without "
+                "--keep-offloads (ethtool -K IF tx off)")
 WATCHDOG_S = 170                      # hard cap (ctest's TIMEOUT is 300)
 
 
@@ -106,6 +111,18 @@ def parse_args():
 # topology
 
 
+@dataclass
+class MediaLink:
+    """One media veth between R and P: the relay's address lives on R's end
+    (DPDK's in dpdk mode, the kernel's in socket mode), the peer's on P's."""
+    if_r: str
+    if_p: str
+    relay_ip: str
+    peer_ip: str
+    mac_r: str = ""
+    mac_p: str = ""
+
+
 class Topology:
     def __init__(self, backend: str, keep_offloads: bool):
         pid = os.getpid()
@@ -115,8 +132,13 @@ class Topology:
         self.p = netns.Netns(f"{NS_PREFIXES[1]}{pid}")
         self.torn_down = False
         self.mac_r = self.mac_p = ""
+        self.media = MediaLink(MEDIA_R, MEDIA_P, RELAY_IP, PEER_IP)
+        # Veth pairs (R's end, P's end): teardown deletes them, check_gone()
+        # checks that none is left.
+        self.veths = ((MEDIA_R, MEDIA_P), (MGMT_IF_R, MGMT_IF_P))
 
-    def create(self) -> bool:
+    def create_namespaces(self) -> None:
+        """R and P, lo up, IPv6 off (no RS/MLD/DAD frames on the wire)."""
         for ns in (self.r, self.p):
             ns.create()
             for key in ("net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6"):
@@ -124,6 +146,20 @@ class Topology:
                     ns.sysctl(key, 1)
                 except FileNotFoundError:
                     pass  # kernel without IPv6
+
+    def wait_up(self, links) -> None:
+        """Until every (namespace, interface) of links is operationally UP (5 s)."""
+        deadline = time.monotonic() + 5
+        while True:
+            down = [f"{ns.name}/{i}" for ns, i in links
+                    if ns.ip_json("link", "show", "dev", i)[0].get("operstate") != "UP"]
+            if not down:
+                break
+            assert time.monotonic() < deadline, f"links not operationally UP after 5 s: {down}"
+            time.sleep(0.05)
+
+    def create(self) -> bool:
+        self.create_namespaces()
         netns.add_veth(self.r, MEDIA_R, self.p, MEDIA_P)
         netns.add_veth(self.r, MGMT_IF_R, self.p, MGMT_IF_P)
         if not self.keep_offloads:
@@ -141,15 +177,9 @@ class Topology:
             for i in ifs:
                 ns.ip("link", "set", i, "up")
         self.mac_r, self.mac_p = self.r.mac(MEDIA_R), self.p.mac(MEDIA_P)
-        deadline = time.monotonic() + 5
-        while True:
-            down = [f"{ns.name}/{i}" for ns, i in ((self.r, MEDIA_R), (self.r, MGMT_IF_R),
-                                                   (self.p, MEDIA_P), (self.p, MGMT_IF_P))
-                    if ns.ip_json("link", "show", "dev", i)[0].get("operstate") != "UP"]
-            if not down:
-                break
-            assert time.monotonic() < deadline, f"links not operationally UP after 5 s: {down}"
-            time.sleep(0.05)
+        self.media.mac_r, self.media.mac_p = self.mac_r, self.mac_p
+        self.wait_up(((self.r, MEDIA_R), (self.r, MGMT_IF_R), (self.p, MEDIA_P),
+                      (self.p, MGMT_IF_P)))
         r_addrs = self.r.ipv4_addrs(MEDIA_R)
         want = [RELAY_IP] if self.backend == "socket" else []
         assert r_addrs == want, f"{self.r.name}/{MEDIA_R} has IPv4 {r_addrs}, expected {want}"
@@ -173,8 +203,8 @@ class Topology:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-        self.r.ip("link", "del", MEDIA_R, check=False)
-        self.r.ip("link", "del", MGMT_IF_R, check=False)
+        for veth_r, _ in self.veths:   # deleting one end removes its peer in P
+            self.r.ip("link", "del", veth_r, check=False)
         for ns in (self.r, self.p):
             ns.delete()
 
@@ -184,11 +214,16 @@ class Topology:
 
 
 class NsRelay:
-    def __init__(self, topo: Topology, build_dir: Path, args):
+    """voxrelay in R. interfaces: its --interface values; extra_args go
+    before --relay-arg's (e.g. --dpdk-port)."""
+
+    def __init__(self, topo: Topology, build_dir: Path, args, interfaces=(RELAY_IP,),
+                 extra_args=()):
         self.topo = topo
         self.workdir = Path(tempfile.mkdtemp(prefix="vox-netns-"))
         self.log_path = self.workdir / "voxrelay.log"
-        cmd = [str(build_dir / "voxrelay"), "--foreground", f"--interface={RELAY_IP}",
+        cmd = [str(build_dir / "voxrelay"), "--foreground",
+               *(f"--interface={i}" for i in interfaces),
                f"--listen-ng={MGMT_R}:{NG_PORT}", f"--port-min={PORT_MIN}",
                f"--port-max={PORT_MAX}", f"--backend={args.backend}",
                "--delete-delay=0", "--timeout=60"]
@@ -205,7 +240,7 @@ class NsRelay:
                 dpdk_args += f",qpairs={args.workers}"
                 cmd.append("--dpdk-idle-sleep-us=50")
             cmd.append(f"--dpdk-args={dpdk_args}")
-        self.cmd = [*topo.r.exec_prefix(), *cmd, *args.relay_arg]
+        self.cmd = [*topo.r.exec_prefix(), *cmd, *extra_args, *args.relay_arg]
         self.proc: Optional[subprocess.Popen] = None
         self.returncode: Optional[int] = None
         self.killed = False
@@ -252,59 +287,64 @@ class NsRelay:
 # cases
 
 
-def check_kernel_not_owner(topo: Topology) -> None:
+def check_kernel_not_owner(topo: Topology, relay_ips=(RELAY_IP,)) -> None:
     owned = [a["local"] for link in topo.r.ip_json("-4", "addr", "show")
              for a in link.get("addr_info", [])]
-    assert RELAY_IP not in owned, \
-        f"R's kernel owns {RELAY_IP} ({owned}): ARP/ping replies would prove nothing about DPDK"
+    for relay_ip in relay_ips:
+        assert relay_ip not in owned, \
+            f"R's kernel owns {relay_ip} ({owned}): ARP/ping replies would prove nothing about DPDK"
     fwd = topo.r.read_sysctl("net.ipv4.ip_forward")
     assert fwd == "0", f"R forwards IPv4 (ip_forward={fwd}): the kernel might relay instead"
 
 
-def check_arp(topo: Topology) -> None:
+def check_arp(topo: Topology, link: Optional[MediaLink] = None) -> None:
+    """who-has link.relay_ip from P (default: topo.media) names R's end's MAC,
+    in a raw reply and in P's kernel's neighbour entry."""
+    lk = link or topo.media
     p = topo.p
-    p.ip("neigh", "flush", "dev", MEDIA_P)
-    rep = netns.arp_request(p, MEDIA_P, PEER_IP, RELAY_IP, timeout=1.0, attempts=3)
-    assert rep is not None, f"no ARP reply for who-has {RELAY_IP} tell {PEER_IP} on " \
-                            f"{MEDIA_P} (3 requests, 1 s each)"
+    p.ip("neigh", "flush", "dev", lk.if_p)
+    rep = netns.arp_request(p, lk.if_p, lk.peer_ip, lk.relay_ip, timeout=1.0, attempts=3)
+    assert rep is not None, f"no ARP reply for who-has {lk.relay_ip} tell {lk.peer_ip} on " \
+                            f"{lk.if_p} (3 requests, 1 s each)"
     problems = []
-    for what, got, want in (("sender MAC", rep.sender_mac, topo.mac_r),
-                            ("Ethernet source", rep.eth_src, topo.mac_r),
-                            ("Ethernet destination", rep.eth_dst, topo.mac_p),
-                            ("target MAC", rep.target_mac, topo.mac_p),
-                            ("target IP", rep.target_ip, PEER_IP)):
+    for what, got, want in (("sender MAC", rep.sender_mac, lk.mac_r),
+                            ("Ethernet source", rep.eth_src, lk.mac_r),
+                            ("Ethernet destination", rep.eth_dst, lk.mac_p),
+                            ("target MAC", rep.target_mac, lk.mac_p),
+                            ("target IP", rep.target_ip, lk.peer_ip)):
         if got != want:
             problems.append(f"{what} {got}, expected {want}")
-    assert not problems, f"ARP reply for {RELAY_IP}: " + "; ".join(problems) + f" ({rep})"
+    assert not problems, f"ARP reply for {lk.relay_ip}: " + "; ".join(problems) + f" ({rep})"
     # Now the kernel's own resolution, triggered by one echo request.
-    p.ip("neigh", "flush", "dev", MEDIA_P)
-    netns.icmp_ping(p, RELAY_IP, count=1, timeout=1.0)
+    p.ip("neigh", "flush", "dev", lk.if_p)
+    netns.icmp_ping(p, lk.relay_ip, count=1, timeout=1.0)
     deadline = time.monotonic() + 2.0
     entry = None
     while time.monotonic() < deadline:
-        entries = p.ip_json("neigh", "show", RELAY_IP, "dev", MEDIA_P)
+        entries = p.ip_json("neigh", "show", lk.relay_ip, "dev", lk.if_p)
         entry = entries[0] if entries else None
         if entry and entry.get("lladdr") and set(entry.get("state", [])) & {
                 "REACHABLE", "STALE", "DELAY"}:
             break
         time.sleep(0.1)
     assert entry and entry.get("lladdr"), \
-        f"P's kernel did not resolve {RELAY_IP} on {MEDIA_P} within 2 s (neigh: {entry})"
-    assert entry["lladdr"].lower() == topo.mac_r, \
-        f"P's neighbour entry for {RELAY_IP} has lladdr {entry['lladdr']}, expected " \
-        f"{MEDIA_R}'s MAC {topo.mac_r}"
+        f"P's kernel did not resolve {lk.relay_ip} on {lk.if_p} within 2 s (neigh: {entry})"
+    assert entry["lladdr"].lower() == lk.mac_r, \
+        f"P's neighbour entry for {lk.relay_ip} has lladdr {entry['lladdr']}, expected " \
+        f"{lk.if_r}'s MAC {lk.mac_r}"
     assert set(entry.get("state", [])) & {"REACHABLE", "STALE", "DELAY"}, \
-        f"P's neighbour entry for {RELAY_IP} is {entry.get('state')}: {entry}"
-    print(f"      ARP reply {rep.sender_ip} is-at {rep.sender_mac}; P neigh {RELAY_IP} "
+        f"P's neighbour entry for {lk.relay_ip} is {entry.get('state')}: {entry}"
+    print(f"      ARP reply {rep.sender_ip} is-at {rep.sender_mac}; P neigh {lk.relay_ip} "
           f"lladdr {entry['lladdr']} {'/'.join(entry.get('state', []))}", flush=True)
 
 
-def check_ping(topo: Topology) -> None:
-    r = netns.icmp_ping(topo.p, RELAY_IP, count=5, interval=0.2, timeout=1.0)
+def check_ping(topo: Topology, link: Optional[MediaLink] = None) -> None:
+    lk = link or topo.media
+    r = netns.icmp_ping(topo.p, lk.relay_ip, count=5, interval=0.2, timeout=1.0)
     rtt = f"rtt min/max {min(r.rtts_ms):.2f}/{max(r.rtts_ms):.2f} ms" if r.rtts_ms else "no rtt"
-    print(f"      ping {RELAY_IP} from P: {r.replies}/{r.sent} valid replies, {rtt}", flush=True)
-    assert not r.bad, f"invalid echo replies from {RELAY_IP}: {r.bad}"
-    assert r.replies == r.sent == 5, f"{r.replies} of {r.sent} echo requests to {RELAY_IP} " \
+    print(f"      ping {lk.relay_ip} from P: {r.replies}/{r.sent} valid replies, {rtt}", flush=True)
+    assert not r.bad, f"invalid echo replies from {lk.relay_ip}: {r.bad}"
+    assert r.replies == r.sent == 5, f"{r.replies} of {r.sent} echo requests to {lk.relay_ip} " \
                                      f"answered within 1 s each"
 
 
@@ -345,10 +385,18 @@ def run_load(topo: Topology, relay: NsRelay, ng: vox.NgClient, build_dir: Path, 
 
     res.cap_in = netns.FrameCapture(topo.r, MEDIA_R, from_peer, CAPTURE_FRAMES).start()
     res.cap_out = netns.FrameCapture(topo.p, MEDIA_P, from_relay, CAPTURE_FRAMES).start()
+    run_voxload(topo, relay, ng, build_dir, args, res, ["--local", PEER_IP],
+                (res.cap_in, res.cap_out))
+
+
+def run_voxload(topo: Topology, relay: NsRelay, ng: vox.NgClient, build_dir: Path, args,
+                res: LoadResult, media_args, captures) -> None:
+    """voxload in P with media_args (its addresses, interfaces); the running
+    captures are stopped when it ends. Fails on anything but a clean run."""
     res.snmp_before = topo.p.snmp("Udp")
     res.stats_before = vox.ng_statistics(ng)
     cmd = [*topo.p.exec_prefix(), str(build_dir / "voxload"), "--ng", f"{MGMT_R}:{NG_PORT}",
-           "--calls", str(args.calls), "--local", PEER_IP,
+           "--calls", str(args.calls), *media_args,
            "--pps-per-stream", f"{args.pps_per_stream:g}", "--duration", f"{args.duration:g}",
            "--warmup", f"{args.warmup:g}", "--drain-ms", "500", "--json",
            "--relay-pid", str(relay.proc.pid)]
@@ -360,8 +408,8 @@ def run_load(topo: Topology, relay: NsRelay, ng: vox.NgClient, build_dir: Path, 
         raise AssertionError(f"voxload did not finish within {limit:.0f} s; "
                              f"{_stats_diag(ng)}\nrelay log:\n{relay.log_tail()}")
     finally:
-        res.cap_in.stop()
-        res.cap_out.stop()
+        for cap in captures:
+            cap.stop()
     res.snmp_after = topo.p.snmp("Udp")
     res.stats_after = vox.ng_statistics(ng) if relay.alive() else {}
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
@@ -406,55 +454,60 @@ def run_load(topo: Topology, relay: NsRelay, ng: vox.NgClient, build_dir: Path, 
               f"of CPU", flush=True)
 
 
+def examine_frames(cap: netns.FrameCapture, what: str, src_mac: str, dst_mac: str, hint: str,
+                   problems: list) -> None:
+    """Every captured frame: src_mac -> dst_mac, IPv4 and UDP checksums valid
+    (UDP's present). Prints the tally; appends what is wrong to problems."""
+    if not cap.frames:
+        problems.append(f"{what}: no frames captured ({cap.seen} frames seen in total)")
+        return
+    bad_udp = bad_ip = partial = valid_flag = bad_mac = zero = 0
+    example = ""
+    for f in cap.frames:
+        u = netns.parse_udp4(f.data)
+        if f.tp_status >= 0 and f.tp_status & netns.TP_STATUS_CSUMNOTREADY:
+            partial += 1
+        if f.tp_status >= 0 and f.tp_status & netns.TP_STATUS_CSUM_VALID:
+            valid_flag += 1
+        if not u.ip_csum_ok:
+            bad_ip += 1
+        if u.udp_csum == 0:
+            zero += 1
+        elif not u.udp_csum_ok:
+            bad_udp += 1
+            example = example or f"{u.src}:{u.sport} -> {u.dst}:{u.dport} csum " \
+                                 f"0x{u.udp_csum:04x}"
+        if netns.mac_str(f.data[6:12]) != src_mac or netns.mac_str(f.data[0:6]) != dst_mac:
+            bad_mac += 1
+    n = len(cap.frames)
+    print(f"      {what}: {n} frames, UDP checksum invalid {bad_udp}, zero {zero}, IP header "
+          f"checksum invalid {bad_ip}; af_packet status CSUMNOTREADY {partial}, CSUM_VALID "
+          f"{valid_flag}; wrong MACs {bad_mac}", flush=True)
+    if bad_udp or bad_ip:
+        problems.append(f"{what}: {bad_udp} of {n} frames with an invalid UDP checksum "
+                        f"(e.g. {example}), {bad_ip} with an invalid IP header checksum"
+                        f"{'; ' + hint if partial else ''}")
+    if zero:
+        problems.append(f"{what}: {zero} of {n} frames without a UDP checksum (0)")
+    if bad_mac:
+        problems.append(f"{what}: {bad_mac} of {n} frames not {src_mac} -> {dst_mac}")
+
+
 def check_frames(topo: Topology, res: LoadResult) -> None:
     assert res.cap_in is not None and res.cap_out is not None, "no capture (load case failed early)"
     for cap in (res.cap_in, res.cap_out):
         assert cap.error is None, f"capture on {cap.ns.name}/{cap.ifname} failed: {cap.error!r}"
     problems = []
+    examine_frames(res.cap_in, f"P->relay on {MEDIA_R} (what the relay reads)", topo.mac_p,
+                   topo.mac_r, PARTIAL_HINT, problems)
+    examine_frames(res.cap_out, f"relay->P on {MEDIA_P} (what P's kernel gets)", topo.mac_r,
+                   topo.mac_p, PARTIAL_HINT, problems)
+    check_udp_snmp(res, problems)
+    assert not problems, "\n        ".join(problems)
 
-    def examine(cap: netns.FrameCapture, what: str, src_mac: str, dst_mac: str, hint: str):
-        if not cap.frames:
-            problems.append(f"{what}: no frames captured ({cap.seen} frames seen in total)")
-            return
-        bad_udp = bad_ip = partial = valid_flag = bad_mac = zero = 0
-        example = ""
-        for f in cap.frames:
-            u = netns.parse_udp4(f.data)
-            if f.tp_status >= 0 and f.tp_status & netns.TP_STATUS_CSUMNOTREADY:
-                partial += 1
-            if f.tp_status >= 0 and f.tp_status & netns.TP_STATUS_CSUM_VALID:
-                valid_flag += 1
-            if not u.ip_csum_ok:
-                bad_ip += 1
-            if u.udp_csum == 0:
-                zero += 1
-            elif not u.udp_csum_ok:
-                bad_udp += 1
-                example = example or f"{u.src}:{u.sport} -> {u.dst}:{u.dport} csum " \
-                                     f"0x{u.udp_csum:04x}"
-            if netns.mac_str(f.data[6:12]) != src_mac or netns.mac_str(f.data[0:6]) != dst_mac:
-                bad_mac += 1
-        n = len(cap.frames)
-        print(f"      {what}: {n} frames, UDP checksum invalid {bad_udp}, zero {zero}, IP header "
-              f"checksum invalid {bad_ip}; af_packet status CSUMNOTREADY {partial}, CSUM_VALID "
-              f"{valid_flag}; wrong MACs {bad_mac}", flush=True)
-        if bad_udp or bad_ip:
-            problems.append(f"{what}: {bad_udp} of {n} frames with an invalid UDP checksum "
-                            f"(e.g. {example}), {bad_ip} with an invalid IP header checksum"
-                            f"{'; ' + hint if partial else ''}")
-        if zero:
-            problems.append(f"{what}: {zero} of {n} frames without a UDP checksum (0)")
-        if bad_mac:
-            problems.append(f"{what}: {bad_mac} of {n} frames not {src_mac} -> {dst_mac}")
 
-    partial_hint = ("af_packet flags them CSUMNOTREADY: veth TX checksum offload left the "
-                    "checksum unfinished (CHECKSUM_PARTIAL); a DPDK net_af_packet reader sees "
-                    "exactly this and software verification drops it. Run without "
-                    "--keep-offloads (ethtool -K IF tx off)")
-    examine(res.cap_in, f"P->relay on {MEDIA_R} (what the relay reads)", topo.mac_p, topo.mac_r,
-            partial_hint)
-    examine(res.cap_out, f"relay->P on {MEDIA_P} (what P's kernel gets)", topo.mac_r,
-            topo.mac_p, partial_hint)
+def check_udp_snmp(res: LoadResult, problems: list) -> None:
+    """P's kernel counted no UDP checksum errors during the load."""
     b, a = res.snmp_before, res.snmp_after
     if b and a:
         d = {k: a.get(k, 0) - b.get(k, 0) for k in ("InDatagrams", "InCsumErrors", "InErrors",
@@ -463,7 +516,6 @@ def check_frames(topo: Topology, res: LoadResult) -> None:
         if d["InCsumErrors"]:
             problems.append(f"P's kernel dropped {d['InCsumErrors']} UDP datagrams from the "
                             f"relay for bad checksums (Udp InCsumErrors)")
-    assert not problems, "\n        ".join(problems)
 
 
 def check_no_calls(ng: vox.NgClient, initial_free: int) -> None:
@@ -535,7 +587,7 @@ def check_gone(topo: Topology) -> None:
     names = netns.list_namespaces()
     left = [ns.name for ns in (topo.r, topo.p) if ns.name in names or os.path.exists(ns.path)]
     assert not left, f"namespaces still present after teardown: {left}"
-    root_links = [i for i in (MEDIA_R, MEDIA_P, MGMT_IF_R, MGMT_IF_P)
+    root_links = [i for pair in topo.veths for i in pair
                   if netns.run(["ip", "link", "show", "dev", i], check=False).returncode == 0]
     assert not root_links, f"veths {root_links} exist in the root namespace"
 
