@@ -29,6 +29,14 @@ struct MediaSide {
   uint16_t rtp_port = 0;   // local port pair (rtp_port, rtp_port + 1); 0: none
   int rtp_fd = -1, rtcp_fd = -1;       // handed to the worker once flows exist
   FlowId rtp_flow = kNoFlow, rtcp_flow = kNoFlow;
+  // Media activity as the control plane sees it: each flow's packet counter
+  // at the last look and when it was last seen to move (the dataplane keeps
+  // no per-packet timestamp; see CallManager::last_packet_ns).
+  struct Seen {
+    uint64_t packets = 0;
+    int64_t at_ns = 0;  // monotonic; 0: never
+  };
+  mutable Seen rtp_seen, rtcp_seen;
   Endpoint sdp_rtp;        // where this party receives RTP (port 0: unknown)
   Endpoint sdp_rtcp;       // ... and RTCP (a=rtcp, else RTP port + 1)
   bool offered_mux = false;  // this party's SDP carried a=rtcp-mux

@@ -255,13 +255,11 @@ CallTotals CallManager::totals(const Call& c) const {
   auto add = [&](FlowId id, bool rtcp) {
     const dataplane::Flow* f = flow(c, id);
     if (!f) return;
-    uint64_t pk = f->fwd.packets.load(std::memory_order_relaxed);
-    uint64_t by = f->fwd.bytes.load(std::memory_order_relaxed);
+    uint64_t pk = f->fast.packets.load(std::memory_order_relaxed);
+    uint64_t by = f->fast.bytes.load(std::memory_order_relaxed);
     (rtcp ? t.rtcp_packets : t.rtp_packets) += pk;
     (rtcp ? t.rtcp_bytes : t.rtp_bytes) += by;
     for (auto& d : f->drops.by_reason) t.errors += d.load(std::memory_order_relaxed);
-    t.last_packet_ns = std::max(t.last_packet_ns,
-                                f->fwd.last_packet_ns.load(std::memory_order_relaxed));
   };
   for (const Party& p : c.parties)
     for (const MediaSide& m : p.media) {
@@ -269,6 +267,26 @@ CallTotals CallManager::totals(const Call& c) const {
       add(m.rtcp_flow, true);
     }
   return t;
+}
+
+int64_t CallManager::last_packet_ns(const Call& c, const MediaSide& m, bool rtcp, int64_t now_ns) const {
+  MediaSide::Seen& seen = rtcp ? m.rtcp_seen : m.rtp_seen;
+  if (const dataplane::Flow* f = flow(c, rtcp ? m.rtcp_flow : m.rtp_flow)) {
+    const uint64_t packets = f->fast.packets.load(std::memory_order_relaxed);
+    if (packets != seen.packets) {
+      seen.packets = packets;
+      seen.at_ns = now_ns;
+    }
+  }
+  return seen.at_ns;
+}
+
+int64_t CallManager::last_media_ns(const Call& c, int64_t now_ns) const {
+  int64_t last = 0;
+  for (const Party& p : c.parties)
+    for (const MediaSide& m : p.media)
+      last = std::max({last, last_packet_ns(c, m, false, now_ns), last_packet_ns(c, m, true, now_ns)});
+  return last;
 }
 
 Result<int, std::string> CallManager::resolve_interface(const std::string& name,
@@ -721,7 +739,7 @@ size_t CallManager::tick(Clock now) {
       for (const Party& p : c.parties)
         for (const MediaSide& m : p.media)
           hold |= m.direction != MediaDirection::kSendRecv || (!m.rejected && !m.sdp_rtp.port);
-      int64_t last = std::max(c.last_signal_ns, totals(c).last_packet_ns);
+      int64_t last = std::max(c.last_signal_ns, last_media_ns(c, now.mono_ns));
       int64_t limit = int64_t(hold ? config_.silent_timeout_s : config_.timeout_s) * kNsPerSec;
       expire = limit > 0 && now.mono_ns - last > limit;
     }

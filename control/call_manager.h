@@ -54,7 +54,6 @@ struct SignalReply {
 
 struct CallTotals {
   uint64_t rtp_packets = 0, rtp_bytes = 0, rtcp_packets = 0, rtcp_bytes = 0, errors = 0;
-  int64_t last_packet_ns = 0;
 };
 
 // Relay-wide totals kept by the control plane.
@@ -91,6 +90,13 @@ class CallManager {
   size_t active_count() const;
   size_t size() const { return calls_.size(); }
   CallTotals totals(const Call& c) const;
+  // When media last arrived on one flow of m (0: never), as of now_ns: a
+  // flow whose packet counter moved since the previous look counts as
+  // active now, so the answer is as fine as the looks (the timeout sweep's
+  // tick, or a query), as with rtpengine's kernel-forwarded streams.
+  int64_t last_packet_ns(const Call& c, const MediaSide& m, bool rtcp, int64_t now_ns) const;
+  // The latest of those over the call's flows.
+  int64_t last_media_ns(const Call& c, int64_t now_ns) const;
   // Counters of one flow (nullptr when kNoFlow).
   const dataplane::Flow* flow(const Call& c, FlowId id) const;
   const ControlStats& stats() const { return stats_; }

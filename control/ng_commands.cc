@@ -141,8 +141,8 @@ NgValue flow_stats(const dataplane::Flow* f) {
   uint64_t pk = 0, by = 0, err = 0;
   NgValue drops = NgValue::dict();
   if (f) {
-    pk = f->fwd.packets.load(std::memory_order_relaxed);
-    by = f->fwd.bytes.load(std::memory_order_relaxed);
+    pk = f->fast.packets.load(std::memory_order_relaxed);
+    by = f->fast.bytes.load(std::memory_order_relaxed);
     drops = drops_value(f->drops.by_reason, &err);
   } else {
     uint64_t none[kDropReasonCount] = {};
@@ -176,7 +176,7 @@ NgValue stream_value(CallManager& cm, const Call& c, const Party& p, const Media
   // both directions; per direction in the media's "SRTP").
   if (m.srtp)
     s.set("crypto suite", std::string(dataplane::srtp_suite_info(m.srtp->inbound.suite).name));
-  int64_t last = f ? f->fwd.last_packet_ns.load(std::memory_order_relaxed) : 0;
+  const int64_t last = cm.last_packet_ns(c, m, rtcp, now.mono_ns);
   s.set("last packet", last ? now.unix_s - (now.mono_ns - last) / 1000000000 : int64_t(0));
   s.set("stats", flow_stats(f));
   return s;

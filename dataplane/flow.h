@@ -1,11 +1,12 @@
 // A flow: what the dataplane knows about one local port of a call. Packets
 // that arrive on the flow's local endpoint come from one party; the flow
 // says which source it accepts (latching policy) and which flow they leave
-// through (the other party's port). A relayed RTP packet touches two cache
-// lines of its flow and nothing else: the hot line (who may send) and the
-// forward line (its counters, and a copy of where it leaves: the egress
-// flow's address fields, kept current by the worker). Drop counters and
-// what the control plane reads sit on colder lines.
+// through (the other party's port). A relayed RTP packet touches one cache
+// line of its flow and nothing else: the fast line (its counters, the
+// latched source, and a copy of where it leaves: the egress flow's address
+// fields), which the worker keeps in step with the flow's state line (what
+// the control plane installed: policy, SDP address, latching window).
+// Drop counters and what the control plane reads sit on colder lines.
 #pragma once
 
 #include <atomic>
@@ -54,6 +55,7 @@ enum FlowFlags : uint16_t {
   kFlowEnabled = 1 << 4,        // forwarding on (off while a stream is rejected)
   kFlowTranscode = 1 << 5,      // RTP goes through the flow's transcoder (set by the worker)
   kFlowSrtp = 1 << 6,           // the flow has an SrtpSlot (set by the worker)
+  kFlowLatched = 1 << 7,        // FlowFast only: `source` is the latched source
 };
 
 // The latched source, published to the control plane through a seqlock so
@@ -65,6 +67,9 @@ struct LatchedSource {
   Endpoint read() const;
 };
 
+// A flow's state as the control plane installs it (commands carry one),
+// plus what latching learned. The packet path reads it only off the fast
+// path: an unlatched or new source, RTCP's egress, a transcoder.
 struct alignas(64) FlowHot {
   int64_t latch_until_ns = 0;    // learning window end (after offer/answer)
   LocalKey key = 0;              // where packets arrive
@@ -84,32 +89,34 @@ static_assert(sizeof(FlowHot) == 64, "hot flow state must stay one cache line");
 // second flow. WorkerState refreshes the copy whenever the egress flow's
 // fields change (a command, a latch).
 struct Egress {
-  Endpoint dest;           // the egress party's address (latched, or SDP if asymmetric); port 0: unknown
+  Endpoint dest;           // the egress party's address (latched, or SDP if asymmetric); port 0: none
   uint16_t flags = 0;      // the egress flow's flags
-  FlowId flow = kNoFlow;   // the egress flow
   LocalKey key = 0;        // its local endpoint: the packet's new source
   int32_t fd = -1;         // socket backend: send from its socket
 };
-static_assert(sizeof(Egress) == 32);
+static_assert(sizeof(Egress) == 28);
 
-// The second line: written per packet by the owning worker only (relaxed
-// stores, no read-modify-write atomics: a plain add on x86), counters read
-// with relaxed loads by the control plane.
-struct alignas(64) FlowForward {
+// The fast line: all a relayed packet reads and writes, in 64 octets.
+// Written by the owning worker only (relaxed stores, no read-modify-write
+// atomics: a plain add on x86); the counters are read with relaxed loads by
+// the control plane, which also tells activity from them (rtpengine does
+// the same with its kernel module's counters), so no per-packet timestamp.
+struct alignas(64) FlowFast {
   std::atomic<uint64_t> packets{0};
   std::atomic<uint64_t> bytes{0};
-  std::atomic<int64_t> last_packet_ns{0};
-  Egress rtp;  // RTP's egress (RTCP's, rarer, is read from its flow)
+  Endpoint source;     // FlowHot::source, valid for the fast check with kFlowLatched
+  uint16_t flags = 0;  // FlowHot::flags | kFlowLatched once latched
+  Egress rtp;          // RTP's egress (RTCP's, rarer, is read from its flow)
 };
-static_assert(sizeof(FlowForward) == 64);
+static_assert(sizeof(FlowFast) == 64, "the fast path must stay one cache line");
 
 struct alignas(64) FlowDrops {
   std::atomic<uint64_t> by_reason[kDropReasonCount] = {};
 };
 
 struct Flow {
-  FlowHot hot;
-  FlowForward fwd;
+  FlowFast fast;
+  FlowHot hot;  // the flow's state: read on slow paths only
   FlowDrops drops;
   LatchedSource published;
   // The flows whose RTP egress is this flow (an intrusive list, worker

@@ -37,11 +37,12 @@ inline DropReason srtp_drop_reason(SrtpError e) {
 }
 
 // The context protecting what leaves through `e` toward an SRTP party, or
-// null when that party receives plain RTP.
-inline SrtpStream* srtp_outbound(WorkerState& w, const Egress& e) {
+// null when that party receives plain RTP. Only then is the egress flow's
+// id read, off the ingress flow's state line.
+inline SrtpStream* srtp_outbound(WorkerState& w, const Egress& e, const Flow& f, PacketKind kind) {
   if (!(e.flags & kFlowSrtp)) [[likely]]
     return nullptr;
-  SrtpSlot* slot = w.srtp(e.flow);
+  SrtpSlot* slot = w.srtp(kind == PacketKind::kRtcp ? f.hot.egress_rtcp : f.hot.egress_rtp);
   return slot && slot->outbound ? &*slot->outbound : nullptr;
 }
 
@@ -102,8 +103,8 @@ void transcode(WorkerState& w, Flow& f, FlowId id, const RtpView& rtp, int64_t n
 }
 
 // With 100k flows every lookup misses the cache twice: the table slot,
-// then the flow's two lines (hot and forward, fetched in parallel; the
-// egress is copied into the forward line, so no third flow is read).
+// then the flow's fast line (the egress is copied into it, so no second
+// flow is read).
 // Issuing each level's misses for the whole burst before waiting on any
 // lets them overlap (VPP's quad loops, l3fwd's prefetch ahead).
 void lookup_ahead(WorkerState& w, const RxPacket* rx, uint32_t n, FlowId* ids) {
@@ -111,10 +112,7 @@ void lookup_ahead(WorkerState& w, const RxPacket* rx, uint32_t n, FlowId* ids) {
   for (uint32_t i = 0; i < n; ++i) table.prefetch(rx[i].local);
   for (uint32_t i = 0; i < n; ++i) {
     ids[i] = table.find(rx[i].local);
-    if (ids[i] != kNoFlow) {
-      __builtin_prefetch(&w.flow(ids[i]).hot);
-      __builtin_prefetch(&w.flow(ids[i]).fwd, 1);
-    }
+    if (ids[i] != kNoFlow) __builtin_prefetch(&w.flow(ids[i]).fast, 1);
   }
 }
 
@@ -138,7 +136,7 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
       continue;
     }
     Flow& f = w.flow(id);
-    FlowHot& h = f.hot;
+    FlowFast& fast = f.fast;
 
     // RFC 7983 first-byte demux, then RFC 5761 RTP/RTCP split. SRTP and
     // SRTCP keep the headers these read in clear (RFC 3711 §3.1, §3.4).
@@ -152,7 +150,7 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
     // From an SRTP party: authenticated and decrypted in place before
     // anything else reads or believes it, so a forged or replayed packet
     // never latches a source, counts as media or reaches a transcoder.
-    if (h.flags & kFlowSrtp) {
+    if (fast.flags & kFlowSrtp) {
       SrtpSlot* slot = w.srtp(id);
       if (slot && slot->inbound) {
         auto plain = kind == PacketKind::kRtp ? slot->inbound->unprotect_rtp(p.data, len)
@@ -178,36 +176,39 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
       continue;
     }
 
-    SourceVerdict v = check_source(h, p.source, now_ns);
-    if (v == SourceVerdict::kReject) [[unlikely]] {
-      drop(w, f, DropReason::kSourceMismatch);
-      continue;
+    // The latched source sending again: one compare on the fast line. Any
+    // other source goes through the latching policy on the state line.
+    if (!((fast.flags & kFlowLatched) && p.source == fast.source)) [[unlikely]] {
+      const SourceVerdict v = check_source(f.hot, p.source, now_ns);
+      if (v == SourceVerdict::kReject) {
+        drop(w, f, DropReason::kSourceMismatch);
+        continue;
+      }
+      if (v == SourceVerdict::kLatched) {
+        bump(wc.latches);
+        f.published.publish(f.hot.source);
+        w.sync_fast(id);
+        w.egress_changed(id);
+      }
     }
-    if (v == SourceVerdict::kLatched) {
-      bump(wc.latches);
-      f.published.publish(h.source);
-      w.egress_changed(id);
-    }
-    bump(f.fwd.packets);
-    bump(f.fwd.bytes, p.len);
-    f.fwd.last_packet_ns.store(now_ns, std::memory_order_relaxed);
+    bump(fast.packets);
+    bump(fast.bytes, p.len);
     // This party's media comes from the transcoder on the flow its RTP
     // leaves by, if any: its receiver reports (authenticated, from the
     // accepted source) steer that transcoder's Opus FEC.
-    if (kind == PacketKind::kRtcp && h.egress_rtp != kNoFlow &&
-        (w.flow(h.egress_rtp).hot.flags & kFlowTranscode)) [[unlikely]] {
-      feed_receiver_reports(*w.transcoder(h.egress_rtp), p.data, len);
+    if (kind == PacketKind::kRtcp && (fast.rtp.flags & kFlowTranscode)) [[unlikely]] {
+      feed_receiver_reports(*w.transcoder(f.hot.egress_rtp), p.data, len);
     }
 
-    if (!(h.flags & kFlowEnabled)) [[unlikely]] {
+    if (!(fast.flags & kFlowEnabled)) [[unlikely]] {
       drop(w, f, DropReason::kNoDestination);
       continue;
     }
     // RTCP's egress may be another flow (the party's RTCP port): read it.
     Egress rtcp_egress;
-    if (kind == PacketKind::kRtcp) rtcp_egress = w.egress_to(h.egress_rtcp);
-    const Egress* e = kind == PacketKind::kRtcp ? &rtcp_egress : &f.fwd.rtp;
-    if (e->flow == kNoFlow || !e->dest.valid()) [[unlikely]] {
+    if (kind == PacketKind::kRtcp) rtcp_egress = w.egress_to(f.hot.egress_rtcp);
+    const Egress* e = kind == PacketKind::kRtcp ? &rtcp_egress : &fast.rtp;
+    if (!e->dest.valid()) [[unlikely]] {
       drop(w, f, DropReason::kNoDestination);
       continue;
     }
@@ -218,13 +219,12 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
     t.data = p.data;
     t.len = len;
     t.fd = e->fd;
-    t.egress = e->flow;
     t.dest = e->dest;
     t.rx_index = i;
     t.source = e->key;
     t.rewritten = rewritten;
-    SrtpStream* srtp = srtp_outbound(w, *e);
-    if ((h.flags & kFlowTranscode) && kind == PacketKind::kRtp) [[unlikely]] {
+    SrtpStream* srtp = srtp_outbound(w, *e, f, kind);
+    if ((fast.flags & kFlowTranscode) && kind == PacketKind::kRtp) [[unlikely]] {
       transcode(w, f, id, rtp, now_ns, t, srtp);
       continue;
     }

@@ -26,7 +26,6 @@ struct TxPacket {
   const uint8_t* data;
   uint16_t len;
   int fd;          // socket backend: send from this socket
-  FlowId egress;   // the flow whose local endpoint sends it
   Endpoint dest;
   uint32_t rx_index;  // which RxPacket it is (DPDK: the mbuf to rewrite and send)
   LocalKey source;    // the egress flow's local endpoint (DPDK: the new source)

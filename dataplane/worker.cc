@@ -43,14 +43,25 @@ Egress WorkerState::egress_to(FlowId to) const {
     const FlowHot& h = flows_[to].hot;
     e.dest = (h.flags & kFlowAsymmetric) ? h.sdp_source : h.source;
     e.flags = h.flags;
-    e.flow = to;
     e.key = h.key;
     e.fd = h.fd;
   }
   return e;
 }
 
-void WorkerState::refresh_egress(FlowId id) { flows_[id].fwd.rtp = egress_to(flows_[id].hot.egress_rtp); }
+void WorkerState::refresh_egress(FlowId id) { flows_[id].fast.rtp = egress_to(flows_[id].hot.egress_rtp); }
+
+void WorkerState::send_failed(LocalKey from) {
+  bump(counters_.drops[size_t(DropReason::kSendFailed)]);
+  if (const FlowId id = table_.find(from); id != kNoFlow)
+    bump(flows_[id].drops.by_reason[size_t(DropReason::kSendFailed)]);
+}
+
+void WorkerState::sync_fast(FlowId id) {
+  Flow& f = flows_[id];
+  f.fast.source = f.hot.source;
+  f.fast.flags = uint16_t(f.hot.flags | (f.hot.latched ? kFlowLatched : 0));
+}
 
 void WorkerState::egress_changed(FlowId id) {
   for (FlowId s = flows_[id].first_sender; s != kNoFlow; s = flows_[s].next_sender)
@@ -108,9 +119,8 @@ WorkerState::Applied WorkerState::apply(const FlowCommand& cmd) {
       set_srtp(cmd.id, nullptr);
       if (!f.hot.latched) f.hot.source = f.hot.sdp_source;
       for (auto& d : f.drops.by_reason) d.store(0, std::memory_order_relaxed);
-      f.fwd.packets.store(0, std::memory_order_relaxed);
-      f.fwd.bytes.store(0, std::memory_order_relaxed);
-      f.fwd.last_packet_ns.store(0, std::memory_order_relaxed);
+      f.fast.packets.store(0, std::memory_order_relaxed);
+      f.fast.bytes.store(0, std::memory_order_relaxed);
       f.published.publish(f.hot.latched ? f.hot.source : Endpoint{});
       table_.insert(f.hot.key, cmd.id);
       a.fd_added = f.hot.fd;
@@ -147,7 +157,8 @@ WorkerState::Applied WorkerState::apply(const FlowCommand& cmd) {
       set_srtp(cmd.id, cmd.srtp);
       break;
   }
-  // Its own copy of its egress, and its senders' copies of it.
+  // Its fast line, its own copy of its egress, and its senders' copies of it.
+  sync_fast(cmd.id);
   refresh_egress(cmd.id);
   egress_changed(cmd.id);
   return a;

@@ -81,8 +81,13 @@ class WorkerState {
   // What a packet leaving through flow `to` needs of it (kNoFlow: none).
   Egress egress_to(FlowId to) const;
   // Flow `id`'s address fields changed (it latched a new source): every
-  // flow sending RTP to it refreshes its copy (Flow::fwd.rtp).
+  // flow sending RTP to it refreshes its copy (Flow::fast.rtp).
   void egress_changed(FlowId id);
+  // Copies flow `id`'s source and flags from its state line to its fast line.
+  void sync_fast(FlowId id);
+  // A packet sent from local endpoint `from` did not leave (the kernel or
+  // the NIC refused it): counted for the worker and the sending flow.
+  void send_failed(LocalKey from);
 
   // Applies one command. Returns the fd the backend must register
   // (add) or unregister and close (remove), or -1.

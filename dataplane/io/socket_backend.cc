@@ -159,9 +159,7 @@ void send_packets(WorkerState& state, const TxPacket* tx, uint32_t n) {
       if (r <= 0) {
         // The packet at the head failed (full buffer, unreachable): count
         // it and move on; never block the worker.
-        Flow& f = state.flow(tx[i + done].egress);
-        bump(wc.drops[size_t(DropReason::kSendFailed)]);
-        bump(f.drops.by_reason[size_t(DropReason::kSendFailed)]);
+        state.send_failed(tx[i + done].source);
         ++done;
         continue;
       }

@@ -57,7 +57,7 @@ struct UringState {
   uint8_t* buffers = nullptr;
   msghdr recv_msg{};  // multishot template: room for the source address only
   struct SendSlot {
-    FlowId egress;
+    LocalKey source;  // the egress flow's local endpoint
     msghdr msg;
     iovec iov;
     sockaddr_storage name;
@@ -185,7 +185,7 @@ void UringWorker::forward(const TxPacket* tx, uint32_t n) {
     auto bid = uint16_t(size_t(tx[i].data - s_->buffers) / kBufSize);
     auto& slot = s_->send[bid];
     slot.iov = {const_cast<uint8_t*>(tx[i].data), tx[i].len};
-    slot.egress = tx[i].egress;
+    slot.source = tx[i].source;
     slot.msg = {};
     slot.msg.msg_name = &slot.name;
     slot.msg.msg_namelen = tx[i].dest.to_sockaddr(&slot.name);
@@ -271,8 +271,7 @@ void UringWorker::run(const std::atomic<bool>& stop) {
         case kSend: {
           auto bid = uint16_t(ud_low(ud));
           if (cqe->res < 0) {
-            bump(wc.drops[size_t(DropReason::kSendFailed)]);
-            bump(state_.flow(s.send[bid].egress).drops.by_reason[size_t(DropReason::kSendFailed)]);
+            state_.send_failed(s.send[bid].source);
           } else {
             bump(wc.tx_packets);
             bump(wc.tx_bytes, uint64_t(cqe->res));

@@ -158,6 +158,38 @@ TEST_F(CallManagerTest, TimeoutsEndCalls) {
   EXPECT_EQ(cm->stats().calls_timed_out, 2u);
 }
 
+// The dataplane keeps no per-packet timestamp: the control plane tells
+// media activity from the flows' packet counters moving between its looks
+// (each tick, each query), so a call with media outlives --timeout and
+// times out that long after its counters stop.
+TEST_F(CallManagerTest, MediaActivityComesFromCountersMoving) {
+  config.timeout_s = 10;
+  cm = std::make_unique<CallManager>(config, plane);
+  ASSERT_TRUE(cm->offer(req(sdp(4000)), now).ok());
+  ASSERT_TRUE(cm->answer(req(sdp(5000), "A", "B"), now).ok());
+  const Call* c = cm->find("call-1");
+  ASSERT_NE(c, nullptr);
+  const MediaSide& a = c->parties[0].media[0];
+  auto& w = plane.mutable_worker(c->worker);
+  auto at = [&](int64_t s) {
+    auto t = now;
+    t.mono_ns += s * 1'000'000'000;
+    return t;
+  };
+  EXPECT_EQ(cm->last_packet_ns(*c, a, false, at(1).mono_ns), 0);  // nothing yet
+  // A's RTP counted by the worker between two looks: active at the look.
+  w.flow(a.rtp_flow).fast.packets.store(50, std::memory_order_relaxed);
+  EXPECT_EQ(cm->tick(at(8)), 0u);
+  EXPECT_EQ(cm->last_packet_ns(*c, a, false, at(9).mono_ns), at(8).mono_ns);  // unchanged since
+  EXPECT_EQ(cm->last_media_ns(*c, at(9).mono_ns), at(8).mono_ns);
+  EXPECT_EQ(cm->tick(at(15)), 0u);  // 7 s after the last movement: alive
+  w.flow(a.rtp_flow).fast.packets.store(100, std::memory_order_relaxed);
+  EXPECT_EQ(cm->tick(at(17)), 0u);
+  EXPECT_EQ(cm->tick(at(26)), 0u);  // 9 s of silence
+  EXPECT_EQ(cm->tick(at(28)), 1u);  // 11 s: timed out
+  EXPECT_EQ(cm->find("call-1"), nullptr);
+}
+
 TEST_F(CallManagerTest, MaxSessions) {
   config.max_sessions = 1;
   cm = std::make_unique<CallManager>(config, plane);

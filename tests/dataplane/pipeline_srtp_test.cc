@@ -140,7 +140,7 @@ TEST_P(PipelineSrtp, PlainToSrtpAndBack) {
   EXPECT_EQ(tx_[0].dest, ep("127.0.0.1:4000"));
   EXPECT_TRUE(tx_[0].rewritten);
   EXPECT_EQ(sent(), reply);
-  EXPECT_EQ(w.flow(kBrtp).fwd.bytes.load(), sealed.size());  // what came over the wire
+  EXPECT_EQ(w.flow(kBrtp).fast.bytes.load(), sealed.size());  // what came over the wire
   for (DropReason r :
        {DropReason::kSrtpAuthFailed, DropReason::kSrtpReplayed, DropReason::kSrtpError})
     EXPECT_EQ(worker_drops(r), 0u);
@@ -149,7 +149,7 @@ TEST_P(PipelineSrtp, PlainToSrtpAndBack) {
 TEST_P(PipelineSrtp, EmptyOrRemovedSlotsLeavePacketsUntouched) {
   // A slot with neither direction: the flag is set, nothing is rewritten.
   set_srtp(kBrtp, nullptr, nullptr);
-  EXPECT_TRUE(w.flow(kArtp).fwd.rtp.flags & kFlowSrtp);
+  EXPECT_TRUE(w.flow(kArtp).fast.rtp.flags & kFlowSrtp);
   const auto plain = rtp_packet(1);
   ASSERT_EQ(run(plain, 30000, "127.0.0.1:4000"), 1u);
   EXPECT_FALSE(tx_[0].rewritten);
@@ -160,7 +160,7 @@ TEST_P(PipelineSrtp, EmptyOrRemovedSlotsLeavePacketsUntouched) {
   off.id = kBrtp;
   w.apply(off);
   EXPECT_FALSE(w.flow(kBrtp).hot.flags & kFlowSrtp);
-  EXPECT_FALSE(w.flow(kArtp).fwd.rtp.flags & kFlowSrtp);
+  EXPECT_FALSE(w.flow(kArtp).fast.rtp.flags & kFlowSrtp);
   const auto reply = rtp_packet(1, kSsrcB);
   ASSERT_EQ(run(reply, 30002, "127.0.0.1:5000"), 1u);
   EXPECT_FALSE(tx_[0].rewritten);
@@ -248,7 +248,7 @@ TEST_P(PipelineSrtp, ReplayedAndTamperedPacketsDroppedCountedAndNeverLatch) {
   EXPECT_EQ(w.flow(kBrtp).hot.source, ep("127.0.0.9:7000"));
   EXPECT_EQ(w.flow(kBrtp).published.read(), ep("127.0.0.9:7000"));
   EXPECT_EQ(w.counters().latches.load(), 1u);
-  EXPECT_EQ(w.flow(kBrtp).fwd.packets.load(), 1u);  // drops are not media
+  EXPECT_EQ(w.flow(kBrtp).fast.packets.load(), 1u);  // drops are not media
 
   // The genuine packet does take the latch over, and A's RTP follows it.
   ASSERT_EQ(run(p2, 30002, "127.0.0.1:5000"), 1u);

@@ -62,8 +62,8 @@ TEST_F(Pipeline, ForwardsBothWaysToLatchedAddresses) {
   ASSERT_EQ(run(pkt, 30000, "127.0.0.1:4000", tx), 1u);
   EXPECT_EQ(tx[0].dest, ep("127.0.0.1:45000"));
   EXPECT_EQ(w.flow(kBrtp).published.read(), ep("127.0.0.1:45000"));
-  EXPECT_EQ(w.flow(kArtp).fwd.packets.load(), 2u);
-  EXPECT_EQ(w.flow(kArtp).fwd.bytes.load(), 344u);
+  EXPECT_EQ(w.flow(kArtp).fast.packets.load(), 2u);
+  EXPECT_EQ(w.flow(kArtp).fast.bytes.load(), 344u);
   EXPECT_EQ(w.counters().rx_packets.load(), 3u);
   EXPECT_EQ(w.counters().latches.load(), 2u);
 }

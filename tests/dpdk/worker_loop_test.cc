@@ -229,7 +229,7 @@ TEST_F(WorkerLoopTest, RelaysRtpWithRewrittenHeadersAfterResolvingTheNextHop) {
 
   EXPECT_EQ(get(state_->counters().rx_packets), 1u);
   EXPECT_EQ(get(state_->counters().tx_packets), 1u);
-  EXPECT_EQ(get(state_->flow(0).fwd.packets), 1u);
+  EXPECT_EQ(get(state_->flow(0).fast.packets), 1u);
   EXPECT_EQ(get(loop.counters().arp_learned), 1u);
 
   // Resolved now: the next packet goes straight out, both ways.
@@ -561,8 +561,8 @@ TEST_F(WorkerLoopTest, RelaysBetweenTwoPortsEachWithItsOwnAddressesAndGateway) {
     EXPECT_TRUE(receive_from(*peer2).empty());
 
     EXPECT_EQ(get(state_->counters().tx_packets), 2u);
-    EXPECT_EQ(get(state_->flow(0).fwd.packets), 1u);
-    EXPECT_EQ(get(state_->flow(1).fwd.packets), 1u);
+    EXPECT_EQ(get(state_->flow(0).fast.packets), 1u);
+    EXPECT_EQ(get(state_->flow(1).fast.packets), 1u);
   }
   receive_from(*peer2);
   void* m[32];
