@@ -569,6 +569,13 @@ def release(relay, ng, topo: Topology) -> None:
     topo.teardown()
 
 
+def check_alive(runner, relay) -> None:
+    """After the cases: the relay is still running (a crash fails the test)."""
+    if not relay.alive():
+        runner.fail("relay alive after the cases",
+                    f"voxrelay exited with {relay.proc.returncode}:\n{relay.log_tail()}")
+
+
 def check_shutdown(runner, relay, topo: Topology) -> int:
     """After release(): the relay exited 0 on SIGTERM and nothing is left."""
     if relay is not None and relay.ready:
@@ -640,10 +647,7 @@ def main() -> int:
                            check_frames, topo, res)
                 runner.run("no calls left after voxload's deletes (list, sessionsown, ports)",
                            check_no_calls, ng, initial_free)
-                if not relay.alive():
-                    runner.fail("relay alive after the cases",
-                                f"voxrelay exited with {relay.proc.returncode}:\n"
-                                f"{relay.log_tail()}")
+                check_alive(runner, relay)
     except (Abort, KeyboardInterrupt) as e:
         runner.fail("interrupted", f"{type(e).__name__}: {e}; cleaning up")
     finally:

@@ -410,10 +410,7 @@ def main() -> int:
                                case_bridge, topo, ng, suite, be)
                 runner.run("no calls left after delete (list, sessionsown, port pairs)",
                            dn.check_no_calls, ng, initial_free)
-                if not relay.alive():
-                    runner.fail("relay alive after the cases",
-                                f"voxrelay exited with {relay.proc.returncode}:\n"
-                                f"{relay.log_tail()}")
+                dn.check_alive(runner, relay)
     except (dn.Abort, KeyboardInterrupt) as e:
         runner.fail("interrupted", f"{type(e).__name__}: {e}; cleaning up")
     finally:
