@@ -133,6 +133,7 @@ class Topology:
         self.torn_down = False
         self.mac_r = self.mac_p = ""
         self.media = MediaLink(MEDIA_R, MEDIA_P, RELAY_IP, PEER_IP)
+        self.links = [self.media]   # every media link (a subclass may have several)
         # Veth pairs (R's end, P's end): teardown deletes them, check_gone()
         # checks that none is left.
         self.veths = ((MEDIA_R, MEDIA_P), (MGMT_IF_R, MGMT_IF_P))
@@ -569,11 +570,47 @@ def release(relay, ng, topo: Topology) -> None:
     topo.teardown()
 
 
-def check_alive(runner, relay) -> None:
-    """After the cases: the relay is still running (a crash fails the test)."""
-    if not relay.alive():
-        runner.fail("relay alive after the cases",
-                    f"voxrelay exited with {relay.proc.returncode}:\n{relay.log_tail()}")
+def run_cases(runner, topo: Topology, args, build_dir: Path, cases, topo_label: str,
+              relay_kwargs: Optional[dict] = None, watchdog_s: int = WATCHDOG_S) -> int:
+    """The frame of every test on this topology: the watchdog and signals,
+    the namespaces, NG from P, the relay started in R (dpdk: R's kernel owns
+    none of its addresses), `cases(relay, ng)`, no calls left afterwards,
+    the relay still alive; and on every way out the cleanup and the
+    shutdown checks. Returns the exit code."""
+    atexit.register(topo.teardown)
+
+    def abort(signum, _frame):
+        raise Abort(f"signal {signal.Signals(signum).name}")
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGALRM):
+        signal.signal(sig, abort)
+    signal.alarm(watchdog_s)
+
+    relay: Optional[NsRelay] = None
+    ng: Optional[vox.NgClient] = None
+    be = args.backend
+    try:
+        if runner.run(f"topology: namespaces R/P, {topo_label}", topo.create):
+            with topo.p.entered():   # the NG socket lives in P, like voxload's
+                ng = vox.NgClient(MGMT_R, NG_PORT, timeout=1.0, retries=2)
+            relay = NsRelay(topo, build_dir, args, **(relay_kwargs or {}))
+            if runner.run(f"relay ({be}) starts in R and answers NG ping from P",
+                          relay.start, ng, args.start_timeout):
+                if be == "dpdk":
+                    owned = [lk.relay_ip for lk in topo.links]
+                    runner.run(f"R's kernel does not own {' or '.join(owned)} and does not "
+                               f"forward", check_kernel_not_owner, topo, owned)
+                initial_free = vox.free_port_pairs(ng)
+                cases(relay, ng)
+                runner.run("no calls left after the cases' deletes (list, sessionsown, port pairs)",
+                           check_no_calls, ng, initial_free)
+                if not relay.alive():
+                    runner.fail("relay alive after the cases",
+                                f"voxrelay exited with {relay.proc.returncode}:\n{relay.log_tail()}")
+    except (Abort, KeyboardInterrupt) as e:
+        runner.fail("interrupted", f"{type(e).__name__}: {e}; cleaning up")
+    finally:
+        release(relay, ng, topo)
+    return check_shutdown(runner, relay, topo)
 
 
 def check_shutdown(runner, relay, topo: Topology) -> int:
@@ -610,50 +647,20 @@ def main() -> int:
         return early
 
     runner = vox.CaseRunner(f"test_dpdk_netns (--backend {args.backend}, {args.workers} worker(s))")
+
+    def cases(relay, ng):
+        runner.run(f"ARP: who-has {RELAY_IP} from P answered with {MEDIA_R}'s MAC", check_arp, topo)
+        runner.run(f"ICMP: 5/5 echo replies from {RELAY_IP}, checksums and payload valid",
+                   check_ping, topo)
+        res = LoadResult()
+        pps = 2 * args.calls * args.pps_per_stream
+        runner.run(f"relay: voxload {args.calls} calls, {pps:.0f} pps for {args.duration:g} s "
+                   f"from P, zero loss", run_load, topo, relay, ng, build_dir, args, res)
+        runner.run("media frames on the veth: MACs, IPv4 and UDP checksums both ways",
+                   check_frames, topo, res)
+
     topo = Topology(args.backend, args.keep_offloads)
-    atexit.register(topo.teardown)
-
-    def abort(signum, _frame):
-        raise Abort(f"signal {signal.Signals(signum).name}")
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGALRM):
-        signal.signal(sig, abort)
-    signal.alarm(WATCHDOG_S)
-
-    relay: Optional[NsRelay] = None
-    ng: Optional[vox.NgClient] = None
-    be = args.backend
-    try:
-        if runner.run("topology: namespaces R/P, media + management veths, addresses",
-                      topo.create):
-            with topo.p.entered():   # the NG socket lives in P, like voxload's
-                ng = vox.NgClient(MGMT_R, NG_PORT, timeout=1.0, retries=2)
-            relay = NsRelay(topo, build_dir, args)
-            if runner.run(f"relay ({be}) starts in R and answers NG ping from P",
-                          relay.start, ng, args.start_timeout):
-                if be == "dpdk":
-                    runner.run(f"R's kernel does not own {RELAY_IP} and does not forward",
-                               check_kernel_not_owner, topo)
-                runner.run(f"ARP: who-has {RELAY_IP} from P answered with {MEDIA_R}'s MAC",
-                           check_arp, topo)
-                runner.run(f"ICMP: 5/5 echo replies from {RELAY_IP}, checksums and payload "
-                           f"valid", check_ping, topo)
-                initial_free = vox.free_port_pairs(ng)
-                res = LoadResult()
-                pps = 2 * args.calls * args.pps_per_stream
-                runner.run(f"relay: voxload {args.calls} calls, {pps:.0f} pps for "
-                           f"{args.duration:g} s from P, zero loss", run_load, topo, relay, ng,
-                           build_dir, args, res)
-                runner.run("media frames on the veth: MACs, IPv4 and UDP checksums both ways",
-                           check_frames, topo, res)
-                runner.run("no calls left after voxload's deletes (list, sessionsown, ports)",
-                           check_no_calls, ng, initial_free)
-                check_alive(runner, relay)
-    except (Abort, KeyboardInterrupt) as e:
-        runner.fail("interrupted", f"{type(e).__name__}: {e}; cleaning up")
-    finally:
-        release(relay, ng, topo)
-    return check_shutdown(runner, relay, topo)
-
+    return run_cases(runner, topo, args, build_dir, cases, "media + management veths, addresses")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -48,15 +48,11 @@ when voxrelay has no DPDK backend. Exit 0 = pass.
 from __future__ import annotations
 
 import argparse
-import atexit
 import ctypes
-import signal
 import socket
 import struct
 import sys
-import time
 from pathlib import Path
-from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -308,57 +304,29 @@ def main() -> int:
 
     runner = vox.CaseRunner(f"test_dpdk_netns_ports (--backend {args.backend})")
     topo = PortsTopology(args.backend, args.keep_offloads)
-    atexit.register(topo.teardown)
-
-    def abort(signum, _frame):
-        raise dn.Abort(f"signal {signal.Signals(signum).name}")
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGALRM):
-        signal.signal(sig, abort)
-    signal.alarm(WATCHDOG_S)
-
-    relay: Optional[dn.NsRelay] = None
-    ng: Optional[vox.NgClient] = None
-    be = args.backend
     t, c = topo.trunk, topo.clients
-    try:
-        if runner.run("topology: namespaces R/P, trunk + clients + management veths, addresses",
-                      topo.create):
-            with topo.p.entered():   # the NG socket lives in P, like voxload's
-                ng = vox.NgClient(dn.MGMT_R, dn.NG_PORT, timeout=1.0, retries=2)
-            relay = dn.NsRelay(topo, build_dir, args,
-                               interfaces=[f"{name}/{lk.relay_ip}" for name, lk in LINKS.items()],
-                               extra_args=DPDK_PORTS if be == "dpdk" else ())
-            if runner.run(f"relay ({be}) starts in R and answers NG ping from P",
-                          relay.start, ng, args.start_timeout):
-                if be == "dpdk":
-                    runner.run(f"R's kernel owns neither {t.relay_ip} nor {c.relay_ip} and does "
-                               f"not forward", dn.check_kernel_not_owner, topo,
-                               (t.relay_ip, c.relay_ip))
-                for lk in topo.links:
-                    runner.run(f"ARP: who-has {lk.relay_ip} on {lk.if_p} answered with "
-                               f"{lk.if_r}'s MAC", dn.check_arp, topo, lk)
-                runner.run(f"ARP: who-has {c.relay_ip} on {t.if_p} and {t.relay_ip} on "
-                           f"{c.if_p} not answered", check_arp_only_own_port, topo)
-                for lk in topo.links:
-                    runner.run(f"ICMP: 5/5 echo replies from {lk.relay_ip}, checksums and "
-                               f"payload valid", dn.check_ping, topo, lk)
-                initial_free = vox.free_port_pairs(ng)
-                res = PortsLoad()
-                pps = 2 * args.calls * args.pps_per_stream
-                runner.run(f"relay: voxload {args.calls} calls A {t.peer_ip} (trunk) <-> B "
-                           f"{c.peer_ip} (clients), {pps:.0f} pps for {args.duration:g} s, "
-                           f"zero loss", run_load, topo, relay, ng, build_dir, args, res)
-                runner.run("media frames: each link's own MAC and address, checksums; no "
-                           "other link's subnet on it", check_frames, topo, res)
-                runner.run("no calls left after voxload's deletes (list, sessionsown, ports)",
-                           dn.check_no_calls, ng, initial_free)
-                dn.check_alive(runner, relay)
-    except (dn.Abort, KeyboardInterrupt) as e:
-        runner.fail("interrupted", f"{type(e).__name__}: {e}; cleaning up")
-    finally:
-        dn.release(relay, ng, topo)
-    return dn.check_shutdown(runner, relay, topo)
 
+    def cases(relay, ng):
+        for lk in topo.links:
+            runner.run(f"ARP: who-has {lk.relay_ip} on {lk.if_p} answered with {lk.if_r}'s MAC",
+                       dn.check_arp, topo, lk)
+        runner.run(f"ARP: who-has {c.relay_ip} on {t.if_p} and {t.relay_ip} on {c.if_p} not "
+                   f"answered", check_arp_only_own_port, topo)
+        for lk in topo.links:
+            runner.run(f"ICMP: 5/5 echo replies from {lk.relay_ip}, checksums and payload valid",
+                       dn.check_ping, topo, lk)
+        res = PortsLoad()
+        pps = 2 * args.calls * args.pps_per_stream
+        runner.run(f"relay: voxload {args.calls} calls A {t.peer_ip} (trunk) <-> B {c.peer_ip} "
+                   f"(clients), {pps:.0f} pps for {args.duration:g} s, zero loss",
+                   run_load, topo, relay, ng, build_dir, args, res)
+        runner.run("media frames: each link's own MAC and address, checksums; no other link's "
+                   "subnet on it", check_frames, topo, res)
+
+    relay_kwargs = {"interfaces": [f"{name}/{lk.relay_ip}" for name, lk in LINKS.items()],
+                    "extra_args": DPDK_PORTS if args.backend == "dpdk" else ()}
+    return dn.run_cases(runner, topo, args, build_dir, cases,
+                        "trunk + clients + management veths, addresses", relay_kwargs, WATCHDOG_S)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -44,9 +44,7 @@ project's setup installs it, as test_srtp.py expects). Exit 0 = pass.
 from __future__ import annotations
 
 import argparse
-import atexit
 import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -381,42 +379,15 @@ def main() -> int:
         runner.fail("libsrtp2 on the test side", str(e))
         return runner.finish()
     topo = dn.Topology(args.backend, args.keep_offloads)
-    atexit.register(topo.teardown)
 
-    def abort(signum, _frame):
-        raise dn.Abort(f"signal {signal.Signals(signum).name}")
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGALRM):
-        signal.signal(sig, abort)
-    signal.alarm(WATCHDOG_S)
+    def cases(_relay, ng):
+        for suite in SUITES:
+            runner.run(f"{args.backend}: plain A -> SRTP B {suite}: {PACKETS} RTP + RTCP each way, "
+                       f"lengths/checksums, replay + tamper dropped and counted",
+                       case_bridge, topo, ng, suite, args.backend)
 
-    relay: Optional[dn.NsRelay] = None
-    ng: Optional[vox.NgClient] = None
-    be = args.backend
-    try:
-        if runner.run("topology: namespaces R/P, media + management veths, addresses",
-                      topo.create):
-            with topo.p.entered():
-                ng = vox.NgClient(dn.MGMT_R, dn.NG_PORT, timeout=1.0, retries=2)
-            relay = dn.NsRelay(topo, build_dir, args)
-            if runner.run(f"relay ({be}) starts in R and answers NG ping from P",
-                          relay.start, ng, args.start_timeout):
-                if be == "dpdk":
-                    runner.run(f"R's kernel does not own {dn.RELAY_IP} and does not forward",
-                               dn.check_kernel_not_owner, topo)
-                initial_free = vox.free_port_pairs(ng)
-                for suite in SUITES:
-                    runner.run(f"{be}: plain A -> SRTP B {suite}: {PACKETS} RTP + RTCP each "
-                               f"way, lengths/checksums, replay + tamper dropped and counted",
-                               case_bridge, topo, ng, suite, be)
-                runner.run("no calls left after delete (list, sessionsown, port pairs)",
-                           dn.check_no_calls, ng, initial_free)
-                dn.check_alive(runner, relay)
-    except (dn.Abort, KeyboardInterrupt) as e:
-        runner.fail("interrupted", f"{type(e).__name__}: {e}; cleaning up")
-    finally:
-        dn.release(relay, ng, topo)
-    return dn.check_shutdown(runner, relay, topo)
-
+    return dn.run_cases(runner, topo, args, build_dir, cases, "media + management veths, addresses",
+                        watchdog_s=WATCHDOG_S)
 
 if __name__ == "__main__":
     sys.exit(main())
