@@ -131,6 +131,14 @@ struct WorkerLoop::Impl {
       if (gateway == 0 || (dst & mask) == (local & mask)) return dst;
       return gateway;
     }
+    // Sends n frames on this worker's queue, counted as sent packets; what
+    // the queue refused is freed and counted as TX drops.
+    void transmit(rte_mbuf** m, uint32_t n, WorkerCounters& wc, DpdkCounters& dc) const {
+      if (n == 0) return;
+      const uint16_t sent = fastpath::tx_burst_or_free(id, tx_queue, m, uint16_t(n));
+      bump(wc.tx_packets, sent);
+      if (sent < n) bump(dc.tx_drops, n - sent);
+    }
 
     DpdkPort* dev;
     uint16_t id = 0, rx_queue = 0, tx_queue = 0;
@@ -264,13 +272,8 @@ void WorkerLoop::flush_held(int64_t now) {
     }
   }
   s.nheld = kept;
-  for (size_t p = 0; p < s.ports.size(); ++p) {
-    if (ntx[p] == 0) continue;
-    const uint16_t sent =
-        fastpath::tx_burst_or_free(s.ports[p].id, s.ports[p].tx_queue, tx[p], uint16_t(ntx[p]));
-    bump(state_.counters().tx_packets, sent);
-    if (sent < ntx[p]) bump(counters_->tx_drops, ntx[p] - sent);
-  }
+  for (size_t p = 0; p < s.ports.size(); ++p)
+    s.ports[p].transmit(tx[p], ntx[p], state_.counters(), *counters_);
 }
 
 void WorkerLoop::request_arp(int port, uint32_t hop, uint32_t src_ip, bool vlan, uint16_t tci) {
@@ -292,10 +295,7 @@ void WorkerLoop::send_generated(GeneratedPackets& g, int64_t now) {
   rte_mbuf* batch[kMaxPorts][kBurstSize];
   uint32_t nb[kMaxPorts] = {};
   auto flush = [&](size_t p) {
-    if (nb[p] == 0) return;
-    const uint16_t sent = fastpath::tx_burst_or_free(s.ports[p].id, s.ports[p].tx_queue, batch[p], uint16_t(nb[p]));
-    bump(state_.counters().tx_packets, sent);
-    if (sent < nb[p]) bump(dc.tx_drops, nb[p] - sent);
+    s.ports[p].transmit(batch[p], nb[p], state_.counters(), dc);
     nb[p] = 0;
   };
   for (uint32_t k = 0; k < g.count; ++k) {
