@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <fstream>
 
+#include "dataplane/dataplane.h"
+
 namespace vox::control {
 
 namespace {
@@ -43,6 +45,18 @@ std::string trim(std::string s) {
   return a == std::string::npos ? "" : s.substr(a, b - a + 1);
 }
 
+// "a; b ;;c" split on ';' -> {"a", "b", "", "c"}: every item, trimmed.
+std::vector<std::string> split_trimmed(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    const size_t end = s.find(sep, start);
+    out.push_back(trim(s.substr(start, end == std::string::npos ? std::string::npos : end - start)));
+    if (end == std::string::npos) return out;
+    start = end + 1;
+  }
+}
+
 // Reads an INI config file into "--key=value" arguments: keys before any
 // section or in [voxrelay]; other sections are ignored (a file can be
 // shared with other tools). Lists (interface, ng-allow) may be written
@@ -78,14 +92,8 @@ Result<std::vector<std::string>, std::string> read_config_file(const std::string
       continue;
     }
     if (key == "interface" || key == "ng-allow") {
-      size_t start = 0;
-      while (start <= value.size()) {
-        size_t semi = value.find(';', start);
-        std::string item = trim(value.substr(start, semi == std::string::npos ? std::string::npos : semi - start));
+      for (const std::string& item : split_trimmed(value, ';'))
         if (!item.empty()) args.push_back("--" + key + "=" + item);
-        if (semi == std::string::npos) break;
-        start = semi + 1;
-      }
       continue;
     }
     args.push_back("--" + key + "=" + value);
@@ -117,11 +125,7 @@ std::string parse_dpdk_ports(const std::vector<std::string>& ports, const std::v
     for (const auto& q : c->dpdk_ports)
       if (q.ethdev == p.ethdev) return "--dpdk-port: '" + p.ethdev + "' given twice";
     if (eq != std::string::npos) {
-      const std::string names = spec.substr(eq + 1);
-      size_t start = 0;
-      while (start <= names.size()) {
-        const size_t comma = names.find(',', start);
-        std::string name = trim(names.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+      for (std::string& name : split_trimmed(spec.substr(eq + 1), ',')) {
         const bool known = std::any_of(c->interfaces.begin(), c->interfaces.end(),
                                        [&](const InterfaceConfig& i) { return i.name == name; });
         if (!known) return "--dpdk-port: no --interface named '" + name + "' in '" + spec + "'";
@@ -129,14 +133,13 @@ std::string parse_dpdk_ports(const std::vector<std::string>& ports, const std::v
           for (const auto& n : q.interfaces)
             if (n == name) return "--dpdk-port: interface '" + name + "' bound to two ports";
         p.interfaces.push_back(std::move(name));
-        if (comma == std::string::npos) break;
-        start = comma + 1;
       }
     }
     c->dpdk_ports.push_back(std::move(p));
   }
   if (c->dpdk_ports.empty()) c->dpdk_ports.emplace_back();
-  if (c->dpdk_ports.size() > 8) return "--dpdk-port: at most 8 ports";
+  if (c->dpdk_ports.size() > dataplane::kMaxDpdkPorts)
+    return "--dpdk-port: at most " + std::to_string(dataplane::kMaxDpdkPorts) + " ports";
 
   const std::vector<uint8_t> port_of = dpdk_interface_ports(*c);
   const int bits = std::clamp(c->dpdk_prefix_len, 0, 32);

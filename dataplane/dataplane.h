@@ -13,6 +13,10 @@
 
 namespace vox::dataplane {
 
+// Ethernet ports one DPDK engine drives at most (its workers keep arrays
+// per port); --dpdk-port is checked against it.
+inline constexpr size_t kMaxDpdkPorts = 8;
+
 class Dataplane {
  public:
   virtual ~Dataplane() = default;

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "dataplane/dataplane.h"
 #include "dataplane/endpoint.h"
 #include "dataplane/net/frame.h"
 #include "dataplane/worker.h"
@@ -106,7 +107,7 @@ struct WorkerLoopConfig {
   bool time_bursts = false;  // fill BurstTimes (two TSC reads per burst)
 };
 
-inline constexpr size_t kMaxPorts = 8;
+inline constexpr size_t kMaxPorts = kMaxDpdkPorts;
 
 // Where an ARP answer learned by one worker reaches the others.
 struct ArpNews {

@@ -134,6 +134,9 @@ TEST(Config, DpdkPortsBindInterfacesAndGateways) {
        "two gateways for one port"},
       {{"--dpdk-gateway=fd00::1"}, "must be an IPv4 address"},
       {{"--dpdk-gateway=nonsense"}, "invalid address"},
+      {{"--dpdk-port=p0", "--dpdk-port=p1", "--dpdk-port=p2", "--dpdk-port=p3", "--dpdk-port=p4",
+        "--dpdk-port=p5", "--dpdk-port=p6", "--dpdk-port=p7", "--dpdk-port=p8"},
+       "at most 8 ports"},
   };
   for (const auto& b : bad) {
     auto r = parse(b.args);
