@@ -83,29 +83,37 @@ class Abort(BaseException):
     """SIGTERM/SIGHUP/watchdog: not an Exception, so no case swallows it."""
 
 
-def parse_args():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def topology_args(description: str, dpdk_args: str = DEFAULT_DPDK_ARGS,
+                  load: bool = True) -> argparse.ArgumentParser:
+    """The options of every test on this topology; with `load`, voxload's."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--build-dir", default=str(vox.build_dir_from_argv([])))
     ap.add_argument("--backend", choices=("dpdk", "socket"), default="dpdk")
-    ap.add_argument("--dpdk-args", default=DEFAULT_DPDK_ARGS,
+    ap.add_argument("--dpdk-args", default=dpdk_args,
                     help="EAL arguments for --backend dpdk (default: %(default)s)")
     ap.add_argument("--relay-arg", action="append", default=[],
                     help="extra voxrelay argument (repeatable), e.g. --relay-arg=--workers=2")
-    ap.add_argument("--workers", type=int, default=1,
-                    help="relay workers; dpdk with >1: net_af_packet has no rte_flow, so worker 0 "
-                         "hands the others' frames over rings (checked in the statistics)")
-    ap.add_argument("--calls", type=int, default=100)
-    # 100 calls x 2 streams x 50 pps = 10k pps. The socket backend keeps up on
-    # the 2-core test VM; if net_af_packet on veth cannot, lower this and say so.
-    ap.add_argument("--pps-per-stream", type=float, default=50)
-    ap.add_argument("--duration", type=float, default=5)
-    ap.add_argument("--warmup", type=float, default=1)
     ap.add_argument("--start-timeout", type=float, default=20,
                     help="seconds for the relay to answer NG ping (EAL init is slow)")
     ap.add_argument("--keep-offloads", action="store_true",
                     help="leave veth TX checksum offload on (shows partial checksums on af_packet)")
-    return ap.parse_args()
+    if load:
+        ap.add_argument("--calls", type=int, default=100)
+        # 100 calls x 2 streams x 50 pps = 10k pps. The socket backend keeps up
+        # on the 2-core test VM; if net_af_packet on veth cannot, lower this
+        # and say so.
+        ap.add_argument("--pps-per-stream", type=float, default=50)
+        ap.add_argument("--duration", type=float, default=5)
+        ap.add_argument("--warmup", type=float, default=1)
+    return ap
 
+
+def parse_args():
+    ap = topology_args(__doc__.split("\n")[0])
+    ap.add_argument("--workers", type=int, default=1,
+                    help="relay workers; dpdk with >1: net_af_packet has no rte_flow, so worker 0 "
+                         "hands the others' frames over rings (checked in the statistics)")
+    return ap.parse_args()
 
 # --------------------------------------------------------------------------
 # topology

@@ -47,7 +47,6 @@ when voxrelay has no DPDK backend. Exit 0 = pass.
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import socket
 import struct
@@ -74,24 +73,9 @@ SO_ATTACH_FILTER = 26
 
 
 def parse_args():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--build-dir", default=str(vox.build_dir_from_argv([])))
-    ap.add_argument("--backend", choices=("dpdk", "socket"), default="dpdk")
-    ap.add_argument("--dpdk-args", default=DEFAULT_DPDK_ARGS,
-                    help="EAL arguments for --backend dpdk (default: %(default)s)")
-    ap.add_argument("--relay-arg", action="append", default=[],
-                    help="extra voxrelay argument (repeatable)")
-    ap.add_argument("--calls", type=int, default=100)
-    ap.add_argument("--pps-per-stream", type=float, default=50)
-    ap.add_argument("--duration", type=float, default=5)
-    ap.add_argument("--warmup", type=float, default=1)
-    ap.add_argument("--start-timeout", type=float, default=20,
-                    help="seconds for the relay to answer NG ping (EAL init is slow)")
-    ap.add_argument("--keep-offloads", action="store_true",
-                    help="leave veth TX checksum offload on")
+    ap = dn.topology_args(__doc__.split("\n")[0], DEFAULT_DPDK_ARGS)
     ap.set_defaults(workers=1)   # dn.NsRelay and dn.run_voxload read it
     return ap.parse_args()
-
 
 # --------------------------------------------------------------------------
 # topology

@@ -43,7 +43,6 @@ project's setup installs it, as test_srtp.py expects). Exit 0 = pass.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -69,14 +68,7 @@ SSRC_A, SSRC_B = 0xA1A1A1A1, 0xB2B2B2B2
 
 
 def parse_args():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--build-dir", default=str(vox.build_dir_from_argv([])))
-    ap.add_argument("--backend", choices=("dpdk", "socket"), default="dpdk")
-    ap.add_argument("--dpdk-args", default=dn.DEFAULT_DPDK_ARGS)
-    ap.add_argument("--relay-arg", action="append", default=[])
-    ap.add_argument("--start-timeout", type=float, default=20)
-    ap.add_argument("--keep-offloads", action="store_true")
-    args = ap.parse_args()
+    args = dn.topology_args(__doc__.split("\n")[0], load=False).parse_args()
     args.workers = 1          # what dn.NsRelay reads
     if args.backend == "dpdk":
         args.relay_arg = [f"--dpdk-idle-sleep-us={IDLE_SLEEP_US}", *args.relay_arg]
