@@ -34,6 +34,19 @@ struct IpAddr {
     std::memcpy(a.bytes + 12, &be, 4);
     return a;
   }
+  // From an IPv4 address as it lies on the wire (network order in a native
+  // integer), built in one 16-octet store: a packet path reading the whole
+  // address back right away then gets it forwarded from that store instead
+  // of stalling on two partial ones.
+  static IpAddr from_v4_wire(uint32_t wire) {
+    using V = uint32_t __attribute__((vector_size(16)));
+    uint32_t prefix;  // octets 8..11 of the v4-mapped form: 00 00 ff ff
+    std::memcpy(&prefix, kV4MappedPrefix + 8, 4);
+    const V v = {0, 0, prefix, wire};
+    IpAddr a;
+    std::memcpy(a.bytes, &v, 16);
+    return a;
+  }
   static std::optional<IpAddr> parse(std::string_view text);  // "1.2.3.4" or "::1" / "[::1]"
   std::string to_string() const;
   bool operator==(const IpAddr& o) const { return std::memcmp(bytes, o.bytes, 16) == 0; }

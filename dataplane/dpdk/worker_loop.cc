@@ -442,7 +442,9 @@ uint32_t WorkerLoop::process(uint32_t n, int port, int64_t now) {
       opt.verify_ip_checksum = ip != RTE_MBUF_F_RX_IP_CKSUM_GOOD;
       opt.verify_udp_checksum = l4 != RTE_MBUF_F_RX_L4_CKSUM_GOOD;
     }
-    const net::FrameStatus st = net::parse_frame(d, m->data_len, &v, opt);
+    const net::FrameStatus st = net::parse_udp4_fast(d, m->data_len, &v, opt)
+                                    ? net::FrameStatus::kOk
+                                    : net::parse_frame(d, m->data_len, &v, opt);
     if (st == net::FrameStatus::kOk) [[likely]] {
       // Media for any of the relay's addresses is taken on any of its ports
       // (the weak host model, Linux's default); ARP answers are per port.
@@ -550,26 +552,19 @@ uint32_t WorkerLoop::process(uint32_t n, int port, int64_t now) {
     const uint32_t i = s.pkt_frame[t.rx_index];
     rte_mbuf* m = s.rx[i];
     const net::FrameView& v = s.views[i];
-    const LocalKey key = t.source;
-    const uint32_t iface = local_key_iface(key);
-    const Endpoint src{config_.host.addresses[iface], local_key_port(key)};
-    if (!src.addr.is_v4() || !t.dest.addr.is_v4() || v.ip_version != 4) [[unlikely]] {
+    const uint32_t iface = local_key_iface(t.source);
+    const uint32_t src4 = s.v4_addresses[iface];  // 0: an IPv6 interface
+    if (src4 == 0 || !t.dest.addr.is_v4() || v.ip_version != 4) [[unlikely]] {
       // IPv6 egress needs neighbour discovery (not yet) and a family change
       // needs a new header (build_udp_frame): counted, not sent.
       bump(state_.counters().drops[size_t(DropReason::kSendFailed)]);
       bump(dc.ttl_or_family);
       continue;
     }
+    const uint32_t dst4 = t.dest.addr.v4();
     const uint8_t pe = s.iface_port[iface];
     Impl::Port& out = s.ports[pe];
-    net::UdpRewrite rw;
-    rw.src_mac = out.mac;
-    rw.src = src;
-    rw.dst = t.dest;
-    rw.ttl = kRelayTtl;
-    rw.offload_ip_checksum = out.tx_ip_offload;
-    rw.udp_checksum = out.tx_udp_offload ? net::UdpChecksumMode::kOffload : net::UdpChecksumMode::kSoftware;
-    const uint32_t hop = out.next_hop(t.dest.addr.v4(), src.addr.v4(), s.v4_mask);
+    const uint32_t hop = out.next_hop(dst4, src4, s.v4_mask);
     net::MacAddr dst_mac = memo_mac;
     auto res = net::ArpCache::Resolve::kResolved;
     if (hop != memo_hop || pe != memo_port || hop == 0) {
@@ -580,13 +575,35 @@ uint32_t WorkerLoop::process(uint32_t n, int port, int64_t now) {
         memo_mac = dst_mac;
       }
     }
-    rw.dst_mac = dst_mac;
-    if (t.rewritten) {
+    uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
+    const auto udp_mode =
+        out.tx_udp_offload ? net::UdpChecksumMode::kOffload : net::UdpChecksumMode::kSoftware;
+    if (!t.rewritten) [[likely]] {
+      net::Udp4Rewrite rw;
+      rw.dst_mac = dst_mac;
+      rw.src_mac = out.mac;
+      rw.src_be = to_wire32(src4);
+      rw.dst_be = to_wire32(dst4);
+      rw.src_port_be = to_wire16(local_key_port(t.source));
+      rw.dst_port_be = to_wire16(t.dest.port);
+      rw.ttl = kRelayTtl;
+      rw.udp_checksum = udp_mode;
+      rw.offload_ip_checksum = out.tx_ip_offload;
+      net::rewrite_udp4(d, d + v.l3_offset, d + v.l4_offset, rw);
+    } else {
       // SRTP resized the payload in place: new lengths, fresh checksum.
+      net::UdpRewrite rw;
+      rw.src_mac = out.mac;
+      rw.dst_mac = dst_mac;
+      rw.src = Endpoint{config_.host.addresses[iface], local_key_port(t.source)};
+      rw.dst = t.dest;
+      rw.ttl = kRelayTtl;
+      rw.offload_ip_checksum = out.tx_ip_offload;
+      rw.udp_checksum = udp_mode;
       rw.payload_length = t.len;
       m->data_len = m->pkt_len = uint16_t(v.payload_offset + t.len);
+      net::rewrite_udp_frame(d, v, rw);
     }
-    net::rewrite_udp_frame(rte_pktmbuf_mtod(m, uint8_t*), v, rw);
     if (out.tx_ip_offload || out.tx_udp_offload) {
       m->l2_len = v.l3_offset;
       m->l3_len = uint16_t(v.l4_offset - v.l3_offset);
@@ -600,7 +617,7 @@ uint32_t WorkerLoop::process(uint32_t n, int port, int64_t now) {
       continue;
     }
     if (res == net::ArpCache::Resolve::kSendRequest)
-      request_arp(pe, hop, src.addr.v4(), v.has_vlan, v.vlan_tci);
+      request_arp(pe, hop, src4, v.has_vlan, v.vlan_tci);
     if (res != net::ArpCache::Resolve::kTableFull && s.nheld < kHoldSlots) {
       s.held[s.nheld++] = Impl::Held{m, hop, pe, now + config_.host.arp_hold_ns};
     } else {

@@ -1,7 +1,7 @@
 // RFC 1071 checksum with 64-bit accumulation: the one's complement sum is
 // independent of byte order (RFC 1071 §2(B)), so words are added in native
-// order, carries folded back in at the end, and the folded result is
-// swapped once.
+// order, carries folded back in at the end (RFC 1071 §2(A)), and the
+// folded result is swapped once.
 #include "dataplane/net/checksum.h"
 
 #include <bit>
@@ -10,11 +10,6 @@
 namespace vox::dataplane::net {
 
 namespace {
-
-inline uint64_t add_carry(uint64_t acc, uint64_t v) {
-  acc += v;
-  return acc + (acc < v);  // end-around carry (RFC 1071 §2(A))
-}
 
 template <class T>
 inline T load_native(const uint8_t* p) {
@@ -25,7 +20,7 @@ inline T load_native(const uint8_t* p) {
 
 }  // namespace
 
-uint16_t checksum_add(const uint8_t* p, size_t len, uint32_t sum) {
+uint64_t checksum_partial(const uint8_t* p, size_t len) {
   // 32-bit words into 64-bit lanes: 2^32 words fit before a lane could
   // carry out, so the adds are independent (no end-around-carry chain) and
   // the compiler vectorizes the loop; the lanes meet once at the end.
@@ -50,11 +45,11 @@ uint16_t checksum_add(const uint8_t* p, size_t len, uint32_t sum) {
     const uint8_t pad[2] = {p[0], 0};
     lane[2] += load_native<uint16_t>(pad);
   }
-  uint64_t acc = add_carry(add_carry(lane[0], lane[1]), add_carry(lane[2], lane[3]));
-  // 64 -> 32 -> 16 bits, each fold with end-around carry.
-  uint32_t s32 = uint32_t(acc) + uint32_t(acc >> 32);
-  s32 += (s32 < uint32_t(acc));
-  uint16_t s16 = checksum_fold(s32);
+  return lane[0] + lane[1] + lane[2] + lane[3];
+}
+
+uint16_t checksum_add(const uint8_t* p, size_t len, uint32_t sum) {
+  uint16_t s16 = checksum_fold64(checksum_partial(p, len));
   if constexpr (std::endian::native == std::endian::little) s16 = __builtin_bswap16(s16);
   return checksum_fold(sum + s16);
 }

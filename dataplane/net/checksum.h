@@ -21,6 +21,21 @@ inline uint16_t checksum_fold(uint32_t sum) {
   return uint16_t(sum);
 }
 
+// Folds a 64-bit running sum of native-order words (32-bit halves each a
+// pair of 16-bit words) to 16 bits, end-around carries included.
+inline uint16_t checksum_fold64(uint64_t sum) {
+  sum = (sum & 0xffffffff) + (sum >> 32);
+  sum = (sum & 0xffffffff) + (sum >> 32);
+  return checksum_fold(uint32_t(sum));
+}
+
+// The sum of len octets at p as native-order words, unfolded (below 2^47
+// for any IP datagram, so the caller may add more words before
+// checksum_fold64). An odd trailing octet is padded as checksum_add does.
+// For sums that only meet a byte-order-free test (== 0xffff) or patch a
+// field in place, with no swap at all.
+uint64_t checksum_partial(const uint8_t* p, size_t len);
+
 // Adds len octets at p to a folded running sum. An odd trailing octet is
 // padded with a zero octet (RFC 1071 §1), so only the last chunk of a
 // chained computation may have odd length. Returns a folded sum (<= 0xffff).

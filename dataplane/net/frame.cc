@@ -49,8 +49,6 @@ bool is_ipv6_extension_header(uint8_t nh) {
 
 namespace {
 
-constexpr uint8_t kV4MappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
 inline void set_v4(IpAddr* a, const uint8_t* p) {
   std::memcpy(a->bytes, kV4MappedPrefix, 12);
   std::memcpy(a->bytes + 12, p, 4);

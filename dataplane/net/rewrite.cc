@@ -1,7 +1,8 @@
 // In-place forwarding rewrite and header builder. Checksums: the IPv4 header
 // checksum and the UDP checksum are patched with RFC 1624 eqn. 3 from the
-// changed words only, so the cost is independent of the payload length;
-// only a payload rewritten in place (SRTP) is summed again.
+// changed words only (IPv4 with the payload as parsed: rewrite_udp4, in the
+// header), so the cost is independent of the payload length; only a payload
+// rewritten in place (SRTP) is summed again.
 #include "dataplane/net/rewrite.h"
 
 #include "dataplane/bytes.h"
@@ -40,6 +41,21 @@ bool rewrite_udp_frame(uint8_t* frame, const FrameView& v, const UdpRewrite& rw)
   if (udp_length + ip_header > 0xffff) [[unlikely]]
     return false;
 
+  if (v4 && !new_payload) {
+    Udp4Rewrite r4;
+    r4.dst_mac = rw.dst_mac;
+    r4.src_mac = rw.src_mac;
+    std::memcpy(&r4.src_be, v4_bytes(rw.src.addr), 4);
+    std::memcpy(&r4.dst_be, v4_bytes(rw.dst.addr), 4);
+    r4.src_port_be = to_wire16(rw.src.port);
+    r4.dst_port_be = to_wire16(rw.dst.port);
+    r4.ttl = new_ttl;
+    r4.udp_checksum = rw.udp_checksum;
+    r4.offload_ip_checksum = rw.offload_ip_checksum;
+    rewrite_udp4(frame, ip, udp, r4);
+    return true;
+  }
+
   uint8_t new_ports[4];
   store_be16(new_ports, rw.src.port);
   store_be16(new_ports + 2, rw.dst.port);
@@ -47,39 +63,34 @@ bool rewrite_udp_frame(uint8_t* frame, const FrameView& v, const UdpRewrite& rw)
   write_ethernet(frame, rw.dst_mac, rw.src_mac);
 
   if (v4) {
+    // The payload was rewritten in place (SRTP): new lengths, and the UDP
+    // checksum summed afresh (the old bytes are gone).
     uint8_t new_addrs[8];
     std::memcpy(new_addrs, v4_bytes(rw.src.addr), 4);
     std::memcpy(new_addrs + 4, v4_bytes(rw.dst.addr), 4);
-    const uint32_t addr_delta = checksum_delta<8>(ip + 12, new_addrs);
-    const uint32_t port_delta = checksum_delta<4>(udp, new_ports);
     // TTL shares a 16-bit word with the protocol (RFC 791 §3.1).
     const uint16_t old_word = load_be16(ip + 8);
     const uint16_t new_word = uint16_t(new_ttl << 8 | (old_word & 0xff));
     const uint16_t old_total = load_be16(ip + 2);
     const uint16_t new_total = uint16_t(ip_header + udp_length);
-    const uint32_t length_delta = new_payload ? checksum_delta16(old_total, new_total) : 0;
     if (rw.offload_ip_checksum) {
       store_be16(ip + 10, 0);
     } else {
-      store_be16(ip + 10,
-                 checksum_adjust(load_be16(ip + 10),
-                                 addr_delta + checksum_delta16(old_word, new_word) + length_delta));
+      store_be16(ip + 10, checksum_adjust(load_be16(ip + 10),
+                                          checksum_delta<8>(ip + 12, new_addrs) +
+                                              checksum_delta16(old_word, new_word) +
+                                              checksum_delta16(old_total, new_total)));
     }
     store_be16(ip + 8, new_word);
     std::memcpy(ip + 12, new_addrs, 8);
     std::memcpy(udp, new_ports, 4);
-    if (new_payload) {
-      store_be16(ip + 2, new_total);
-      store_be16(udp + 4, uint16_t(udp_length));
-    }
+    store_be16(ip + 2, new_total);
+    store_be16(udp + 4, uint16_t(udp_length));
     switch (rw.udp_checksum) {
       case UdpChecksumMode::kSoftware:
-        if (old_check != 0 && new_payload) {
+        if (old_check != 0) {
           store_be16(udp + 6, 0);
           store_be16(udp + 6, udp_checksum_v4(ip + 12, ip + 16, udp, udp_length));
-        } else if (old_check != 0) {
-          const uint16_t c = checksum_adjust(old_check, addr_delta + port_delta);
-          store_be16(udp + 6, c == 0 ? 0xffff : c);  // RFC 768: 0 is "none"
         }
         break;
       case UdpChecksumMode::kZero:

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "dataplane/endpoint.h"
+#include "dataplane/net/checksum.h"
 #include "dataplane/net/frame.h"
 
 namespace vox::dataplane::net {
@@ -44,6 +45,65 @@ struct UdpRewrite {
 // not fit the IP length field.
 // A zero IPv4 UDP checksum stays zero in kSoftware mode.
 bool rewrite_udp_frame(uint8_t* frame, const FrameView& v, const UdpRewrite& rw);
+
+// The relay's per-packet case, IPv4 to IPv4 with the payload as parsed:
+// what rewrite_udp_frame does, from values the caller has at hand
+// (addresses and ports in network byte order, as on the wire).
+struct Udp4Rewrite {
+  MacAddr dst_mac, src_mac;
+  uint32_t src_be = 0, dst_be = 0;
+  uint16_t src_port_be = 0, dst_port_be = 0;
+  uint8_t ttl = 0;  // the new TTL (never 0 here: the caller decremented or set it)
+  UdpChecksumMode udp_checksum = UdpChecksumMode::kSoftware;
+  bool offload_ip_checksum = false;
+};
+
+// Rewrites an IPv4 frame parse_frame accepted (ip and udp point into it).
+// Both checksums are patched with RFC 1624 eqn. 3 from the changed words,
+// summed in native byte order (RFC 1071 §2(B)): the cost is a few adds,
+// whatever the payload. A zero UDP checksum stays zero in kSoftware mode.
+inline void rewrite_udp4(uint8_t* frame, uint8_t* ip, uint8_t* udp, const Udp4Rewrite& rw) {
+  std::memcpy(frame, rw.dst_mac.bytes, 6);
+  std::memcpy(frame + 6, rw.src_mac.bytes, 6);
+  uint8_t ports_bytes[4];
+  std::memcpy(ports_bytes, &rw.src_port_be, 2);
+  std::memcpy(ports_bytes + 2, &rw.dst_port_be, 2);
+  const uint32_t new_ports = load_wire32(ports_bytes);
+  // ~m + m' per changed word (eqn. 3); a 32-bit word is two 16-bit ones.
+  const uint64_t addrs =
+      uint64_t(~load_wire32(ip + 12)) + uint32_t(~load_wire32(ip + 16)) + rw.src_be + rw.dst_be;
+  const uint64_t ports = uint64_t(~load_wire32(udp)) + new_ports;
+  // TTL shares a 16-bit word with the protocol (RFC 791 §3.1): octet 8.
+  const uint16_t old_ttl_word = load_wire16(ip + 8);
+  uint16_t new_ttl_word = old_ttl_word;
+  std::memcpy(&new_ttl_word, &rw.ttl, 1);  // the word's first octet, either byte order
+  std::memcpy(ip + 8, &new_ttl_word, 2);
+  std::memcpy(ip + 12, &rw.src_be, 4);
+  std::memcpy(ip + 16, &rw.dst_be, 4);
+  std::memcpy(udp, ports_bytes, 4);
+  if (rw.offload_ip_checksum) {
+    std::memset(ip + 10, 0, 2);
+  } else {
+    const uint64_t d = addrs + uint16_t(~old_ttl_word) + new_ttl_word;
+    const uint16_t c = uint16_t(~checksum_fold64(uint16_t(~load_wire16(ip + 10)) + d));
+    std::memcpy(ip + 10, &c, 2);
+  }
+  switch (rw.udp_checksum) {
+    case UdpChecksumMode::kSoftware:
+      if (const uint16_t old = load_wire16(udp + 6); old != 0) {
+        uint16_t c = uint16_t(~checksum_fold64(uint16_t(~old) + addrs + ports));
+        if (c == 0) c = 0xffff;  // RFC 768: 0 is "none"
+        std::memcpy(udp + 6, &c, 2);
+      }
+      break;
+    case UdpChecksumMode::kZero:
+      std::memset(udp + 6, 0, 2);
+      break;
+    case UdpChecksumMode::kOffload:
+      store_be16(udp + 6, pseudo_header_sum_v4(ip + 12, ip + 16, kIpProtoUdp, load_be16(udp + 4)));
+      break;
+  }
+}
 
 struct UdpFrameSpec {
   MacAddr src_mac, dst_mac;

@@ -10,6 +10,7 @@
 
 #include <cstring>
 
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -284,6 +285,80 @@ TEST(NetFrame, VlanErrors) {
   f[12] = 0x81;
   f[13] = 0x00;
   EXPECT_EQ(parse(f, &v), FrameStatus::kTruncatedEthernet);
+}
+
+// Every field parse_udp4_fast fills, compared with parse_frame's.
+void expect_same_view(const FrameView& a, const FrameView& b, const std::string& where) {
+  EXPECT_EQ(a.data, b.data) << where;
+  EXPECT_EQ(a.length, b.length) << where;
+  EXPECT_EQ(a.ethertype, b.ethertype) << where;
+  EXPECT_EQ(a.vlan_tci, b.vlan_tci) << where;
+  EXPECT_EQ(a.has_vlan, b.has_vlan) << where;
+  EXPECT_EQ(a.ip_version, b.ip_version) << where;
+  EXPECT_EQ(a.ip_protocol, b.ip_protocol) << where;
+  EXPECT_EQ(a.ttl, b.ttl) << where;
+  EXPECT_EQ(a.l3_offset, b.l3_offset) << where;
+  EXPECT_EQ(a.l4_offset, b.l4_offset) << where;
+  EXPECT_EQ(a.l3_length, b.l3_length) << where;
+  EXPECT_EQ(a.l4_length, b.l4_length) << where;
+  EXPECT_TRUE(a.src_ip == b.src_ip) << where;
+  EXPECT_TRUE(a.dst_ip == b.dst_ip) << where;
+  EXPECT_EQ(a.src_port, b.src_port) << where;
+  EXPECT_EQ(a.dst_port, b.dst_port) << where;
+  EXPECT_EQ(a.payload_offset, b.payload_offset) << where;
+  EXPECT_EQ(a.payload_length, b.payload_length) << where;
+}
+
+// The fast path takes exactly the untagged IPv4-without-options UDP frames
+// parse_frame accepts, with the same view: over every golden frame, every
+// prefix, every single-bit flip of the headers and each verification choice.
+TEST(NetFrame, FastPathTakesExactlyTheCommonFrameParseFrameTakes) {
+  size_t taken = 0, refused = 0;
+  auto compare = [&](const std::vector<uint8_t>& f, const std::string& where) {
+    for (int o = 0; o < 4; ++o) {
+      const ParseOptions opt{.verify_ip_checksum = (o & 1) != 0, .verify_udp_checksum = (o & 2) != 0};
+      FrameView slow, fast;
+      const FrameStatus s = parse_frame(f.data(), f.size(), &slow, opt);
+      const bool common = s == FrameStatus::kOk && !slow.has_vlan && slow.ip_version == 4 &&
+                          slow.l4_offset == kEthernetHeaderLength + kIpv4MinHeaderLength;
+      const bool took = parse_udp4_fast(f.data(), f.size(), &fast, opt);
+      ASSERT_EQ(took, common) << where << " options " << o << " status " << to_string(s);
+      if (!took) {
+        ++refused;
+        continue;
+      }
+      ++taken;
+      expect_same_view(fast, slow, where);
+    }
+  };
+  for (auto golden : {kIpv4Rtp, kIpv6Rtp, kVlanIpv4, kIpv4NoChecksum, kIcmpEcho}) {
+    const auto good = from_hex(golden);
+    compare(good, std::string(golden.substr(0, 8)));
+    for (size_t n = 0; n < good.size(); ++n)
+      compare(std::vector<uint8_t>(good.begin(), good.begin() + ptrdiff_t(n)), "prefix " + std::to_string(n));
+    for (size_t bit = 0; bit < 8 * std::min<size_t>(good.size(), 64); ++bit) {
+      auto f = good;
+      f[bit / 8] ^= uint8_t(1 << (bit % 8));
+      compare(f, "bit " + std::to_string(bit));
+    }
+  }
+  // Both kinds occur: flips of the MACs, TTL or payload keep it common;
+  // flips of the type, version, lengths or checksums do not.
+  EXPECT_GT(taken, 500u);
+  EXPECT_GT(refused, 2000u);
+  // The golden RTP frame itself takes the fast path with checksums verified.
+  const auto f = from_hex(kIpv4Rtp);
+  FrameView v;
+  EXPECT_TRUE(parse_udp4_fast(f.data(), f.size(), &v));
+  EXPECT_EQ(v.dst_port, 30000);
+}
+
+TEST(NetFrame, WireOrderHelpers) {
+  const uint8_t wire[4] = {192, 0, 2, 1};
+  EXPECT_EQ(load_wire32(wire), to_wire32(0xc0000201));
+  EXPECT_EQ(load_wire16(wire), to_wire16(0xc000));
+  EXPECT_TRUE(IpAddr::from_v4_wire(load_wire32(wire)) == IpAddr::from_v4(0xc0000201));
+  EXPECT_TRUE(IpAddr::from_v4_wire(load_wire32(wire)) == *IpAddr::parse("192.0.2.1"));
 }
 
 TEST(NetFrame, StatusNames) {

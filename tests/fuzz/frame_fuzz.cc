@@ -1,5 +1,6 @@
 // libFuzzer target for dataplane/net/: parse any frame (with and without
-// checksum verification); views must stay inside the buffer; the ARP/ICMP
+// checksum verification); views must stay inside the buffer; the fast path
+// must agree with parse_frame; the ARP/ICMP
 // responders and the forwarding rewrite run on exactly sized copies and
 // their output must parse again, with checksums still correct.
 #include <cstddef>
@@ -91,6 +92,24 @@ void fuzz_rewrite(const uint8_t* data, size_t size, const FrameView& v, bool ver
   check(std::memcmp(w.payload(), v.payload(), v.payload_length) == 0);
 }
 
+// parse_udp4_fast takes exactly the untagged, option-less IPv4 UDP frames
+// parse_frame takes, and fills the same view.
+void fuzz_fast_path(const uint8_t* data, size_t size, FrameStatus s, const FrameView& v,
+                    const ParseOptions& o) {
+  FrameView f;
+  const bool common = s == FrameStatus::kOk && !v.has_vlan && v.ip_version == 4 &&
+                      v.l4_offset == kEthernetHeaderLength + kIpv4MinHeaderLength;
+  check(parse_udp4_fast(data, size, &f, o) == common);
+  if (!common) return;
+  check(f.data == v.data && f.length == v.length && f.ethertype == v.ethertype &&
+        f.vlan_tci == v.vlan_tci && !f.has_vlan && f.ip_version == 4 &&
+        f.ip_protocol == v.ip_protocol && f.ttl == v.ttl && f.l3_offset == v.l3_offset &&
+        f.l4_offset == v.l4_offset && f.l3_length == v.l3_length && f.l4_length == v.l4_length &&
+        f.src_ip == v.src_ip && f.dst_ip == v.dst_ip && f.src_port == v.src_port &&
+        f.dst_port == v.dst_port && f.payload_offset == v.payload_offset &&
+        f.payload_length == v.payload_length);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -102,6 +121,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check_view(su, u, data, size);
   // Skipping verification only removes the checksum rejections.
   check(sv == su || sv == FrameStatus::kBadIpChecksum || sv == FrameStatus::kBadUdpChecksum);
+  fuzz_fast_path(data, size, sv, v, {});
+  fuzz_fast_path(data, size, su, u, {.verify_ip_checksum = false, .verify_udp_checksum = false});
 
   {
     std::vector<uint8_t> buf(data, data + size);
