@@ -62,7 +62,8 @@ struct Udp4Rewrite {
 // Both checksums are patched with RFC 1624 eqn. 3 from the changed words,
 // summed in native byte order (RFC 1071 §2(B)): the cost is a few adds,
 // whatever the payload. A zero UDP checksum stays zero in kSoftware mode.
-inline void rewrite_udp4(uint8_t* frame, uint8_t* ip, uint8_t* udp, const Udp4Rewrite& rw) {
+[[gnu::always_inline]] inline void rewrite_udp4(uint8_t* frame, uint8_t* ip, uint8_t* udp,
+                                                const Udp4Rewrite& rw) {
   std::memcpy(frame, rw.dst_mac.bytes, 6);
   std::memcpy(frame + 6, rw.src_mac.bytes, 6);
   uint8_t ports_bytes[4];

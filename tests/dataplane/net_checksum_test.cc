@@ -15,7 +15,7 @@ namespace {
 
 // Independent reference: one big-endian word at a time (RFC 1071 §4.1).
 uint16_t ref_checksum(const uint8_t* p, size_t n) {
-  uint32_t s = 0;
+  uint64_t s = 0;
   for (size_t i = 0; i < n; i += 2) s += uint32_t(p[i]) << 8 | (i + 1 < n ? p[i + 1] : 0);
   while (s >> 16) s = (s & 0xffff) + (s >> 16);
   return uint16_t(~s);
@@ -50,8 +50,11 @@ TEST(NetChecksum, MatchesReferenceAllLengthsAndAlignments) {
           << "len " << len << " align " << align;
     }
   }
-  std::vector<uint8_t> ones(65535, 0xff);  // carries on every addition, up to the IP maximum
-  for (size_t len : {1500, 1499, 65534, 65535})
+  // Carries on every addition, up to the IP maximum and past the lengths
+  // after which the vector lanes must meet the 64-bit sum.
+  std::vector<uint8_t> ones(3 << 19, 0xff);
+  for (size_t len : {size_t(1500), size_t(1499), size_t(65534), size_t(65535), size_t(1) << 20,
+                     (size_t(3) << 19) - 1})
     EXPECT_EQ(internet_checksum(ones.data(), len), ref_checksum(ones.data(), len)) << len;
 }
 
