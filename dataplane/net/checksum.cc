@@ -27,32 +27,36 @@ inline T load_native(const uint8_t* p) {
 uint64_t checksum_partial(const uint8_t* p, size_t len) {
   uint64_t sum = 0;
 #if defined(__SSE2__)
-  // 16-bit words zero-extended into 32-bit lanes, 32 octets a round into
-  // four independent accumulators. Below 2^14 rounds a lane stays under
-  // 2^30, so the four still add up in 32 bits before meeting the 64-bit sum.
+  // PMADDWD adds neighbouring 16-bit words into 32-bit lanes in one step,
+  // but reads them as signed: each word is biased by -0x8000 first (XOR of
+  // its top bit), so every 16-octet block takes 0x10000 off each lane, given
+  // back in one add at the end. Below 2^14 blocks a lane's true sum stays
+  // under 2^31, so the 32-bit lanes hold it exactly (wrapping in between
+  // is harmless); then they meet the 64-bit sum.
   const __m128i zero = _mm_setzero_si128();
-  auto widen = [&](__m128i a) {  // four 32-bit lanes, added as 64-bit
-    const __m128i w = _mm_add_epi64(_mm_unpacklo_epi32(a, zero), _mm_unpackhi_epi32(a, zero));
-    return uint64_t(_mm_cvtsi128_si64(w)) + uint64_t(_mm_cvtsi128_si64(_mm_unpackhi_epi64(w, w)));
+  const __m128i bias = _mm_set1_epi16(int16_t(-0x8000));
+  const __m128i ones = _mm_set1_epi16(1);
+  auto block = [&](const uint8_t* q) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+    return _mm_madd_epi16(_mm_xor_si128(x, bias), ones);
   };
   while (len >= 16) {
-    __m128i acc[4] = {zero, zero, zero, zero};
-    for (size_t rounds = 0; len >= 32 && rounds < 0x3fff; ++rounds, p += 32, len -= 32) {
-      const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-      const __m128i y = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16));
-      acc[0] = _mm_add_epi32(acc[0], _mm_unpacklo_epi16(x, zero));
-      acc[1] = _mm_add_epi32(acc[1], _mm_unpackhi_epi16(x, zero));
-      acc[2] = _mm_add_epi32(acc[2], _mm_unpacklo_epi16(y, zero));
-      acc[3] = _mm_add_epi32(acc[3], _mm_unpackhi_epi16(y, zero));
+    __m128i a0 = zero, a1 = zero;
+    uint32_t blocks = 0;
+    for (; len >= 32 && blocks < 0x3ffe; blocks += 2, p += 32, len -= 32) {
+      a0 = _mm_add_epi32(a0, block(p));
+      a1 = _mm_add_epi32(a1, block(p + 16));
     }
     if (len >= 16 && len < 32) {
-      const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-      acc[0] = _mm_add_epi32(acc[0], _mm_unpacklo_epi16(x, zero));
-      acc[1] = _mm_add_epi32(acc[1], _mm_unpackhi_epi16(x, zero));
+      a0 = _mm_add_epi32(a0, block(p));
+      ++blocks;
       p += 16;
       len -= 16;
     }
-    sum += widen(_mm_add_epi32(_mm_add_epi32(acc[0], acc[1]), _mm_add_epi32(acc[2], acc[3])));
+    const __m128i a = _mm_add_epi32(_mm_add_epi32(a0, a1), _mm_set1_epi32(int32_t(blocks << 16)));
+    // Four 32-bit lanes, widened to 64 bits before they meet.
+    const __m128i w = _mm_add_epi64(_mm_unpacklo_epi32(a, zero), _mm_unpackhi_epi32(a, zero));
+    sum += uint64_t(_mm_cvtsi128_si64(w)) + uint64_t(_mm_cvtsi128_si64(_mm_unpackhi_epi64(w, w)));
   }
 #endif
   // 32-bit words into a 64-bit sum: 2^32 words fit before it could carry out.
