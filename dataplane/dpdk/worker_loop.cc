@@ -147,9 +147,11 @@ struct WorkerLoop::Impl {
     uint32_t gateway = 0;
     std::vector<uint32_t> own_v4;  // host order: the IPv4 addresses bound here
     net::ArpCache arp;
-    // Burst scratch: forwarded frames (and their RTP bytes), then answers.
+    // Burst scratch: forwarded frames (their RTP bytes, and the egress
+    // flow each leaves by, charged if the queue refuses it), then answers.
     rte_mbuf* tx[2 * kBurstSize];
     uint16_t fwd_len[kBurstSize];
+    LocalKey fwd_from[kBurstSize];
     uint32_t nfwd = 0;
     rte_mbuf* answers[kBurstSize];
     uint32_t nanswers = 0;
@@ -304,7 +306,7 @@ void WorkerLoop::send_generated(GeneratedPackets& g, int64_t now) {
     const uint32_t iface = local_key_iface(key);
     const Endpoint src{config_.host.addresses[iface], local_key_port(key)};
     if (!src.addr.is_v4() || !t.dest.addr.is_v4()) [[unlikely]] {
-      bump(state_.counters().drops[size_t(DropReason::kSendFailed)]);
+      state_.send_failed(key);
       bump(dc.ttl_or_family);
       continue;
     }
@@ -313,7 +315,7 @@ void WorkerLoop::send_generated(GeneratedPackets& g, int64_t now) {
     rte_mbuf* m;
     if (!p.dev->alloc_mbufs(reinterpret_cast<void**>(&m), 1)) [[unlikely]] {
       bump(dc.no_mbuf);
-      bump(state_.counters().drops[size_t(DropReason::kSendFailed)]);
+      state_.send_failed(key);
       continue;
     }
     const uint32_t hop = p.next_hop(t.dest.addr.v4(), src.addr.v4(), s.v4_mask);
@@ -561,7 +563,7 @@ uint32_t WorkerLoop::process(uint32_t n, int port, int64_t now) {
     if (src4 == 0 || !t.dest.addr.is_v4() || v.ip_version != 4) [[unlikely]] {
       // IPv6 egress needs neighbour discovery (not yet) and a family change
       // needs a new header (build_udp_frame): counted, not sent.
-      bump(state_.counters().drops[size_t(DropReason::kSendFailed)]);
+      state_.send_failed(t.source);
       bump(dc.ttl_or_family);
       continue;
     }
@@ -617,6 +619,7 @@ uint32_t WorkerLoop::process(uint32_t n, int port, int64_t now) {
     s.keep[i] = true;
     if (res == net::ArpCache::Resolve::kResolved) [[likely]] {
       out.fwd_len[out.nfwd] = t.len;
+      out.fwd_from[out.nfwd] = t.source;
       out.tx[out.nfwd++] = m;
       continue;
     }
@@ -654,7 +657,7 @@ uint32_t WorkerLoop::process(uint32_t n, int port, int64_t now) {
     bump(wc.tx_bytes, bytes);
     if (sent < ntx) {
       bump(dc.tx_drops, ntx - sent);
-      if (nfwd > relayed) bump(wc.drops[size_t(DropReason::kSendFailed)], nfwd - relayed);
+      for (uint32_t k = relayed; k < nfwd; ++k) state_.send_failed(p.fwd_from[k]);
     }
   }
 

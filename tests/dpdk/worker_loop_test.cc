@@ -255,6 +255,42 @@ TEST_F(WorkerLoopTest, RelaysRtpWithRewrittenHeadersAfterResolvingTheNextHop) {
   EXPECT_EQ(get(state_->counters().tx_packets), 3u);
 }
 
+// The relay's TX ring (net_ring: 1023 frames) is left undrained: what the
+// queue refuses is freed, counted per worker and charged to the flow it
+// would have left by (the callee-facing 10.0.0.1:30002), as the socket
+// backend charges a refused sendmmsg.
+TEST_F(WorkerLoopTest, FramesTheTxQueueRefusesAreChargedToTheirEgressFlow) {
+  WorkerLoop& loop = make_loop();
+  install_call();
+  auto caller_frame = [&](uint16_t seq) {
+    return udp_frame(kPhoneMac, relay_mac_, ep("10.0.0.2", 5000), ep("10.0.0.1", 30000),
+                     rtp_packet(seq));
+  };
+  auto out = exchange(caller_frame(0));
+  ASSERT_EQ(out.size(), 1u);
+  answer_arp(out[0], ip("10.0.0.3").v4(), kCalleeMac);
+  EXPECT_EQ(loop.poll_once(), 1u);
+  ASSERT_EQ(receive().size(), 1u);
+
+  const uint64_t sent_before = get(state_->counters().tx_packets);
+  constexpr uint32_t kBursts = 40, kRingHolds = 1023;
+  for (uint32_t b = 0; b < kBursts; ++b) {
+    for (uint16_t j = 0; j < 32; ++j) send(caller_frame(uint16_t(1 + b * 32 + j)));
+    ASSERT_EQ(loop.poll_once(), 32u);
+  }
+  const uint64_t refused = kBursts * 32 - kRingHolds;
+  EXPECT_EQ(get(state_->counters().tx_packets) - sent_before, kRingHolds);
+  EXPECT_EQ(get(loop.counters().tx_drops), refused);
+  EXPECT_EQ(get(state_->counters().drops[size_t(DropReason::kSendFailed)]), refused);
+  const FlowId to_callee = state_->table().find(make_local_key(0, 30002));
+  const FlowId from_caller = state_->table().find(make_local_key(0, 30000));
+  ASSERT_NE(to_callee, kNoFlow);
+  ASSERT_NE(from_caller, kNoFlow);
+  EXPECT_EQ(get(state_->flow(to_callee).drops.by_reason[size_t(DropReason::kSendFailed)]), refused);
+  EXPECT_EQ(get(state_->flow(from_caller).drops.by_reason[size_t(DropReason::kSendFailed)]), 0u);
+  EXPECT_EQ(receive().size(), kRingHolds);
+}
+
 TEST_F(WorkerLoopTest, OffLinkDestinationsGoThroughTheGateway) {
   WorkerLoop& loop = make_loop({}, ip("10.0.0.254"));
   install_call("198.51.100.7");
