@@ -4,6 +4,8 @@
 // folded result is swapped once.
 #include "dataplane/net/checksum.h"
 
+#include "dataplane/bytes.h"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -12,17 +14,6 @@
 #include <cstring>
 
 namespace vox::dataplane::net {
-
-namespace {
-
-template <class T>
-inline T load_native(const uint8_t* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-}  // namespace
 
 uint64_t checksum_partial(const uint8_t* p, size_t len) {
   uint64_t sum = 0;
@@ -60,16 +51,16 @@ uint64_t checksum_partial(const uint8_t* p, size_t len) {
   }
 #endif
   // 32-bit words into a 64-bit sum: 2^32 words fit before it could carry out.
-  for (; len >= 4; p += 4, len -= 4) sum += load_native<uint32_t>(p);
+  for (; len >= 4; p += 4, len -= 4) sum += load_wire32(p);
   if (len >= 2) {
-    sum += load_native<uint16_t>(p);
+    sum += load_wire16(p);
     p += 2;
     len -= 2;
   }
   if (len) {
     // The odd octet is the high half of a big-endian word padded with zero.
     const uint8_t pad[2] = {p[0], 0};
-    sum += load_native<uint16_t>(pad);
+    sum += load_wire16(pad);
   }
   return sum;
 }

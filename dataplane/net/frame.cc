@@ -49,11 +49,6 @@ bool is_ipv6_extension_header(uint8_t nh) {
 
 namespace {
 
-inline void set_v4(IpAddr* a, const uint8_t* p) {
-  std::memcpy(a->bytes, kV4MappedPrefix, 12);
-  std::memcpy(a->bytes + 12, p, 4);
-}
-
 // RFC 791 §3.1. On success fills the L3 fields; the IP payload is
 // [l4_offset, l4_offset + l4_length).
 FrameStatus parse_ipv4(const uint8_t* p, size_t len, FrameView* v, const ParseOptions& o) {
@@ -80,8 +75,8 @@ FrameStatus parse_ipv4(const uint8_t* p, size_t len, FrameView* v, const ParseOp
   v->l3_length = uint32_t(total);
   v->l4_offset = uint16_t(l3 + ihl);
   v->l4_length = uint32_t(total - ihl);
-  set_v4(&v->src_ip, ip + 12);
-  set_v4(&v->dst_ip, ip + 16);
+  v->src_ip = IpAddr::from_v4_wire(load_wire32(ip + 12));
+  v->dst_ip = IpAddr::from_v4_wire(load_wire32(ip + 16));
   return FrameStatus::kOk;
 }
 

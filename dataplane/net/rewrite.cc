@@ -12,11 +12,6 @@ namespace vox::dataplane::net {
 
 namespace {
 
-inline void write_ethernet(uint8_t* p, const MacAddr& dst, const MacAddr& src) {
-  std::memcpy(p, dst.bytes, 6);
-  std::memcpy(p + 6, src.bytes, 6);
-}
-
 // IPv4: addresses are bytes 12..15 of the v4-mapped form.
 inline const uint8_t* v4_bytes(const IpAddr& a) { return a.bytes + 12; }
 
@@ -45,8 +40,8 @@ bool rewrite_udp_frame(uint8_t* frame, const FrameView& v, const UdpRewrite& rw)
     Udp4Rewrite r4;
     r4.dst_mac = rw.dst_mac;
     r4.src_mac = rw.src_mac;
-    std::memcpy(&r4.src_be, v4_bytes(rw.src.addr), 4);
-    std::memcpy(&r4.dst_be, v4_bytes(rw.dst.addr), 4);
+    r4.src_be = load_wire32(v4_bytes(rw.src.addr));
+    r4.dst_be = load_wire32(v4_bytes(rw.dst.addr));
     r4.src_port_be = to_wire16(rw.src.port);
     r4.dst_port_be = to_wire16(rw.dst.port);
     r4.ttl = new_ttl;

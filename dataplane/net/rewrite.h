@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "dataplane/endpoint.h"
 #include "dataplane/net/checksum.h"
@@ -46,6 +47,12 @@ struct UdpRewrite {
 // A zero IPv4 UDP checksum stays zero in kSoftware mode.
 bool rewrite_udp_frame(uint8_t* frame, const FrameView& v, const UdpRewrite& rw);
 
+// New destination and source MACs at the start of a frame.
+inline void write_ethernet(uint8_t* frame, const MacAddr& dst, const MacAddr& src) {
+  std::memcpy(frame, dst.bytes, 6);
+  std::memcpy(frame + 6, src.bytes, 6);
+}
+
 // The relay's per-packet case, IPv4 to IPv4 with the payload as parsed:
 // what rewrite_udp_frame does, from values the caller has at hand
 // (addresses and ports in network byte order, as on the wire).
@@ -64,8 +71,7 @@ struct Udp4Rewrite {
 // whatever the payload. A zero UDP checksum stays zero in kSoftware mode.
 [[gnu::always_inline]] inline void rewrite_udp4(uint8_t* frame, uint8_t* ip, uint8_t* udp,
                                                 const Udp4Rewrite& rw) {
-  std::memcpy(frame, rw.dst_mac.bytes, 6);
-  std::memcpy(frame + 6, rw.src_mac.bytes, 6);
+  write_ethernet(frame, rw.dst_mac, rw.src_mac);
   uint8_t ports_bytes[4];
   std::memcpy(ports_bytes, &rw.src_port_be, 2);
   std::memcpy(ports_bytes + 2, &rw.dst_port_be, 2);
