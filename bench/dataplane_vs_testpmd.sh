@@ -91,7 +91,9 @@ for ((r = 1; r <= rounds; ++r)); do
       echo "round $r: voxbench-dataplane: $(grep -a -E '^(offered_pps|relayed_pps)=' "$log" | cut -d' ' -f1 | tr '\n' ' ')" \
            "$(grep -a -o -E 'burst_p50_ns<=[0-9]+ burst_p99_ns<=[0-9]+' "$log")" \
            "$(grep -a -o -E '[0-9.]+ frames per burst' "$log" | head -1)," \
-           "cpu worker/generator $(sed -n 's/^cpu: the worker thread ran \([0-9.]*\) %.*generator \([0-9.]*\) %.*/\1\/\2 %/p' "$log")" \
+           "cpu worker/generator $(sed -n 's/^cpu: the worker thread ran \([0-9.]*\) %.*generator \([0-9.]*\) %.*/\1\/\2 %/p' "$log")," \
+           "$(grep -a -o -E 'busy in bursts [0-9.]+ %' "$log")," \
+           "$(grep -a -o -E '^cross_core_rtt_ns=[0-9/]+' "$log")" \
            " -> mpps=$m"
       grep -a -E '^(saturation: WARNING|contention: WARNING|drops: UNEXPECTED)' "$log" | sed "s/^/round $r: /" || true
     fi

@@ -675,6 +675,7 @@ uint32_t WorkerLoop::process(uint32_t n, int port, int64_t now) {
     const int b = ns == 0 ? 0 : std::min(BurstTimes::kBuckets - 1, 64 - __builtin_clzll(ns));
     ++times_.bucket[b];
     ++times_.count;
+    times_.total_ns += ns;
   }
   return n;
 }

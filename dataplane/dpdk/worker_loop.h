@@ -74,6 +74,7 @@ struct BurstTimes {
   static constexpr int kBuckets = 32;
   uint64_t bucket[kBuckets] = {};
   uint64_t count = 0;
+  uint64_t total_ns = 0;  // all of them: the worker's busy time
   // Upper bound (ns) of the bucket holding quantile q in [0, 1].
   uint64_t quantile_ns(double q) const;
 };
