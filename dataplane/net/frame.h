@@ -86,6 +86,7 @@ struct FrameView {
   const uint8_t* payload() const { return data + payload_offset; }
   MacAddr dst_mac() const { MacAddr m; std::memcpy(m.bytes, data, 6); return m; }
   MacAddr src_mac() const { MacAddr m; std::memcpy(m.bytes, data + 6, 6); return m; }
+  bool operator==(const FrameView&) const = default;  // every field
 };
 
 // Parses the Ethernet header (and one 802.1Q tag) only: fills data, length,

@@ -101,13 +101,7 @@ void fuzz_fast_path(const uint8_t* data, size_t size, FrameStatus s, const Frame
                       v.l4_offset == kEthernetHeaderLength + kIpv4MinHeaderLength;
   check(parse_udp4_fast(data, size, &f, o) == common);
   if (!common) return;
-  check(f.data == v.data && f.length == v.length && f.ethertype == v.ethertype &&
-        f.vlan_tci == v.vlan_tci && !f.has_vlan && f.ip_version == 4 &&
-        f.ip_protocol == v.ip_protocol && f.ttl == v.ttl && f.l3_offset == v.l3_offset &&
-        f.l4_offset == v.l4_offset && f.l3_length == v.l3_length && f.l4_length == v.l4_length &&
-        f.src_ip == v.src_ip && f.dst_ip == v.dst_ip && f.src_port == v.src_port &&
-        f.dst_port == v.dst_port && f.payload_offset == v.payload_offset &&
-        f.payload_length == v.payload_length);
+  check(f == v);
 }
 
 }  // namespace
