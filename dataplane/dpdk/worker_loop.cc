@@ -101,9 +101,12 @@ void free_handoff_ring(void* ring) {
 }
 
 struct WorkerLoop::Impl {
+  // A frame waiting for its next hop's MAC. `from` is the egress flow's
+  // local endpoint: a frame that never leaves is charged to it.
   struct Held {
     rte_mbuf* m;
     uint32_t next_hop;
+    LocalKey from;
     uint8_t port;  // index into ports
     int64_t deadline_ns;
   };
@@ -132,12 +135,16 @@ struct WorkerLoop::Impl {
       return gateway;
     }
     // Sends n frames on this worker's queue, counted as sent packets; what
-    // the queue refused is freed and counted as TX drops.
-    void transmit(rte_mbuf** m, uint32_t n, WorkerCounters& wc, DpdkCounters& dc) const {
+    // the queue refused is freed, counted as TX drops and charged to the
+    // egress flow each would have left by (from[k]).
+    void transmit(rte_mbuf** m, const LocalKey* from, uint32_t n, WorkerState& w,
+                  DpdkCounters& dc) const {
       if (n == 0) return;
       const uint16_t sent = fastpath::tx_burst_or_free(id, tx_queue, m, uint16_t(n));
-      bump(wc.tx_packets, sent);
-      if (sent < n) bump(dc.tx_drops, n - sent);
+      bump(w.counters().tx_packets, sent);
+      if (sent == n) return;
+      bump(dc.tx_drops, n - sent);
+      for (uint32_t k = sent; k < n; ++k) w.send_failed(from[k]);
     }
 
     DpdkPort* dev;
@@ -258,6 +265,7 @@ void WorkerLoop::run(const std::atomic<bool>& stop) {
 void WorkerLoop::flush_held(int64_t now) {
   Impl& s = *impl_;
   rte_mbuf* tx[kMaxPorts][kBurstSize];
+  LocalKey from[kMaxPorts][kBurstSize];
   uint32_t ntx[kMaxPorts] = {};
   uint32_t kept = 0;
   for (uint32_t i = 0; i < s.nheld; ++i) {
@@ -265,17 +273,25 @@ void WorkerLoop::flush_held(int64_t now) {
     Impl::Port& p = s.ports[h.port];
     if (const net::MacAddr* m = p.arp.lookup(h.next_hop, now); m && ntx[h.port] < kBurstSize) {
       std::memcpy(rte_pktmbuf_mtod(h.m, uint8_t*), m->bytes, 6);
+      from[h.port][ntx[h.port]] = h.from;
       tx[h.port][ntx[h.port]++] = h.m;
     } else if (!m && now >= h.deadline_ns) {
       rte_pktmbuf_free(h.m);
-      bump(counters_->arp_unresolved);
+      unresolved(h.from);
     } else {
       s.held[kept++] = h;
     }
   }
   s.nheld = kept;
-  for (size_t p = 0; p < s.ports.size(); ++p)
-    s.ports[p].transmit(tx[p], ntx[p], state_.counters(), *counters_);
+  for (size_t p = 0; p < s.ports.size(); ++p) s.ports[p].transmit(tx[p], from[p], ntx[p], state_, *counters_);
+}
+
+// A frame dropped because its next hop did not answer ARP (or no room was
+// left to hold it): counted here and charged to its egress flow, as the
+// kernel's "host unreachable" is on the socket backend.
+void WorkerLoop::unresolved(LocalKey from) {
+  bump(counters_->arp_unresolved);
+  state_.send_failed(from);
 }
 
 void WorkerLoop::request_arp(int port, uint32_t hop, uint32_t src_ip, bool vlan, uint16_t tci) {
@@ -295,9 +311,10 @@ void WorkerLoop::send_generated(GeneratedPackets& g, int64_t now) {
   Impl& s = *impl_;
   DpdkCounters& dc = *counters_;
   rte_mbuf* batch[kMaxPorts][kBurstSize];
+  LocalKey from[kMaxPorts][kBurstSize];
   uint32_t nb[kMaxPorts] = {};
   auto flush = [&](size_t p) {
-    s.ports[p].transmit(batch[p], nb[p], state_.counters(), dc);
+    s.ports[p].transmit(batch[p], from[p], nb[p], state_, dc);
     nb[p] = 0;
   };
   for (uint32_t k = 0; k < g.count; ++k) {
@@ -342,14 +359,15 @@ void WorkerLoop::send_generated(GeneratedPackets& g, int64_t now) {
     }
     if (res == net::ArpCache::Resolve::kSendRequest) request_arp(pi, hop, src.addr.v4(), false, 0);
     if (res == net::ArpCache::Resolve::kResolved) [[likely]] {
+      from[pi][nb[pi]] = key;
       batch[pi][nb[pi]++] = m;
       if (nb[pi] == kBurstSize) flush(pi);
     } else if (res != net::ArpCache::Resolve::kTableFull && s.nheld < kHoldSlots) {
       // The hop's MAC comes with the ARP reply a forwarded packet asked for.
-      s.held[s.nheld++] = Impl::Held{m, hop, pi, now + config_.host.arp_hold_ns};
+      s.held[s.nheld++] = Impl::Held{m, hop, key, pi, now + config_.host.arp_hold_ns};
     } else {
       rte_pktmbuf_free(m);
-      bump(dc.arp_unresolved);
+      unresolved(key);
     }
   }
   for (size_t p = 0; p < s.ports.size(); ++p) flush(p);
@@ -626,10 +644,10 @@ uint32_t WorkerLoop::process(uint32_t n, int port, int64_t now) {
     if (res == net::ArpCache::Resolve::kSendRequest)
       request_arp(pe, hop, src4, v.has_vlan, v.vlan_tci);
     if (res != net::ArpCache::Resolve::kTableFull && s.nheld < kHoldSlots) {
-      s.held[s.nheld++] = Impl::Held{m, hop, pe, now + config_.host.arp_hold_ns};
+      s.held[s.nheld++] = Impl::Held{m, hop, t.source, pe, now + config_.host.arp_hold_ns};
     } else {
       s.keep[i] = false;
-      bump(dc.arp_unresolved);
+      unresolved(t.source);
     }
   }
 

@@ -56,7 +56,7 @@ struct alignas(64) DpdkCounters {
   std::atomic<uint64_t> arp_replies_sent{0};
   std::atomic<uint64_t> arp_requests_sent{0};
   std::atomic<uint64_t> arp_learned{0};
-  std::atomic<uint64_t> arp_unresolved{0};  // held packets dropped: no reply in time / hold full
+  std::atomic<uint64_t> arp_unresolved{0};  // frames dropped: no ARP reply in time / hold full
   std::atomic<uint64_t> icmp_echo_replies{0};
   std::atomic<uint64_t> ttl_or_family{0};   // rewrite impossible (family change: IPv4 <-> IPv6)
   std::atomic<uint64_t> tx_drops{0};        // the TX queue refused them
@@ -150,6 +150,7 @@ class WorkerLoop {
   void flush_held(int64_t now_ns);  // sends what resolved, drops what expired
   void send_generated(GeneratedPackets& g, int64_t now_ns);  // transcoded packets
   void request_arp(int port, uint32_t hop, uint32_t src_ip, bool vlan, uint16_t tci);
+  void unresolved(LocalKey from);  // a frame whose next hop never resolved
   WorkerState& state_;
   WorkerLoopConfig config_;
   std::unique_ptr<DpdkCounters> counters_;

@@ -320,6 +320,41 @@ TEST_F(WorkerLoopTest, UnansweredArpDropsTheHeldPacketAndCountsIt) {
   loop.poll_once();
   EXPECT_TRUE(receive().empty());
   EXPECT_EQ(get(loop.counters().arp_unresolved), 1u);
+  // Charged, like a refused send, to the flow it would have left by.
+  EXPECT_EQ(get(state_->counters().drops[size_t(DropReason::kSendFailed)]), 1u);
+  const FlowId to_callee = state_->table().find(make_local_key(0, 30002));
+  ASSERT_NE(to_callee, kNoFlow);
+  EXPECT_EQ(get(state_->flow(to_callee).drops.by_reason[size_t(DropReason::kSendFailed)]), 1u);
+}
+
+// A held frame whose hop resolves while the TX ring is full: the queue's
+// refusal is counted and charged to its egress flow like any other.
+TEST_F(WorkerLoopTest, AHeldFrameTheTxQueueRefusesIsChargedToItsEgressFlow) {
+  WorkerLoop& loop = make_loop();
+  install_call();
+  auto out = exchange(udp_frame(kPhoneMac, relay_mac_, ep("10.0.0.2", 5000), ep("10.0.0.1", 30000),
+                                rtp_packet(1)));
+  ASSERT_EQ(out.size(), 1u);  // the ARP request; the frame waits for the reply
+  // Fill the relay's TX ring (net_ring: 1023 frames) with ARP replies, left
+  // undrained.
+  uint8_t req[64];
+  const size_t n =
+      net::build_arp_request(req, sizeof req, kPhoneMac, ip("10.0.0.2").v4(), ip("10.0.0.1").v4());
+  for (int b = 0; b < 33; ++b) {
+    for (int j = 0; j < 32; ++j) send(std::vector<uint8_t>(req, req + n));
+    ASSERT_EQ(loop.poll_once(), 32u);
+  }
+  ASSERT_GT(get(loop.counters().tx_drops), 0u);  // full
+  const uint64_t tx_drops = get(loop.counters().tx_drops);
+  EXPECT_EQ(get(state_->counters().drops[size_t(DropReason::kSendFailed)]), 0u);
+
+  answer_arp(out[0], ip("10.0.0.3").v4(), kCalleeMac);
+  EXPECT_EQ(loop.poll_once(), 1u);
+  EXPECT_EQ(get(loop.counters().tx_drops), tx_drops + 1);
+  EXPECT_EQ(get(state_->counters().drops[size_t(DropReason::kSendFailed)]), 1u);
+  const FlowId to_callee = state_->table().find(make_local_key(0, 30002));
+  ASSERT_NE(to_callee, kNoFlow);
+  EXPECT_EQ(get(state_->flow(to_callee).drops.by_reason[size_t(DropReason::kSendFailed)]), 1u);
 }
 
 TEST_F(WorkerLoopTest, AnswersArpAndPingForItsAddressesOnly) {
