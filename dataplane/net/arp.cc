@@ -1,10 +1,7 @@
-// RFC 826 packet handling and the ArpCache (linear probing, backward-shift
-// deletion, so no tombstones accumulate). The table is at most half full:
-// probe chains stay short and always end at an empty slot.
+// RFC 826 packet handling.
 #include "dataplane/net/arp.h"
 
-#include <algorithm>
-#include <bit>
+#include <cstring>
 
 #include "dataplane/bytes.h"
 
@@ -60,16 +57,7 @@ size_t build_arp_request(uint8_t* out, size_t capacity, const MacAddr& our_mac, 
                          uint32_t target_ip, bool has_vlan, uint16_t vlan_tci) {
   if (capacity < kEthernetMinFrame) return 0;
   std::memset(out, 0, kEthernetMinFrame);
-  std::memcpy(out, kBroadcastMac.bytes, 6);
-  std::memcpy(out + 6, our_mac.bytes, 6);
-  uint8_t* p = out + 12;
-  if (has_vlan) {
-    store_be16(p, kEtherTypeVlan);
-    store_be16(p + 2, vlan_tci);
-    p += kVlanTagLength;
-  }
-  store_be16(p, kEtherTypeArp);
-  uint8_t* a = p + 2;
+  uint8_t* a = write_ethernet_header(out, kBroadcastMac, our_mac, kEtherTypeArp, has_vlan, vlan_tci);
   store_be16(a, 1);  // Ethernet
   store_be16(a + 2, kEtherTypeIpv4);
   a[4] = 6;
@@ -80,94 +68,6 @@ size_t build_arp_request(uint8_t* out, size_t capacity, const MacAddr& our_mac, 
   // Target hardware address: unknown, left zero (RFC 826 leaves it unspecified).
   store_be32(a + 24, target_ip);
   return kEthernetMinFrame;
-}
-
-ArpCache::ArpCache(uint32_t capacity, int64_t ttl_ns, int64_t retry_ns)
-    : capacity_(capacity == 0 ? 1 : capacity), ttl_ns_(ttl_ns), retry_ns_(retry_ns) {
-  const uint32_t slots = std::bit_ceil(std::max<uint32_t>(8, capacity_ * 2));
-  mask_ = slots - 1;
-  shift_ = 32 - std::countr_zero(slots);
-  slots_ = std::make_unique<Entry[]>(slots);  // value-initialized: all kEmpty
-}
-
-uint32_t ArpCache::find(uint32_t ip) const {
-  uint32_t i = slot_of(ip);
-  while (slots_[i].state != State::kEmpty && slots_[i].ip != ip) i = (i + 1) & mask_;
-  return i;
-}
-
-ArpCache::Entry* ArpCache::insert(uint32_t ip, int64_t now_ns) {
-  if (size_ >= capacity_ && sweep(now_ns) == 0) return nullptr;
-  Entry& e = slots_[find(ip)];  // empty: the caller found ip absent
-  e.ip = ip;
-  ++size_;
-  return &e;
-}
-
-ArpCache::Resolve ArpCache::resolve(uint32_t ip, int64_t now_ns, MacAddr* mac) {
-  Entry& e = slots_[find(ip)];
-  if (e.state == State::kResolved && !expired(e, now_ns)) {
-    *mac = e.mac;
-    return Resolve::kResolved;
-  }
-  if (e.state == State::kPending && now_ns - e.stamp_ns < retry_ns_) return Resolve::kPending;
-  Entry* t = &e;
-  if (e.state == State::kEmpty) {
-    t = insert(ip, now_ns);
-    if (t == nullptr) return Resolve::kTableFull;
-  }
-  t->state = State::kPending;
-  t->stamp_ns = now_ns;
-  return Resolve::kSendRequest;
-}
-
-bool ArpCache::learn(uint32_t ip, const MacAddr& mac, int64_t now_ns) {
-  Entry* e = &slots_[find(ip)];
-  if (e->state == State::kEmpty) {
-    e = insert(ip, now_ns);
-    if (e == nullptr) return false;
-  }
-  e->state = State::kResolved;
-  e->mac = mac;
-  e->stamp_ns = now_ns;
-  return true;
-}
-
-const MacAddr* ArpCache::lookup(uint32_t ip, int64_t now_ns) const {
-  const Entry& e = slots_[find(ip)];
-  return e.state == State::kResolved && !expired(e, now_ns) ? &e.mac : nullptr;
-}
-
-void ArpCache::erase(uint32_t ip) {
-  const uint32_t i = find(ip);
-  if (slots_[i].state != State::kEmpty) erase_slot(i);
-}
-
-void ArpCache::erase_slot(uint32_t hole) {
-  // Backward-shift deletion: move later chain members whose home slot is
-  // not cyclically in (hole, j] into the hole, so lookups never stop early.
-  for (uint32_t j = (hole + 1) & mask_; slots_[j].state != State::kEmpty; j = (j + 1) & mask_) {
-    const uint32_t home = slot_of(slots_[j].ip);
-    const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
-    if (stays) continue;
-    slots_[hole] = slots_[j];
-    hole = j;
-  }
-  slots_[hole].state = State::kEmpty;
-  --size_;
-}
-
-uint32_t ArpCache::sweep(int64_t now_ns) {
-  uint32_t dropped = 0;
-  for (uint32_t i = 0; i <= mask_;) {
-    if (slots_[i].state != State::kEmpty && expired(slots_[i], now_ns)) {
-      erase_slot(i);  // may pull a later entry into slot i: look at it again
-      ++dropped;
-    } else {
-      ++i;
-    }
-  }
-  return dropped;
 }
 
 }  // namespace vox::dataplane::net

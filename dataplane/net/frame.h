@@ -151,4 +151,20 @@ inline bool parse_udp4_fast(const uint8_t* p, size_t len, FrameView* v,
 // IANA "IPv6 Extension Header Types").
 bool is_ipv6_extension_header(uint8_t next_header);
 
+// Writes an Ethernet header (with an 802.1Q tag when has_vlan) for a frame
+// the relay builds from nothing; returns where the network layer starts.
+inline uint8_t* write_ethernet_header(uint8_t* out, const MacAddr& dst, const MacAddr& src,
+                                      uint16_t ethertype, bool has_vlan, uint16_t vlan_tci) {
+  std::memcpy(out, dst.bytes, 6);
+  std::memcpy(out + 6, src.bytes, 6);
+  uint8_t* p = out + 12;
+  if (has_vlan) {
+    store_be16(p, kEtherTypeVlan);
+    store_be16(p + 2, vlan_tci);
+    p += kVlanTagLength;
+  }
+  store_be16(p, ethertype);
+  return p + 2;
+}
+
 }  // namespace vox::dataplane::net

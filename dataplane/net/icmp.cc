@@ -3,6 +3,8 @@
 // the Neighbor Advertisement is rewritten whole and checksummed afresh.
 #include "dataplane/net/icmp.h"
 
+#include <cstring>
+
 #include "dataplane/bytes.h"
 #include "dataplane/net/checksum.h"
 
@@ -17,6 +19,7 @@ const char* to_string(IcmpError e) {
     case IcmpError::kNotOurAddress: return "icmp-not-our-address";
     case IcmpError::kBadNeighborSolicitation: return "bad-neighbor-solicitation";
     case IcmpError::kNoRoom: return "icmp-no-room";
+    case IcmpError::kBadNeighborAdvertisement: return "bad-neighbor-advertisement";
   }
   return "unknown";
 }
@@ -43,6 +46,20 @@ void swap_bytes(uint8_t* a, uint8_t* b, size_t n) {
 
 uint16_t icmpv6_sum(const uint8_t* ip, const uint8_t* icmp, uint32_t len) {
   return checksum_add(icmp, len, pseudo_header_sum_v6(ip + 8, ip + 24, kIpProtoIcmpv6, len));
+}
+
+// Walks Neighbor Discovery options (RFC 4861 §4.6: type, length in 8-octet
+// units, never 0) after the fixed part; returns false if one is malformed,
+// else points *lla at the 6-octet link-layer address of option `want`
+// (nullptr if absent).
+bool find_lla_option(const uint8_t* icmp, size_t len, uint8_t want, const uint8_t** lla) {
+  *lla = nullptr;
+  for (size_t off = kNeighborMessageLength; off < len;) {
+    if (len - off < 2 || icmp[off + 1] == 0 || size_t(icmp[off + 1]) * 8 > len - off) return false;
+    if (icmp[off] == want && icmp[off + 1] == 1) *lla = icmp + off + 2;
+    off += size_t(icmp[off + 1]) * 8;
+  }
+  return true;
 }
 
 // The 16-bit word holding type and code is the first of the message.
@@ -108,14 +125,9 @@ Result<size_t, IcmpError> answer_neighbor_solicitation(uint8_t* frame, size_t ca
     return Err{IcmpError::kBadNeighborSolicitation};
   if (icmpv6_sum(ip, icmp, v.l4_length) != 0xffff) return Err{IcmpError::kBadChecksum};
 
-  // Options (RFC 4861 §4.6): type, length in 8-octet units (never 0).
-  const uint8_t* source_lla = nullptr;
-  for (size_t off = kNeighborMessageLength; off < v.l4_length;) {
-    if (v.l4_length - off < 2 || icmp[off + 1] == 0 || size_t(icmp[off + 1]) * 8 > v.l4_length - off)
-      return Err{IcmpError::kBadNeighborSolicitation};
-    if (icmp[off] == kOptionSourceLla && icmp[off + 1] == 1) source_lla = icmp + off + 2;
-    off += size_t(icmp[off + 1]) * 8;
-  }
+  const uint8_t* source_lla;
+  if (!find_lla_option(icmp, v.l4_length, kOptionSourceLla, &source_lla))
+    return Err{IcmpError::kBadNeighborSolicitation};
   static const uint8_t kUnspecified[16] = {};
   const bool dad = std::memcmp(ip + 8, kUnspecified, 16) == 0;
   if (dad) {
@@ -162,6 +174,58 @@ Result<size_t, IcmpError> answer_neighbor_solicitation(uint8_t* frame, size_t ca
   const uint32_t len = uint32_t(kNeighborMessageLength + 8);
   store_be16(icmp + 2, checksum_finish(icmpv6_sum(ip, icmp, len)));
   return reply_length;
+}
+
+size_t build_neighbor_solicitation(uint8_t* out, size_t capacity, const MacAddr& our_mac,
+                                   const IpAddr& our_ip, const IpAddr& target, bool has_vlan,
+                                   uint16_t vlan_tci) {
+  const size_t l3 = kEthernetHeaderLength + (has_vlan ? kVlanTagLength : 0);
+  const uint32_t icmp_len = uint32_t(kNeighborMessageLength + 8);  // + source LLA option
+  const size_t len = l3 + kIpv6HeaderLength + icmp_len;
+  if (capacity < len || our_ip.is_v4() || target.is_v4()) return 0;
+  // Solicited-node group (RFC 4291 §2.7.1): ff02::1:ff and the target's
+  // low 24 bits; its MAC is 33:33 and the group's low 32 bits (RFC 2464 §7).
+  uint8_t group[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff};
+  std::memcpy(group + 13, target.bytes + 13, 3);
+  const MacAddr group_mac{{0x33, 0x33, group[12], group[13], group[14], group[15]}};
+
+  uint8_t* ip = write_ethernet_header(out, group_mac, our_mac, kEtherTypeIpv6, has_vlan, vlan_tci);
+  store_be32(ip, 0x60000000u);
+  store_be16(ip + 4, uint16_t(icmp_len));
+  ip[6] = kIpProtoIcmpv6;
+  ip[7] = 255;
+  std::memcpy(ip + 8, our_ip.bytes, 16);
+  std::memcpy(ip + 24, group, 16);
+  uint8_t* icmp = ip + kIpv6HeaderLength;
+  icmp[0] = kIcmpv6NeighborSolicitation;
+  icmp[1] = 0;
+  store_be16(icmp + 2, 0);
+  store_be32(icmp + 4, 0);  // reserved
+  std::memcpy(icmp + 8, target.bytes, 16);
+  icmp[24] = kOptionSourceLla;
+  icmp[25] = 1;
+  std::memcpy(icmp + 26, our_mac.bytes, 6);
+  store_be16(icmp + 2, checksum_finish(icmpv6_sum(ip, icmp, icmp_len)));
+  return len;
+}
+
+Result<NeighborAdvertisement, IcmpError> parse_neighbor_advertisement(const uint8_t* frame,
+                                                                      const FrameView& v) {
+  if (v.ip_version != 6 || v.ip_protocol != kIpProtoIcmpv6) return Err{IcmpError::kNotIcmp};
+  if (v.l4_length < kNeighborMessageLength) return Err{IcmpError::kTruncated};
+  const uint8_t* ip = frame + v.l3_offset;
+  const uint8_t* icmp = frame + v.l4_offset;
+  if (icmp[0] != kIcmpv6NeighborAdvertisement) return Err{IcmpError::kNotHandled};
+  if (ip[7] != 255 || icmp[1] != 0 || icmp[8] == 0xff)
+    return Err{IcmpError::kBadNeighborAdvertisement};
+  if (icmpv6_sum(ip, icmp, v.l4_length) != 0xffff) return Err{IcmpError::kBadChecksum};
+  const uint8_t* target_lla;
+  if (!find_lla_option(icmp, v.l4_length, kOptionTargetLla, &target_lla) || target_lla == nullptr)
+    return Err{IcmpError::kBadNeighborAdvertisement};
+  NeighborAdvertisement na;
+  std::memcpy(na.target.bytes, icmp + 8, 16);
+  std::memcpy(na.mac.bytes, target_lla, 6);
+  return na;
 }
 
 }  // namespace vox::dataplane::net

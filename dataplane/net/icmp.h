@@ -1,6 +1,8 @@
 // The ICMP the relay answers itself on the DPDK path, in place: ICMPv4 echo
 // (RFC 792), ICMPv6 echo (RFC 4443 §4) and Neighbor Solicitation ->
-// Advertisement (RFC 4861 §7.2.4) for the relay's own addresses.
+// Advertisement (RFC 4861 §7.2.4) for the relay's own addresses; and the
+// other half of neighbour discovery, resolving a next hop: the Neighbor
+// Solicitation the relay sends and the Advertisement that answers it.
 #pragma once
 
 #include <cstddef>
@@ -30,8 +32,9 @@ enum class IcmpError : uint8_t {
   kNotOurAddress,   // destination / NS target is not one of our addresses
   kBadNeighborSolicitation,  // RFC 4861 §7.1.1 validity checks
   kNoRoom,          // buffer too small for the Neighbor Advertisement
+  kBadNeighborAdvertisement,  // RFC 4861 §7.1.2 validity checks, or no target link-layer address
 };
-inline constexpr size_t kIcmpErrorCount = 7;
+inline constexpr size_t kIcmpErrorCount = 8;
 const char* to_string(IcmpError e);
 
 // All take `frame` (== v.data, writable) and a view for which parse_frame
@@ -51,5 +54,26 @@ Result<size_t, IcmpError> answer_icmpv6_echo(uint8_t* frame, const FrameView& v,
 Result<size_t, IcmpError> answer_neighbor_solicitation(uint8_t* frame, size_t capacity,
                                                        const FrameView& v, const MacAddr& our_mac,
                                                        std::span<const IpAddr> ours);
+
+// RFC 4861 §7.2.2: a Neighbor Solicitation from our_ip (IPv6) for target,
+// to its solicited-node group ff02::1:ffXX:XXXX (Ethernet 33:33:ff:XX:XX:XX),
+// hop limit 255, with our Source Link-Layer Address option. Returns its
+// length, or 0 if capacity is short or an address is not IPv6.
+size_t build_neighbor_solicitation(uint8_t* out, size_t capacity, const MacAddr& our_mac,
+                                   const IpAddr& our_ip, const IpAddr& target,
+                                   bool has_vlan = false, uint16_t vlan_tci = 0);
+
+// What a valid Neighbor Advertisement says: target's link-layer address.
+struct NeighborAdvertisement {
+  IpAddr target;
+  MacAddr mac;
+};
+// Checks a Neighbor Advertisement (RFC 4861 §7.1.2: hop limit 255, code 0,
+// checksum, target not multicast, options well formed) for which
+// parse_frame returned kNotUdp. One without a Target Link-Layer Address
+// option is refused: the relay only asks by multicast, and RFC 4861 §4.4
+// makes the option mandatory in answers to those.
+Result<NeighborAdvertisement, IcmpError> parse_neighbor_advertisement(const uint8_t* frame,
+                                                                      const FrameView& v);
 
 }  // namespace vox::dataplane::net

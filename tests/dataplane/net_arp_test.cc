@@ -115,6 +115,31 @@ TEST(NetArpCache, Expiry) {
   EXPECT_EQ(c.size(), 0u);
 }
 
+// The same table keyed by IPv6 addresses (neighbour discovery): addresses
+// that differ only in their high words are different entries, and an
+// advertisement is taken only for an address being tracked.
+TEST(NetNdCache, ResolvesLearnsAndTracksIpv6Neighbours) {
+  NdCache c(16, 300 * kSecond, kSecond);
+  const IpAddr a = *IpAddr::parse("2001:db8::3");
+  const IpAddr b = *IpAddr::parse("2001:db9::3");
+  MacAddr m;
+  EXPECT_FALSE(c.tracks(a));
+  EXPECT_EQ(c.resolve(a, 0, &m), NdCache::Resolve::kSendRequest);
+  EXPECT_TRUE(c.tracks(a));
+  EXPECT_FALSE(c.tracks(b));
+  EXPECT_EQ(c.resolve(a, kSecond / 2, &m), NdCache::Resolve::kPending);
+  EXPECT_TRUE(c.learn(a, kOurMac, kSecond));
+  EXPECT_EQ(c.resolve(a, 2 * kSecond, &m), NdCache::Resolve::kResolved);
+  EXPECT_EQ(m, kOurMac);
+  EXPECT_EQ(c.lookup(b, 2 * kSecond), nullptr);
+  EXPECT_EQ(c.resolve(b, 2 * kSecond, &m), NdCache::Resolve::kSendRequest);
+  EXPECT_EQ(c.size(), 2u);
+  c.erase(a);
+  EXPECT_FALSE(c.tracks(a));
+  EXPECT_TRUE(c.tracks(b));
+  EXPECT_EQ(c.size(), 1u);
+}
+
 TEST(NetArpCache, CapacityAndSweepOnFull) {
   ArpCache c(64, 10 * kSecond, kSecond);
   MacAddr m;

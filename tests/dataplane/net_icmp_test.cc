@@ -183,5 +183,73 @@ TEST(NetIcmp, ZeroLengthOptionRejected) {
             IcmpError::kBadNeighborSolicitation);
 }
 
+// The relay's own solicitation is the independently made golden frame
+// above, and the frame that answers it parses back to the target's MAC.
+TEST(NetIcmp, NeighborSolicitationGoldenAndItsAdvertisement) {
+  const MacAddr from_mac{{2, 0, 0, 0, 0, 1}};
+  uint8_t buf[128];
+  const size_t n = build_neighbor_solicitation(buf, sizeof buf, from_mac, *IpAddr::parse("2001:db8::1"),
+                                               *IpAddr::parse("2001:db8::2"));
+  EXPECT_EQ(std::vector<uint8_t>(buf, buf + n), from_hex(kNeighborSolicitation));
+  EXPECT_EQ(build_neighbor_solicitation(buf, n - 1, from_mac, *IpAddr::parse("2001:db8::1"),
+                                        *IpAddr::parse("2001:db8::2")),
+            0u);
+  EXPECT_EQ(build_neighbor_solicitation(buf, sizeof buf, from_mac, *IpAddr::parse("10.0.0.1"),
+                                        *IpAddr::parse("2001:db8::2")),
+            0u);
+  // With a VLAN tag the same message follows the tag.
+  const size_t t = build_neighbor_solicitation(buf, sizeof buf, from_mac, *IpAddr::parse("2001:db8::1"),
+                                               *IpAddr::parse("2001:db8::2"), true, 0x0123);
+  ASSERT_EQ(t, n + 4);
+  FrameView v;
+  ASSERT_EQ(parse_frame(buf, t, &v), FrameStatus::kNotUdp);
+  EXPECT_TRUE(v.has_vlan);
+  EXPECT_EQ(v.vlan_tci, 0x0123);
+  const auto golden = from_hex(kNeighborSolicitation);
+  EXPECT_EQ(std::vector<uint8_t>(buf + 18, buf + t), std::vector<uint8_t>(golden.begin() + 14, golden.end()));
+
+  auto f = from_hex(kNeighborAdvertisement);
+  ASSERT_EQ(parse_frame(f.data(), f.size(), &v), FrameStatus::kNotUdp);
+  auto na = parse_neighbor_advertisement(f.data(), v);
+  ASSERT_TRUE(na.ok()) << to_string(na.error());
+  EXPECT_EQ(na->target, *IpAddr::parse("2001:db8::2"));
+  EXPECT_EQ(na->mac, kOurMac);
+}
+
+TEST(NetIcmp, NeighborAdvertisementRefusals) {
+  const auto good = from_hex(kNeighborAdvertisement);
+  auto parse = [](std::vector<uint8_t> g) {
+    FrameView w;
+    EXPECT_EQ(parse_frame(g.data(), g.size(), &w), FrameStatus::kNotUdp);
+    return parse_neighbor_advertisement(g.data(), w);
+  };
+  auto f = good;
+  f[21] = 64;  // hop limit not 255: forwarded (RFC 4861 §7.1.2)
+  EXPECT_EQ(parse(f).error(), IcmpError::kBadNeighborAdvertisement);
+  f = good;
+  f[54 + 8] = 0xff;  // multicast target
+  fix_icmpv6_checksum(f);
+  EXPECT_EQ(parse(f).error(), IcmpError::kBadNeighborAdvertisement);
+  f = good;
+  f[54 + 30] ^= 1;  // the MAC in the option, under the checksum
+  EXPECT_EQ(parse(f).error(), IcmpError::kBadChecksum);
+  f = good;
+  f[54 + 24] = 1;  // a source, not target, link-layer address option
+  fix_icmpv6_checksum(f);
+  EXPECT_EQ(parse(f).error(), IcmpError::kBadNeighborAdvertisement);
+  f = good;
+  f[54 + 25] = 2;  // option runs past the message
+  fix_icmpv6_checksum(f);
+  EXPECT_EQ(parse(f).error(), IcmpError::kBadNeighborAdvertisement);
+  f = good;
+  f.resize(f.size() - 8);  // no options at all
+  f[19] = 24;
+  fix_icmpv6_checksum(f);
+  EXPECT_EQ(parse(f).error(), IcmpError::kBadNeighborAdvertisement);
+  // A solicitation, or an echo, is not an advertisement.
+  EXPECT_EQ(parse(from_hex(kNeighborSolicitation)).error(), IcmpError::kNotHandled);
+  EXPECT_EQ(parse(from_hex(kEchoRequest)).error(), IcmpError::kNotIcmp);
+}
+
 }  // namespace
 }  // namespace vox::dataplane::net

@@ -70,6 +70,14 @@ void fuzz_icmp(const uint8_t* data, size_t size, const FrameView& v, bool verifi
                          pseudo_header_sum_v6(ip + 8, ip + 24, kIpProtoIcmpv6, w.l4_length)) == 0xffff);
     }
   }
+  // A Neighbor Advertisement's target and MAC come from inside the message;
+  // a refusal never says otherwise.
+  if (auto na = parse_neighbor_advertisement(data, v); na.ok()) {
+    check(v.ip_version == 6 && v.l4_length >= 32 && v.l4()[0] == kIcmpv6NeighborAdvertisement);
+    check(std::memcmp(na->target.bytes, v.l4() + 8, 16) == 0);
+  } else {
+    check(to_string(na.error()) != nullptr);
+  }
 }
 
 void fuzz_rewrite(const uint8_t* data, size_t size, const FrameView& v, bool verified) {
