@@ -402,7 +402,7 @@ class Bench {
 
   WorkerLoopConfig loop_config(const Layout& layout) const {
     WorkerLoopConfig c;
-    c.ports.push_back(PortQueues{&relay_, 0, 0, IpAddr::from_v4(kGatewayIp)});
+    c.ports.push_back(PortQueues{&relay_, 0, 0, IpAddr::from_v4(kGatewayIp), {}});
     for (uint32_t i = 0; i < layout.addresses(); ++i) c.host.addresses.push_back(IpAddr::from_v4(kRelayBase + i));
     c.host.prefix_len = 24;
     c.idle_sleep_us = 0;  // spin, like testpmd

@@ -142,22 +142,34 @@ std::string parse_dpdk_ports(const std::vector<std::string>& ports, const std::v
     return "--dpdk-port: at most " + std::to_string(dataplane::kMaxDpdkPorts) + " ports";
 
   const std::vector<uint8_t> port_of = dpdk_interface_ports(*c);
-  const int bits = std::clamp(c->dpdk_prefix_len, 0, 32);
-  const uint32_t mask = bits == 0 ? 0 : ~uint32_t(0) << (32 - bits);
+  // Whether a and b (same family) share the --dpdk-prefix-len(6) subnet.
+  auto same_subnet = [&](const IpAddr& a, const IpAddr& b) {
+    const bool v4 = a.is_v4();
+    int bits = v4 ? 96 + std::clamp(c->dpdk_prefix_len, 0, 32) : std::clamp(c->dpdk_prefix_len6, 0, 128);
+    for (int i = 0; bits > 0; ++i, bits -= 8) {
+      const uint8_t mask = bits >= 8 ? 0xff : uint8_t(0xff << (8 - bits));
+      if ((a.bytes[i] ^ b.bytes[i]) & mask) return false;
+    }
+    return true;
+  };
   for (const std::string& g : gateways) {
     auto gw = IpAddr::parse(g);
-    if (!gw) return "--dpdk-gateway: invalid address '" + g + "'";
-    if (!gw->is_v4()) return "--dpdk-gateway: must be an IPv4 address, not '" + g + "'";
-    // The port whose IPv4 interface shares the gateway's subnet; with one
-    // port, that port.
+    if (!gw || gw->is_unspecified()) return "--dpdk-gateway: invalid address '" + g + "'";
+    // The port whose interface of the same family shares the gateway's
+    // subnet; with one port, that port (if it has such an interface).
+    const bool family = std::any_of(c->interfaces.begin(), c->interfaces.end(),
+                                    [&](const InterfaceConfig& i) { return i.local.is_v4() == gw->is_v4(); });
+    if (!family) return "--dpdk-gateway: " + g + ": no --interface of its address family";
     int port = c->dpdk_ports.size() == 1 ? 0 : -1;
     for (size_t i = 0; i < c->interfaces.size() && port < 0; ++i) {
       const IpAddr& a = c->interfaces[i].local;
-      if (a.is_v4() && (a.v4() & mask) == (gw->v4() & mask)) port = port_of[i];
+      if (a.is_v4() == gw->is_v4() && same_subnet(a, *gw)) port = port_of[i];
     }
     if (port < 0) return "--dpdk-gateway: " + g + " is in no DPDK port's interface subnet";
-    IpAddr& slot = c->dpdk_ports[size_t(port)].gateway;
-    if (!slot.is_unspecified()) return "--dpdk-gateway: two gateways for one port (" + g + ")";
+    DpdkPortConfig& p = c->dpdk_ports[size_t(port)];
+    IpAddr& slot = gw->is_v4() ? p.gateway : p.gateway6;
+    if (!slot.is_unspecified())
+      return "--dpdk-gateway: two gateways of one family for one port (" + g + ")";
     slot = *gw;
   }
   return "";
@@ -197,6 +209,7 @@ std::string validate_config(const Config& c) {
   if (c.backend == "dpdk" && c.dpdk_args.empty())
     return "--dpdk-args: required with --backend=dpdk (EAL arguments, e.g. \"-l 0-1 -a 0000:03:00.0\")";
   if (c.dpdk_prefix_len < 0 || c.dpdk_prefix_len > 32) return "--dpdk-prefix-len: must be 0..32";
+  if (c.dpdk_prefix_len6 < 0 || c.dpdk_prefix_len6 > 128) return "--dpdk-prefix-len6: must be 0..128";
   if (c.dpdk_idle_sleep_us < 0 || c.dpdk_idle_sleep_us > 100000)
     return "--dpdk-idle-sleep-us: must be 0..100000";
   if (c.timeout_s < 0) return "--timeout: must be >= 0";
@@ -269,10 +282,14 @@ ConfigOutcome parse_config(int argc, const char* const* argv) {
                  "default: the first port, all interfaces)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--dpdk-gateway", dpdk_gateways,
-                 "DPDK backend: IPv4 default gateway of the port whose subnet holds it (repeatable)")
+                 "DPDK backend: default gateway (IPv4 or IPv6) of the port whose subnet holds it "
+                 "(repeatable; one per family and port)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--dpdk-prefix-len", c.dpdk_prefix_len,
-                 "DPDK backend: prefix length of the media addresses' subnet")
+                 "DPDK backend: prefix length of the IPv4 media addresses' subnet")
+      ->capture_default_str();
+  app.add_option("--dpdk-prefix-len6", c.dpdk_prefix_len6,
+                 "DPDK backend: prefix length of the IPv6 media addresses' subnet")
       ->capture_default_str();
   app.add_option("--dpdk-idle-sleep-us", c.dpdk_idle_sleep_us,
                  "DPDK backend: idle workers nap this long (0: spin, lowest latency)")

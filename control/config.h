@@ -23,12 +23,13 @@ struct InterfaceConfig {
 
 // --dpdk-port=ETHDEV[=NAME[,NAME...]]: a DPDK port and the interfaces (by
 // --interface name) whose addresses live on it; interfaces no port names
-// live on the first. Its gateway is the --dpdk-gateway inside one of its
-// IPv4 interfaces' subnets.
+// live on the first. Its gateways (one per family) are the --dpdk-gateway
+// addresses inside one of its interfaces' subnets.
 struct DpdkPortConfig {
   std::string ethdev;  // empty: the first port DPDK finds
   std::vector<std::string> interfaces;
-  IpAddr gateway;      // unspecified: every destination on link
+  IpAddr gateway;      // IPv4; unspecified: every IPv4 destination on link
+  IpAddr gateway6;     // IPv6; unspecified: every IPv6 destination on link
 };
 
 struct Config {
@@ -54,6 +55,7 @@ struct Config {
   std::vector<std::string> dpdk_args;
   std::vector<DpdkPortConfig> dpdk_ports;  // at least one after parsing
   int dpdk_prefix_len = 24;
+  int dpdk_prefix_len6 = 64;
   int dpdk_idle_sleep_us = 0;  // 0: workers spin (lowest latency); >0: nap when idle
   // Transcoding defaults (NG `codec` `set` overrides them per call).
   int opus_complexity = 5;     // 0..10: encoder quality vs CPU (TARGETS.md: 30/69/123 µs at 0/5/10)

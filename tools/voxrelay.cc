@@ -98,12 +98,13 @@ int main(int argc, char** argv) {
   if (config.backend == "dpdk") {
     vox::dataplane::dpdk::DpdkEngineConfig dc;
     dc.eal_args = config.dpdk_args;
-    for (const auto& p : config.dpdk_ports) dc.ports.push_back({p.ethdev, p.gateway});
+    for (const auto& p : config.dpdk_ports) dc.ports.push_back({p.ethdev, p.gateway, p.gateway6});
     dc.host.interface_port = vox::control::dpdk_interface_ports(config);
     dc.workers = config.workers;
     dc.max_flows_per_worker = max_flows;
     for (const auto& itf : config.interfaces) dc.host.addresses.push_back(itf.local);
     dc.host.prefix_len = uint8_t(config.dpdk_prefix_len);
+    dc.host.prefix_len6 = uint8_t(config.dpdk_prefix_len6);
     dc.idle_sleep_us = uint32_t(config.dpdk_idle_sleep_us);
     auto created = vox::dataplane::dpdk::DpdkEngine::create(dc);
     if (!created.ok()) {

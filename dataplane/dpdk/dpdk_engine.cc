@@ -162,6 +162,7 @@ Result<std::unique_ptr<DpdkEngine>, std::string> DpdkEngine::create(const DpdkEn
       q.rx_queue = s.rules.empty() ? 0 : uint16_t(w);
       q.tx_queue = uint16_t(w);
       q.gateway = specs[p].gateway;
+      q.gateway6 = specs[p].gateway6;
       lc.ports.push_back(q);
     }
     lc.workers = workers;

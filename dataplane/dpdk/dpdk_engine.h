@@ -28,6 +28,7 @@ namespace vox::dataplane::dpdk {
 struct DpdkPortSpec {
   std::string name;  // ethdev name ("0000:03:00.0", "net_af_packet0"); empty: the first port
   IpAddr gateway;    // IPv4 next hop for off-link destinations; unspecified: none
+  IpAddr gateway6;   // the same for IPv6
 };
 
 struct DpdkEngineConfig {

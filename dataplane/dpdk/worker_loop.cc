@@ -1,7 +1,7 @@
 // The DPDK worker loop. One burst: classify every frame (relay candidates
-// into the pipeline's RxPacket array; ARP and ICMP answered in place; the
-// rest counted and freed), run the pipeline, rewrite what it forwards,
-// resolve the next hop, transmit once.
+// into the pipeline's RxPacket array; ARP and ICMP answered in place,
+// neighbour advertisements learned; the rest counted and freed), run the
+// pipeline, rewrite what it forwards, resolve the next hop, transmit once.
 #include "dataplane/dpdk/worker_loop.h"
 
 #include <rte_cycles.h>
@@ -47,6 +47,22 @@ net::MacAddr to_mac(const MacAddress& a) {
   return m;
 }
 
+// Whether two IPv6 addresses share their first `bits` bits.
+bool same_prefix6(const IpAddr& a, const IpAddr& b, uint8_t bits) {
+  const size_t whole = std::min<size_t>(bits, 128) / 8;
+  if (std::memcmp(a.bytes, b.bytes, whole) != 0) return false;
+  const uint8_t rest = bits % 8;
+  if (rest == 0 || whole == 16) return true;
+  const uint8_t mask = uint8_t(0xff << (8 - rest));
+  return ((a.bytes[whole] ^ b.bytes[whole]) & mask) == 0;
+}
+
+// The IP header's DSCP/ECN octet: IPv4 TOS, or IPv6 traffic class.
+uint8_t traffic_class(const uint8_t* frame, const net::FrameView& v) {
+  const uint8_t* ip = frame + v.l3_offset;
+  return v.ip_version == 4 ? ip[1] : uint8_t(load_be16(ip) >> 4);
+}
+
 }  // namespace
 
 uint64_t BurstTimes::quantile_ns(double q) const {
@@ -71,6 +87,8 @@ std::vector<std::pair<std::string, uint64_t>> counter_list(const DpdkCounters& c
       {"arp requests sent", get(c.arp_requests_sent)},
       {"arp learned", get(c.arp_learned)},
       {"arp unresolved", get(c.arp_unresolved)},
+      {"nd solicitations sent", get(c.nd_solicitations_sent)},
+      {"nd learned", get(c.nd_learned)},
       {"icmp echo replies", get(c.icmp_echo_replies)},
       {"ttl or family", get(c.ttl_or_family)},
       {"tx drops", get(c.tx_drops)},
@@ -105,7 +123,7 @@ struct WorkerLoop::Impl {
   // local endpoint: a frame that never leaves is charged to it.
   struct Held {
     rte_mbuf* m;
-    uint32_t next_hop;
+    IpAddr next_hop;
     LocalKey from;
     uint8_t port;  // index into ports
     int64_t deadline_ns;
@@ -116,7 +134,9 @@ struct WorkerLoop::Impl {
   // the burst's frames to send there.
   struct Port {
     Port(const PortQueues& q, const HostConfig& h)
-        : dev(q.port), arp(h.arp_entries, h.arp_ttl_ns, h.arp_retry_ns) {
+        : dev(q.port),
+          arp(h.arp_entries, h.arp_ttl_ns, h.arp_retry_ns),
+          nd(h.arp_entries, h.arp_ttl_ns, h.arp_retry_ns) {
       const PortInfo& info = dev->info();
       id = info.port_id;
       rx_queue = q.rx_queue;
@@ -126,6 +146,7 @@ struct WorkerLoop::Impl {
       tx_udp_offload = info.enabled.tx_udp;
       rx_offload = info.enabled.rx_ipv4 || info.enabled.rx_udp;
       if (q.gateway.is_v4()) gateway = q.gateway.v4();
+      if (!q.gateway6.is_v4() && !q.gateway6.is_unspecified()) gateway6 = q.gateway6;
     }
     bool owns_v4(uint32_t ip) const {
       return ip != 0 && std::find(own_v4.begin(), own_v4.end(), ip) != own_v4.end();
@@ -133,6 +154,21 @@ struct WorkerLoop::Impl {
     uint32_t next_hop(uint32_t dst, uint32_t local, uint32_t mask) const {
       if (gateway == 0 || (dst & mask) == (local & mask)) return dst;
       return gateway;
+    }
+    // Either family (dst and local alike).
+    IpAddr next_hop(const IpAddr& dst, const IpAddr& local, uint32_t mask, uint8_t bits6) const {
+      if (dst.is_v4()) return IpAddr::from_v4(next_hop(dst.v4(), local.v4(), mask));
+      if (gateway6.is_unspecified() || same_prefix6(dst, local, bits6)) return dst;
+      return gateway6;
+    }
+    net::NeighborResolve resolve(const IpAddr& hop, int64_t now, net::MacAddr* hop_mac) {
+      return hop.is_v4() ? arp.resolve(hop.v4(), now, hop_mac) : nd.resolve(hop, now, hop_mac);
+    }
+    const net::MacAddr* lookup(const IpAddr& hop, int64_t now) const {
+      return hop.is_v4() ? arp.lookup(hop.v4(), now) : nd.lookup(hop, now);
+    }
+    bool learn(const IpAddr& ip, const net::MacAddr& ip_mac, int64_t now) {
+      return ip.is_v4() ? arp.learn(ip.v4(), ip_mac, now) : nd.learn(ip, ip_mac, now);
     }
     // Sends n frames on this worker's queue, counted as sent packets; what
     // the queue refused is freed, counted as TX drops and charged to the
@@ -152,8 +188,10 @@ struct WorkerLoop::Impl {
     net::MacAddr mac;
     bool tx_ip_offload = false, tx_udp_offload = false, rx_offload = false;
     uint32_t gateway = 0;
+    IpAddr gateway6;               // unspecified: none
     std::vector<uint32_t> own_v4;  // host order: the IPv4 addresses bound here
     net::ArpCache arp;
+    net::NdCache nd;
     // Burst scratch: forwarded frames (their RTP bytes, and the egress
     // flow each leaves by, charged if the queue refuses it), then answers.
     rte_mbuf* tx[2 * kBurstSize];
@@ -173,9 +211,9 @@ struct WorkerLoop::Impl {
   Held held[kHoldSlots];
   uint32_t nheld = 0;
 
-  // ARP news: rings this worker reads (one per sharing peer) and writes.
-  std::vector<std::unique_ptr<SpscRing<ArpNews>>> news_in;
-  std::vector<SpscRing<ArpNews>*> news_out;
+  // Neighbour news: rings this worker reads (one per sharing peer) and writes.
+  std::vector<std::unique_ptr<SpscRing<NeighborNews>>> news_in;
+  std::vector<SpscRing<NeighborNews>*> news_out;
 
   // Burst scratch.
   rte_mbuf* rx[kBurstSize];
@@ -235,7 +273,7 @@ WorkerLoop::~WorkerLoop() {
 }
 
 void WorkerLoop::share_arp_with(WorkerLoop& other) {
-  other.impl_->news_in.push_back(std::make_unique<SpscRing<ArpNews>>(kArpNewsSlots));
+  other.impl_->news_in.push_back(std::make_unique<SpscRing<NeighborNews>>(kArpNewsSlots));
   impl_->news_out.push_back(other.impl_->news_in.back().get());
 }
 
@@ -271,7 +309,7 @@ void WorkerLoop::flush_held(int64_t now) {
   for (uint32_t i = 0; i < s.nheld; ++i) {
     const Impl::Held h = s.held[i];
     Impl::Port& p = s.ports[h.port];
-    if (const net::MacAddr* m = p.arp.lookup(h.next_hop, now); m && ntx[h.port] < kBurstSize) {
+    if (const net::MacAddr* m = p.lookup(h.next_hop, now); m && ntx[h.port] < kBurstSize) {
       std::memcpy(rte_pktmbuf_mtod(h.m, uint8_t*), m->bytes, 6);
       from[h.port][ntx[h.port]] = h.from;
       tx[h.port][ntx[h.port]++] = h.m;
@@ -307,6 +345,25 @@ void WorkerLoop::request_arp(int port, uint32_t hop, uint32_t src_ip, bool vlan,
   if (fastpath::tx_burst_or_free(p.id, p.tx_queue, &req, 1) == 1) bump(counters_->arp_requests_sent);
 }
 
+void WorkerLoop::request_neighbor(int port, const IpAddr& hop, const IpAddr& src, bool vlan,
+                                  uint16_t tci) {
+  if (hop.is_v4()) return request_arp(port, hop.v4(), src.v4(), vlan, tci);
+  Impl::Port& p = impl_->ports[size_t(port)];
+  rte_mbuf* req;
+  if (!p.dev->alloc_mbufs(reinterpret_cast<void**>(&req), 1)) {
+    bump(counters_->no_mbuf);
+    return;
+  }
+  const size_t len = net::build_neighbor_solicitation(rte_pktmbuf_mtod(req, uint8_t*),
+                                                      rte_pktmbuf_tailroom(req), p.mac, src, hop, vlan, tci);
+  if (len == 0) {
+    rte_pktmbuf_free(req);
+    return;
+  }
+  req->data_len = req->pkt_len = uint16_t(len);
+  if (fastpath::tx_burst_or_free(p.id, p.tx_queue, &req, 1) == 1) bump(counters_->nd_solicitations_sent);
+}
+
 void WorkerLoop::send_generated(GeneratedPackets& g, int64_t now) {
   Impl& s = *impl_;
   DpdkCounters& dc = *counters_;
@@ -322,7 +379,8 @@ void WorkerLoop::send_generated(GeneratedPackets& g, int64_t now) {
     const LocalKey key = t.source;
     const uint32_t iface = local_key_iface(key);
     const Endpoint src{config_.host.addresses[iface], local_key_port(key)};
-    if (!src.addr.is_v4() || !t.dest.addr.is_v4()) [[unlikely]] {
+    const bool v4 = src.addr.is_v4();
+    if (v4 != t.dest.addr.is_v4()) [[unlikely]] {
       state_.send_failed(key);
       bump(dc.ttl_or_family);
       continue;
@@ -335,29 +393,31 @@ void WorkerLoop::send_generated(GeneratedPackets& g, int64_t now) {
       state_.send_failed(key);
       continue;
     }
-    const uint32_t hop = p.next_hop(t.dest.addr.v4(), src.addr.v4(), s.v4_mask);
+    const IpAddr hop = p.next_hop(t.dest.addr, src.addr, s.v4_mask, config_.host.prefix_len6);
     net::MacAddr dst_mac;
-    const auto res = p.arp.resolve(hop, now, &dst_mac);
+    const auto res = p.resolve(hop, now, &dst_mac);
+    // Checksum offload for IPv4 only (software for IPv6: a rare path here).
+    const bool ip_offload = v4 && p.tx_ip_offload, udp_offload = v4 && p.tx_udp_offload;
     net::UdpFrameSpec spec;
     spec.src_mac = p.mac;
     spec.dst_mac = dst_mac;
     spec.src = src;
     spec.dst = t.dest;
     spec.ttl = kRelayTtl;
-    spec.udp_checksum = p.tx_udp_offload ? net::UdpChecksumMode::kOffload : net::UdpChecksumMode::kSoftware;
-    spec.offload_ip_checksum = p.tx_ip_offload;
+    spec.udp_checksum = udp_offload ? net::UdpChecksumMode::kOffload : net::UdpChecksumMode::kSoftware;
+    spec.offload_ip_checksum = ip_offload;
     const size_t hdr = net::udp_frame_header_length(spec);
     uint8_t* base = rte_pktmbuf_mtod(m, uint8_t*);
     std::memcpy(base + hdr, t.data, t.len);
     net::build_udp_frame(base + hdr, t.len, spec);
     m->data_len = m->pkt_len = uint16_t(hdr + t.len);
-    if (p.tx_ip_offload || p.tx_udp_offload) {
+    if (ip_offload || udp_offload) {
       m->l2_len = net::kEthernetHeaderLength;
       m->l3_len = net::kIpv4MinHeaderLength;
-      m->ol_flags |= RTE_MBUF_F_TX_IPV4 | (p.tx_ip_offload ? RTE_MBUF_F_TX_IP_CKSUM : 0) |
-                     (p.tx_udp_offload ? RTE_MBUF_F_TX_UDP_CKSUM : 0);
+      m->ol_flags |= RTE_MBUF_F_TX_IPV4 | (ip_offload ? RTE_MBUF_F_TX_IP_CKSUM : 0) |
+                     (udp_offload ? RTE_MBUF_F_TX_UDP_CKSUM : 0);
     }
-    if (res == net::ArpCache::Resolve::kSendRequest) request_arp(pi, hop, src.addr.v4(), false, 0);
+    if (res == net::ArpCache::Resolve::kSendRequest) request_neighbor(pi, hop, src.addr, false, 0);
     if (res == net::ArpCache::Resolve::kResolved) [[likely]] {
       from[pi][nb[pi]] = key;
       batch[pi][nb[pi]++] = m;
@@ -373,6 +433,71 @@ void WorkerLoop::send_generated(GeneratedPackets& g, int64_t now) {
   for (size_t p = 0; p < s.ports.size(); ++p) flush(p);
 }
 
+// Off the IPv4 fast path: an IPv6 frame, or an IPv6 egress interface. The
+// same family on both legs is rewritten in place; a change of family gets
+// fresh headers written in front of the payload (the mbuf's headroom takes
+// IPv6's 20 more octets). Software checksums: IPv6 media is the rare case.
+void WorkerLoop::forward_other(uint32_t i, const TxPacket& t, int64_t now) {
+  Impl& s = *impl_;
+  rte_mbuf* m = s.rx[i];
+  const net::FrameView& v = s.views[i];
+  const uint32_t iface = local_key_iface(t.source);
+  const Endpoint src{config_.host.addresses[iface], local_key_port(t.source)};
+  auto fail = [&] {
+    state_.send_failed(t.source);
+    bump(counters_->ttl_or_family);
+  };
+  if (src.addr.is_v4() != t.dest.addr.is_v4()) return fail();  // interface of the wrong family
+  const uint8_t pe = s.iface_port[iface];
+  Impl::Port& out = s.ports[pe];
+  const IpAddr hop = out.next_hop(t.dest.addr, src.addr, s.v4_mask, config_.host.prefix_len6);
+  net::MacAddr dst_mac;
+  const auto res = out.resolve(hop, now, &dst_mac);
+  uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
+  if ((v.ip_version == 4) == src.addr.is_v4()) {
+    net::UdpRewrite rw;
+    rw.src_mac = out.mac;
+    rw.dst_mac = dst_mac;
+    rw.src = src;
+    rw.dst = t.dest;
+    rw.ttl = kRelayTtl;
+    rw.payload_length = t.len;
+    if (!net::rewrite_udp_frame(d, v, rw)) return fail();
+    m->data_len = m->pkt_len = uint16_t(v.payload_offset + t.len);
+  } else {
+    net::UdpFrameSpec spec;
+    spec.src_mac = out.mac;
+    spec.dst_mac = dst_mac;
+    spec.has_vlan = v.has_vlan;
+    spec.vlan_tci = v.vlan_tci;
+    spec.src = src;
+    spec.dst = t.dest;
+    spec.ttl = kRelayTtl;
+    spec.traffic_class = traffic_class(d, v);  // DSCP (EF for voice) survives the family change
+    const size_t hdr = net::udp_frame_header_length(spec);
+    if (hdr > v.payload_offset + rte_pktmbuf_headroom(m)) return fail();
+    uint8_t* f = net::build_udp_frame(d + v.payload_offset, t.len, spec);
+    if (f == nullptr) return fail();
+    m->data_off = uint16_t(m->data_off + (f - d));
+    m->data_len = m->pkt_len = uint16_t(hdr + t.len);
+  }
+  s.keep[i] = true;
+  if (res == net::ArpCache::Resolve::kResolved) {
+    out.fwd_len[out.nfwd] = t.len;
+    out.fwd_from[out.nfwd] = t.source;
+    out.tx[out.nfwd++] = m;
+    return;
+  }
+  if (res == net::ArpCache::Resolve::kSendRequest)
+    request_neighbor(pe, hop, src.addr, v.has_vlan, v.vlan_tci);
+  if (res != net::ArpCache::Resolve::kTableFull && s.nheld < kHoldSlots) {
+    s.held[s.nheld++] = Impl::Held{m, hop, t.source, pe, now + config_.host.arp_hold_ns};
+  } else {
+    s.keep[i] = false;
+    unresolved(t.source);
+  }
+}
+
 uint32_t WorkerLoop::poll_once() {
   Impl& s = *impl_;
   FlowCommand cmd;
@@ -385,8 +510,8 @@ uint32_t WorkerLoop::poll_once() {
     if (now) return;
     now = monotonic_ns();
     for (auto& in : s.news_in) {
-      ArpNews news;
-      while (in->pop(news)) s.ports[news.port].arp.learn(news.ip, news.mac, now);
+      NeighborNews news;
+      while (in->pop(news)) s.ports[news.port].learn(news.ip, news.mac, now);
     }
   };
   uint32_t total = 0;
@@ -519,7 +644,7 @@ uint32_t WorkerLoop::process(uint32_t n, int port, int64_t now) {
       if (a.sender_ip != 0 && (for_us || in.arp.lookup(a.sender_ip, now))) {
         if (in.arp.learn(a.sender_ip, a.sender_mac, now)) {
           bump(dc.arp_learned);
-          for (auto* out : s.news_out) out->push(ArpNews{a.sender_ip, a.sender_mac, pi});
+          for (auto* out : s.news_out) out->push(NeighborNews{IpAddr::from_v4(a.sender_ip), a.sender_mac, pi});
         }
       }
       if (for_us && a.operation == net::kArpRequest && net::build_arp_reply(d, m->data_len, in.mac)) {
@@ -547,9 +672,18 @@ uint32_t WorkerLoop::process(uint32_t n, int port, int64_t now) {
         in.answers[in.nanswers++] = m;
         s.keep[i] = true;
         bump(dc.icmp_echo_replies);
-      } else {
-        bump(dc.not_handled);
+        continue;
       }
+      // An advertisement answering our solicitation (RFC 4861 §7.2.5: one
+      // for an address not being resolved is discarded).
+      if (auto na = net::parse_neighbor_advertisement(d, v); na.ok() && in.nd.tracks(na->target)) {
+        if (in.nd.learn(na->target, na->mac, now)) {
+          bump(dc.nd_learned);
+          for (auto* out : s.news_out) out->push(NeighborNews{na->target, na->mac, pi});
+        }
+        continue;
+      }
+      bump(dc.not_handled);
       continue;
     }
     if (st == net::FrameStatus::kNotIp || st == net::FrameStatus::kNotUdp) {
@@ -579,10 +713,7 @@ uint32_t WorkerLoop::process(uint32_t n, int port, int64_t now) {
     const uint32_t iface = local_key_iface(t.source);
     const uint32_t src4 = s.v4_addresses[iface];  // 0: an IPv6 interface
     if (src4 == 0 || !t.dest.addr.is_v4() || v.ip_version != 4) [[unlikely]] {
-      // IPv6 egress needs neighbour discovery (not yet) and a family change
-      // needs a new header (build_udp_frame): counted, not sent.
-      state_.send_failed(t.source);
-      bump(dc.ttl_or_family);
+      forward_other(i, t, now);
       continue;
     }
     const uint32_t dst4 = t.dest.addr.v4();
@@ -644,7 +775,7 @@ uint32_t WorkerLoop::process(uint32_t n, int port, int64_t now) {
     if (res == net::ArpCache::Resolve::kSendRequest)
       request_arp(pe, hop, src4, v.has_vlan, v.vlan_tci);
     if (res != net::ArpCache::Resolve::kTableFull && s.nheld < kHoldSlots) {
-      s.held[s.nheld++] = Impl::Held{m, hop, t.source, pe, now + config_.host.arp_hold_ns};
+      s.held[s.nheld++] = Impl::Held{m, IpAddr::from_v4(hop), t.source, pe, now + config_.host.arp_hold_ns};
     } else {
       s.keep[i] = false;
       unresolved(t.source);

@@ -1,12 +1,14 @@
 // The DPDK worker: one lcore polling one RX queue (or the ring its RX core
 // fills) and running the shared pipeline on the frames, l3fwd-style:
 //
-//   rx_burst -> parse Ethernet/IP/UDP -> {ARP, ICMP echo: answer; else drop
-//   and count} -> process_burst (flow lookup, latching, egress) -> rewrite
-//   headers in the mbuf in place -> next-hop MAC (ARP cache) -> tx_burst
+//   rx_burst -> parse Ethernet/IP/UDP -> {ARP, ICMP echo, NS: answer; else
+//   drop and count} -> process_burst (flow lookup, latching, egress) ->
+//   rewrite headers in the mbuf in place -> next-hop MAC (ARP / neighbour
+//   cache) -> tx_burst
 //
-// The worker is also a host on the wire: it answers ARP and ping for the
-// relay's addresses and resolves next hops itself. No allocation, lock or
+// The worker is also a host on the wire: it answers ARP, neighbour
+// solicitations and ping for the relay's addresses and resolves next hops
+// itself (ARP for IPv4, neighbour discovery for IPv6). No allocation, lock or
 // syscall per packet; counters are relaxed stores read by the control plane.
 // rte_*-free header: the bench and the engine drive it through this API.
 #pragma once
@@ -23,6 +25,10 @@
 #include "dataplane/net/frame.h"
 #include "dataplane/worker.h"
 
+namespace vox::dataplane {
+struct TxPacket;
+}
+
 namespace vox::dataplane::dpdk {
 
 class DpdkPort;
@@ -34,9 +40,11 @@ struct HostConfig {
   // interfaces past the end of interface_port are on ports[0].
   std::vector<IpAddr> addresses;
   std::vector<uint8_t> interface_port;
-  // IPv4 destinations outside an address's /prefix_len go to its port's
-  // gateway; without one every destination is on link.
+  // IPv4 destinations outside an address's /prefix_len (IPv6: /prefix_len6)
+  // go to its port's gateway of that family; without one every destination
+  // is on link.
   uint8_t prefix_len = 24;
+  uint8_t prefix_len6 = 64;
   uint32_t arp_entries = 4096;
   int64_t arp_ttl_ns = 300'000'000'000;      // like a NIC's neighbour table: 5 min
   int64_t arp_retry_ns = 1'000'000'000;      // one request per second per next hop
@@ -58,7 +66,9 @@ struct alignas(64) DpdkCounters {
   std::atomic<uint64_t> arp_learned{0};
   std::atomic<uint64_t> arp_unresolved{0};  // frames dropped: no ARP reply in time / hold full
   std::atomic<uint64_t> icmp_echo_replies{0};
-  std::atomic<uint64_t> ttl_or_family{0};   // rewrite impossible (family change: IPv4 <-> IPv6)
+  std::atomic<uint64_t> ttl_or_family{0};   // egress interface and destination of different families
+  std::atomic<uint64_t> nd_solicitations_sent{0};  // IPv6 next hops asked for (RFC 4861 §7.2.2)
+  std::atomic<uint64_t> nd_learned{0};      // ... and learned from advertisements
   std::atomic<uint64_t> tx_drops{0};        // the TX queue refused them
   std::atomic<uint64_t> handed_off{0};      // RX core: frames passed to another worker's ring
   std::atomic<uint64_t> handoff_drops{0};   // ... that found the ring full
@@ -86,6 +96,7 @@ struct PortQueues {
   uint16_t rx_queue = 0;  // polled when `inbox` is null
   uint16_t tx_queue = 0;
   IpAddr gateway;         // IPv4, or unspecified: everything on link
+  IpAddr gateway6;        // IPv6, or unspecified: every IPv6 destination on link
 };
 
 struct WorkerLoopConfig {
@@ -110,9 +121,10 @@ struct WorkerLoopConfig {
 
 inline constexpr size_t kMaxPorts = kMaxDpdkPorts;
 
-// Where an ARP answer learned by one worker reaches the others.
-struct ArpNews {
-  uint32_t ip;
+// Where a next hop learned by one worker (ARP reply, neighbour
+// advertisement) reaches the others.
+struct NeighborNews {
+  IpAddr ip;  // IPv4 (v4-mapped) or IPv6
   net::MacAddr mac;
   uint8_t port;  // index into WorkerLoopConfig::ports
 };
@@ -130,8 +142,8 @@ class WorkerLoop {
   WorkerLoop(const WorkerLoop&) = delete;
   WorkerLoop& operator=(const WorkerLoop&) = delete;
 
-  // Tells `other` about every next hop this worker learns (ARP arrives on
-  // one queue; every worker transmits).
+  // Tells `other` about every next hop this worker learns (ARP replies and
+  // neighbour advertisements arrive on one queue; every worker transmits).
   void share_arp_with(WorkerLoop& other);
 
   // One iteration: commands, one RX burst, pipeline, TX, held packets.
@@ -150,6 +162,9 @@ class WorkerLoop {
   void flush_held(int64_t now_ns);  // sends what resolved, drops what expired
   void send_generated(GeneratedPackets& g, int64_t now_ns);  // transcoded packets
   void request_arp(int port, uint32_t hop, uint32_t src_ip, bool vlan, uint16_t tci);
+  void request_neighbor(int port, const IpAddr& hop, const IpAddr& src, bool vlan, uint16_t tci);
+  // A frame the fast path does not rewrite: IPv6 on either side.
+  void forward_other(uint32_t frame, const TxPacket& t, int64_t now_ns);
   void unresolved(LocalKey from);  // a frame whose next hop never resolved
   WorkerState& state_;
   WorkerLoopConfig config_;

@@ -24,10 +24,12 @@ inline uint32_t neighbor_hash(const IpAddr& ip) {
 // a burst towards an unresolved address sends one ARP request / Neighbor
 // Solicitation. Entries (resolved or pending) expire ttl after their last
 // update; expired ones are swept only when the table is full.
+enum class NeighborResolve : uint8_t { kResolved, kSendRequest, kPending, kTableFull };
+
 template <class Addr>
 class NeighborCache {
  public:
-  enum class Resolve : uint8_t { kResolved, kSendRequest, kPending, kTableFull };
+  using Resolve = NeighborResolve;
 
   NeighborCache(uint32_t capacity, int64_t ttl_ns, int64_t retry_ns);
 

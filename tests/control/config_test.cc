@@ -55,7 +55,8 @@ TEST(Config, BadValuesNameTheKey) {
       {{"--interface=a/1.2.3.4!::1"}, "--interface"},
       {{"--no-such-flag"}, "--no-such-flag"},
       {{"--dpdk-gateway=nope"}, "--dpdk-gateway"},
-      {{"--dpdk-gateway=2001:db8::1"}, "--dpdk-gateway"},
+      {{"--dpdk-gateway=2001:db8::1"}, "--dpdk-gateway"},  // the default interface is IPv4
+      {{"--dpdk-prefix-len6=129"}, "--dpdk-prefix-len6"},
       {{"--dpdk-prefix-len=33"}, "--dpdk-prefix-len"},
       {{"--dpdk-idle-sleep-us=-1"}, "--dpdk-idle-sleep-us"},
   };
@@ -111,7 +112,20 @@ TEST(Config, DpdkPortsBindInterfacesAndGateways) {
   EXPECT_EQ(c.dpdk_ports[0].gateway.to_string(), "10.77.0.254");
   EXPECT_EQ(c.dpdk_ports[1].ethdev, "0000:03:00.1");
   EXPECT_EQ(c.dpdk_ports[1].gateway.to_string(), "10.79.0.254");
+  EXPECT_TRUE(c.dpdk_ports[0].gateway6.is_unspecified());
   EXPECT_EQ(dpdk_interface_ports(c), (std::vector<uint8_t>{0, 1, 0, 0}));
+
+  // IPv6: the gateway goes to the port whose IPv6 interface's /prefix_len6
+  // holds it, beside that port's IPv4 gateway.
+  auto v6 = parse({"--interface=trunk/10.77.0.1", "--interface=clients/10.79.0.1",
+                   "--interface=clients6/2001:db8:5::1", "--dpdk-port=p0=trunk",
+                   "--dpdk-port=p1=clients,clients6", "--dpdk-gateway=10.79.0.254",
+                   "--dpdk-gateway=2001:db8:5::fe", "--dpdk-prefix-len6=48"});
+  ASSERT_EQ(v6.exit_code, -1) << v6.message;
+  EXPECT_EQ(v6.config.dpdk_prefix_len6, 48);
+  EXPECT_EQ(v6.config.dpdk_ports[1].gateway.to_string(), "10.79.0.254");
+  EXPECT_EQ(v6.config.dpdk_ports[1].gateway6.to_string(), "2001:db8:5::fe");
+  EXPECT_TRUE(v6.config.dpdk_ports[0].gateway6.is_unspecified());
 
   auto multi = parse({"--interface=a/10.1.0.1", "--interface=b/10.2.0.1", "--interface=c/10.3.0.1",
                       "--dpdk-port=p0", "--dpdk-port=p1=b,c"});
@@ -131,8 +145,15 @@ TEST(Config, DpdkPortsBindInterfacesAndGateways) {
         "--dpdk-gateway=192.0.2.1"},
        "in no DPDK port's interface subnet"},
       {{"--interface=a/10.1.0.1", "--dpdk-gateway=10.1.0.254", "--dpdk-gateway=10.1.0.253"},
-       "two gateways for one port"},
-      {{"--dpdk-gateway=fd00::1"}, "must be an IPv4 address"},
+       "two gateways of one family for one port"},
+      {{"--interface=a/10.1.0.1", "--interface=a/fd00::1", "--dpdk-gateway=fd00::fe",
+        "--dpdk-gateway=fd00::fd"},
+       "two gateways of one family for one port"},
+      {{"--dpdk-gateway=fd00::1"}, "no --interface of its address family"},
+      {{"--interface=a/fd00::1", "--interface=b/10.1.0.1", "--dpdk-port=p0=a", "--dpdk-port=p1=b",
+        "--dpdk-gateway=fd00:0:0:1::1"},
+       "in no DPDK port's interface subnet"},
+      {{"--dpdk-gateway=::"}, "invalid address"},
       {{"--dpdk-gateway=nonsense"}, "invalid address"},
       {{"--dpdk-port=p0", "--dpdk-port=p1", "--dpdk-port=p2", "--dpdk-port=p3", "--dpdk-port=p4",
         "--dpdk-port=p5", "--dpdk-port=p6", "--dpdk-port=p7", "--dpdk-port=p8"},

@@ -14,6 +14,7 @@
 #include "dataplane/dpdk/vdev.h"
 #include "dataplane/net/arp.h"
 #include "dataplane/net/checksum.h"
+#include "dataplane/net/icmp.h"
 #include "dataplane/net/rewrite.h"
 #include "dataplane/srtp_slot.h"
 #include "tests/dataplane/srtp_test_util.h"
@@ -117,7 +118,7 @@ class WorkerLoopTest : public ::testing::Test {
   WorkerLoop& make_loop(HostConfig host = {}, IpAddr gateway = {}) {
     if (host.addresses.empty()) host.addresses = {ip("10.0.0.1")};
     WorkerLoopConfig c;
-    c.ports.push_back(PortQueues{&*relay_, 0, 0, gateway});
+    c.ports.push_back(PortQueues{&*relay_, 0, 0, gateway.is_v4() ? gateway : IpAddr{}, gateway.is_v4() ? IpAddr{} : gateway});
     c.host = host;
     loop_ = std::make_unique<WorkerLoop>(*state_, c);
     baseline_ = in_use();
@@ -180,6 +181,23 @@ class WorkerLoopTest : public ::testing::Test {
   }
 
   // The callee's MAC, learned through the ARP request the worker sends.
+  // A frame the relay sent: from it to `to_mac`, between the endpoints,
+  // TTL / hop limit 64, carrying `payload`; parse_frame verifies checksums.
+  void expect_relayed(const std::vector<uint8_t>& frame, const MacAddr& to_mac, Endpoint from,
+                      Endpoint to, const std::vector<uint8_t>& payload) {
+    FrameView v;
+    ASSERT_EQ(net::parse_frame(frame.data(), frame.size(), &v), FrameStatus::kOk);
+    EXPECT_EQ(v.src_mac(), relay_mac_);
+    EXPECT_EQ(v.dst_mac(), to_mac);
+    EXPECT_EQ(v.src_ip, from.addr);
+    EXPECT_EQ(v.src_port, from.port);
+    EXPECT_EQ(v.dst_ip, to.addr);
+    EXPECT_EQ(v.dst_port, to.port);
+    EXPECT_EQ(v.ttl, 64);
+    ASSERT_EQ(v.payload_length, payload.size());
+    EXPECT_EQ(0, std::memcmp(v.payload(), payload.data(), payload.size()));
+  }
+
   void answer_arp(const std::vector<uint8_t>& request, uint32_t for_ip, const MacAddr& mac) {
     auto a = net::parse_arp(request.data(), request.size());
     ASSERT_TRUE(a.ok());
@@ -357,6 +375,129 @@ TEST_F(WorkerLoopTest, AHeldFrameTheTxQueueRefusesIsChargedToItsEgressFlow) {
   EXPECT_EQ(get(state_->flow(to_callee).drops.by_reason[size_t(DropReason::kSendFailed)]), 1u);
 }
 
+// The relay's IPv6 neighbour (RFC 4861) for a Neighbor Solicitation it
+// sent: the NS is checked, and answered by the same code that answers the
+// relay's own (as the neighbour, with its MAC).
+std::vector<uint8_t> advertise(const std::vector<uint8_t>& ns, const char* target,
+                               const MacAddr& target_mac, const MacAddr& relay_mac) {
+  FrameView v;
+  EXPECT_EQ(net::parse_frame(ns.data(), ns.size(), &v), FrameStatus::kNotUdp);
+  EXPECT_EQ(v.ip_version, 6);
+  EXPECT_EQ(v.ip_protocol, net::kIpProtoIcmpv6);
+  EXPECT_EQ(v.l4()[0], net::kIcmpv6NeighborSolicitation);
+  EXPECT_EQ(std::memcmp(v.l4() + 8, ip(target).bytes, 16), 0);
+  EXPECT_EQ(v.src_mac(), relay_mac);
+  // To the target's solicited-node group: 33:33:ff + its low 24 bits.
+  const MacAddr group{{0x33, 0x33, 0xff, ip(target).bytes[13], ip(target).bytes[14], ip(target).bytes[15]}};
+  EXPECT_EQ(v.dst_mac(), group);
+  std::vector<uint8_t> na(ns.size() + 16);
+  std::memcpy(na.data(), ns.data(), ns.size());
+  const IpAddr ours[] = {ip(target)};
+  auto n = net::answer_neighbor_solicitation(na.data(), na.size(), v, target_mac, ours);
+  EXPECT_TRUE(n.ok());
+  na.resize(n.ok() ? *n : 0);
+  return na;
+}
+
+std::pair<FlowCommand, FlowCommand> call_flows_v6(uint16_t iface_a, const char* caller,
+                                                  uint16_t iface_b, const char* callee) {
+  auto [a, b] = call_flows(30000, 30002, callee);
+  a.hot.key = make_local_key(iface_a, 30000);
+  a.hot.sdp_source = ep(caller, 5000);
+  b.hot.key = make_local_key(iface_b, 30002);
+  return {a, b};
+}
+
+// IPv6 on both legs: the callee's MAC comes by neighbour discovery, and the
+// frame waiting for it leaves rewritten for the callee.
+TEST_F(WorkerLoopTest, RelaysIpv6AfterNeighbourDiscovery) {
+  HostConfig host;
+  host.addresses = {ip("2001:db8::1")};
+  WorkerLoop& loop = make_loop(host);
+  auto [a, b] = call_flows_v6(0, "2001:db8::2", 0, "2001:db8::3");
+  ASSERT_TRUE(state_->commands().push(a));
+  ASSERT_TRUE(state_->commands().push(b));
+  const auto rtp = rtp_packet(1);
+  auto out = exchange(udp_frame(kPhoneMac, relay_mac_, ep("2001:db8::2", 5000), ep("2001:db8::1", 30000), rtp));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(get(loop.counters().nd_solicitations_sent), 1u);
+  // An advertisement nobody asked for teaches nothing (RFC 4861 §7.2.5).
+  uint8_t stray[128];
+  const size_t sn = net::build_neighbor_solicitation(stray, sizeof stray, relay_mac_, ip("2001:db8::1"),
+                                                     ip("2001:db8::9"));
+  send(advertise(std::vector<uint8_t>(stray, stray + sn), "2001:db8::9", kGatewayMac, relay_mac_));
+  EXPECT_EQ(loop.poll_once(), 1u);
+  EXPECT_TRUE(receive().empty());
+  EXPECT_EQ(get(loop.counters().nd_learned), 0u);
+  EXPECT_EQ(get(loop.counters().not_handled), 1u);
+
+  send(advertise(out[0], "2001:db8::3", kCalleeMac, relay_mac_));
+  EXPECT_EQ(loop.poll_once(), 1u);
+  EXPECT_EQ(get(loop.counters().nd_learned), 1u);
+  out = receive();
+  ASSERT_EQ(out.size(), 1u);
+  expect_relayed(out[0], kCalleeMac, ep("2001:db8::1", 30002), ep("2001:db8::3", 6000), rtp);
+  EXPECT_EQ(get(state_->counters().tx_packets), 1u);
+
+  // Resolved: the next one goes straight out.
+  out = exchange(udp_frame(kPhoneMac, relay_mac_, ep("2001:db8::2", 5000), ep("2001:db8::1", 30000),
+                           rtp_packet(2)));
+  ASSERT_EQ(out.size(), 1u);
+  expect_relayed(out[0], kCalleeMac, ep("2001:db8::1", 30002), ep("2001:db8::3", 6000), rtp_packet(2));
+  EXPECT_EQ(get(loop.counters().nd_solicitations_sent), 1u);
+}
+
+// A trunk on IPv4 and a client on IPv6 (two interfaces, NG "direction"):
+// each frame changes family, with fresh headers in front of its payload,
+// and keeps its DSCP.
+TEST_F(WorkerLoopTest, BridgesIpv4AndIpv6) {
+  HostConfig host;
+  host.addresses = {ip("10.0.0.1"), ip("2001:db8::1")};
+  WorkerLoop& loop = make_loop(host);
+  auto [a, b] = call_flows_v6(0, "10.0.0.2", 1, "2001:db8::3");
+  ASSERT_TRUE(state_->commands().push(a));
+  ASSERT_TRUE(state_->commands().push(b));
+  auto frame = [](const MacAddr& from, Endpoint src, Endpoint dst, const std::vector<uint8_t>& payload,
+                  const MacAddr& to) {
+    net::UdpFrameSpec spec;
+    spec.src_mac = from;
+    spec.dst_mac = to;
+    spec.src = src;
+    spec.dst = dst;
+    spec.traffic_class = 0xb8;  // EF
+    std::vector<uint8_t> f(net::udp_frame_header_length(spec) + payload.size());
+    std::memcpy(f.data() + f.size() - payload.size(), payload.data(), payload.size());
+    EXPECT_EQ(net::build_udp_frame(f.data() + f.size() - payload.size(), payload.size(), spec), f.data());
+    return f;
+  };
+  const auto rtp = rtp_packet(1);
+  auto out = exchange(frame(kPhoneMac, ep("10.0.0.2", 5000), ep("10.0.0.1", 30000), rtp, relay_mac_));
+  ASSERT_EQ(out.size(), 1u);
+  send(advertise(out[0], "2001:db8::3", kCalleeMac, relay_mac_));
+  loop.poll_once();
+  out = receive();
+  ASSERT_EQ(out.size(), 1u);
+  expect_relayed(out[0], kCalleeMac, ep("2001:db8::1", 30002), ep("2001:db8::3", 6000), rtp);
+  FrameView v;
+  ASSERT_EQ(net::parse_frame(out[0].data(), out[0].size(), &v), FrameStatus::kOk);
+  EXPECT_EQ(uint8_t(load_be16(v.l3()) >> 4), 0xb8);
+  EXPECT_EQ(out[0].size(), 14u + 40 + 8 + rtp.size());
+
+  // And back: IPv6 in, IPv4 out to the caller once ARP has found it.
+  const auto back = rtp_packet(7);
+  out = exchange(frame(kCalleeMac, ep("2001:db8::3", 6000), ep("2001:db8::1", 30002), back, relay_mac_));
+  ASSERT_EQ(out.size(), 1u);
+  answer_arp(out[0], ip("10.0.0.2").v4(), kPhoneMac);
+  loop.poll_once();
+  out = receive();
+  ASSERT_EQ(out.size(), 1u);
+  expect_relayed(out[0], kPhoneMac, ep("10.0.0.1", 30000), ep("10.0.0.2", 5000), back);
+  ASSERT_EQ(net::parse_frame(out[0].data(), out[0].size(), &v), FrameStatus::kOk);
+  EXPECT_EQ(v.l3()[1], 0xb8);
+  EXPECT_EQ(get(state_->counters().tx_packets), 2u);
+  EXPECT_EQ(get(loop.counters().ttl_or_family), 0u);
+}
+
 TEST_F(WorkerLoopTest, AnswersArpAndPingForItsAddressesOnly) {
   WorkerLoop& loop = make_loop();
   // who-has 10.0.0.1 from the phone.
@@ -496,7 +637,7 @@ TEST_F(WorkerLoopTest, RxCoreHandsFramesToTheOwningWorker) {
   HostConfig host;
   host.addresses = {ip("10.0.0.1")};
   WorkerLoopConfig c0;
-  c0.ports.push_back(PortQueues{&*relay_, 0, 0, {}});
+  c0.ports.push_back(PortQueues{&*relay_, 0, 0, {}, {}});
   c0.host = host;
   c0.workers = 2;
   c0.outboxes = {nullptr, ring};
@@ -566,8 +707,8 @@ TEST_F(WorkerLoopTest, RelaysBetweenTwoPortsEachWithItsOwnAddressesAndGateway) {
     host.addresses = {ip("10.0.0.1"), ip("10.9.0.1")};
     host.interface_port = {0, 1};
     WorkerLoopConfig c;
-    c.ports.push_back(PortQueues{&*relay_, 0, 0, ip("10.0.0.254")});
-    c.ports.push_back(PortQueues{&*relay2, 0, 0, ip("10.9.0.254")});
+    c.ports.push_back(PortQueues{&*relay_, 0, 0, ip("10.0.0.254"), {}});
+    c.ports.push_back(PortQueues{&*relay2, 0, 0, ip("10.9.0.254"), {}});
     c.host = host;
     WorkerLoop loop(*state_, c);
     baseline_ = in_use();
