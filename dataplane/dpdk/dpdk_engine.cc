@@ -32,6 +32,7 @@ int worker_main(void* arg) {
 struct DpdkEngine::Impl {
   std::optional<EalHandle> eal;
   std::vector<DpdkPort> ports;
+  uint16_t port_rx_queues = 1;  // RX queues of every port
   std::vector<UdpSteeringRule> rules;
   std::vector<void*> rings;  // hand-off rings, by worker (null for the RX core)
   std::vector<std::unique_ptr<WorkerLoop>> loops;
@@ -58,6 +59,7 @@ struct DpdkEngine::Impl {
       }
       ports.push_back(std::move(*port));
     }
+    port_rx_queues = rx_queues;
     return true;
   }
 };
@@ -121,18 +123,24 @@ Result<std::unique_ptr<DpdkEngine>, std::string> DpdkEngine::create(const DpdkEn
         else refused = rule.error();
       }
     }
-    if (!refused.empty()) {  // all ports steer, or none
+    if (refused.empty()) {
+      e->steering_ = "rte_flow";
+    } else {  // all ports steer, or none; the queues stay, for the RX core
       e->steering_ = "rx core hand-off (rte_flow: " + refused + ")";
       s.rules.clear();
-      s.ports.clear();
     }
-    if (!s.ports.empty()) e->steering_ = "rte_flow";
   }
+  // Without rte_flow the RX core polls every RX queue of a port: a port
+  // may spread frames over its queues on its own (RSS; af_packet's fanout
+  // over its qpairs sockets), and a queue nobody polls loses what it gets.
+  // One queue where a port has no more.
+  if (s.ports.empty() && workers > 1) (void)s.open_ports(ids, pc, uint16_t(workers));
   if (s.ports.empty()) {
     if (auto opened = s.open_ports(ids, pc, 1); !opened.ok()) return Err{opened.error()};
-    if (workers == 1) e->steering_ = "single queue";
-    else if (e->steering_.empty()) e->steering_ = "rx core hand-off";
   }
+  if (workers == 1) e->steering_ = "single queue";
+  else if (e->steering_.empty()) e->steering_ = "rx core hand-off";
+
   for (const DpdkPort& port : s.ports) {
     const PortInfo& info = port.info();
     char mac[18];
@@ -160,6 +168,7 @@ Result<std::unique_ptr<DpdkEngine>, std::string> DpdkEngine::create(const DpdkEn
       PortQueues q;
       q.port = &s.ports[p];
       q.rx_queue = s.rules.empty() ? 0 : uint16_t(w);
+      q.rx_queue_count = s.rules.empty() && w == 0 ? s.port_rx_queues : 1;  // the RX core: all of them
       q.tx_queue = uint16_t(w);
       q.gateway = specs[p].gateway;
       q.gateway6 = specs[p].gateway6;

@@ -140,6 +140,7 @@ struct WorkerLoop::Impl {
       const PortInfo& info = dev->info();
       id = info.port_id;
       rx_queue = q.rx_queue;
+      rx_queues = std::max<uint16_t>(q.rx_queue_count, 1);
       tx_queue = q.tx_queue;
       mac = to_mac(info.mac);
       tx_ip_offload = info.enabled.tx_ipv4;
@@ -184,7 +185,7 @@ struct WorkerLoop::Impl {
     }
 
     DpdkPort* dev;
-    uint16_t id = 0, rx_queue = 0, tx_queue = 0;
+    uint16_t id = 0, rx_queue = 0, rx_queues = 1, tx_queue = 0;
     net::MacAddr mac;
     bool tx_ip_offload = false, tx_udp_offload = false, rx_offload = false;
     uint32_t gateway = 0;
@@ -524,10 +525,13 @@ uint32_t WorkerLoop::poll_once() {
     }
   } else {
     for (size_t p = 0; p < s.ports.size(); ++p) {
-      const uint32_t n = fastpath::rx_burst(s.ports[p].id, s.ports[p].rx_queue, s.rx, kBurstSize);
-      if (n == 0) continue;
-      wake();
-      total += process(n, int(p), now);
+      const Impl::Port& port = s.ports[p];
+      for (uint16_t q = port.rx_queue; q < port.rx_queue + port.rx_queues; ++q) {
+        const uint32_t n = fastpath::rx_burst(port.id, q, s.rx, kBurstSize);
+        if (n == 0) continue;
+        wake();
+        total += process(n, int(p), now);
+      }
     }
   }
   // Packets waiting for a next hop that this iteration may have resolved.
@@ -674,9 +678,12 @@ uint32_t WorkerLoop::process(uint32_t n, int port, int64_t now) {
         bump(dc.icmp_echo_replies);
         continue;
       }
-      // An advertisement answering our solicitation (RFC 4861 §7.2.5: one
-      // for an address not being resolved is discarded).
-      if (auto na = net::parse_neighbor_advertisement(d, v); na.ok() && in.nd.tracks(na->target)) {
+      // An advertisement answering a solicitation: this worker's (it tracks
+      // the target) or another's (solicited, to one of our addresses: the
+      // answer reaches whichever worker polls the queue). RFC 4861 §7.2.5:
+      // others, for an address nobody is resolving, are discarded.
+      if (auto na = net::parse_neighbor_advertisement(d, v);
+          na.ok() && (in.nd.tracks(na->target) || (na->solicited && s.iface_of(v.dst_ip, config_.host) >= 0))) {
         if (in.nd.learn(na->target, na->mac, now)) {
           bump(dc.nd_learned);
           for (auto* out : s.news_out) out->push(NeighborNews{na->target, na->mac, pi});

@@ -97,6 +97,9 @@ struct PortQueues {
   uint16_t tx_queue = 0;
   IpAddr gateway;         // IPv4, or unspecified: everything on link
   IpAddr gateway6;        // IPv6, or unspecified: every IPv6 destination on link
+  // RX queues polled, from rx_queue on: more than one for an RX core whose
+  // port spreads frames over queues by itself (RSS, af_packet's fanout).
+  uint16_t rx_queue_count = 1;
 };
 
 struct WorkerLoopConfig {

@@ -225,6 +225,7 @@ Result<NeighborAdvertisement, IcmpError> parse_neighbor_advertisement(const uint
   NeighborAdvertisement na;
   std::memcpy(na.target.bytes, icmp + 8, 16);
   std::memcpy(na.mac.bytes, target_lla, 6);
+  na.solicited = (icmp[4] & 0x40) != 0;
   return na;
 }
 

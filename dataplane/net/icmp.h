@@ -63,10 +63,12 @@ size_t build_neighbor_solicitation(uint8_t* out, size_t capacity, const MacAddr&
                                    const IpAddr& our_ip, const IpAddr& target,
                                    bool has_vlan = false, uint16_t vlan_tci = 0);
 
-// What a valid Neighbor Advertisement says: target's link-layer address.
+// What a valid Neighbor Advertisement says: target's link-layer address,
+// and whether it answers a solicitation (the S flag, RFC 4861 §4.4).
 struct NeighborAdvertisement {
   IpAddr target;
   MacAddr mac;
+  bool solicited = false;
 };
 // Checks a Neighbor Advertisement (RFC 4861 §7.1.2: hop limit 255, code 0,
 // checksum, target not multicast, options well formed) for which

@@ -214,6 +214,12 @@ TEST(NetIcmp, NeighborSolicitationGoldenAndItsAdvertisement) {
   ASSERT_TRUE(na.ok()) << to_string(na.error());
   EXPECT_EQ(na->target, *IpAddr::parse("2001:db8::2"));
   EXPECT_EQ(na->mac, kOurMac);
+  EXPECT_TRUE(na->solicited);
+  f[54 + 4] &= 0xbf;  // S cleared (an unsolicited update)
+  fix_icmpv6_checksum(f);
+  na = parse_neighbor_advertisement(f.data(), v);
+  ASSERT_TRUE(na.ok()) << to_string(na.error());
+  EXPECT_FALSE(na->solicited);
 }
 
 TEST(NetIcmp, NeighborAdvertisementRefusals) {

@@ -181,6 +181,22 @@ class WorkerLoopTest : public ::testing::Test {
   }
 
   // The callee's MAC, learned through the ARP request the worker sends.
+  // Two workers without rte_flow: worker 0 polls the port and hands worker
+  // 1's frames over `ring`; worker 1 sends on TX queue 1. Sets the baseline.
+  std::pair<WorkerLoopConfig, WorkerLoopConfig> handoff_configs(void* ring, IpAddr address) {
+    WorkerLoopConfig c0;
+    c0.ports.push_back(PortQueues{&*relay_, 0, 0, {}, {}});
+    c0.host.addresses = {address};
+    c0.workers = 2;
+    c0.outboxes = {nullptr, ring};
+    WorkerLoopConfig c1 = c0;
+    c1.outboxes.clear();
+    c1.inbox = ring;
+    c1.ports[0].tx_queue = 1;
+    baseline_ = in_use();
+    return {c0, c1};
+  }
+
   // A frame the relay sent: from it to `to_mac`, between the endpoints,
   // TTL / hop limit 64, carrying `payload`; parse_frame verifies checksums.
   void expect_relayed(const std::vector<uint8_t>& frame, const MacAddr& to_mac, Endpoint from,
@@ -421,11 +437,20 @@ TEST_F(WorkerLoopTest, RelaysIpv6AfterNeighbourDiscovery) {
   auto out = exchange(udp_frame(kPhoneMac, relay_mac_, ep("2001:db8::2", 5000), ep("2001:db8::1", 30000), rtp));
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(get(loop.counters().nd_solicitations_sent), 1u);
-  // An advertisement nobody asked for teaches nothing (RFC 4861 §7.2.5).
+  // An unsolicited advertisement (S clear) for an address nobody is
+  // resolving teaches nothing (RFC 4861 §7.2.5).
   uint8_t stray[128];
   const size_t sn = net::build_neighbor_solicitation(stray, sizeof stray, relay_mac_, ip("2001:db8::1"),
                                                      ip("2001:db8::9"));
-  send(advertise(std::vector<uint8_t>(stray, stray + sn), "2001:db8::9", kGatewayMac, relay_mac_));
+  auto na = advertise(std::vector<uint8_t>(stray, stray + sn), "2001:db8::9", kGatewayMac, relay_mac_);
+  uint8_t* icmp = na.data() + 14 + 40;
+  icmp[4] &= 0xbf;
+  store_be16(icmp + 2, 0);
+  const uint32_t icmp_len = uint32_t(na.size() - 54);
+  store_be16(icmp + 2, net::checksum_finish(net::checksum_add(
+                           icmp, icmp_len,
+                           net::pseudo_header_sum_v6(na.data() + 22, na.data() + 38, net::kIpProtoIcmpv6, icmp_len))));
+  send(na);
   EXPECT_EQ(loop.poll_once(), 1u);
   EXPECT_TRUE(receive().empty());
   EXPECT_EQ(get(loop.counters().nd_learned), 0u);
@@ -634,18 +659,7 @@ TEST_F(WorkerLoopTest, RxCoreHandsFramesToTheOwningWorker) {
   void* ring = create_handoff_ring("wl_handoff", 1024);
   ASSERT_NE(ring, nullptr);
   WorkerState s1(1, 64);
-  HostConfig host;
-  host.addresses = {ip("10.0.0.1")};
-  WorkerLoopConfig c0;
-  c0.ports.push_back(PortQueues{&*relay_, 0, 0, {}, {}});
-  c0.host = host;
-  c0.workers = 2;
-  c0.outboxes = {nullptr, ring};
-  WorkerLoopConfig c1 = c0;
-  c1.outboxes.clear();
-  c1.inbox = ring;
-  c1.ports[0].tx_queue = 1;
-  baseline_ = in_use();
+  auto [c0, c1] = handoff_configs(ring, ip("10.0.0.1"));
   {
     WorkerLoop w0(*state_, c0), w1(s1, c1);
     w0.share_arp_with(w1);
@@ -671,6 +685,41 @@ TEST_F(WorkerLoopTest, RxCoreHandsFramesToTheOwningWorker) {
     EXPECT_EQ(v.src_port, 30006);
     EXPECT_EQ(get(s1.counters().tx_packets), 1u);
     EXPECT_EQ(get(w1.counters().arp_requests_sent), 0u);
+  }
+  free_handoff_ring(ring);
+}
+
+// The same over IPv6: worker 1 solicits the callee, the advertisement comes
+// back to worker 0 (which polls the port and solicited nothing): it takes
+// it, being solicited and for our address, and tells worker 1.
+TEST_F(WorkerLoopTest, AnAdvertisementForAnotherWorkersSolicitationReachesIt) {
+  void* ring = create_handoff_ring("wl_handoff6", 1024);
+  ASSERT_NE(ring, nullptr);
+  WorkerState s1(1, 64);
+  auto [c0, c1] = handoff_configs(ring, ip("2001:db8::1"));
+  {
+    WorkerLoop w0(*state_, c0), w1(s1, c1);
+    w0.share_arp_with(w1);
+    auto [a, b] = call_flows_v6(0, "2001:db8::2", 0, "2001:db8::3");
+    a.hot.key = make_local_key(0, 30002);  // (30002 / 2) % 2 = 1: worker 1's call
+    b.hot.key = make_local_key(0, 30006);
+    ASSERT_TRUE(s1.commands().push(a));
+    ASSERT_TRUE(s1.commands().push(b));
+    const auto rtp = rtp_packet(1);
+    send(udp_frame(kPhoneMac, relay_mac_, ep("2001:db8::2", 5000), ep("2001:db8::1", 30002), rtp));
+    EXPECT_EQ(w0.poll_once(), 1u);
+    EXPECT_EQ(w1.poll_once(), 1u);
+    auto out = receive();
+    ASSERT_EQ(out.size(), 1u);  // worker 1's solicitation
+    EXPECT_EQ(get(w1.counters().nd_solicitations_sent), 1u);
+    send(advertise(out[0], "2001:db8::3", kCalleeMac, relay_mac_));
+    EXPECT_EQ(w0.poll_once(), 1u);
+    EXPECT_EQ(get(w0.counters().nd_learned), 1u);
+    w1.poll_once();  // takes the news, sends the held frame
+    out = receive();
+    ASSERT_EQ(out.size(), 1u);
+    expect_relayed(out[0], kCalleeMac, ep("2001:db8::1", 30006), ep("2001:db8::3", 6000), rtp);
+    EXPECT_EQ(get(s1.counters().tx_packets), 1u);
   }
   free_handoff_ring(ring);
 }

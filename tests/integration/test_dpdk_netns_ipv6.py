@@ -25,6 +25,7 @@ Then the relay exits 0 on SIGTERM and the namespaces are gone.
 Run (root):
   python3 tests/integration/test_dpdk_netns_ipv6.py --build-dir build
   python3 tests/integration/test_dpdk_netns_ipv6.py --build-dir build --backend socket
+  python3 tests/integration/test_dpdk_netns_ipv6.py --build-dir build --workers 2
 Prints "SKIP: ..." and exits 0 when not root, without `ip netns`, without
 IPv6 in the kernel, or (dpdk) when voxrelay has no DPDK backend. Exit 0 = pass.
 """
@@ -54,8 +55,11 @@ WATCHDOG_S = 90       # hard cap (ctest's TIMEOUT is 300)
 
 
 def parse_args():
-    args = dn.topology_args(__doc__.split("\n")[0], load=False).parse_args()
-    args.workers = 1          # what dn.NsRelay reads
+    ap = dn.topology_args(__doc__.split("\n")[0], load=False)
+    ap.add_argument("--workers", type=int, default=1,
+                    help="relay workers; dpdk with >1: worker 0 polls the port, so advertisements "
+                         "answering another worker's solicitation reach it through worker 0")
+    args = ap.parse_args()
     if args.backend == "dpdk":
         args.relay_arg = [f"--dpdk-idle-sleep-us={IDLE_SLEEP_US}", *args.relay_arg]
     return args
