@@ -579,7 +579,6 @@ uint32_t WorkerLoop::process(uint32_t n, int port, int64_t now) {
     net::FrameView& v = s.views[i];
     if (m->nb_segs != 1) [[unlikely]] {  // jumbo / scattered: never RTP
       bump(dc.frame_drops[size_t(net::FrameStatus::kUnsupported)]);
-      bump(wc.drops[size_t(DropReason::kMalformed)]);
       continue;
     }
     // A host takes unicast frames for its own MAC only (a port that sees
@@ -697,7 +696,7 @@ uint32_t WorkerLoop::process(uint32_t n, int port, int64_t now) {
       bump(dc.not_handled);
     } else {
       bump(dc.frame_drops[size_t(st)]);
-      bump(wc.drops[size_t(DropReason::kMalformed)]);
+      if (st != net::FrameStatus::kUnsupported) bump(wc.drops[size_t(DropReason::kMalformed)]);
     }
   }
 

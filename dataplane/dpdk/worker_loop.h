@@ -53,8 +53,10 @@ struct HostConfig {
 
 // Counters of the DPDK layer around the pipeline (the pipeline's own are in
 // WorkerCounters; frames dropped here as malformed are also added to the
-// worker's `malformed` drops, so the usual totals show them). Written by the
-// worker only.
+// worker's `malformed` drops, so the usual totals show them, but not the
+// unsupported ones: IPv6 extension headers (every MLD report has one), QinQ,
+// multi-segment frames are link traffic the relay does not take, not
+// damage). Written by the worker only.
 struct alignas(64) DpdkCounters {
   std::atomic<uint64_t> frames_rx{0};
   std::atomic<uint64_t> frame_drops[net::kFrameStatusCount] = {};  // by FrameStatus

@@ -620,6 +620,17 @@ TEST_F(WorkerLoopTest, MalformedFramesAreCountedAndDropped) {
     EXPECT_EQ(get(loop.counters().frame_drops[size_t(c.reason)]), before + 1);
     EXPECT_EQ(get(state_->counters().drops[size_t(DropReason::kMalformed)]), malformed + 1);
   }
+  // An MLD report (what every IPv6 host sends when it joins a group) has a
+  // Hop-by-Hop header: unsupported, counted as such, and not "malformed".
+  {
+    std::vector<uint8_t> mld = udp_frame(kPhoneMac, relay_mac_, ep("fe80::2", 5000), ep("ff02::16", 5000),
+                                         rtp_packet(1));
+    mld[14 + 6] = 0;  // next header: Hop-by-Hop Options
+    const uint64_t malformed = get(state_->counters().drops[size_t(DropReason::kMalformed)]);
+    EXPECT_TRUE(exchange(mld).empty());
+    EXPECT_EQ(get(loop.counters().frame_drops[size_t(FrameStatus::kUnsupported)]), 1u);
+    EXPECT_EQ(get(state_->counters().drops[size_t(DropReason::kMalformed)]), malformed);
+  }
   // Unicast to another station's MAC: not for this host at all.
   std::vector<uint8_t> elsewhere = good;
   std::memcpy(elsewhere.data(), kCalleeMac.bytes, 6);
