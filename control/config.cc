@@ -144,13 +144,8 @@ std::string parse_dpdk_ports(const std::vector<std::string>& ports, const std::v
   const std::vector<uint8_t> port_of = dpdk_interface_ports(*c);
   // Whether a and b (same family) share the --dpdk-prefix-len(6) subnet.
   auto same_subnet = [&](const IpAddr& a, const IpAddr& b) {
-    const bool v4 = a.is_v4();
-    int bits = v4 ? 96 + std::clamp(c->dpdk_prefix_len, 0, 32) : std::clamp(c->dpdk_prefix_len6, 0, 128);
-    for (int i = 0; bits > 0; ++i, bits -= 8) {
-      const uint8_t mask = bits >= 8 ? 0xff : uint8_t(0xff << (8 - bits));
-      if ((a.bytes[i] ^ b.bytes[i]) & mask) return false;
-    }
-    return true;
+    return a.same_prefix(b, a.is_v4() ? 96u + unsigned(std::clamp(c->dpdk_prefix_len, 0, 32))
+                                      : unsigned(std::clamp(c->dpdk_prefix_len6, 0, 128)));
   };
   for (const std::string& g : gateways) {
     auto gw = IpAddr::parse(g);

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
 
 namespace vox {
@@ -10,6 +11,14 @@ namespace vox {
 bool IpAddr::is_unspecified() const {
   static const IpAddr zero{};
   return *this == zero || (is_v4() && v4() == 0);
+}
+
+bool IpAddr::same_prefix(const IpAddr& o, unsigned bits) const {
+  const size_t whole = std::min(bits, 128u) / 8;
+  if (std::memcmp(bytes, o.bytes, whole) != 0) return false;
+  if (whole == 16 || bits % 8 == 0) return true;
+  const uint8_t mask = uint8_t(0xff << (8 - bits % 8));
+  return ((bytes[whole] ^ o.bytes[whole]) & mask) == 0;
 }
 
 std::optional<IpAddr> IpAddr::parse(std::string_view text) {

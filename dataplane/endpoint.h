@@ -21,6 +21,9 @@ struct IpAddr {
 
   bool is_v4() const { return std::memcmp(bytes, kV4MappedPrefix, 12) == 0; }
   bool is_unspecified() const;  // 0.0.0.0 or :: (SDP "hold" address)
+  // Whether the first `bits` of the 128-bit form match o's (an IPv4
+  // address's /n is bits 96 + n; past 128 counts as 128).
+  bool same_prefix(const IpAddr& o, unsigned bits) const;
   // Host order; only when is_v4().
   uint32_t v4() const {
     uint32_t be;

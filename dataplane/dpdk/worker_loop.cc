@@ -47,16 +47,6 @@ net::MacAddr to_mac(const MacAddress& a) {
   return m;
 }
 
-// Whether two IPv6 addresses share their first `bits` bits.
-bool same_prefix6(const IpAddr& a, const IpAddr& b, uint8_t bits) {
-  const size_t whole = std::min<size_t>(bits, 128) / 8;
-  if (std::memcmp(a.bytes, b.bytes, whole) != 0) return false;
-  const uint8_t rest = bits % 8;
-  if (rest == 0 || whole == 16) return true;
-  const uint8_t mask = uint8_t(0xff << (8 - rest));
-  return ((a.bytes[whole] ^ b.bytes[whole]) & mask) == 0;
-}
-
 // The IP header's DSCP/ECN octet: IPv4 TOS, or IPv6 traffic class.
 uint8_t traffic_class(const uint8_t* frame, const net::FrameView& v) {
   const uint8_t* ip = frame + v.l3_offset;
@@ -159,7 +149,7 @@ struct WorkerLoop::Impl {
     // Either family (dst and local alike).
     IpAddr next_hop(const IpAddr& dst, const IpAddr& local, uint32_t mask, uint8_t bits6) const {
       if (dst.is_v4()) return IpAddr::from_v4(next_hop(dst.v4(), local.v4(), mask));
-      if (gateway6.is_unspecified() || same_prefix6(dst, local, bits6)) return dst;
+      if (gateway6.is_unspecified() || dst.same_prefix(local, bits6)) return dst;
       return gateway6;
     }
     net::NeighborResolve resolve(const IpAddr& hop, int64_t now, net::MacAddr* hop_mac) {
@@ -170,6 +160,13 @@ struct WorkerLoop::Impl {
     }
     bool learn(const IpAddr& ip, const net::MacAddr& ip_mac, int64_t now) {
       return ip.is_v4() ? arp.learn(ip.v4(), ip_mac, now) : nd.learn(ip, ip_mac, now);
+    }
+    // A rewritten frame of `len` RTP octets, leaving by flow `from`, into
+    // this burst's TX batch.
+    void queue(rte_mbuf* m, uint16_t len, LocalKey from) {
+      fwd_len[nfwd] = len;
+      fwd_from[nfwd] = from;
+      tx[nfwd++] = m;
     }
     // Sends n frames on this worker's queue, counted as sent packets; what
     // the queue refused is freed, counted as TX drops and charged to the
@@ -325,12 +322,27 @@ void WorkerLoop::flush_held(int64_t now) {
   for (size_t p = 0; p < s.ports.size(); ++p) s.ports[p].transmit(tx[p], from[p], ntx[p], state_, *counters_);
 }
 
-// A frame dropped because its next hop did not answer ARP (or no room was
-// left to hold it): counted here and charged to its egress flow, as the
-// kernel's "host unreachable" is on the socket backend.
+// A frame dropped because its next hop did not answer ARP / neighbour
+// discovery (or no room was left to hold it): counted here and charged to
+// its egress flow, as the kernel's "host unreachable" is on the socket backend.
 void WorkerLoop::unresolved(LocalKey from) {
   bump(counters_->arp_unresolved);
   state_.send_failed(from);
+}
+
+// A frame whose next hop is not resolved yet: asks for it (res said so),
+// then holds the frame for the answer. False when it cannot be held (the
+// table or the hold is full): counted and charged; the caller frees it.
+bool WorkerLoop::hold(rte_mbuf* m, uint8_t port, net::NeighborResolve res, const IpAddr& hop,
+                      const IpAddr& src, LocalKey from, bool vlan, uint16_t tci, int64_t now) {
+  Impl& s = *impl_;
+  if (res == net::NeighborResolve::kSendRequest) request_neighbor(port, hop, src, vlan, tci);
+  if (res != net::NeighborResolve::kTableFull && s.nheld < kHoldSlots) {
+    s.held[s.nheld++] = Impl::Held{m, hop, from, port, now + config_.host.arp_hold_ns};
+    return true;
+  }
+  unresolved(from);
+  return false;
 }
 
 void WorkerLoop::request_arp(int port, uint32_t hop, uint32_t src_ip, bool vlan, uint16_t tci) {
@@ -418,17 +430,12 @@ void WorkerLoop::send_generated(GeneratedPackets& g, int64_t now) {
       m->ol_flags |= RTE_MBUF_F_TX_IPV4 | (ip_offload ? RTE_MBUF_F_TX_IP_CKSUM : 0) |
                      (udp_offload ? RTE_MBUF_F_TX_UDP_CKSUM : 0);
     }
-    if (res == net::ArpCache::Resolve::kSendRequest) request_neighbor(pi, hop, src.addr, false, 0);
-    if (res == net::ArpCache::Resolve::kResolved) [[likely]] {
+    if (res == net::NeighborResolve::kResolved) [[likely]] {
       from[pi][nb[pi]] = key;
       batch[pi][nb[pi]++] = m;
       if (nb[pi] == kBurstSize) flush(pi);
-    } else if (res != net::ArpCache::Resolve::kTableFull && s.nheld < kHoldSlots) {
-      // The hop's MAC comes with the ARP reply a forwarded packet asked for.
-      s.held[s.nheld++] = Impl::Held{m, hop, key, pi, now + config_.host.arp_hold_ns};
-    } else {
+    } else if (!hold(m, pi, res, hop, src.addr, key, false, 0, now)) {
       rte_pktmbuf_free(m);
-      unresolved(key);
     }
   }
   for (size_t p = 0; p < s.ports.size(); ++p) flush(p);
@@ -482,20 +489,11 @@ void WorkerLoop::forward_other(uint32_t i, const TxPacket& t, int64_t now) {
     m->data_off = uint16_t(m->data_off + (f - d));
     m->data_len = m->pkt_len = uint16_t(hdr + t.len);
   }
-  s.keep[i] = true;
-  if (res == net::ArpCache::Resolve::kResolved) {
-    out.fwd_len[out.nfwd] = t.len;
-    out.fwd_from[out.nfwd] = t.source;
-    out.tx[out.nfwd++] = m;
-    return;
-  }
-  if (res == net::ArpCache::Resolve::kSendRequest)
-    request_neighbor(pe, hop, src.addr, v.has_vlan, v.vlan_tci);
-  if (res != net::ArpCache::Resolve::kTableFull && s.nheld < kHoldSlots) {
-    s.held[s.nheld++] = Impl::Held{m, hop, t.source, pe, now + config_.host.arp_hold_ns};
+  if (res == net::NeighborResolve::kResolved) {
+    out.queue(m, t.len, t.source);
+    s.keep[i] = true;
   } else {
-    s.keep[i] = false;
-    unresolved(t.source);
+    s.keep[i] = hold(m, pe, res, hop, src.addr, t.source, v.has_vlan, v.vlan_tci, now);
   }
 }
 
@@ -771,21 +769,13 @@ uint32_t WorkerLoop::process(uint32_t n, int port, int64_t now) {
       m->ol_flags |= RTE_MBUF_F_TX_IPV4 | (out.tx_ip_offload ? RTE_MBUF_F_TX_IP_CKSUM : 0) |
                      (out.tx_udp_offload ? RTE_MBUF_F_TX_UDP_CKSUM : 0);
     }
-    s.keep[i] = true;
-    if (res == net::ArpCache::Resolve::kResolved) [[likely]] {
-      out.fwd_len[out.nfwd] = t.len;
-      out.fwd_from[out.nfwd] = t.source;
-      out.tx[out.nfwd++] = m;
+    if (res == net::NeighborResolve::kResolved) [[likely]] {
+      out.queue(m, t.len, t.source);
+      s.keep[i] = true;
       continue;
     }
-    if (res == net::ArpCache::Resolve::kSendRequest)
-      request_arp(pe, hop, src4, v.has_vlan, v.vlan_tci);
-    if (res != net::ArpCache::Resolve::kTableFull && s.nheld < kHoldSlots) {
-      s.held[s.nheld++] = Impl::Held{m, IpAddr::from_v4(hop), t.source, pe, now + config_.host.arp_hold_ns};
-    } else {
-      s.keep[i] = false;
-      unresolved(t.source);
-    }
+    s.keep[i] = hold(m, pe, res, IpAddr::from_v4(hop), IpAddr::from_v4(src4), t.source, v.has_vlan,
+                     v.vlan_tci, now);
   }
 
   // 3b. Packets the transcoders generated: fresh frames in new mbufs (their

@@ -23,7 +23,10 @@
 #include "dataplane/dataplane.h"
 #include "dataplane/endpoint.h"
 #include "dataplane/net/frame.h"
+#include "dataplane/net/neighbor_cache.h"
 #include "dataplane/worker.h"
+
+struct rte_mbuf;
 
 namespace vox::dataplane {
 struct TxPacket;
@@ -171,6 +174,8 @@ class WorkerLoop {
   // A frame the fast path does not rewrite: IPv6 on either side.
   void forward_other(uint32_t frame, const TxPacket& t, int64_t now_ns);
   void unresolved(LocalKey from);  // a frame whose next hop never resolved
+  bool hold(rte_mbuf* m, uint8_t port, net::NeighborResolve res, const IpAddr& hop, const IpAddr& src,
+            LocalKey from, bool vlan, uint16_t tci, int64_t now_ns);
   WorkerState& state_;
   WorkerLoopConfig config_;
   std::unique_ptr<DpdkCounters> counters_;

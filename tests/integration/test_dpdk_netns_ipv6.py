@@ -119,7 +119,7 @@ class Party:
         self.relay_port = 0  # the relay's port this party talks to
 
     def close(self) -> None:
-        self.sock.sock.close()
+        self.sock.close()
 
 
 def relayed(call_id: str, topo: Ipv6Topology, ng: vox.NgClient, a_addr: str, b_addr: str,
