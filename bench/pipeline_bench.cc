@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "bench/raw_srtp.h"
-#include "dataplane/bytes.h"
+#include "base/bytes.h"
 #include "dataplane/pipeline.h"
 #include "dataplane/srtp_slot.h"
 

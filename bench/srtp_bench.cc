@@ -17,7 +17,7 @@
 #include "control/call_manager.h"
 #include "control/sdes.h"
 #include "dataplane/srtp_context.h"
-#include "tests/control/fake_dataplane.h"
+#include "dataplane/inline_dataplane.h"
 
 namespace {
 
@@ -325,7 +325,7 @@ BENCHMARK_CAPTURE(BM_CallSetup, RtpToSrtp, false);
 // offer (the callee is offered RTP/SAVP with five fresh keys), the callee's
 // answer (one line, AES_CM_128_HMAC_SHA1_80), SRTP contexts built for both
 // flows of each SRTP side and handed to the worker in kSetSrtp commands
-// (applied in-line by the tests' fake dataplane, as in tests/control/),
+// (applied in-line by the in-memory dataplane, as in tests/control/),
 // then delete and teardown, where the worker frees them. SDP parsing and
 // rendering, ports and flows are part of each setup. RtpToSrtp: a plain
 // caller, 4 contexts; SrtpToSrtp: an SRTP caller too, 8 contexts.
@@ -347,7 +347,7 @@ void BM_CallManagerSetup(benchmark::State& state, bool srtp_caller) {
   config.port_min = 30000;
   config.port_max = 30099;
   config.delete_delay_s = 0;
-  control::testing::FakeDataplane plane{1};
+  dataplane::InlineDataplane plane{1};
   control::CallManager cm(config, plane);
   const control::CallManager::Clock now{1'000'000'000'000, 1'700'000'000};
 
@@ -371,7 +371,7 @@ void BM_CallManagerSetup(benchmark::State& state, bool srtp_caller) {
       return state.SkipWithError("delete failed");
   }
   // Every setup installed SRTP on both flows of each SRTP side.
-  if (plane.srtp_commands != int64_t(state.iterations()) * (srtp_caller ? 4 : 2))
+  if (plane.applied[size_t(dataplane::CommandType::kSetSrtp)] != int64_t(state.iterations()) * (srtp_caller ? 4 : 2))
     state.SkipWithError("SRTP slots not installed");
   state.SetItemsProcessed(int64_t(state.iterations()));
 }

@@ -23,7 +23,7 @@
 #include <utility>
 #include <vector>
 
-#include "dataplane/bytes.h"
+#include "base/bytes.h"
 #include "dataplane/dpdk/bench_support.h"
 #include "dataplane/dpdk/eal.h"
 #include "dataplane/dpdk/mbuf.h"

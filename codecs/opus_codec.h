@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "dataplane/result.h"
+#include "base/result.h"
 
 struct OpusEncoder;  // libopus
 struct OpusDecoder;

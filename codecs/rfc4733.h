@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "dataplane/result.h"
+#include "base/result.h"
 
 namespace vox::codecs {
 

@@ -25,7 +25,7 @@
 #include "codecs/dtmf.h"
 #include "codecs/g711_plc.h"
 #include "codecs/opus_codec.h"
-#include "dataplane/result.h"
+#include "base/result.h"
 
 namespace vox::codecs {
 

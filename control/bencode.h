@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "control/ng_value.h"
-#include "dataplane/result.h"
+#include "base/result.h"
 
 namespace vox::control {
 

@@ -11,7 +11,7 @@
 #include "control/codec_negotiation.h"
 #include "control/sdes.h"
 #include "control/sdp.h"
-#include "dataplane/endpoint.h"
+#include "base/endpoint.h"
 #include "dataplane/flow.h"
 
 namespace vox::dataplane {

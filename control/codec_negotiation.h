@@ -86,7 +86,7 @@
 
 #include "control/ng_value.h"
 #include "control/sdp.h"
-#include "dataplane/result.h"
+#include "base/result.h"
 
 namespace vox::control {
 

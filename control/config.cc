@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <fstream>
 
-#include "dataplane/dataplane.h"
+#include "dataplane/dpdk/limits.h"
 
 namespace vox::control {
 
@@ -138,8 +138,8 @@ std::string parse_dpdk_ports(const std::vector<std::string>& ports, const std::v
     c->dpdk_ports.push_back(std::move(p));
   }
   if (c->dpdk_ports.empty()) c->dpdk_ports.emplace_back();
-  if (c->dpdk_ports.size() > dataplane::kMaxDpdkPorts)
-    return "--dpdk-port: at most " + std::to_string(dataplane::kMaxDpdkPorts) + " ports";
+  if (c->dpdk_ports.size() > dataplane::dpdk::kMaxPorts)
+    return "--dpdk-port: at most " + std::to_string(dataplane::dpdk::kMaxPorts) + " ports";
 
   const std::vector<uint8_t> port_of = dpdk_interface_ports(*c);
   // Whether a and b (same family) share the --dpdk-prefix-len(6) subnet.

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "dataplane/endpoint.h"
-#include "dataplane/result.h"
+#include "base/endpoint.h"
+#include "base/result.h"
 
 namespace vox::control {
 

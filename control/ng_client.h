@@ -8,8 +8,8 @@
 #include <string>
 
 #include "control/ng_value.h"
-#include "dataplane/endpoint.h"
-#include "dataplane/result.h"
+#include "base/endpoint.h"
+#include "base/result.h"
 
 namespace vox::control {
 

@@ -1,8 +1,7 @@
 // Local UDP port allocation. The range [min, max] is split between workers
-// by port pair: the even port p (RTP) and p+1 (RTCP) belong to worker
-// (p / 2) % workers, so the port alone says which worker owns a packet
-// (the steering rule of the DPDK backend, and a shared-nothing split for the
-// socket backend). Released pairs go to the back of a FIFO so a port is
+// by port pair (dataplane/steering.h: the even port p for RTP and p+1 for
+// RTCP belong to one worker), so the port alone says which worker owns a
+// packet. Released pairs go to the back of a FIFO so a port is
 // reused as late as possible (stray packets of a finished call then hit
 // nothing rather than a new call).
 #pragma once
@@ -12,13 +11,15 @@
 #include <optional>
 #include <vector>
 
+#include "dataplane/steering.h"
+
 namespace vox::control {
 
 class PortPool {
  public:
   PortPool(uint16_t min_port, uint16_t max_port, int workers, uint32_t seed = 0);
 
-  int worker_of(uint16_t port) const { return int((port / 2) % uint32_t(workers_)); }
+  int worker_of(uint16_t port) const { return dataplane::worker_of_port(port, workers_); }
   // An even RTP port whose pair (p, p+1) is free, from worker w's share.
   std::optional<uint16_t> allocate_pair(int w);
   void release_pair(uint16_t even_port);

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "dataplane/result.h"
+#include "base/result.h"
 #include "dataplane/srtp_suite.h"
 
 namespace vox::control {

@@ -12,8 +12,8 @@
 #include <string_view>
 #include <vector>
 
-#include "dataplane/endpoint.h"
-#include "dataplane/result.h"
+#include "base/endpoint.h"
+#include "base/result.h"
 
 namespace vox::control {
 

@@ -7,15 +7,11 @@
 #include <utility>
 #include <vector>
 
-#include "dataplane/endpoint.h"
-#include "dataplane/result.h"
+#include "base/endpoint.h"
+#include "base/result.h"
 #include "dataplane/worker.h"
 
 namespace vox::dataplane {
-
-// Ethernet ports one DPDK engine drives at most (its workers keep arrays
-// per port); --dpdk-port is checked against it.
-inline constexpr size_t kMaxDpdkPorts = 8;
 
 class Dataplane {
  public:

@@ -13,7 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "dataplane/endpoint.h"
+#include "base/endpoint.h"
 
 namespace vox::dataplane {
 

@@ -9,8 +9,8 @@
 #include <iterator>
 #include <span>
 
-#include "dataplane/bytes.h"
-#include "dataplane/result.h"
+#include "base/bytes.h"
+#include "base/result.h"
 
 namespace vox::dataplane {
 

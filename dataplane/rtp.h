@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <span>
 
-#include "dataplane/bytes.h"
-#include "dataplane/result.h"
+#include "base/bytes.h"
+#include "base/result.h"
 
 namespace vox::dataplane {
 

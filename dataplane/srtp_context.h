@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "dataplane/result.h"
+#include "base/result.h"
 #include "dataplane/srtp_suite.h"
 
 struct srtp_ctx_t_;  // libsrtp2's srtp_ctx_t

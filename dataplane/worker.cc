@@ -156,6 +156,8 @@ WorkerState::Applied WorkerState::apply(const FlowCommand& cmd) {
     case CommandType::kSetSrtp:
       set_srtp(cmd.id, cmd.srtp);
       break;
+    case CommandType::kCount:
+      break;
   }
   // Its fast line, its own copy of its egress, and its senders' copies of it.
   sync_fast(cmd.id);

@@ -11,7 +11,7 @@
 #include "dataplane/flow.h"
 #include "dataplane/flow_table.h"
 #include "dataplane/huge_array.h"
-#include "dataplane/spsc_ring.h"
+#include "base/spsc_ring.h"
 
 namespace vox::dataplane {
 
@@ -29,7 +29,7 @@ struct alignas(64) WorkerCounters {
   std::atomic<uint64_t> latches{0};  // sources learned
 };
 
-enum class CommandType : uint8_t { kAddFlow, kUpdateFlow, kRemoveFlow, kSetTranscode, kSetSrtp };
+enum class CommandType : uint8_t { kAddFlow, kUpdateFlow, kRemoveFlow, kSetTranscode, kSetSrtp, kCount };
 
 struct TranscodeSlot;     // dataplane/transcode.h
 struct GeneratedPackets;

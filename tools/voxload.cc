@@ -33,8 +33,8 @@
 #include <vector>
 
 #include "control/ng_client.h"
-#include "dataplane/bytes.h"
-#include "dataplane/endpoint.h"
+#include "base/bytes.h"
+#include "base/endpoint.h"
 #include "voxload_transcode.h"
 
 namespace {

@@ -15,7 +15,7 @@
 #include <sstream>
 
 #include "codecs/g711.h"
-#include "dataplane/bytes.h"
+#include "base/bytes.h"
 
 namespace voxload {
 

@@ -49,7 +49,7 @@
 #include <vector>
 
 #include "control/ng_value.h"
-#include "dataplane/endpoint.h"
+#include "base/endpoint.h"
 
 namespace voxload {
 

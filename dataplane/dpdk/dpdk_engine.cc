@@ -6,7 +6,6 @@
 #include <rte_mbuf.h>
 
 #include <algorithm>
-#include <bit>
 #include <map>
 #include <optional>
 #include <thread>
@@ -14,6 +13,7 @@
 #include "dataplane/dpdk/eal.h"
 #include "dataplane/dpdk/flow_steer.h"
 #include "dataplane/dpdk/port.h"
+#include "dataplane/steering.h"
 
 namespace vox::dataplane::dpdk {
 
@@ -113,12 +113,12 @@ Result<std::unique_ptr<DpdkEngine>, std::string> DpdkEngine::create(const DpdkEn
                       rte_lcore_count() * 256u + 1024;
   // rte_flow steering: every worker its own RX queue on every port, a
   // masked rule each.
-  if (workers > 1 && std::has_single_bit(unsigned(workers)) && s.open_ports(ids, pc, uint16_t(workers)).ok()) {
-    const uint16_t mask = uint16_t((workers - 1) << 1);
+  if (workers > 1 && steerable_by_mask(workers) && s.open_ports(ids, pc, uint16_t(workers)).ok()) {
+    const uint16_t mask = steering_mask(workers);
     std::string refused;
     for (size_t p = 0; p < ids.size() && refused.empty(); ++p) {
       for (int w = 0; w < workers && refused.empty(); ++w) {
-        auto rule = UdpSteeringRule::install(ids[p], uint16_t(w << 1), mask, uint16_t(w));
+        auto rule = UdpSteeringRule::install(ids[p], steering_value(w), mask, uint16_t(w));
         if (rule.ok()) s.rules.push_back(std::move(*rule));
         else refused = rule.error();
       }

@@ -5,7 +5,7 @@
 // TX queue on every port and the shared pipeline.
 //
 // Steering (all flows of a call on one worker; the worker of a port is
-// (port / 2) % workers, as in the control plane's port pools):
+// dataplane/steering.h's, as in the control plane's port pools):
 //   - one worker: it polls each port's only RX queue;
 //   - rte_flow: with a power-of-two worker count and ports that all take
 //     masked UDP destination-port rules, each worker polls its own RX queue

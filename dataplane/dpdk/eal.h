@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "dataplane/result.h"
+#include "base/result.h"
 
 namespace vox::dataplane::dpdk {
 

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "dataplane/result.h"
+#include "base/result.h"
 
 namespace vox::dataplane::dpdk {
 

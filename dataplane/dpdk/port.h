@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "dataplane/result.h"
+#include "base/result.h"
 
 namespace vox::dataplane::dpdk {
 

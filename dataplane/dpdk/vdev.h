@@ -8,7 +8,7 @@
 #include <string_view>
 #include <utility>
 
-#include "dataplane/result.h"
+#include "base/result.h"
 
 namespace vox::dataplane::dpdk {
 

@@ -2,6 +2,7 @@
 // into the pipeline's RxPacket array; ARP and ICMP answered in place,
 // neighbour advertisements learned; the rest counted and freed), run the
 // pipeline, rewrite what it forwards, resolve the next hop, transmit once.
+#include "base/clock.h"
 #include "dataplane/dpdk/worker_loop.h"
 
 #include <rte_cycles.h>
@@ -22,7 +23,8 @@
 #include "dataplane/net/icmp.h"
 #include "dataplane/net/rewrite.h"
 #include "dataplane/pipeline.h"
-#include "dataplane/spsc_ring.h"
+#include "dataplane/steering.h"
+#include "base/spsc_ring.h"
 #include "dataplane/transcode.h"
 
 namespace vox::dataplane::dpdk {
@@ -35,11 +37,6 @@ constexpr uint8_t kIpProtoIcmp = 1;
 constexpr uint8_t kIpProtoIcmpv6 = 58;
 constexpr uint8_t kRelayTtl = 64;
 
-int64_t monotonic_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 net::MacAddr to_mac(const MacAddress& a) {
   net::MacAddr m;
@@ -607,7 +604,7 @@ uint32_t WorkerLoop::process(uint32_t n, int port, int64_t now) {
       // to its ring, untouched but for the port it came in on; the owner
       // parses it again (cache-warm).
       if (!config_.outboxes.empty()) {
-        const int owner = (v.dst_port / 2) % config_.workers;
+        const int owner = worker_of_port(v.dst_port, config_.workers);
         if (owner != state_.index()) {
           auto* ring = static_cast<rte_ring*>(config_.outboxes[size_t(owner)]);
           m->port = in.id;

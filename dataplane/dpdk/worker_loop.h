@@ -21,7 +21,8 @@
 #include <vector>
 
 #include "dataplane/dataplane.h"
-#include "dataplane/endpoint.h"
+#include "dataplane/dpdk/limits.h"
+#include "base/endpoint.h"
 #include "dataplane/net/frame.h"
 #include "dataplane/net/neighbor_cache.h"
 #include "dataplane/worker.h"
@@ -126,8 +127,6 @@ struct WorkerLoopConfig {
   uint32_t idle_sleep_us = 0;
   bool time_bursts = false;  // fill BurstTimes (two TSC reads per burst)
 };
-
-inline constexpr size_t kMaxPorts = kMaxDpdkPorts;
 
 // Where a next hop learned by one worker (ARP reply, neighbour
 // advertisement) reaches the others.

@@ -2,6 +2,7 @@
 // close sockets) are applied only between epoll_wait calls, never while the
 // events of one wait are being processed, so an event never refers to a
 // socket that was closed (and whose fd number was reused) in between.
+#include "base/clock.h"
 #include "dataplane/io/socket_backend.h"
 
 #include "dataplane/transcode.h"
@@ -28,11 +29,6 @@ constexpr uint32_t kRecvBatch = 8;     // per recvmmsg call
 constexpr size_t kBufferSize = 2048;   // an Ethernet-MTU datagram, and room for its SRTP tag
 constexpr uint64_t kWakeTag = ~uint64_t(0);
 
-int64_t monotonic_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 // epoll data: the local key in the high half, the fd in the low half.
 uint64_t pack(LocalKey key, int fd) { return uint64_t(key) << 32 | uint32_t(fd); }

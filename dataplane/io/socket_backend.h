@@ -9,9 +9,9 @@
 #include <memory>
 #include <vector>
 
-#include "dataplane/endpoint.h"
+#include "base/endpoint.h"
 #include "dataplane/pipeline.h"
-#include "dataplane/result.h"
+#include "base/result.h"
 
 namespace vox::dataplane {
 

@@ -4,6 +4,7 @@
 // burst for the pipeline, and queue its output as sendmsg requests. A
 // provided buffer travels from receive to send and back to the ring when
 // its send completes (or at once when the packet is dropped).
+#include "base/clock.h"
 #include "dataplane/io/uring_backend.h"
 
 #include "dataplane/io/socket_backend.h"
@@ -43,11 +44,6 @@ uint32_t ud_gen(uint64_t u) { return uint32_t(u >> 52) & 0x3ff; }
 int ud_fd(uint64_t u) { return int((u >> 32) & 0xfffff); }
 uint32_t ud_low(uint64_t u) { return uint32_t(u); }
 
-int64_t monotonic_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 }  // namespace
 

@@ -3,7 +3,7 @@
 
 #include <cstring>
 
-#include "dataplane/bytes.h"
+#include "base/bytes.h"
 
 namespace vox::dataplane::net {
 

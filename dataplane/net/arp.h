@@ -7,7 +7,7 @@
 
 #include "dataplane/net/frame.h"
 #include "dataplane/net/neighbor_cache.h"
-#include "dataplane/result.h"
+#include "base/result.h"
 
 namespace vox::dataplane::net {
 

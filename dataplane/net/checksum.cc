@@ -4,7 +4,7 @@
 // folded result is swapped once.
 #include "dataplane/net/checksum.h"
 
-#include "dataplane/bytes.h"
+#include "base/bytes.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>

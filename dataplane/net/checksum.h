@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "dataplane/bytes.h"
+#include "base/bytes.h"
 
 namespace vox::dataplane::net {
 

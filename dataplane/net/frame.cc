@@ -3,7 +3,7 @@
 // exceptions: called once per received frame by the DPDK backend.
 #include "dataplane/net/frame.h"
 
-#include "dataplane/bytes.h"
+#include "base/bytes.h"
 #include "dataplane/net/checksum.h"
 
 namespace vox::dataplane::net {

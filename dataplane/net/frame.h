@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "dataplane/bytes.h"
-#include "dataplane/endpoint.h"
+#include "base/bytes.h"
+#include "base/endpoint.h"
 #include "dataplane/net/checksum.h"
 
 namespace vox::dataplane::net {

@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "dataplane/bytes.h"
+#include "base/bytes.h"
 #include "dataplane/net/checksum.h"
 
 namespace vox::dataplane::net {

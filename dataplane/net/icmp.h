@@ -9,9 +9,9 @@
 #include <cstdint>
 #include <span>
 
-#include "dataplane/endpoint.h"
+#include "base/endpoint.h"
 #include "dataplane/net/frame.h"
-#include "dataplane/result.h"
+#include "base/result.h"
 
 namespace vox::dataplane::net {
 

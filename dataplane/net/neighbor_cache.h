@@ -7,7 +7,7 @@
 #include <cstring>
 #include <memory>
 
-#include "dataplane/endpoint.h"
+#include "base/endpoint.h"
 #include "dataplane/net/frame.h"
 
 namespace vox::dataplane::net {

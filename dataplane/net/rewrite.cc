@@ -5,7 +5,7 @@
 // rewritten in place (SRTP) is summed again.
 #include "dataplane/net/rewrite.h"
 
-#include "dataplane/bytes.h"
+#include "base/bytes.h"
 #include "dataplane/net/checksum.h"
 
 namespace vox::dataplane::net {

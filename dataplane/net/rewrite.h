@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "dataplane/endpoint.h"
+#include "base/endpoint.h"
 #include "dataplane/net/checksum.h"
 #include "dataplane/net/frame.h"
 

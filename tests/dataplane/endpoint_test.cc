@@ -1,6 +1,6 @@
 // Tests for IpAddr::same_prefix (dataplane/endpoint.h): the on-link test of
 // the DPDK engine's next hops and of --dpdk-gateway's port.
-#include "dataplane/endpoint.h"
+#include "base/endpoint.h"
 
 #include <gtest/gtest.h>
 

@@ -12,7 +12,7 @@
 #include <memory>
 #include <vector>
 
-#include "dataplane/bytes.h"
+#include "base/bytes.h"
 #include "dataplane/srtp_slot.h"
 #include "dataplane/transcode.h"
 #include "flow_install.h"

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "dataplane/bytes.h"
+#include "base/bytes.h"
 #include "dataplane/rtcp.h"
 
 namespace vox::dataplane {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "dataplane/bytes.h"
+#include "base/bytes.h"
 
 namespace vox::dataplane::dpdk::test {
 

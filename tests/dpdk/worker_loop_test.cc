@@ -8,7 +8,7 @@
 #include <cstring>
 #include <optional>
 
-#include "dataplane/bytes.h"
+#include "base/bytes.h"
 #include "dataplane/dpdk/mbuf.h"
 #include "dataplane/dpdk/port.h"
 #include "dataplane/dpdk/vdev.h"

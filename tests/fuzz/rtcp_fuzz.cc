@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "dataplane/bytes.h"
+#include "base/bytes.h"
 #include "dataplane/rtcp.h"
 
 using namespace vox::dataplane;

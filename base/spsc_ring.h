@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <memory>
 
-namespace vox::dataplane {
+namespace vox {
 
 template <class T>
 class SpscRing {
@@ -55,4 +55,4 @@ class SpscRing {
   uint64_t head_cache_ = 0;  // producer's view of head
 };
 
-}  // namespace vox::dataplane
+}  // namespace vox
