@@ -31,13 +31,12 @@ struct Setup {
       for (uint32_t side = 0; side < 2; ++side) {
         FlowCommand c;
         c.id = 2 * i + side;
-        c.hot.key = make_local_key(uint16_t(i >> 15), uint16_t(2 * (i & 0x7fff) + side));
-        c.hot.egress_rtp = c.hot.egress_rtcp = 2 * i + (1 - side);
-        c.hot.fd = int(c.id);
-        c.hot.flags = kFlowEnabled;
-        c.hot.sdp_source = Endpoint{IpAddr::from_v4(0x0a000000 + c.id), uint16_t(4000 + side)};
-        c.hot.latched = 1;
-        c.hot.source = c.hot.sdp_source;
+        c.state.key = make_local_key(uint16_t(i >> 15), uint16_t(2 * (i & 0x7fff) + side));
+        c.state.egress_rtp = c.state.egress_rtcp = 2 * i + (1 - side);
+        c.state.flags = kFlowEnabled;
+        c.state.sdp_source = Endpoint{IpAddr::from_v4(0x0a000000 + c.id), uint16_t(4000 + side)};
+        c.state.latched = 1;
+        c.state.source = c.state.sdp_source;
         w.apply(c);
       }
     }
@@ -46,7 +45,7 @@ struct Setup {
     std::mt19937 rng(1);
     for (auto& r : rx) {
       uint32_t id = rng() % (calls * 2);
-      const FlowHot& h = w.flow(id).hot;
+      const FlowState& h = w.flow(id).state;
       r = RxPacket{packet.data(), uint16_t(packet.size()), h.key, h.sdp_source};
     }
   }
@@ -130,13 +129,12 @@ void pipeline_burst(benchmark::State& state, const SrtpSuite* suite) {
   for (FlowId id : {0u, 1u}) {
     FlowCommand c;
     c.id = id;
-    c.hot.key = make_local_key(0, uint16_t(30000 + 2 * id));
-    c.hot.egress_rtp = c.hot.egress_rtcp = 1 - id;
-    c.hot.fd = int(id);
-    c.hot.flags = kFlowEnabled;
-    c.hot.sdp_source = Endpoint{IpAddr::from_v4(0x0a000001 + id), uint16_t(4000 + id)};
-    c.hot.latched = 1;
-    c.hot.source = c.hot.sdp_source;
+    c.state.key = make_local_key(0, uint16_t(30000 + 2 * id));
+    c.state.egress_rtp = c.state.egress_rtcp = 1 - id;
+    c.state.flags = kFlowEnabled;
+    c.state.sdp_source = Endpoint{IpAddr::from_v4(0x0a000001 + id), uint16_t(4000 + id)};
+    c.state.latched = 1;
+    c.state.source = c.state.sdp_source;
     w.apply(c);
   }
   if (suite) {
@@ -153,7 +151,7 @@ void pipeline_burst(benchmark::State& state, const SrtpSuite* suite) {
   auto burst = std::make_unique<Burst>();
   RxPacket rx[kBurstSize];
   TxPacket tx[kBurstSize];
-  const FlowHot& a = w.flow(0).hot;
+  const FlowState& a = w.flow(0).state;
   for (uint32_t i = 0; i < kBurstSize; ++i)
     rx[i] = RxPacket{burst->bufs[i], uint16_t(kRtpLength), a.key, a.sdp_source, uint16_t(kRoom)};
   for (auto _ : state) {

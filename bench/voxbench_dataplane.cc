@@ -509,10 +509,10 @@ void install_flows(WorkerState& state, const Layout& layout) {
     FlowCommand c;
     c.type = CommandType::kAddFlow;
     c.id = f;
-    c.hot.key = make_local_key(layout.iface(f), layout.local_port(f));
-    c.hot.egress_rtp = c.hot.egress_rtcp = f ^ 1;
-    c.hot.flags = kFlowEnabled;
-    c.hot.sdp_source = Endpoint{IpAddr::from_v4(layout.client_ip(f)), layout.client_port(f)};
+    c.state.key = make_local_key(layout.iface(f), layout.local_port(f));
+    c.state.egress_rtp = c.state.egress_rtcp = f ^ 1;
+    c.state.flags = kFlowEnabled;
+    c.state.sdp_source = Endpoint{IpAddr::from_v4(layout.client_ip(f)), layout.client_port(f)};
     state.apply(c);
   }
 }

@@ -12,7 +12,7 @@
 #include "control/sdes.h"
 #include "control/sdp.h"
 #include "base/endpoint.h"
-#include "dataplane/flow.h"
+#include "dataplane/dataplane.h"
 
 namespace vox::dataplane {
 struct TranscodeSlot;
@@ -27,7 +27,8 @@ struct MediaSide {
   std::string type;        // "audio", "video", "image"
   std::string proto;       // "RTP/AVP", "udptl", ...
   uint16_t rtp_port = 0;   // local port pair (rtp_port, rtp_port + 1); 0: none
-  int rtp_fd = -1, rtcp_fd = -1;       // handed to the worker once flows exist
+  // The pair's ports as the dataplane bound them; the worker's once flows exist.
+  dataplane::PortHandle rtp_handle, rtcp_handle;
   FlowId rtp_flow = kNoFlow, rtcp_flow = kNoFlow;
   // Media activity as the control plane sees it: each flow's packet counter
   // at the last look and when it was last seen to move (the dataplane keeps

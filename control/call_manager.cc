@@ -203,7 +203,7 @@ CallManager::CallManager(const Config& config, dataplane::Dataplane& plane)
   free_flow_ids_.resize(size_t(plane_.workers()));
   for (int w = 0; w < plane_.workers(); ++w) {
     auto& ids = free_flow_ids_[size_t(w)];
-    uint32_t n = plane_.worker(w).max_flows();
+    uint32_t n = plane_.max_flows();
     ids.reserve(n);
     for (uint32_t i = n; i > 0; --i) ids.push_back(i - 1);
   }
@@ -245,21 +245,19 @@ size_t CallManager::free_port_pairs() const {
   return n;
 }
 
-const dataplane::Flow* CallManager::flow(const Call& c, FlowId id) const {
-  if (id == kNoFlow) return nullptr;
-  return &plane_.worker(c.worker).flow(id);
+dataplane::FlowSnapshot CallManager::flow_counters(const Call& c, FlowId id) const {
+  if (id == kNoFlow) return {};
+  return plane_.flow_counters(c.worker, id);
 }
 
 CallTotals CallManager::totals(const Call& c) const {
   CallTotals t;
   auto add = [&](FlowId id, bool rtcp) {
-    const dataplane::Flow* f = flow(c, id);
-    if (!f) return;
-    uint64_t pk = f->fast.packets.load(std::memory_order_relaxed);
-    uint64_t by = f->fast.bytes.load(std::memory_order_relaxed);
-    (rtcp ? t.rtcp_packets : t.rtp_packets) += pk;
-    (rtcp ? t.rtcp_bytes : t.rtp_bytes) += by;
-    for (auto& d : f->drops.by_reason) t.errors += d.load(std::memory_order_relaxed);
+    if (id == kNoFlow) return;
+    const dataplane::FlowSnapshot f = flow_counters(c, id);
+    (rtcp ? t.rtcp_packets : t.rtp_packets) += f.packets;
+    (rtcp ? t.rtcp_bytes : t.rtp_bytes) += f.bytes;
+    t.errors += f.errors();
   };
   for (const Party& p : c.parties)
     for (const MediaSide& m : p.media) {
@@ -271,8 +269,8 @@ CallTotals CallManager::totals(const Call& c) const {
 
 int64_t CallManager::last_packet_ns(const Call& c, const MediaSide& m, bool rtcp, int64_t now_ns) const {
   MediaSide::Seen& seen = rtcp ? m.rtcp_seen : m.rtp_seen;
-  if (const dataplane::Flow* f = flow(c, rtcp ? m.rtcp_flow : m.rtp_flow)) {
-    const uint64_t packets = f->fast.packets.load(std::memory_order_relaxed);
+  if (const FlowId id = rtcp ? m.rtcp_flow : m.rtp_flow; id != kNoFlow) {
+    const uint64_t packets = flow_counters(c, id).packets;
     if (packets != seen.packets) {
       seen.packets = packets;
       seen.at_ns = now_ns;
@@ -320,33 +318,33 @@ FlowId CallManager::take_flow_id(int w) {
 bool CallManager::allocate_side(Call& c, Party& p, MediaSide& m) {
   if (m.rtp_port) return true;
   PortPool& pool = pools_[size_t(p.iface)];
-  const IpAddr& local = config_.interfaces[size_t(p.iface)].local;
+  const auto iface = uint16_t(p.iface);
   // Ports held by other processes are skipped (and retried later).
   for (size_t attempt = 0; attempt < pool.free_pairs(c.worker); ++attempt) {
     auto port = pool.allocate_pair(c.worker);
     if (!port) return false;
-    auto rtp = plane_.open_port(local, *port);
+    auto rtp = plane_.bind_port(dataplane::make_local_key(iface, *port));
     if (!rtp.ok()) {
       pool.release_pair(*port);
       continue;
     }
-    auto rtcp = plane_.open_port(local, uint16_t(*port + 1));
+    auto rtcp = plane_.bind_port(dataplane::make_local_key(iface, uint16_t(*port + 1)));
     if (!rtcp.ok()) {
-      plane_.discard_port(*rtp);
+      plane_.release_port(*rtp);
       pool.release_pair(*port);
       continue;
     }
     FlowId a = take_flow_id(c.worker), b = take_flow_id(c.worker);
     if (a == kNoFlow || b == kNoFlow) {
       if (a != kNoFlow) free_flow_ids_[size_t(c.worker)].push_back(a);
-      plane_.discard_port(*rtp);
-      plane_.discard_port(*rtcp);
+      plane_.release_port(*rtp);
+      plane_.release_port(*rtcp);
       pool.release_pair(*port);
       return false;
     }
     m.rtp_port = *port;
-    m.rtp_fd = *rtp;
-    m.rtcp_fd = *rtcp;
+    m.rtp_handle = *rtp;
+    m.rtcp_handle = *rtcp;
     m.rtp_flow = a;
     m.rtcp_flow = b;
     return true;
@@ -365,8 +363,8 @@ void CallManager::release_side(Call& c, Party& p, MediaSide& m) {
     cmd.id = m.rtcp_flow;
     plane_.post(c.worker, cmd);
   } else {
-    plane_.discard_port(m.rtp_fd);
-    plane_.discard_port(m.rtcp_fd);
+    plane_.release_port(m.rtp_handle);
+    plane_.release_port(m.rtcp_handle);
   }
   free_flow_ids_[size_t(c.worker)].push_back(m.rtp_flow);
   free_flow_ids_[size_t(c.worker)].push_back(m.rtcp_flow);
@@ -395,21 +393,19 @@ void CallManager::install_flows(Call& c, int64_t now_ns) {
       cmd.type = x.installed ? dataplane::CommandType::kUpdateFlow
                              : dataplane::CommandType::kAddFlow;
       cmd.reset_latch = x.reset_latch;
-      auto& h = cmd.hot;
+      auto& h = cmd.state;
       h.egress_rtp = y ? y->rtp_flow : kNoFlow;
       h.egress_rtcp = y ? (y->uses_mux ? y->rtp_flow : y->rtcp_flow) : kNoFlow;
       h.latch_until_ns = latch_until_ns;
 
       cmd.id = x.rtp_flow;
-      h.key = dataplane::make_local_key(uint16_t(px.iface), x.rtp_port);
-      h.fd = x.rtp_fd;
+      h.key = x.rtp_handle.key;
       h.flags = flags;
       h.sdp_source = x.sdp_rtp;
       plane_.post(c.worker, cmd);
 
       cmd.id = x.rtcp_flow;
-      h.key = dataplane::make_local_key(uint16_t(px.iface), uint16_t(x.rtp_port + 1));
-      h.fd = x.rtcp_fd;
+      h.key = x.rtcp_handle.key;
       h.flags = flags | dataplane::kFlowRtcpPort;
       h.sdp_source = x.uses_mux ? x.sdp_rtp : x.sdp_rtcp;
       plane_.post(c.worker, cmd);
@@ -507,8 +503,8 @@ Result<SignalReply, std::string> CallManager::offer(const SignalRequest& r, Cloc
   }
   if (exhausted) {
     for (MediaSide* m : fresh_sides) {
-      plane_.discard_port(m->rtp_fd);
-      plane_.discard_port(m->rtcp_fd);
+      plane_.release_port(m->rtp_handle);
+      plane_.release_port(m->rtcp_handle);
       pools_[size_t(m >= ma.data() && m < ma.data() + ma.size() ? a.iface : b.iface)]
           .release_pair(m->rtp_port);
       free_flow_ids_[size_t(c->worker)].push_back(m->rtp_flow);

@@ -97,8 +97,8 @@ class CallManager {
   int64_t last_packet_ns(const Call& c, const MediaSide& m, bool rtcp, int64_t now_ns) const;
   // The latest of those over the call's flows.
   int64_t last_media_ns(const Call& c, int64_t now_ns) const;
-  // Counters of one flow (nullptr when kNoFlow).
-  const dataplane::Flow* flow(const Call& c, FlowId id) const;
+  // Counters and latched source of one flow (zero when kNoFlow).
+  dataplane::FlowSnapshot flow_counters(const Call& c, FlowId id) const;
   const ControlStats& stats() const { return stats_; }
   ControlStats& stats() { return stats_; }
   const Config& config() const { return config_; }

@@ -5,7 +5,6 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <type_traits>
 
 #include "control/srtp_negotiation.h"
 
@@ -113,18 +112,11 @@ Result<SignalRequest, std::string> parse_signal(const NgValue& req, bool is_answ
   return r;
 }
 
-// {reason: count} for every named drop reason, from a worker's or a flow's
-// counters (relaxed loads) or from plain totals; adds the sum to *total.
-template <class Counter>
-NgValue drops_value(const Counter (&counts)[kDropReasonCount], uint64_t* total) {
+// {reason: count} for every named drop reason.
+NgValue drops_value(const uint64_t (&counts)[kDropReasonCount]) {
   NgValue drops = NgValue::dict();
-  for (size_t r = 0; r < kDropReasonCount; ++r) {
-    uint64_t n;
-    if constexpr (std::is_same_v<Counter, uint64_t>) n = counts[r];
-    else n = counts[r].load(std::memory_order_relaxed);
-    if (total) *total += n;
-    drops.set(dataplane::to_string(DropReason(r)), int64_t(n));
-  }
+  for (size_t r = 0; r < kDropReasonCount; ++r)
+    drops.set(dataplane::to_string(DropReason(r)), int64_t(counts[r]));
   return drops;
 }
 
@@ -136,22 +128,12 @@ NgValue endpoint_value(const Endpoint& e) {
   return v;
 }
 
-NgValue flow_stats(const dataplane::Flow* f) {
+NgValue flow_stats(const dataplane::FlowSnapshot& f) {
   NgValue s = NgValue::dict();
-  uint64_t pk = 0, by = 0, err = 0;
-  NgValue drops = NgValue::dict();
-  if (f) {
-    pk = f->fast.packets.load(std::memory_order_relaxed);
-    by = f->fast.bytes.load(std::memory_order_relaxed);
-    drops = drops_value(f->drops.by_reason, &err);
-  } else {
-    uint64_t none[kDropReasonCount] = {};
-    drops = drops_value(none, nullptr);
-  }
-  s.set("packets", int64_t(pk));
-  s.set("bytes", int64_t(by));
-  s.set("errors", int64_t(err));
-  s.set("drops", std::move(drops));
+  s.set("packets", int64_t(f.packets));
+  s.set("bytes", int64_t(f.bytes));
+  s.set("errors", int64_t(f.errors()));
+  s.set("drops", drops_value(f.drops));
   return s;
 }
 
@@ -163,8 +145,8 @@ NgValue stream_value(CallManager& cm, const Call& c, const Party& p, const Media
   s.set("local port", int64_t(port));
   s.set("local address", itf.local.to_string());
   s.set("advertised address", itf.advertised.to_string());
-  const dataplane::Flow* f = cm.flow(c, rtcp ? m.rtcp_flow : m.rtp_flow);
-  Endpoint latched = f ? f->published.read() : Endpoint{};
+  const dataplane::FlowSnapshot f = cm.flow_counters(c, rtcp ? m.rtcp_flow : m.rtp_flow);
+  const Endpoint latched = f.latched;
   s.set("endpoint", endpoint_value(latched.valid() ? latched : (rtcp ? m.sdp_rtcp : m.sdp_rtp)));
   s.set("advertised endpoint", endpoint_value(rtcp ? m.sdp_rtcp : m.sdp_rtp));
   NgValue flags = NgValue::list();
@@ -308,28 +290,19 @@ NgValue statistics_value(CallManager& cm) {
   uint64_t drops_total[kDropReasonCount] = {};
   uint64_t rx = 0, tx = 0;
   for (int w = 0; w < plane.workers(); ++w) {
-    const auto& c = plane.worker(w).counters();
-    auto ld = [](const std::atomic<uint64_t>& a) { return int64_t(a.load(std::memory_order_relaxed)); };
+    const dataplane::WorkerSnapshot c = plane.worker_counters(w);
     NgValue wv = NgValue::dict();
     wv.set("worker", int64_t(w));
-    wv.set("rx packets", ld(c.rx_packets));
-    wv.set("rx bytes", ld(c.rx_bytes));
-    wv.set("tx packets", ld(c.tx_packets));
-    wv.set("tx bytes", ld(c.tx_bytes));
-    wv.set("no flow", ld(c.no_flow));
-    wv.set("rx calls", ld(c.rx_calls));
-    wv.set("tx calls", ld(c.tx_calls));
-    wv.set("wakeups", ld(c.wakeups));
-    wv.set("latches", ld(c.latches));
-    for (size_t r = 0; r < kDropReasonCount; ++r) drops_total[r] += uint64_t(ld(c.drops[r]));
-    wv.set("drops", drops_value(c.drops, nullptr));
-    rx += uint64_t(ld(c.rx_packets));
-    tx += uint64_t(ld(c.tx_packets));
+    c.for_each([&](const char* name, uint64_t value) { wv.set(name, int64_t(value)); });
+    for (size_t r = 0; r < kDropReasonCount; ++r) drops_total[r] += c.drops[r];
+    wv.set("drops", drops_value(c.drops));
+    rx += c.rx_packets;
+    tx += c.tx_packets;
     workers.push(std::move(wv));
   }
   tot.set("packets relayed", int64_t(tx));
   tot.set("packets received", int64_t(rx));
-  tot.set("drops", drops_value(drops_total, nullptr));
+  tot.set("drops", drops_value(drops_total));
   st.set("totalstatistics", std::move(tot));
   st.set("workers", std::move(workers));
   if (auto extra = plane.backend_counters(); !extra.empty()) {

@@ -1,24 +1,9 @@
-// Drop reason names and the latched-source seqlock.
+// The latched-source seqlock.
 #include "dataplane/flow.h"
 
 #include <cstring>
 
 namespace vox::dataplane {
-
-const char* to_string(DropReason r) {
-  switch (r) {
-    case DropReason::kSourceMismatch: return "source-mismatch";
-    case DropReason::kMalformed: return "malformed";
-    case DropReason::kNoDestination: return "no-destination";
-    case DropReason::kNotMedia: return "not-media";
-    case DropReason::kSendFailed: return "send-failed";
-    case DropReason::kSrtpAuthFailed: return "srtp-auth-failed";
-    case DropReason::kSrtpReplayed: return "srtp-replayed";
-    case DropReason::kSrtpError: return "srtp-error";
-    case DropReason::kCount: break;
-  }
-  return "unknown";
-}
 
 void LatchedSource::publish(const Endpoint& e) {
   uint64_t w[3] = {};

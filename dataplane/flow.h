@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "base/endpoint.h"
+#include "base/names.h"
 
 namespace vox::dataplane {
 
@@ -44,7 +45,18 @@ enum class DropReason : uint8_t {
   kCount
 };
 inline constexpr size_t kDropReasonCount = size_t(DropReason::kCount);
-const char* to_string(DropReason r);
+inline constexpr EnumNames<DropReason> kDropReasonNames = {{
+    {DropReason::kSourceMismatch, "source-mismatch"},
+    {DropReason::kMalformed, "malformed"},
+    {DropReason::kNoDestination, "no-destination"},
+    {DropReason::kNotMedia, "not-media"},
+    {DropReason::kSendFailed, "send-failed"},
+    {DropReason::kSrtpAuthFailed, "srtp-auth-failed"},
+    {DropReason::kSrtpReplayed, "srtp-replayed"},
+    {DropReason::kSrtpError, "srtp-error"},
+}};
+static_assert(kDropReasonNames.complete());
+inline const char* to_string(DropReason r) { return kDropReasonNames[r]; }
 
 // Source policy flags, set by the control plane from NG flags.
 enum FlowFlags : uint16_t {
@@ -70,19 +82,18 @@ struct LatchedSource {
 // A flow's state as the control plane installs it (commands carry one),
 // plus what latching learned. The packet path reads it only off the fast
 // path: an unlatched or new source, RTCP's egress, a transcoder.
-struct alignas(64) FlowHot {
+struct alignas(64) FlowState {
   int64_t latch_until_ns = 0;    // learning window end (after offer/answer)
   LocalKey key = 0;              // where packets arrive
   FlowId egress_rtp = kNoFlow;   // flow whose local endpoint sends RTP arriving here
   FlowId egress_rtcp = kNoFlow;  // ... and RTCP (differs for rtcp-mux demux)
-  int32_t fd = -1;               // socket backend: the bound UDP socket
   uint16_t flags = 0;
   uint8_t latched = 0;           // 1 once a source has been learned
   uint8_t pad_ = 0;
   Endpoint source;               // learned (or SDP) address of the party on this port
   Endpoint sdp_source;           // what the party's SDP said
 };
-static_assert(sizeof(FlowHot) == 64, "hot flow state must stay one cache line");
+static_assert(sizeof(FlowState) == 64, "a flow's state must stay one cache line");
 
 // Where RTP arriving on a flow leaves: the egress flow's fields the packet
 // path needs, copied into the ingress flow so that relaying never reads a
@@ -92,9 +103,8 @@ struct Egress {
   Endpoint dest;           // the egress party's address (latched, or SDP if asymmetric); port 0: none
   uint16_t flags = 0;      // the egress flow's flags
   LocalKey key = 0;        // its local endpoint: the packet's new source
-  int32_t fd = -1;         // socket backend: send from its socket
 };
-static_assert(sizeof(Egress) == 28);
+static_assert(sizeof(Egress) == 24);
 
 // The fast line: all a relayed packet reads and writes, in 64 octets.
 // Written by the owning worker only (relaxed stores, no read-modify-write
@@ -104,8 +114,8 @@ static_assert(sizeof(Egress) == 28);
 struct alignas(64) FlowFast {
   std::atomic<uint64_t> packets{0};
   std::atomic<uint64_t> bytes{0};
-  Endpoint source;     // FlowHot::source, valid for the fast check with kFlowLatched
-  uint16_t flags = 0;  // FlowHot::flags | kFlowLatched once latched
+  Endpoint source;     // FlowState::source, valid for the fast check with kFlowLatched
+  uint16_t flags = 0;  // FlowState::flags | kFlowLatched once latched
   Egress rtp;          // RTP's egress (RTCP's, rarer, is read from its flow)
 };
 static_assert(sizeof(FlowFast) == 64, "the fast path must stay one cache line");
@@ -116,7 +126,7 @@ struct alignas(64) FlowDrops {
 
 struct Flow {
   FlowFast fast;
-  FlowHot hot;  // the flow's state: read on slow paths only
+  FlowState state;  // the flow's state: read on slow paths only
   FlowDrops drops;
   LatchedSource published;
   // The flows whose RTP egress is this flow (an intrusive list, worker

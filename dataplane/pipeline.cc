@@ -42,7 +42,7 @@ inline DropReason srtp_drop_reason(SrtpError e) {
 inline SrtpStream* srtp_outbound(WorkerState& w, const Egress& e, const Flow& f, PacketKind kind) {
   if (!(e.flags & kFlowSrtp)) [[likely]]
     return nullptr;
-  SrtpSlot* slot = w.srtp(kind == PacketKind::kRtcp ? f.hot.egress_rtcp : f.hot.egress_rtp);
+  SrtpSlot* slot = w.srtp(kind == PacketKind::kRtcp ? f.state.egress_rtcp : f.state.egress_rtp);
   return slot && slot->outbound ? &*slot->outbound : nullptr;
 }
 
@@ -179,14 +179,14 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
     // The latched source sending again: one compare on the fast line. Any
     // other source goes through the latching policy on the state line.
     if (!((fast.flags & kFlowLatched) && p.source == fast.source)) [[unlikely]] {
-      const SourceVerdict v = check_source(f.hot, p.source, now_ns);
+      const SourceVerdict v = check_source(f.state, p.source, now_ns);
       if (v == SourceVerdict::kReject) {
         drop(w, f, DropReason::kSourceMismatch);
         continue;
       }
       if (v == SourceVerdict::kLatched) {
         bump(wc.latches);
-        f.published.publish(f.hot.source);
+        f.published.publish(f.state.source);
         w.sync_fast(id);
         w.egress_changed(id);
       }
@@ -197,7 +197,7 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
     // leaves by, if any: its receiver reports (authenticated, from the
     // accepted source) steer that transcoder's Opus FEC.
     if (kind == PacketKind::kRtcp && (fast.rtp.flags & kFlowTranscode)) [[unlikely]] {
-      feed_receiver_reports(*w.transcoder(f.hot.egress_rtp), p.data, len);
+      feed_receiver_reports(*w.transcoder(f.state.egress_rtp), p.data, len);
     }
 
     if (!(fast.flags & kFlowEnabled)) [[unlikely]] {
@@ -206,7 +206,7 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
     }
     // RTCP's egress may be another flow (the party's RTCP port): read it.
     Egress rtcp_egress;
-    if (kind == PacketKind::kRtcp) rtcp_egress = w.egress_to(f.hot.egress_rtcp);
+    if (kind == PacketKind::kRtcp) rtcp_egress = w.egress_to(f.state.egress_rtcp);
     const Egress* e = kind == PacketKind::kRtcp ? &rtcp_egress : &fast.rtp;
     if (!e->dest.valid()) [[unlikely]] {
       drop(w, f, DropReason::kNoDestination);
@@ -218,7 +218,6 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
     TxPacket& t = tx[out];
     t.data = p.data;
     t.len = len;
-    t.fd = e->fd;
     t.dest = e->dest;
     t.rx_index = i;
     t.source = e->key;

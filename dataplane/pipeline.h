@@ -25,10 +25,9 @@ struct RxPacket {
 struct TxPacket {
   const uint8_t* data;
   uint16_t len;
-  int fd;          // socket backend: send from this socket
   Endpoint dest;
   uint32_t rx_index;  // which RxPacket it is (DPDK: the mbuf to rewrite and send)
-  LocalKey source;    // the egress flow's local endpoint (DPDK: the new source)
+  LocalKey source;    // the egress flow's local endpoint: the port it leaves from
   // SRTP rewrote the payload in place (len may differ from the RxPacket's):
   // DPDK sets the new lengths and recomputes the UDP checksum.
   bool rewritten = false;

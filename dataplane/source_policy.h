@@ -20,7 +20,7 @@ namespace vox::dataplane {
 
 enum class SourceVerdict : uint8_t { kAccept, kLatched, kReject };
 
-inline SourceVerdict check_source(FlowHot& f, const Endpoint& src, int64_t now_ns) {
+inline SourceVerdict check_source(FlowState& f, const Endpoint& src, int64_t now_ns) {
   if (f.latched && src == f.source) [[likely]]
     return SourceVerdict::kAccept;
   bool learn = false;

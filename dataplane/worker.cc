@@ -32,24 +32,23 @@ void WorkerState::set_srtp(FlowId id, SrtpSlot* slot) {
   delete srtps_[id];
   srtps_[id] = slot;
   if (slot)
-    flows_[id].hot.flags |= kFlowSrtp;
+    flows_[id].state.flags |= kFlowSrtp;
   else
-    flows_[id].hot.flags &= uint16_t(~kFlowSrtp);
+    flows_[id].state.flags &= uint16_t(~kFlowSrtp);
 }
 
 Egress WorkerState::egress_to(FlowId to) const {
   Egress e;
   if (to < max_flows_) {
-    const FlowHot& h = flows_[to].hot;
+    const FlowState& h = flows_[to].state;
     e.dest = (h.flags & kFlowAsymmetric) ? h.sdp_source : h.source;
     e.flags = h.flags;
     e.key = h.key;
-    e.fd = h.fd;
   }
   return e;
 }
 
-void WorkerState::refresh_egress(FlowId id) { flows_[id].fast.rtp = egress_to(flows_[id].hot.egress_rtp); }
+void WorkerState::refresh_egress(FlowId id) { flows_[id].fast.rtp = egress_to(flows_[id].state.egress_rtp); }
 
 void WorkerState::send_failed(LocalKey from) {
   bump(counters_.drops[size_t(DropReason::kSendFailed)]);
@@ -57,10 +56,21 @@ void WorkerState::send_failed(LocalKey from) {
     bump(flows_[id].drops.by_reason[size_t(DropReason::kSendFailed)]);
 }
 
+FlowSnapshot WorkerState::snapshot(FlowId id) const {
+  FlowSnapshot s;
+  if (id >= max_flows_) return s;
+  const Flow& f = flows_[id];
+  s.packets = f.fast.packets.load(std::memory_order_relaxed);
+  s.bytes = f.fast.bytes.load(std::memory_order_relaxed);
+  for (size_t r = 0; r < kDropReasonCount; ++r) s.drops[r] = f.drops.by_reason[r].load(std::memory_order_relaxed);
+  s.latched = f.published.read();
+  return s;
+}
+
 void WorkerState::sync_fast(FlowId id) {
   Flow& f = flows_[id];
-  f.fast.source = f.hot.source;
-  f.fast.flags = uint16_t(f.hot.flags | (f.hot.latched ? kFlowLatched : 0));
+  f.fast.source = f.state.source;
+  f.fast.flags = uint16_t(f.state.flags | (f.state.latched ? kFlowLatched : 0));
 }
 
 void WorkerState::egress_changed(FlowId id) {
@@ -73,7 +83,7 @@ void WorkerState::egress_changed(FlowId id) {
 // flows).
 void WorkerState::set_egress(FlowId id, FlowId egress) {
   Flow& f = flows_[id];
-  const FlowId old = f.hot.egress_rtp;
+  const FlowId old = f.state.egress_rtp;
   if (old == egress) return;
   if (old < max_flows_) {
     FlowId* link = &flows_[old].first_sender;
@@ -81,7 +91,7 @@ void WorkerState::set_egress(FlowId id, FlowId egress) {
     if (*link == id) *link = f.next_sender;
   }
   f.next_sender = kNoFlow;
-  f.hot.egress_rtp = egress;
+  f.state.egress_rtp = egress;
   if (egress < max_flows_) {
     f.next_sender = flows_[egress].first_sender;
     flows_[egress].first_sender = id;
@@ -92,15 +102,15 @@ void WorkerState::set_transcoder(FlowId id, TranscodeSlot* slot) {
   delete transcoders_[id];
   transcoders_[id] = slot;
   if (slot) {
-    flows_[id].hot.flags |= kFlowTranscode;
+    flows_[id].state.flags |= kFlowTranscode;
     if (!generated_) generated_ = std::make_unique<GeneratedPackets>();
   } else {
-    flows_[id].hot.flags &= uint16_t(~kFlowTranscode);
+    flows_[id].state.flags &= uint16_t(~kFlowTranscode);
   }
 }
 
 WorkerState::Applied WorkerState::apply(const FlowCommand& cmd) {
-  Applied a{cmd.type, cmd.id};
+  Applied a;
   bump(counters_.commands);
   if (cmd.id >= max_flows_) {
     delete cmd.transcode;  // never installed: not leaked either
@@ -111,29 +121,29 @@ WorkerState::Applied WorkerState::apply(const FlowCommand& cmd) {
   switch (cmd.type) {
     case CommandType::kAddFlow: {
       set_egress(cmd.id, kNoFlow);  // off its old egress's sender list (a live id re-added)
-      f.hot = cmd.hot;
-      f.hot.egress_rtp = kNoFlow;
-      set_egress(cmd.id, cmd.hot.egress_rtp);
-      f.hot.flags &= uint16_t(~(kFlowTranscode | kFlowSrtp));
+      f.state = cmd.state;
+      f.state.egress_rtp = kNoFlow;
+      set_egress(cmd.id, cmd.state.egress_rtp);
+      f.state.flags &= uint16_t(~(kFlowTranscode | kFlowSrtp));
       set_transcoder(cmd.id, nullptr);
       set_srtp(cmd.id, nullptr);
-      if (!f.hot.latched) f.hot.source = f.hot.sdp_source;
+      if (!f.state.latched) f.state.source = f.state.sdp_source;
       for (auto& d : f.drops.by_reason) d.store(0, std::memory_order_relaxed);
       f.fast.packets.store(0, std::memory_order_relaxed);
       f.fast.bytes.store(0, std::memory_order_relaxed);
-      f.published.publish(f.hot.latched ? f.hot.source : Endpoint{});
-      table_.insert(f.hot.key, cmd.id);
-      a.fd_added = f.hot.fd;
+      f.published.publish(f.state.latched ? f.state.source : Endpoint{});
+      table_.insert(f.state.key, cmd.id);
+      a = {PortChange::kAdded, f.state.key};
       break;
     }
     case CommandType::kUpdateFlow: {
-      FlowHot& h = f.hot;
-      set_egress(cmd.id, cmd.hot.egress_rtp);
-      h.egress_rtcp = cmd.hot.egress_rtcp;
+      FlowState& h = f.state;
+      set_egress(cmd.id, cmd.state.egress_rtp);
+      h.egress_rtcp = cmd.state.egress_rtcp;
       constexpr uint16_t kWorkerFlags = kFlowTranscode | kFlowSrtp;
-      h.flags = uint16_t((cmd.hot.flags & ~kWorkerFlags) | (h.flags & kWorkerFlags));
-      h.latch_until_ns = cmd.hot.latch_until_ns;
-      h.sdp_source = cmd.hot.sdp_source;
+      h.flags = uint16_t((cmd.state.flags & ~kWorkerFlags) | (h.flags & kWorkerFlags));
+      h.latch_until_ns = cmd.state.latch_until_ns;
+      h.sdp_source = cmd.state.sdp_source;
       if (cmd.reset_latch || !h.latched) {
         h.latched = 0;
         h.source = h.sdp_source;
@@ -142,12 +152,12 @@ WorkerState::Applied WorkerState::apply(const FlowCommand& cmd) {
       break;
     }
     case CommandType::kRemoveFlow: {
-      table_.erase(f.hot.key);
-      a.fd_removed = f.hot.fd;
+      table_.erase(f.state.key);
+      a = {PortChange::kRemoved, f.state.key};
       set_transcoder(cmd.id, nullptr);
       set_srtp(cmd.id, nullptr);
       set_egress(cmd.id, kNoFlow);
-      f.hot = FlowHot{};
+      f.state = FlowState{};
       break;
     }
     case CommandType::kSetTranscode:

@@ -8,26 +8,13 @@
 #include <cstdint>
 #include <memory>
 
+#include "base/spsc_ring.h"
+#include "dataplane/counters.h"
 #include "dataplane/flow.h"
 #include "dataplane/flow_table.h"
 #include "dataplane/huge_array.h"
-#include "base/spsc_ring.h"
 
 namespace vox::dataplane {
-
-struct alignas(64) WorkerCounters {
-  std::atomic<uint64_t> rx_packets{0};
-  std::atomic<uint64_t> rx_bytes{0};
-  std::atomic<uint64_t> tx_packets{0};
-  std::atomic<uint64_t> tx_bytes{0};
-  std::atomic<uint64_t> no_flow{0};  // arrived on a port with no flow (late packets after delete)
-  std::atomic<uint64_t> drops[kDropReasonCount] = {};
-  std::atomic<uint64_t> rx_calls{0};  // batched I/O calls (recvmmsg, rx_burst)
-  std::atomic<uint64_t> tx_calls{0};
-  std::atomic<uint64_t> wakeups{0};
-  std::atomic<uint64_t> commands{0};
-  std::atomic<uint64_t> latches{0};  // sources learned
-};
 
 enum class CommandType : uint8_t { kAddFlow, kUpdateFlow, kRemoveFlow, kSetTranscode, kSetSrtp, kCount };
 
@@ -35,28 +22,22 @@ struct TranscodeSlot;     // dataplane/transcode.h
 struct GeneratedPackets;
 struct SrtpSlot;          // dataplane/srtp_slot.h
 
-// A flow change. For kAddFlow the hot state is installed as given (the fd,
-// for the socket backend, now belongs to the worker). For kUpdateFlow the
-// control-owned fields are replaced and the learned source is kept unless
-// reset_latch. kRemoveFlow closes the flow (and its socket) and deletes its
-// transcoder. kSetTranscode gives flow `id` the transcoder in `transcode`
-// (the worker owns it from then on; null: relay unchanged again).
-// kSetSrtp likewise gives flow `id` the SRTP contexts in `srtp` (null:
-// plain RTP again).
+// A flow change. For kAddFlow the state is installed as given, and the
+// backend starts receiving on its local port (state.key, bound beforehand
+// with Dataplane::bind_port). For kUpdateFlow the control-owned fields are
+// replaced and the learned source is kept unless reset_latch. kRemoveFlow
+// removes the flow, releases its port and deletes its transcoder.
+// kSetTranscode gives flow `id` the transcoder in `transcode` (the worker
+// owns it from then on; null: relay unchanged again). kSetSrtp likewise
+// gives flow `id` the SRTP contexts in `srtp` (null: plain RTP again).
 struct FlowCommand {
   CommandType type = CommandType::kAddFlow;
   bool reset_latch = false;
   FlowId id = kNoFlow;
-  FlowHot hot;
+  FlowState state;
   TranscodeSlot* transcode = nullptr;
   SrtpSlot* srtp = nullptr;
 };
-
-// Relaxed add by the only writer: compiles to a plain add, readable from
-// other threads without tearing.
-inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
-  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-}
 
 class WorkerState {
  public:
@@ -89,13 +70,16 @@ class WorkerState {
   // the NIC refused it): counted for the worker and the sending flow.
   void send_failed(LocalKey from);
 
-  // Applies one command. Returns the fd the backend must register
-  // (add) or unregister and close (remove), or -1.
+  // Flow `id`'s counters and latched source, as the control plane reads
+  // them (relaxed loads: any thread).
+  FlowSnapshot snapshot(FlowId id) const;
+
+  // Applies one command. Says which local port the backend starts or stops
+  // receiving on (a socket backend registers or closes its socket).
+  enum class PortChange : uint8_t { kNone, kAdded, kRemoved };
   struct Applied {
-    CommandType type;
-    FlowId id;
-    int fd_added = -1;
-    int fd_removed = -1;
+    PortChange port = PortChange::kNone;
+    LocalKey key = 0;
   };
   Applied apply(const FlowCommand& cmd);
 

@@ -15,7 +15,7 @@
 #include "control/call_manager.h"
 #include "control/config.h"
 #include "control/ng_server.h"
-#include "dataplane/engine.h"
+#include "dataplane/io/socket_engine.h"
 #ifdef VOX_HAVE_DPDK
 #include "dataplane/dpdk/dpdk_engine.h"
 #endif
@@ -78,19 +78,20 @@ int main(int argc, char** argv) {
       uint32_t((pairs / size_t(config.workers) + 1) * 2 * config.interfaces.size());
 
   // One of the two engines; the control plane sees the Dataplane interface.
-  std::unique_ptr<vox::dataplane::Engine> socket_engine;
+  std::unique_ptr<vox::dataplane::SocketEngine> socket_engine;
 #ifdef VOX_HAVE_DPDK
   std::unique_ptr<vox::dataplane::dpdk::DpdkEngine> dpdk_engine;
 #endif
   vox::dataplane::Dataplane* plane = nullptr;
   std::string io_method;
   if (config.backend == "socket") {
-    vox::dataplane::EngineConfig ec;
+    vox::dataplane::SocketEngineConfig ec;
+    for (const auto& itf : config.interfaces) ec.interfaces.push_back(itf.local);
     ec.workers = config.workers;
     ec.max_flows_per_worker = max_flows;
     ec.socket.coalesce_ns = int64_t(config.coalesce_us) * 1000;
     ec.socket.use_uring = config.socket_io == "uring";
-    socket_engine = std::make_unique<vox::dataplane::Engine>(ec);
+    socket_engine = std::make_unique<vox::dataplane::SocketEngine>(ec);
     plane = socket_engine.get();
     io_method = std::string("socket backend, ") + socket_engine->io_method();
   }

@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
-#include <thread>
+#include <cerrno>
 
 #include "dataplane/dpdk/eal.h"
 #include "dataplane/dpdk/flow_steer.h"
@@ -64,7 +64,8 @@ struct DpdkEngine::Impl {
   }
 };
 
-DpdkEngine::DpdkEngine() : impl_(std::make_unique<Impl>()) {}
+DpdkEngine::DpdkEngine(int workers, uint32_t max_flows, size_t interfaces)
+    : WorkerSet(workers, max_flows), impl_(std::make_unique<Impl>()), interfaces_(interfaces) {}
 
 DpdkEngine::~DpdkEngine() {
   stop();
@@ -72,7 +73,8 @@ DpdkEngine::~DpdkEngine() {
 }
 
 Result<std::unique_ptr<DpdkEngine>, std::string> DpdkEngine::create(const DpdkEngineConfig& config) {
-  std::unique_ptr<DpdkEngine> e(new DpdkEngine());
+  std::unique_ptr<DpdkEngine> e(
+      new DpdkEngine(config.workers, config.max_flows_per_worker, config.host.addresses.size()));
   Impl& s = *e->impl_;
   auto eal = init_eal(config.eal_args);
   if (!eal.ok()) return Err{eal.error()};
@@ -162,7 +164,6 @@ Result<std::unique_ptr<DpdkEngine>, std::string> DpdkEngine::create(const DpdkEn
     }
   }
   for (int w = 0; w < workers; ++w) {
-    e->states_.push_back(std::make_unique<WorkerState>(w, config.max_flows_per_worker));
     WorkerLoopConfig lc;
     for (size_t p = 0; p < s.ports.size(); ++p) {
       PortQueues q;
@@ -184,7 +185,7 @@ Result<std::unique_ptr<DpdkEngine>, std::string> DpdkEngine::create(const DpdkEn
         lc.inbox = s.rings[size_t(w)];
       }
     }
-    s.loops.push_back(std::make_unique<WorkerLoop>(*e->states_.back(), lc));
+    s.loops.push_back(std::make_unique<WorkerLoop>(e->state(w), lc));
   }
   // ARP replies reach whichever worker polls the queue they land on.
   for (auto& a : s.loops)
@@ -194,29 +195,25 @@ Result<std::unique_ptr<DpdkEngine>, std::string> DpdkEngine::create(const DpdkEn
 }
 
 void DpdkEngine::start() {
-  if (running_) return;
+  if (running()) return;
   Impl& s = *impl_;
   stop_.store(false);
   s.jobs.clear();
   for (auto& l : s.loops) s.jobs.emplace_back(l.get(), &stop_);
   for (size_t w = 0; w < s.loops.size(); ++w) rte_eal_remote_launch(worker_main, &s.jobs[w], s.lcores[w]);
-  running_ = true;
+  set_running(true);
 }
 
 void DpdkEngine::stop() {
-  if (!running_) return;
+  if (!running()) return;
   stop_.store(true);
   for (size_t w = 0; w < impl_->loops.size(); ++w) rte_eal_wait_lcore(impl_->lcores[w]);
-  running_ = false;
+  set_running(false);
 }
 
-bool DpdkEngine::post(int w, const FlowCommand& cmd) {
-  auto& ring = states_[size_t(w)]->commands();
-  while (!ring.push(cmd)) {
-    if (!running_) return false;  // nobody will drain it
-    std::this_thread::yield();
-  }
-  return true;
+Result<PortHandle, int> DpdkEngine::bind_port(LocalKey key) {
+  if (local_key_iface(key) >= interfaces_) return Err{EINVAL};
+  return PortHandle{key};
 }
 
 std::vector<std::pair<std::string, uint64_t>> DpdkEngine::backend_counters() const {

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "dataplane/dataplane.h"
+#include "dataplane/worker_set.h"
 #include "dataplane/dpdk/worker_loop.h"
 
 namespace vox::dataplane::dpdk {
@@ -42,7 +42,7 @@ struct DpdkEngineConfig {
   uint32_t idle_sleep_us = 0;  // see WorkerLoopConfig
 };
 
-class DpdkEngine final : public Dataplane {
+class DpdkEngine final : public WorkerSet {
  public:
   // EAL init, port setup, steering choice; the error says what failed.
   static Result<std::unique_ptr<DpdkEngine>, std::string> create(const DpdkEngineConfig& config);
@@ -51,13 +51,9 @@ class DpdkEngine final : public Dataplane {
   void start();  // workers on their lcores
   void stop();   // joins them; mbufs they held are freed
 
-  int workers() const override { return int(states_.size()); }
-  const WorkerState& worker(int w) const override { return *states_[size_t(w)]; }
-  // No socket: the port is the NIC's. Returns -1 as the "fd".
-  Result<int, int> open_port(const IpAddr&, uint16_t) override { return -1; }
-  void discard_port(int) override {}
-  bool post(int w, const FlowCommand& cmd) override;
-  void flush() override {}  // workers poll their rings
+  // No socket: every port of the relay's addresses arrives on the NIC.
+  Result<PortHandle, int> bind_port(LocalKey key) override;
+  void release_port(PortHandle) override {}
   std::vector<std::pair<std::string, uint64_t>> backend_counters() const override;
 
   // "single queue", "rte_flow" or "rx core hand-off", and the ports' words.
@@ -66,11 +62,10 @@ class DpdkEngine final : public Dataplane {
 
  private:
   struct Impl;
-  DpdkEngine();
+  DpdkEngine(int workers, uint32_t max_flows, size_t interfaces);
   std::unique_ptr<Impl> impl_;
-  std::vector<std::unique_ptr<WorkerState>> states_;
+  size_t interfaces_;
   std::atomic<bool> stop_{false};
-  bool running_ = false;
   std::string steering_;
   std::string port_description_;
 };

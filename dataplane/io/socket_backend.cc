@@ -35,30 +35,6 @@ uint64_t pack(LocalKey key, int fd) { return uint64_t(key) << 32 | uint32_t(fd);
 
 }  // namespace
 
-Result<int, int> open_udp_port(const IpAddr& addr, uint16_t port) {
-  Endpoint ep{addr, port};
-  sockaddr_storage ss;
-  socklen_t len = ep.to_sockaddr(&ss);
-  int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Err{errno};
-  if (ss.ss_family == AF_INET6) {
-    int one = 1;
-    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  }
-  // DSCP EF (46) for voice, as RFC 4594 recommends for telephony.
-  int tos = 46 << 2;
-  if (ss.ss_family == AF_INET)
-    setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
-  else
-    setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-    int e = errno;
-    close(fd);
-    return Err{e};
-  }
-  return fd;
-}
-
 struct RxBuffers {
   alignas(64) uint8_t data[kMaxPackets][kBufferSize];
   sockaddr_storage names[kMaxPackets];
@@ -68,8 +44,8 @@ struct RxBuffers {
   TxPacket tx[kMaxPackets];
 };
 
-SocketWorker::SocketWorker(WorkerState& state, SocketLoopConfig config)
-    : state_(state), config_(config), bufs_(std::make_unique<RxBuffers>()) {
+SocketWorker::SocketWorker(WorkerState& state, PortSockets& sockets, SocketLoopConfig config)
+    : state_(state), sockets_(sockets), config_(config), bufs_(std::make_unique<RxBuffers>()) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   epoll_event ev{};
@@ -78,23 +54,16 @@ SocketWorker::SocketWorker(WorkerState& state, SocketLoopConfig config)
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
 }
 
-void close_worker_sockets(WorkerState& state) {
+void close_worker_sockets(WorkerState& state, PortSockets& sockets) {
   FlowCommand cmd;
   while (state.commands().pop(cmd)) {
-    auto a = state.apply(cmd);
-    if (a.fd_removed >= 0) close(a.fd_removed);
-  }
-  for (FlowId id = 0; id < state.max_flows(); ++id) {
-    FlowHot& h = state.flow(id).hot;
-    if (h.fd >= 0) {
-      close(h.fd);
-      h.fd = -1;
-    }
+    const auto a = state.apply(cmd);
+    if (a.port == WorkerState::PortChange::kRemoved) sockets.release(a.key);
   }
 }
 
 SocketWorker::~SocketWorker() {
-  close_worker_sockets(state_);
+  close_worker_sockets(state_, sockets_);
   close(wake_fd_);
   close(epoll_fd_);
 }
@@ -113,72 +82,34 @@ void SocketWorker::close_removed() {
 void SocketWorker::drain_commands() {
   FlowCommand cmd;
   while (state_.commands().pop(cmd)) {
-    auto a = state_.apply(cmd);
-    if (a.fd_added >= 0) {
-      epoll_event ev{};
-      ev.events = EPOLLIN;
-      ev.data.u64 = pack(cmd.hot.key, a.fd_added);
-      epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, a.fd_added, &ev);
-    }
-    if (a.fd_removed >= 0) {
-      epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, a.fd_removed, nullptr);
-      closing_.push_back(a.fd_removed);
-    }
-  }
-}
-
-void send_packets(WorkerState& state, const TxPacket* tx, uint32_t n) {
-  // Runs of packets leaving through the same socket go out in one sendmmsg.
-  constexpr uint32_t kChunk = 64;
-  WorkerCounters& wc = state.counters();
-  mmsghdr msgs[kChunk];
-  iovec iov[kChunk];
-  sockaddr_storage names[kChunk];
-  uint32_t i = 0;
-  uint64_t bytes = 0, sent_total = 0;
-  while (i < n) {
-    uint32_t j = i;
-    int fd = tx[i].fd;
-    for (; j < n && j - i < kChunk && tx[j].fd == fd; ++j) {
-      uint32_t k = j - i;
-      iov[k] = {const_cast<uint8_t*>(tx[j].data), tx[j].len};
-      msgs[k].msg_hdr = {};
-      msgs[k].msg_hdr.msg_name = &names[k];
-      msgs[k].msg_hdr.msg_namelen = tx[j].dest.to_sockaddr(&names[k]);
-      msgs[k].msg_hdr.msg_iov = &iov[k];
-      msgs[k].msg_hdr.msg_iovlen = 1;
-    }
-    uint32_t count = j - i, done = 0;
-    while (done < count) {
-      int r = sendmmsg(fd, msgs + done, count - done, MSG_DONTWAIT);
-      bump(wc.tx_calls);
-      if (r <= 0) {
-        // The packet at the head failed (full buffer, unreachable): count
-        // it and move on; never block the worker.
-        state.send_failed(tx[i + done].source);
-        ++done;
-        continue;
+    const auto a = state_.apply(cmd);
+    if (a.port == WorkerState::PortChange::kAdded) {
+      if (const int fd = sockets_.fd(a.key); fd >= 0) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u64 = pack(a.key, fd);
+        epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
       }
-      for (int k = 0; k < r; ++k) bytes += tx[i + done + k].len;
-      sent_total += uint32_t(r);
-      done += uint32_t(r);
     }
-    i = j;
+    if (a.port == WorkerState::PortChange::kRemoved) {
+      if (const int fd = sockets_.take(a.key); fd >= 0) {
+        epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+        closing_.push_back(fd);
+      }
+    }
   }
-  bump(wc.tx_packets, sent_total);
-  bump(wc.tx_bytes, bytes);
 }
 
-void send_generated(WorkerState& state) {
+void send_generated(WorkerState& state, const PortSockets& sockets) {
   GeneratedPackets* g = state.generated();
   if (!g || g->count == 0) return;
-  send_packets(state, g->out, g->count);
+  send_packets(state, sockets, g->out, g->count);
   g->count = 0;
 }
 
 void SocketWorker::transmit(const TxPacket* tx, uint32_t n) {
-  send_packets(state_, tx, n);
-  send_generated(state_);
+  send_packets(state_, sockets_, tx, n);
+  send_generated(state_, sockets_);
 }
 
 void SocketWorker::run(const std::atomic<bool>& stop) {

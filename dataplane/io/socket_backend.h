@@ -9,25 +9,17 @@
 #include <memory>
 #include <vector>
 
-#include "base/endpoint.h"
+#include "dataplane/io/udp_socket.h"
 #include "dataplane/pipeline.h"
-#include "base/result.h"
 
 namespace vox::dataplane {
 
-// Opens a non-blocking UDP socket bound to addr:port. Returns the fd, or the
-// errno (EADDRINUSE when the port is taken by someone else).
-Result<int, int> open_udp_port(const IpAddr& addr, uint16_t port);
+// Applies the commands still queued, closing the sockets of removed
+// flows. Called when a worker loop is torn down.
+void close_worker_sockets(WorkerState& state, PortSockets& sockets);
 
-// Applies the commands still queued and closes every socket the worker
-// owns (its flows' fds). Called when a worker loop is torn down.
-void close_worker_sockets(WorkerState& state);
-
-// Sends packets with sendmmsg (runs through one socket share a call); a
-// refused packet is counted as send-failed, never retried or blocked on.
-void send_packets(WorkerState& state, const TxPacket* tx, uint32_t n);
 // Sends and clears what the transcoders generated in the last burst.
-void send_generated(WorkerState& state);
+void send_generated(WorkerState& state, const PortSockets& sockets);
 
 struct SocketLoopConfig {
   // io_uring (one system call per loop iteration for all sockets) when the
@@ -44,7 +36,7 @@ struct RxBuffers;
 
 class SocketWorker {
  public:
-  SocketWorker(WorkerState& state, SocketLoopConfig config);
+  SocketWorker(WorkerState& state, PortSockets& sockets, SocketLoopConfig config);
   ~SocketWorker();
   SocketWorker(const SocketWorker&) = delete;
   SocketWorker& operator=(const SocketWorker&) = delete;
@@ -60,6 +52,7 @@ class SocketWorker {
   void transmit(const TxPacket* tx, uint32_t n);
 
   WorkerState& state_;
+  PortSockets& sockets_;
   SocketLoopConfig config_;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;

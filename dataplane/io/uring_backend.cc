@@ -77,8 +77,9 @@ struct UringState {
   }
 };
 
-std::unique_ptr<UringWorker> UringWorker::create(WorkerState& state, SocketLoopConfig config) {
-  std::unique_ptr<UringWorker> w(new UringWorker(state));
+std::unique_ptr<UringWorker> UringWorker::create(WorkerState& state, PortSockets& sockets,
+                                                 SocketLoopConfig config) {
+  std::unique_ptr<UringWorker> w(new UringWorker(state, sockets));
   w->config_ = config;
   UringState& s = *w->s_;
   io_uring_params p{};
@@ -111,10 +112,11 @@ std::unique_ptr<UringWorker> UringWorker::create(WorkerState& state, SocketLoopC
   return w;
 }
 
-UringWorker::UringWorker(WorkerState& state) : state_(state), s_(new UringState) {}
+UringWorker::UringWorker(WorkerState& state, PortSockets& sockets)
+    : state_(state), sockets_(sockets), s_(new UringState) {}
 
 UringWorker::~UringWorker() {
-  close_worker_sockets(state_);
+  close_worker_sockets(state_, sockets_);
   if (wake_fd_ >= 0) close(wake_fd_);
 }
 
@@ -144,24 +146,31 @@ void UringWorker::arm_recv(LocalKey key, int fd) {
 void UringWorker::drain_commands() {
   FlowCommand cmd;
   while (state_.commands().pop(cmd)) {
-    auto a = state_.apply(cmd);
-    if (a.fd_added >= 0 && size_t(a.fd_added) < kMaxFds) {
+    const auto a = state_.apply(cmd);
+    if (a.port == WorkerState::PortChange::kAdded) {
+      const int fd = sockets_.fd(a.key);
+      if (fd < 0 || size_t(fd) >= kMaxFds) continue;
       // Generations: odd while a socket is armed, even once removed (the
       // parity survives the 10-bit wrap), so a late completion of a removed
       // socket whose fd number was reused is recognised as stale.
-      uint16_t& g = s_->fd_gen[size_t(a.fd_added)];
+      uint16_t& g = s_->fd_gen[size_t(fd)];
       if (!(g & 1)) g = uint16_t((g + 1) & 0x3ff);
-      s_->fd_key[size_t(a.fd_added)] = cmd.hot.key;
-      arm_recv(cmd.hot.key, a.fd_added);
+      s_->fd_key[size_t(fd)] = a.key;
+      arm_recv(a.key, fd);
     }
-    if (a.fd_removed >= 0 && size_t(a.fd_removed) < kMaxFds) {
-      uint16_t& g = s_->fd_gen[size_t(a.fd_removed)];
+    if (a.port == WorkerState::PortChange::kRemoved) {
+      const int fd = sockets_.take(a.key);
+      if (fd < 0) continue;
+      if (size_t(fd) >= kMaxFds) {
+        close(fd);
+        continue;
+      }
+      uint16_t& g = s_->fd_gen[size_t(fd)];
       io_uring_sqe* sqe = get_sqe(&s_->ring);
-      io_uring_prep_cancel64(sqe, make_ud(kRecv, g, a.fd_removed, s_->fd_key[size_t(a.fd_removed)]),
-                             0);
+      io_uring_prep_cancel64(sqe, make_ud(kRecv, g, fd, s_->fd_key[size_t(fd)]), 0);
       sqe->user_data = make_ud(kIgnore, 0, 0, 0);
       if (g & 1) g = uint16_t((g + 1) & 0x3ff);
-      s_->closing.push_back(a.fd_removed);  // closed after the current batch
+      s_->closing.push_back(fd);  // closed after the current batch
     }
   }
 }
@@ -176,7 +185,7 @@ void UringWorker::recycle(uint16_t bid) {
 void UringWorker::forward(const TxPacket* tx, uint32_t n) {
   // Transcoded packets live in worker memory reused by the next burst, not
   // in a provided buffer: they go out now, synchronously.
-  send_generated(state_);
+  send_generated(state_, sockets_);
   for (uint32_t i = 0; i < n; ++i) {
     auto bid = uint16_t(size_t(tx[i].data - s_->buffers) / kBufSize);
     auto& slot = s_->send[bid];
@@ -189,7 +198,7 @@ void UringWorker::forward(const TxPacket* tx, uint32_t n) {
     slot.msg.msg_iovlen = 1;
     s_->in_flight[bid] = 1;
     io_uring_sqe* sqe = get_sqe(&s_->ring);
-    io_uring_prep_sendmsg(sqe, tx[i].fd, &slot.msg, MSG_DONTWAIT);
+    io_uring_prep_sendmsg(sqe, sockets_.fd(tx[i].source), &slot.msg, MSG_DONTWAIT);
     sqe->user_data = make_ud(kSend, 0, 0, bid);
   }
 }

@@ -21,7 +21,8 @@ class UringWorker {
  public:
   // Fails (ok() false) when the kernel refuses io_uring (disabled by sysctl
   // or seccomp): the engine then falls back to SocketWorker.
-  static std::unique_ptr<UringWorker> create(WorkerState& state, SocketLoopConfig config);
+  static std::unique_ptr<UringWorker> create(WorkerState& state, PortSockets& sockets,
+                                             SocketLoopConfig config);
   ~UringWorker();
   UringWorker(const UringWorker&) = delete;
   UringWorker& operator=(const UringWorker&) = delete;
@@ -30,7 +31,7 @@ class UringWorker {
   void wake();
 
  private:
-  explicit UringWorker(WorkerState& state);
+  UringWorker(WorkerState& state, PortSockets& sockets);
   void drain_commands();
   void arm_recv(LocalKey key, int fd);
   void forward(const TxPacket* tx, uint32_t n);
@@ -38,6 +39,7 @@ class UringWorker {
   void cancel_all();
 
   WorkerState& state_;
+  PortSockets& sockets_;
   SocketLoopConfig config_;
   std::unique_ptr<UringState> s_;
   int wake_fd_ = -1;

@@ -56,16 +56,16 @@ TEST_F(CallManagerTest, OfferAnswerWiresFlowsBothWays) {
   EXPECT_EQ(a.rtp_port, port_a);
   EXPECT_EQ(b.rtp_port, port_b);
   const auto& w = plane.worker(c->worker);
-  const auto& fa = w.flow(a.rtp_flow).hot;
-  const auto& fb = w.flow(b.rtp_flow).hot;
+  const auto& fa = w.flow(a.rtp_flow).state;
+  const auto& fb = w.flow(b.rtp_flow).state;
   EXPECT_EQ(fa.egress_rtp, b.rtp_flow);
   EXPECT_EQ(fa.egress_rtcp, b.rtcp_flow);
   EXPECT_EQ(fb.egress_rtp, a.rtp_flow);
   EXPECT_EQ(fa.sdp_source, *Endpoint::parse("192.0.2.10:4000"));
   EXPECT_EQ(fb.sdp_source, *Endpoint::parse("198.51.100.7:5000"));
-  EXPECT_EQ(w.flow(b.rtcp_flow).hot.sdp_source, *Endpoint::parse("198.51.100.7:5001"));
+  EXPECT_EQ(w.flow(b.rtcp_flow).state.sdp_source, *Endpoint::parse("198.51.100.7:5001"));
   EXPECT_TRUE(fa.flags & kFlowEnabled);
-  EXPECT_EQ(plane.open_fds.size(), 4u);  // two port pairs
+  EXPECT_EQ(plane.bound.size(), 4u);  // two port pairs
 }
 
 TEST_F(CallManagerTest, ReinviteKeepsPortsAndNewAddressResetsLatch) {
@@ -80,7 +80,7 @@ TEST_F(CallManagerTest, ReinviteKeepsPortsAndNewAddressResetsLatch) {
   const Call* c = cm->find("call-1");
   EXPECT_EQ(c->parties[1].media[0].sdp_rtp, *Endpoint::parse("198.51.100.99:6000"));
   EXPECT_EQ(sdp_port(re->sdp), c->parties[0].media[0].rtp_port);
-  EXPECT_EQ(plane.open_fds.size(), 4u);
+  EXPECT_EQ(plane.bound.size(), 4u);
 }
 
 TEST_F(CallManagerTest, FailuresChangeNothing) {
@@ -109,7 +109,7 @@ TEST_F(CallManagerTest, PortExhaustionIsAnErrorAndRollsBack) {
   ASSERT_FALSE(res.ok());
   EXPECT_EQ(res.error(), "Ran out of ports");
   EXPECT_EQ(cm->find("c-extra"), nullptr);
-  EXPECT_EQ(plane.open_fds.size(), 8u);
+  EXPECT_EQ(plane.bound.size(), 8u);
   ASSERT_TRUE(cm->remove("c0", "", "", 0, now).ok());
   cm->tick(now);
   EXPECT_TRUE(cm->offer(r, now).ok());
@@ -135,7 +135,7 @@ TEST_F(CallManagerTest, DeleteReleasesEverything) {
   EXPECT_EQ(cm->tick(later), 1u);
   EXPECT_EQ(cm->find("call-1"), nullptr);
   EXPECT_EQ(cm->free_port_pairs(), free_before + 2);
-  EXPECT_TRUE(plane.open_fds.empty());
+  EXPECT_TRUE(plane.bound.empty());
 }
 
 TEST_F(CallManagerTest, TimeoutsEndCalls) {
@@ -213,7 +213,7 @@ TEST_F(CallManagerTest, RtcpMuxNegotiation) {
   const MediaSide& a = c->parties[0].media[0];
   const MediaSide& b = c->parties[1].media[0];
   EXPECT_TRUE(a.uses_mux && b.uses_mux);
-  EXPECT_EQ(w.flow(a.rtp_flow).hot.egress_rtcp, b.rtp_flow);  // RTCP stays muxed
+  EXPECT_EQ(w.flow(a.rtp_flow).state.egress_rtcp, b.rtp_flow);  // RTCP stays muxed
 
   // B declines mux: A's muxed RTCP is demultiplexed to B's RTCP port.
   auto r = req(sdp(4000, "192.0.2.10", "a=rtcp-mux\r\n"));
@@ -226,7 +226,7 @@ TEST_F(CallManagerTest, RtcpMuxNegotiation) {
   EXPECT_EQ(ans2->sdp.find("a=rtcp-mux"), std::string::npos);
   const Call* c2 = cm->find("call-2");
   const MediaSide& b2 = c2->parties[1].media[0];
-  EXPECT_EQ(plane.worker(c2->worker).flow(c2->parties[0].media[0].rtp_flow).hot.egress_rtcp,
+  EXPECT_EQ(plane.worker(c2->worker).flow(c2->parties[0].media[0].rtp_flow).state.egress_rtcp,
             b2.rtcp_flow);
 }
 
@@ -237,7 +237,7 @@ TEST_F(CallManagerTest, RejectedStreamGetsNoPorts) {
   EXPECT_NE(off->sdp.find("m=video 0 "), std::string::npos);
   const Call* c = cm->find("call-1");
   EXPECT_EQ(c->parties[0].media[1].rtp_port, 0);
-  EXPECT_EQ(plane.open_fds.size(), 4u);
+  EXPECT_EQ(plane.bound.size(), 4u);
 }
 
 }  // namespace

@@ -132,7 +132,7 @@ struct CallSrtpTest : testing::CallFixture<1> {
     return cm->find(call_id)->parties[party].media[0];
   }
   dataplane::SrtpSlot* slot(FlowId id) { return plane.mutable_worker(0).srtp(id); }
-  bool flagged(FlowId id) { return plane.worker(0).flow(id).hot.flags & kFlowSrtp; }
+  bool flagged(FlowId id) { return plane.worker(0).flow(id).state.flags & kFlowSrtp; }
 
   // Both flows of the side hold their own slot: inbound unprotects with
   // the party's key, outbound protects with the relay's, both `suite`.
@@ -163,7 +163,7 @@ struct CallSrtpTest : testing::CallFixture<1> {
   // A call whose offer failed left nothing behind.
   void expect_nothing_left(const std::string& call_id = "call-1") {
     EXPECT_EQ(cm->find(call_id), nullptr);
-    EXPECT_TRUE(plane.open_fds.empty());
+    EXPECT_TRUE(plane.bound.empty());
     EXPECT_EQ(cm->free_port_pairs(), free_pairs);
     EXPECT_EQ(plane.srtp_commands, 0);
   }
@@ -426,7 +426,7 @@ TEST_F(CallSrtpTest, BrokenAnswersAreNgErrorsAndChangeNothing) {
   EXPECT_FALSE(cm->find("call-1")->answered);
   expect_plain(side(1));
   EXPECT_EQ(plane.srtp_commands, 0);
-  EXPECT_EQ(plane.open_fds.size(), 4u);
+  EXPECT_EQ(plane.bound.size(), 4u);
   // The offer still stands: a good answer completes it.
   answer(sdp(5000, kAnswerer, "RTP/SAVP", {good.text}));
   expect_srtp(side(1), SrtpSuite::kAeadAes128Gcm);
@@ -582,7 +582,7 @@ TEST_F(CallSrtpTest, DeleteFreesEverySlot) {
     EXPECT_EQ(slot(id), nullptr);  // deleted by the worker with the flow (ASan: no leak)
     EXPECT_FALSE(flagged(id));
   }
-  EXPECT_TRUE(plane.open_fds.empty());
+  EXPECT_TRUE(plane.bound.empty());
 }
 
 }  // namespace

@@ -12,9 +12,9 @@ class FakeDataplane final : public dataplane::InlineDataplane {
  public:
   explicit FakeDataplane(int workers = 1, uint32_t max_flows = 1024)
       : InlineDataplane(workers, max_flows) {}
-  Result<int, int> open_port(const IpAddr& addr, uint16_t port) override {
-    if (busy_ports.count(port)) return Err{98};  // EADDRINUSE
-    return InlineDataplane::open_port(addr, port);
+  Result<dataplane::PortHandle, int> bind_port(dataplane::LocalKey key) override {
+    if (busy_ports.count(dataplane::local_key_port(key))) return Err{98};  // EADDRINUSE
+    return InlineDataplane::bind_port(key);
   }
   bool post(int w, const dataplane::FlowCommand& cmd) override {
     ++posted;
@@ -22,6 +22,8 @@ class FakeDataplane final : public dataplane::InlineDataplane {
     return InlineDataplane::post(w, cmd);
   }
   void flush() override { ++flushes; }
+  const dataplane::WorkerState& worker(int w) const { return state(w); }
+  dataplane::WorkerState& mutable_worker(int w) { return state(w); }
 
   std::set<uint16_t> busy_ports;  // ports "taken by another process"
   int posted = 0, flushes = 0;

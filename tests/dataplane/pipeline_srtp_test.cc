@@ -76,8 +76,8 @@ class PipelineSrtp : public ::testing::TestWithParam<SrtpSuite> {
   const SrtpSuiteInfo& info() const { return srtp_suite_info(GetParam()); }
 
   void install(FlowId id, uint16_t port, const char* sdp, FlowId egress_rtp, FlowId egress_rtcp,
-               int fd, uint16_t extra = 0) {
-    w.apply(testing::add_flow(id, port, sdp, egress_rtp, egress_rtcp, fd, kFlowEnabled | extra,
+               uint16_t extra = 0) {
+    w.apply(testing::add_flow(id, port, sdp, egress_rtp, egress_rtcp, kFlowEnabled | extra,
                               now + 1'000'000'000));
   }
   // As the control plane does: one slot per flow of the party, same keys.
@@ -93,10 +93,10 @@ class PipelineSrtp : public ::testing::TestWithParam<SrtpSuite> {
     set_srtp(rtcp, &in, &out);
   }
   void SetUp() override {
-    install(kArtp, 30000, "127.0.0.1:4000", kBrtp, kBrtcp, 10);
-    install(kArtcp, 30001, "127.0.0.1:4001", kBrtp, kBrtcp, 11, kFlowRtcpPort);
-    install(kBrtp, 30002, "127.0.0.1:5000", kArtp, kArtcp, 12);
-    install(kBrtcp, 30003, "127.0.0.1:5001", kArtp, kArtcp, 13, kFlowRtcpPort);
+    install(kArtp, 30000, "127.0.0.1:4000", kBrtp, kBrtcp);
+    install(kArtcp, 30001, "127.0.0.1:4001", kBrtp, kBrtcp, kFlowRtcpPort);
+    install(kBrtp, 30002, "127.0.0.1:5000", kArtp, kArtcp);
+    install(kBrtcp, 30003, "127.0.0.1:5001", kArtp, kArtcp, kFlowRtcpPort);
     srtp_party(kBrtp, kBrtcp, b_sends, to_b);
   }
 
@@ -123,7 +123,7 @@ INSTANTIATE_TEST_SUITE_P(Suites, PipelineSrtp, ::testing::ValuesIn(testing::kAll
 TEST_P(PipelineSrtp, PlainToSrtpAndBack) {
   const auto plain = rtp_packet(1);
   ASSERT_EQ(run(plain, 30000, "127.0.0.1:4000"), 1u);
-  EXPECT_EQ(tx_[0].fd, 12);
+  EXPECT_EQ(tx_[0].source, make_local_key(0, 30002));
   EXPECT_TRUE(tx_[0].rewritten);
   ASSERT_EQ(tx_[0].len, plain.size() + info().srtp_tag_length);
   EXPECT_TRUE(std::equal(plain.begin(), plain.begin() + 12, tx_[0].data));      // header in clear
@@ -136,7 +136,7 @@ TEST_P(PipelineSrtp, PlainToSrtpAndBack) {
   const auto reply = rtp_packet(1, kSsrcB);
   const auto sealed = seal(b_out, reply);
   ASSERT_EQ(run(sealed, 30002, "127.0.0.1:5000"), 1u);
-  EXPECT_EQ(tx_[0].fd, 10);
+  EXPECT_EQ(tx_[0].source, make_local_key(0, 30000));
   EXPECT_EQ(tx_[0].dest, ep("127.0.0.1:4000"));
   EXPECT_TRUE(tx_[0].rewritten);
   EXPECT_EQ(sent(), reply);
@@ -159,7 +159,7 @@ TEST_P(PipelineSrtp, EmptyOrRemovedSlotsLeavePacketsUntouched) {
   off.type = CommandType::kSetSrtp;
   off.id = kBrtp;
   w.apply(off);
-  EXPECT_FALSE(w.flow(kBrtp).hot.flags & kFlowSrtp);
+  EXPECT_FALSE(w.flow(kBrtp).state.flags & kFlowSrtp);
   EXPECT_FALSE(w.flow(kArtp).fast.rtp.flags & kFlowSrtp);
   const auto reply = rtp_packet(1, kSsrcB);
   ASSERT_EQ(run(reply, 30002, "127.0.0.1:5000"), 1u);
@@ -194,7 +194,7 @@ TEST_P(PipelineSrtp, SrtcpBothWaysAndMuxed) {
   // A's plain RR leaves B's RTCP port as SRTCP.
   const auto rr_a = rtcp_rr(kSsrcA);
   ASSERT_EQ(run(rr_a, 30001, "127.0.0.1:4001"), 1u);
-  EXPECT_EQ(tx_[0].fd, 13);
+  EXPECT_EQ(tx_[0].source, make_local_key(0, 30003));
   EXPECT_TRUE(tx_[0].rewritten);
   ASSERT_EQ(tx_[0].len, rr_a.size() + info().srtcp_tag_length + 4);  // E||index, tag
   EXPECT_FALSE(std::equal(rr_a.begin() + 8, rr_a.end(), tx_[0].data + 8));
@@ -210,7 +210,7 @@ TEST_P(PipelineSrtp, SrtcpBothWaysAndMuxed) {
     ASSERT_EQ(
         run(seal(b_out, rr_b, true), port, port == 30003 ? "127.0.0.1:5001" : "127.0.0.1:5000"),
         1u);
-    EXPECT_EQ(tx_[0].fd, 11);
+    EXPECT_EQ(tx_[0].source, make_local_key(0, 30001));
     EXPECT_EQ(sent(), rr_b);
   }
   // A tampered SRTCP packet: dropped on B's RTCP flow.
@@ -228,7 +228,7 @@ TEST_P(PipelineSrtp, SrtcpBothWaysAndMuxed) {
 TEST_P(PipelineSrtp, ReplayedAndTamperedPacketsDroppedCountedAndNeverLatch) {
   const auto p1 = seal(b_out, rtp_packet(1, kSsrcB));
   ASSERT_EQ(run(p1, 30002, "127.0.0.9:7000"), 1u);
-  EXPECT_EQ(w.flow(kBrtp).hot.source, ep("127.0.0.9:7000"));
+  EXPECT_EQ(w.flow(kBrtp).state.source, ep("127.0.0.9:7000"));
   EXPECT_EQ(w.counters().latches.load(), 1u);
 
   EXPECT_EQ(run(p1, 30002, "127.0.0.1:5000"), 0u);  // replayed from the SDP address
@@ -245,14 +245,14 @@ TEST_P(PipelineSrtp, ReplayedAndTamperedPacketsDroppedCountedAndNeverLatch) {
   EXPECT_EQ(drops(kBrtp, DropReason::kSrtpAuthFailed), 2u);
   EXPECT_EQ(worker_drops(DropReason::kSrtpAuthFailed), 2u);
 
-  EXPECT_EQ(w.flow(kBrtp).hot.source, ep("127.0.0.9:7000"));
+  EXPECT_EQ(w.flow(kBrtp).state.source, ep("127.0.0.9:7000"));
   EXPECT_EQ(w.flow(kBrtp).published.read(), ep("127.0.0.9:7000"));
   EXPECT_EQ(w.counters().latches.load(), 1u);
   EXPECT_EQ(w.flow(kBrtp).fast.packets.load(), 1u);  // drops are not media
 
   // The genuine packet does take the latch over, and A's RTP follows it.
   ASSERT_EQ(run(p2, 30002, "127.0.0.1:5000"), 1u);
-  EXPECT_EQ(w.flow(kBrtp).hot.source, ep("127.0.0.1:5000"));
+  EXPECT_EQ(w.flow(kBrtp).state.source, ep("127.0.0.1:5000"));
   EXPECT_EQ(w.counters().latches.load(), 2u);
 
   // Older than the replay window: counted as replayed too.
@@ -340,7 +340,7 @@ TEST_P(PipelineSrtp, TranscodedOutputIsProtected) {
     GeneratedPackets& g = *w.generated();
     for (uint32_t k = 0; k < g.count; ++k) {
       const TxPacket& out = g.out[k];
-      EXPECT_EQ(out.fd, 12);
+      EXPECT_EQ(out.source, make_local_key(0, 30002));
       EXPECT_TRUE(out.rewritten);
       EXPECT_EQ(load_be32(out.data + 8), kOutSsrc);
       auto back = open(b_in, out.data, out.len);

@@ -31,15 +31,15 @@ struct Pipeline : ::testing::Test {
   int64_t now = 1'000'000;
 
   void install(FlowId id, uint16_t port, const char* sdp, FlowId egress_rtp, FlowId egress_rtcp,
-               int fd, uint16_t extra = 0) {
-    w.apply(testing::add_flow(id, port, sdp, egress_rtp, egress_rtcp, fd, kFlowEnabled | extra,
+               uint16_t extra = 0) {
+    w.apply(testing::add_flow(id, port, sdp, egress_rtp, egress_rtcp, kFlowEnabled | extra,
                               now + 1'000'000'000));
   }
   void SetUp() override {
-    install(kArtp, 30000, "127.0.0.1:4000", kBrtp, kBrtcp, 10);
-    install(kArtcp, 30001, "127.0.0.1:4001", kBrtp, kBrtcp, 11, kFlowRtcpPort);
-    install(kBrtp, 30002, "127.0.0.1:5000", kArtp, kArtcp, 12);
-    install(kBrtcp, 30003, "127.0.0.1:5001", kArtp, kArtcp, 13, kFlowRtcpPort);
+    install(kArtp, 30000, "127.0.0.1:4000", kBrtp, kBrtcp);
+    install(kArtcp, 30001, "127.0.0.1:4001", kBrtp, kBrtcp, kFlowRtcpPort);
+    install(kBrtp, 30002, "127.0.0.1:5000", kArtp, kArtcp);
+    install(kBrtcp, 30003, "127.0.0.1:5001", kArtp, kArtcp, kFlowRtcpPort);
   }
   uint32_t run(std::vector<uint8_t>& pkt, uint16_t port, const char* from, TxPacket* tx) {
     RxPacket rx{pkt.data(), uint16_t(pkt.size()), make_local_key(0, port), ep(from)};
@@ -52,12 +52,12 @@ TEST_F(Pipeline, ForwardsBothWaysToLatchedAddresses) {
   TxPacket tx[1];
   auto pkt = rtp_packet();
   ASSERT_EQ(run(pkt, 30000, "127.0.0.1:4000", tx), 1u);
-  EXPECT_EQ(tx[0].fd, 12);  // leaves from B's port
+  EXPECT_EQ(tx[0].source, make_local_key(0, 30002));  // leaves from B's port
   EXPECT_EQ(tx[0].dest, ep("127.0.0.1:5000"));
   EXPECT_EQ(tx[0].len, 172);
   // B answers from behind a NAT: latched, and A's packets now go there.
   ASSERT_EQ(run(pkt, 30002, "127.0.0.1:45000", tx), 1u);
-  EXPECT_EQ(tx[0].fd, 10);
+  EXPECT_EQ(tx[0].source, make_local_key(0, 30000));
   EXPECT_EQ(tx[0].dest, ep("127.0.0.1:4000"));
   ASSERT_EQ(run(pkt, 30000, "127.0.0.1:4000", tx), 1u);
   EXPECT_EQ(tx[0].dest, ep("127.0.0.1:45000"));
@@ -81,11 +81,11 @@ TEST_F(Pipeline, RtcpGoesToTheRtcpPortAndMuxIsDemultiplexed) {
   TxPacket tx[1];
   auto rr = rtcp_rr();
   ASSERT_EQ(run(rr, 30001, "127.0.0.1:4001", tx), 1u);
-  EXPECT_EQ(tx[0].fd, 13);
+  EXPECT_EQ(tx[0].source, make_local_key(0, 30003));
   EXPECT_EQ(tx[0].dest, ep("127.0.0.1:5001"));
   // RTCP arriving muxed on A's RTP port (RFC 5761) still goes to B's RTCP port.
   ASSERT_EQ(run(rr, 30000, "127.0.0.1:4000", tx), 1u);
-  EXPECT_EQ(tx[0].fd, 13);
+  EXPECT_EQ(tx[0].source, make_local_key(0, 30003));
 }
 
 TEST_F(Pipeline, MalformedNotMediaUnknownPortAndNoDestination) {
@@ -111,8 +111,8 @@ TEST_F(Pipeline, MalformedNotMediaUnknownPortAndNoDestination) {
   FlowCommand c;
   c.type = CommandType::kUpdateFlow;
   c.id = kBrtp;
-  c.hot = w.flow(kBrtp).hot;
-  c.hot.sdp_source = Endpoint{};
+  c.state = w.flow(kBrtp).state;
+  c.state.sdp_source = Endpoint{};
   c.reset_latch = true;
   w.apply(c);
   EXPECT_EQ(run(pkt, 30000, "127.0.0.1:4000", tx), 0u);
@@ -132,7 +132,7 @@ TEST_F(Pipeline, BurstOfManyPacketsKeepsOrder) {
   ASSERT_EQ(process_burst(w, rx, kBurstSize, now, tx), kBurstSize);
   for (uint32_t i = 0; i < kBurstSize; ++i) {
     EXPECT_EQ(tx[i].data[3], i);
-    EXPECT_EQ(tx[i].fd, i % 2 == 0 ? 12 : 10);
+    EXPECT_EQ(tx[i].source, make_local_key(0, i % 2 == 0 ? 30002 : 30000));
   }
 }
 
@@ -141,7 +141,8 @@ TEST_F(Pipeline, RemoveFlowStopsForwarding) {
   c.type = CommandType::kRemoveFlow;
   c.id = kArtp;
   auto applied = w.apply(c);
-  EXPECT_EQ(applied.fd_removed, 10);
+  EXPECT_EQ(applied.port, WorkerState::PortChange::kRemoved);
+  EXPECT_EQ(applied.key, make_local_key(0, 30000));
   TxPacket tx[1];
   auto pkt = rtp_packet();
   EXPECT_EQ(run(pkt, 30000, "127.0.0.1:4000", tx), 0u);
@@ -169,19 +170,19 @@ TEST_F(Pipeline, EgressCopyFollowsTheEgressFlow) {
   FlowCommand u;
   u.type = CommandType::kUpdateFlow;
   u.id = kBrtp;
-  u.hot.egress_rtp = kArtp;
-  u.hot.egress_rtcp = kArtcp;
-  u.hot.flags = kFlowEnabled | kFlowAsymmetric;
-  u.hot.sdp_source = ep("127.0.0.1:5500");
+  u.state.egress_rtp = kArtp;
+  u.state.egress_rtcp = kArtcp;
+  u.state.flags = kFlowEnabled | kFlowAsymmetric;
+  u.state.sdp_source = ep("127.0.0.1:5500");
   w.apply(u);
   ASSERT_EQ(run(pkt, 30000, "127.0.0.1:4000", tx), 1u);
   EXPECT_EQ(tx[0].dest, ep("127.0.0.1:5500"));
 
   // A's RTCP flow now sends RTP nowhere: only A's RTP flow follows B.
   u.id = kArtcp;
-  u.hot.egress_rtp = kNoFlow;
-  u.hot.flags = kFlowEnabled | kFlowRtcpPort;
-  u.hot.sdp_source = ep("127.0.0.1:4001");
+  u.state.egress_rtp = kNoFlow;
+  u.state.flags = kFlowEnabled | kFlowRtcpPort;
+  u.state.sdp_source = ep("127.0.0.1:4001");
   w.apply(u);
   EXPECT_EQ(run(pkt, 30001, "127.0.0.1:4001", tx), 0u);
   EXPECT_EQ(drops(DropReason::kNoDestination), 1u);
@@ -193,10 +194,10 @@ TEST_F(Pipeline, EgressCopyFollowsTheEgressFlow) {
   w.apply(r);
   EXPECT_EQ(run(pkt, 30000, "127.0.0.1:4000", tx), 0u);
   EXPECT_EQ(drops(DropReason::kNoDestination), 2u);
-  install(kBrtp, 30010, "127.0.0.1:6000", kArtp, kArtcp, 20);
+  install(kBrtp, 30010, "127.0.0.1:6000", kArtp, kArtcp);
   ASSERT_EQ(run(pkt, 30000, "127.0.0.1:4000", tx), 1u);
   EXPECT_EQ(tx[0].dest, ep("127.0.0.1:6000"));
-  EXPECT_EQ(tx[0].fd, 20);
+  EXPECT_EQ(tx[0].source, make_local_key(0, 30010));
   EXPECT_EQ(tx[0].source, make_local_key(0, 30010));
   EXPECT_EQ(run(pkt, 30001, "127.0.0.1:4001", tx), 0u);  // still unlinked
 }

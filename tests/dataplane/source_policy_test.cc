@@ -9,8 +9,8 @@ namespace {
 
 Endpoint ep(const char* text) { return *Endpoint::parse(text); }
 
-FlowHot flow(const char* sdp, int64_t window_end, uint16_t flags = 0) {
-  FlowHot f;
+FlowState flow(const char* sdp, int64_t window_end, uint16_t flags = 0) {
+  FlowState f;
   f.sdp_source = ep(sdp);
   f.source = f.sdp_source;
   f.latch_until_ns = window_end;
@@ -19,7 +19,7 @@ FlowHot flow(const char* sdp, int64_t window_end, uint16_t flags = 0) {
 }
 
 TEST(SourcePolicy, LatchesNatAddressInWindowThenLocks) {
-  FlowHot f = flow("10.0.0.5:4000", 1000);
+  FlowState f = flow("10.0.0.5:4000", 1000);
   EXPECT_EQ(check_source(f, ep("198.51.100.9:61000"), 10), SourceVerdict::kLatched);
   EXPECT_EQ(f.source, ep("198.51.100.9:61000"));
   EXPECT_EQ(check_source(f, ep("198.51.100.9:61000"), 20), SourceVerdict::kAccept);
@@ -31,7 +31,7 @@ TEST(SourcePolicy, LatchesNatAddressInWindowThenLocks) {
 }
 
 TEST(SourcePolicy, SignalledAddressBeatsARacingStrangerInWindow) {
-  FlowHot f = flow("192.0.2.10:4000", 1000);
+  FlowState f = flow("192.0.2.10:4000", 1000);
   EXPECT_EQ(check_source(f, ep("203.0.113.66:5000"), 1), SourceVerdict::kLatched);
   EXPECT_EQ(check_source(f, ep("192.0.2.10:4002"), 2), SourceVerdict::kLatched);
   EXPECT_EQ(f.source, ep("192.0.2.10:4002"));
@@ -39,21 +39,21 @@ TEST(SourcePolicy, SignalledAddressBeatsARacingStrangerInWindow) {
 }
 
 TEST(SourcePolicy, AfterWindowOnlyTheSdpAddressCanLatch) {
-  FlowHot f = flow("192.0.2.10:4000", 1000);
+  FlowState f = flow("192.0.2.10:4000", 1000);
   EXPECT_EQ(check_source(f, ep("203.0.113.66:5000"), 5000), SourceVerdict::kReject);
   EXPECT_EQ(f.latched, 0);
   EXPECT_EQ(check_source(f, ep("192.0.2.10:4000"), 5000), SourceVerdict::kLatched);
 }
 
 TEST(SourcePolicy, StrictSourceAcceptsOnlySdpAddress) {
-  FlowHot f = flow("192.0.2.10:4000", 1000, kFlowStrictSource);
+  FlowState f = flow("192.0.2.10:4000", 1000, kFlowStrictSource);
   EXPECT_EQ(check_source(f, ep("192.0.2.10:4001"), 1), SourceVerdict::kReject);
   EXPECT_EQ(check_source(f, ep("192.0.2.10:4000"), 1), SourceVerdict::kLatched);
   EXPECT_EQ(check_source(f, ep("192.0.2.10:4000"), 2), SourceVerdict::kAccept);
 }
 
 TEST(SourcePolicy, MediaHandoverFollowsTheSource) {
-  FlowHot f = flow("192.0.2.10:4000", 1000, kFlowMediaHandover);
+  FlowState f = flow("192.0.2.10:4000", 1000, kFlowMediaHandover);
   EXPECT_EQ(check_source(f, ep("198.51.100.1:1"), 5000), SourceVerdict::kLatched);
   EXPECT_EQ(check_source(f, ep("198.51.100.2:2"), 6000), SourceVerdict::kLatched);
   EXPECT_EQ(f.source, ep("198.51.100.2:2"));

@@ -41,15 +41,15 @@ std::pair<FlowCommand, FlowCommand> call_flows(uint16_t port_a, uint16_t port_b,
   FlowCommand a;
   a.type = CommandType::kAddFlow;
   a.id = 0;
-  a.hot.key = make_local_key(0, port_a);
-  a.hot.egress_rtp = a.hot.egress_rtcp = 1;
-  a.hot.flags = kFlowEnabled;
-  a.hot.sdp_source = ep("10.0.0.2", 5000);
+  a.state.key = make_local_key(0, port_a);
+  a.state.egress_rtp = a.state.egress_rtcp = 1;
+  a.state.flags = kFlowEnabled;
+  a.state.sdp_source = ep("10.0.0.2", 5000);
   FlowCommand b = a;
   b.id = 1;
-  b.hot.key = make_local_key(0, port_b);
-  b.hot.egress_rtp = b.hot.egress_rtcp = 0;
-  b.hot.sdp_source = ep(callee, 6000);
+  b.state.key = make_local_key(0, port_b);
+  b.state.egress_rtp = b.state.egress_rtcp = 0;
+  b.state.sdp_source = ep(callee, 6000);
   return {a, b};
 }
 
@@ -418,9 +418,9 @@ std::vector<uint8_t> advertise(const std::vector<uint8_t>& ns, const char* targe
 std::pair<FlowCommand, FlowCommand> call_flows_v6(uint16_t iface_a, const char* caller,
                                                   uint16_t iface_b, const char* callee) {
   auto [a, b] = call_flows(30000, 30002, callee);
-  a.hot.key = make_local_key(iface_a, 30000);
-  a.hot.sdp_source = ep(caller, 5000);
-  b.hot.key = make_local_key(iface_b, 30002);
+  a.state.key = make_local_key(iface_a, 30000);
+  a.state.sdp_source = ep(caller, 5000);
+  b.state.key = make_local_key(iface_b, 30002);
   return {a, b};
 }
 
@@ -712,8 +712,8 @@ TEST_F(WorkerLoopTest, AnAdvertisementForAnotherWorkersSolicitationReachesIt) {
     WorkerLoop w0(*state_, c0), w1(s1, c1);
     w0.share_arp_with(w1);
     auto [a, b] = call_flows_v6(0, "2001:db8::2", 0, "2001:db8::3");
-    a.hot.key = make_local_key(0, 30002);  // (30002 / 2) % 2 = 1: worker 1's call
-    b.hot.key = make_local_key(0, 30006);
+    a.state.key = make_local_key(0, 30002);  // (30002 / 2) % 2 = 1: worker 1's call
+    b.state.key = make_local_key(0, 30006);
     ASSERT_TRUE(s1.commands().push(a));
     ASSERT_TRUE(s1.commands().push(b));
     const auto rtp = rtp_packet(1);
@@ -775,7 +775,7 @@ TEST_F(WorkerLoopTest, RelaysBetweenTwoPortsEachWithItsOwnAddressesAndGateway) {
     // The caller on the trunk side (on link), the client off link behind
     // the second port's gateway.
     auto [a, b] = call_flows(30000, 30002, "198.51.100.7");
-    b.hot.key = make_local_key(1, 30002);
+    b.state.key = make_local_key(1, 30002);
     ASSERT_TRUE(state_->commands().push(a));
     ASSERT_TRUE(state_->commands().push(b));
 

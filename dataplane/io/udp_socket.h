@@ -1,0 +1,52 @@
+// The kernel-socket pieces both socket loops (io_uring, epoll) use: a
+// bound UDP socket per local port, the table that names each port's
+// socket by LocalKey, and batched sends with sendmmsg.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "base/endpoint.h"
+#include "base/result.h"
+#include "dataplane/dataplane.h"
+#include "dataplane/pipeline.h"
+
+namespace vox::dataplane {
+
+// Opens a non-blocking UDP socket bound to addr:port, marked DSCP EF.
+// Returns the fd, or the errno (EADDRINUSE when the port is taken).
+Result<int, int> open_udp_port(const IpAddr& addr, uint16_t port);
+
+// The socket of every bound local port, by LocalKey (interface index and
+// UDP port index it directly). The control thread opens a port's socket
+// (bind) before it posts the flow command that uses the port; the worker
+// that removes the flow takes the socket back (take) and closes it. So a
+// socket has one owner at a time, and a port is bound again only once its
+// old socket is closed (bind fails until then).
+class PortSockets {
+ public:
+  explicit PortSockets(std::vector<IpAddr> interfaces);
+  ~PortSockets();  // closes every socket still bound
+  PortSockets(const PortSockets&) = delete;
+  PortSockets& operator=(const PortSockets&) = delete;
+
+  Result<PortHandle, int> bind(LocalKey key);  // control thread
+  void release(LocalKey key);                 // control thread: never given to a worker
+  int fd(LocalKey key) const {                // worker: -1 when not bound
+    return local_key_iface(key) < interfaces_.size() ? fds_[key].load(std::memory_order_relaxed) : -1;
+  }
+  int take(LocalKey key);  // worker: the socket of a removed flow, now the caller's to close
+
+ private:
+  std::vector<IpAddr> interfaces_;
+  std::unique_ptr<std::atomic<int32_t>[]> fds_;
+};
+
+// Sends packets with sendmmsg, a call per run of packets leaving through
+// the same port; a refused packet is counted as send-failed (worker and
+// flow), never retried or blocked on.
+void send_packets(WorkerState& state, const PortSockets& sockets, const TxPacket* tx, uint32_t n);
+
+}  // namespace vox::dataplane
