@@ -41,6 +41,29 @@ class SpscRing {
     return true;
   }
 
+  // In place, for large slots (no copy in or out). Producer: the next free
+  // slot (null when full), filled and then made visible with publish().
+  T* claim() {
+    const uint64_t t = tail_.load(std::memory_order_relaxed);
+    if (t - head_cache_ == cap_) {
+      head_cache_ = head_.load(std::memory_order_acquire);
+      if (t - head_cache_ == cap_) return nullptr;
+    }
+    return &slots_[t & mask_];
+  }
+  void publish() { tail_.store(tail_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+  // Consumer: the i-th unread slot (null when fewer are there), and the
+  // first n given back with consume(n).
+  const T* peek(size_t i) {
+    const uint64_t h = head_.load(std::memory_order_relaxed);
+    if (h + i >= tail_cache_) {
+      tail_cache_ = tail_.load(std::memory_order_acquire);
+      if (h + i >= tail_cache_) return nullptr;
+    }
+    return &slots_[(h + i) & mask_];
+  }
+  void consume(size_t n) { head_.store(head_.load(std::memory_order_relaxed) + n, std::memory_order_release); }
+
   bool empty() const {
     return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_acquire);
   }

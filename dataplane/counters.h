@@ -31,7 +31,9 @@ inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
   X(tx_calls, "tx calls")                                                         \
   X(wakeups, "wakeups")                                                           \
   X(commands, "commands")   /* flow commands applied */                           \
-  X(latches, "latches")     /* sources learned */
+  X(latches, "latches")     /* sources learned */                               \
+  X(slow_path_in, "slow path in")    /* STUN/DTLS handed to the consumer */      \
+  X(slow_path_out, "slow path out")  /* its replies sent */
 
 struct alignas(64) WorkerCounters {
 #define VOX_COUNTER_FIELD(field, name) std::atomic<uint64_t> field{0};

@@ -37,11 +37,13 @@ enum class DropReason : uint8_t {
   kSourceMismatch,  // latched/strict source check failed (RTP Bleed defence)
   kMalformed,       // not valid RTP/RTCP (RFC 3550 checks)
   kNoDestination,   // the other side's address is not known yet
-  kNotMedia,        // STUN/DTLS/unknown first byte on a media port
+  kNotMedia,        // unknown first byte on a media port (STUN/DTLS too, without a slow path)
   kSendFailed,      // the kernel/NIC refused the packet
   kSrtpAuthFailed,  // SRTP/SRTCP tag did not verify (forged, corrupt, wrong key); never latches
   kSrtpReplayed,    // SRTP index already seen or older than the replay window (RFC 3711 §3.3.2)
   kSrtpError,       // any other SRTP failure: too short, key expired, no room for the tag
+  kOversized,       // a datagram over kMaxDatagram (slow_path.h), on every backend
+  kSlowPathFull,    // STUN/DTLS for the slow path, whose ring was full
   kCount
 };
 inline constexpr size_t kDropReasonCount = size_t(DropReason::kCount);
@@ -54,6 +56,8 @@ inline constexpr EnumNames<DropReason> kDropReasonNames = {{
     {DropReason::kSrtpAuthFailed, "srtp-auth-failed"},
     {DropReason::kSrtpReplayed, "srtp-replayed"},
     {DropReason::kSrtpError, "srtp-error"},
+    {DropReason::kOversized, "oversized"},
+    {DropReason::kSlowPathFull, "slow-path-full"},
 }};
 static_assert(kDropReasonNames.complete());
 inline const char* to_string(DropReason r) { return kDropReasonNames[r]; }

@@ -119,7 +119,7 @@ void lookup_ahead(WorkerState& w, const RxPacket* rx, uint32_t n, FlowId* ids) {
 }  // namespace
 
 uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t now_ns,
-                       TxPacket* tx) {
+                       TxPacket* tx, SlowBurst* slow) {
   WorkerCounters& wc = w.counters();
   uint32_t out = 0;
   uint64_t rx_bytes = 0;
@@ -137,11 +137,24 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
     }
     Flow& f = w.flow(id);
     FlowFast& fast = f.fast;
+    // A backend's buffer may hold only the first part of it: never read.
+    if (p.len > kMaxDatagram) [[unlikely]] {
+      drop(w, f, DropReason::kOversized);
+      continue;
+    }
 
     // RFC 7983 first-byte demux, then RFC 5761 RTP/RTCP split. SRTP and
     // SRTCP keep the headers these read in clear (RFC 3711 §3.1, §3.4).
     const PacketKind kind = classify_packet(p.data, p.len);
     if (kind != PacketKind::kRtp && kind != PacketKind::kRtcp) [[unlikely]] {
+      // ICE and DTLS go to the slow path, from any source: STUN's own
+      // credentials authenticate them, not latching.
+      if (slow && (kind == PacketKind::kStun || kind == PacketKind::kDtls)) {
+        slow->index[slow->count] = i;
+        slow->flow[slow->count] = id;
+        slow->kind[slow->count++] = kind;
+        continue;
+      }
       drop(w, f, DropReason::kNotMedia);
       continue;
     }

@@ -1,6 +1,7 @@
 // WorkerState: flow installation, update and removal from commands.
 #include "dataplane/worker.h"
 
+#include "dataplane/slow_path.h"
 #include "dataplane/srtp_slot.h"
 #include "dataplane/transcode.h"
 
@@ -25,6 +26,10 @@ WorkerState::~WorkerState() {
     delete transcoders_[i];
     delete srtps_[i];
   }
+}
+
+void WorkerState::enable_slow_path() {
+  if (!slow_path_) slow_path_ = std::make_unique<SlowPath>();
 }
 
 void WorkerState::set_srtp(FlowId id, SrtpSlot* slot) {

@@ -21,6 +21,7 @@ enum class CommandType : uint8_t { kAddFlow, kUpdateFlow, kRemoveFlow, kSetTrans
 struct TranscodeSlot;     // dataplane/transcode.h
 struct GeneratedPackets;
 struct SrtpSlot;          // dataplane/srtp_slot.h
+struct SlowPath;          // dataplane/slow_path.h
 
 // A flow change. For kAddFlow the state is installed as given, and the
 // backend starts receiving on its local port (state.key, bound beforehand
@@ -58,6 +59,10 @@ class WorkerState {
   GeneratedPackets* generated() { return generated_.get(); }
   // The SRTP contexts of a flow with kFlowSrtp.
   SrtpSlot* srtp(FlowId id) { return srtps_[id]; }
+  // The rings to this worker's slow-path consumer (slow_path.h); null
+  // unless enabled, which must happen before the worker's loop is made.
+  SlowPath* slow_path() const { return slow_path_.get(); }
+  void enable_slow_path();
 
   // What a packet leaving through flow `to` needs of it (kNoFlow: none).
   Egress egress_to(FlowId to) const;
@@ -69,6 +74,12 @@ class WorkerState {
   // A packet sent from local endpoint `from` did not leave (the kernel or
   // the NIC refused it): counted for the worker and the sending flow.
   void send_failed(LocalKey from);
+  // A packet of flow `id` dropped for reason r: counted for the worker and
+  // the flow (kNoFlow: the worker only).
+  void drop(FlowId id, DropReason r) {
+    bump(counters_.drops[size_t(r)]);
+    if (id < max_flows_) bump(flows_[id].drops.by_reason[size_t(r)]);
+  }
 
   // Flow `id`'s counters and latched source, as the control plane reads
   // them (relaxed loads: any thread).
@@ -93,6 +104,7 @@ class WorkerState {
   std::unique_ptr<TranscodeSlot*[]> transcoders_;
   std::unique_ptr<GeneratedPackets> generated_;
   std::unique_ptr<SrtpSlot*[]> srtps_;
+  std::unique_ptr<SlowPath> slow_path_;
   void set_transcoder(FlowId id, TranscodeSlot* slot);
   void set_srtp(FlowId id, SrtpSlot* slot);
   void set_egress(FlowId id, FlowId egress);

@@ -23,6 +23,15 @@ class WorkerSet : public Dataplane {
   WorkerSnapshot worker_counters(int w) const override;
   FlowSnapshot flow_counters(int w, FlowId id) const override;
 
+  // Gives every worker a slow path (slow_path.h) for a consumer of STUN and
+  // DTLS; before the workers' loops are made (a backend makes them when it
+  // starts).
+  void enable_slow_path() {
+    for (auto& s : states_) s->enable_slow_path();
+  }
+  // Wakes worker w: a slow-path consumer that queued replies calls it. Any thread.
+  void notify(int w) { wake(w); }
+
   WorkerState& state(int w) { return *states_[size_t(w)]; }
   const WorkerState& state(int w) const { return *states_[size_t(w)]; }
 

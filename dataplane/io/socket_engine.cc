@@ -1,4 +1,4 @@
-// SocketEngine: worker threads of the socket backend.
+// SocketEngine: the socket backend's I/O policies and worker threads.
 #include "dataplane/io/socket_engine.h"
 
 #include <pthread.h>
@@ -13,33 +13,39 @@ SocketEngine::SocketEngine(SocketEngineConfig config)
       sockets_(config.interfaces) {
   if (config_.socket.use_uring) {
     for (int w = 0; w < workers(); ++w) {
-      auto uw = UringWorker::create(state(w), sockets_, config_.socket);
-      if (!uw) {  // io_uring refused here: every worker uses epoll
-        uring_workers_.clear();
+      auto io = UringIo::create(state(w), sockets_, config_.socket);
+      if (!io) {  // io_uring refused here: every worker uses epoll
+        uring_.clear();
         break;
       }
-      uring_workers_.push_back(std::move(uw));
+      uring_.push_back(std::move(io));
     }
   }
-  if (uring_workers_.empty())
+  if (uring_.empty())
     for (int w = 0; w < workers(); ++w)
-      socket_workers_.push_back(std::make_unique<SocketWorker>(state(w), sockets_, config_.socket));
+      epoll_.push_back(std::make_unique<EpollIo>(state(w), sockets_, config_.socket));
 }
 
 SocketEngine::~SocketEngine() { stop(); }
 
-void SocketEngine::start() {
+template <class Io>
+void SocketEngine::start_loops(std::vector<std::unique_ptr<Io>>& ios) {
   for (int w = 0; w < workers(); ++w) {
-    threads_.emplace_back([this, w] {
+    threads_.emplace_back([this, w, &io = *ios[size_t(w)]] {
       char name[16];
       std::snprintf(name, sizeof name, "vox-worker-%d", w);
       pthread_setname_np(pthread_self(), name);
-      if (uring_workers_.empty())
-        socket_workers_[size_t(w)]->run(stop_);
-      else
-        uring_workers_[size_t(w)]->run(stop_);
+      BurstLoop<Io> loop(state(w), io);
+      loop.run(stop_);
     });
   }
+}
+
+void SocketEngine::start() {
+  if (!threads_.empty()) return;
+  stop_.store(false);
+  if (uring_.empty()) start_loops(epoll_);
+  else start_loops(uring_);
   set_running(true);
 }
 
@@ -50,13 +56,11 @@ void SocketEngine::stop() {
     if (t.joinable()) t.join();
   threads_.clear();
   set_running(false);
-  socket_workers_.clear();  // applies what is still queued: removed flows' sockets close
-  uring_workers_.clear();
 }
 
 void SocketEngine::wake(int w) {
-  if (size_t(w) < uring_workers_.size()) uring_workers_[size_t(w)]->wake();
-  else if (size_t(w) < socket_workers_.size()) socket_workers_[size_t(w)]->wake();
+  if (size_t(w) < uring_.size()) uring_[size_t(w)]->wake();
+  else if (size_t(w) < epoll_.size()) epoll_[size_t(w)]->wake();
 }
 
 }  // namespace vox::dataplane

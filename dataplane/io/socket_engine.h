@@ -1,7 +1,7 @@
 // The socket backend as the control plane sees it: N shared-nothing
-// workers (WorkerSet), each running an io_uring loop (or epoll where the
-// kernel refuses io_uring) over the sockets of its ports, which
-// bind_port opens on the control thread.
+// workers (WorkerSet), each running the burst loop over the sockets of its
+// ports with io_uring (or epoll where the kernel refuses io_uring); the
+// control thread opens a port's socket in bind_port.
 #pragma once
 
 #include <atomic>
@@ -10,9 +10,9 @@
 #include <thread>
 #include <vector>
 
-#include "dataplane/io/socket_backend.h"
+#include "dataplane/io/epoll_io.h"
 #include "dataplane/io/udp_socket.h"
-#include "dataplane/io/uring_backend.h"
+#include "dataplane/io/uring_io.h"
 #include "dataplane/worker_set.h"
 
 namespace vox::dataplane {
@@ -38,16 +38,18 @@ class SocketEngine final : public WorkerSet {
   void release_port(PortHandle port) override { sockets_.release(port.key); }
 
   // "io_uring" or "epoll": what the socket backend ended up using.
-  const char* io_method() const { return uring_workers_.empty() ? "epoll" : "io_uring"; }
+  const char* io_method() const { return uring_.empty() ? "epoll" : "io_uring"; }
 
  private:
   void wake(int w) override;
+  template <class Io>
+  void start_loops(std::vector<std::unique_ptr<Io>>& ios);
 
   SocketEngineConfig config_;
   PortSockets sockets_;
-  // Per worker exactly one of these two loops runs.
-  std::vector<std::unique_ptr<SocketWorker>> socket_workers_;
-  std::vector<std::unique_ptr<UringWorker>> uring_workers_;
+  // Per worker one I/O policy, of one kind for all.
+  std::vector<std::unique_ptr<UringIo>> uring_;
+  std::vector<std::unique_ptr<EpollIo>> epoll_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
 };

@@ -1,6 +1,6 @@
 // The kernel-socket pieces both socket loops (io_uring, epoll) use: a
 // bound UDP socket per local port, the table that names each port's
-// socket by LocalKey, and batched sends with sendmmsg.
+// socket by LocalKey, batched sends with sendmmsg, and their settings.
 #pragma once
 
 #include <atomic>
@@ -38,10 +38,23 @@ class PortSockets {
     return local_key_iface(key) < interfaces_.size() ? fds_[key].load(std::memory_order_relaxed) : -1;
   }
   int take(LocalKey key);  // worker: the socket of a removed flow, now the caller's to close
+  size_t slots() const { return interfaces_.size() << 16; }  // LocalKeys it can hold
 
  private:
   std::vector<IpAddr> interfaces_;
   std::unique_ptr<std::atomic<int32_t>[]> fds_;
+};
+
+struct SocketLoopConfig {
+  // io_uring (one system call per loop iteration for all sockets) when the
+  // kernel allows it, else epoll + recvmmsg/sendmmsg.
+  bool use_uring = true;
+  // After an iteration that found fewer than coalesce_below packets, wait
+  // up to this long for a fuller batch (io_uring: in its wait; epoll: a
+  // pause before the next epoll_wait): fewer system calls per packet at a
+  // small latency cost.
+  int64_t coalesce_ns = 0;
+  uint32_t coalesce_below = 32;
 };
 
 // Sends packets with sendmmsg, a call per run of packets leaving through
