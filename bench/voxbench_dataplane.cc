@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "base/bytes.h"
-#include "dataplane/dpdk/bench_support.h"
+#include "dataplane/dpdk/lcore.h"
 #include "dataplane/dpdk/eal.h"
 #include "dataplane/dpdk/mbuf.h"
 #include "dataplane/dpdk/port.h"

@@ -6,12 +6,13 @@
 #include <rte_mbuf.h>
 
 #include <algorithm>
-#include <map>
-#include <optional>
 #include <cerrno>
+#include <functional>
+#include <optional>
 
 #include "dataplane/dpdk/eal.h"
 #include "dataplane/dpdk/flow_steer.h"
+#include "dataplane/dpdk/lcore.h"
 #include "dataplane/dpdk/port.h"
 #include "dataplane/steering.h"
 
@@ -20,12 +21,6 @@ namespace vox::dataplane::dpdk {
 namespace {
 
 constexpr uint32_t kHandoffRing = 4096;  // frames in flight from the RX core to one worker
-
-int worker_main(void* arg) {
-  auto* job = static_cast<std::pair<WorkerLoop*, const std::atomic<bool>*>*>(arg);
-  job->first->run(*job->second);
-  return 0;
-}
 
 }  // namespace
 
@@ -37,7 +32,7 @@ struct DpdkEngine::Impl {
   std::vector<void*> rings;  // hand-off rings, by worker (null for the RX core)
   std::vector<std::unique_ptr<WorkerLoop>> loops;
   std::vector<unsigned> lcores;
-  std::vector<std::pair<WorkerLoop*, const std::atomic<bool>*>> jobs;
+  std::vector<std::function<void()>> jobs;  // each worker's run(), on its lcore
 
   ~Impl() {
     loops.clear();  // frees held mbufs
@@ -80,8 +75,7 @@ Result<std::unique_ptr<DpdkEngine>, std::string> DpdkEngine::create(const DpdkEn
   if (!eal.ok()) return Err{eal.error()};
   s.eal.emplace(std::move(*eal));
 
-  unsigned lcore;
-  RTE_LCORE_FOREACH_WORKER(lcore) s.lcores.push_back(lcore);
+  s.lcores = worker_lcores();
   const int workers = config.workers;
   if (s.lcores.size() < size_t(workers))
     return Err{std::to_string(workers) + " worker(s) need " + std::to_string(workers + 1) +
@@ -199,15 +193,15 @@ void DpdkEngine::start() {
   Impl& s = *impl_;
   stop_.store(false);
   s.jobs.clear();
-  for (auto& l : s.loops) s.jobs.emplace_back(l.get(), &stop_);
-  for (size_t w = 0; w < s.loops.size(); ++w) rte_eal_remote_launch(worker_main, &s.jobs[w], s.lcores[w]);
+  for (auto& l : s.loops) s.jobs.emplace_back([loop = l.get(), this] { loop->run(stop_); });
+  for (size_t w = 0; w < s.loops.size(); ++w) launch_on_lcore(s.lcores[w], &s.jobs[w]);
   set_running(true);
 }
 
 void DpdkEngine::stop() {
   if (!running()) return;
   stop_.store(true);
-  for (size_t w = 0; w < impl_->loops.size(); ++w) rte_eal_wait_lcore(impl_->lcores[w]);
+  for (size_t w = 0; w < impl_->loops.size(); ++w) wait_lcore(impl_->lcores[w]);
   set_running(false);
 }
 

@@ -124,6 +124,22 @@ struct UdpFrameSpec {
   bool offload_ip_checksum = false;
 };
 
+// The same headers as an in-place rewrite (a frame of spec's family whose
+// payload is now payload_length octets; -1: as parsed). VLAN, traffic
+// class and IPv4 id stay the frame's own.
+inline UdpRewrite as_rewrite(const UdpFrameSpec& spec, int32_t payload_length) {
+  UdpRewrite rw;
+  rw.src_mac = spec.src_mac;
+  rw.dst_mac = spec.dst_mac;
+  rw.src = spec.src;
+  rw.dst = spec.dst;
+  rw.udp_checksum = spec.udp_checksum;
+  rw.offload_ip_checksum = spec.offload_ip_checksum;
+  rw.ttl = spec.ttl;
+  rw.payload_length = payload_length;
+  return rw;
+}
+
 // Octets of Ethernet (+ VLAN) + IP + UDP headers for spec's family.
 size_t udp_frame_header_length(const UdpFrameSpec& spec);
 

@@ -520,7 +520,7 @@ TEST_F(WorkerLoopTest, BridgesIpv4AndIpv6) {
   ASSERT_EQ(net::parse_frame(out[0].data(), out[0].size(), &v), FrameStatus::kOk);
   EXPECT_EQ(v.l3()[1], 0xb8);
   EXPECT_EQ(get(state_->counters().tx_packets), 2u);
-  EXPECT_EQ(get(loop.counters().ttl_or_family), 0u);
+  EXPECT_EQ(get(loop.counters().family_mismatch) + get(loop.counters().rewrite_failed), 0u);
 }
 
 TEST_F(WorkerLoopTest, AnswersArpAndPingForItsAddressesOnly) {

@@ -1,5 +1,5 @@
-// EAL lcore launching for the benchmarks; see bench_support.h.
-#include "dataplane/dpdk/bench_support.h"
+// EAL worker lcores: listing them, launching on one, waiting for it.
+#include "dataplane/dpdk/lcore.h"
 
 #include <rte_launch.h>
 #include <rte_lcore.h>

@@ -1,6 +1,6 @@
-// What the dataplane benchmarks need from EAL beyond the engine's own API:
-// running a function on a worker lcore and waiting for it. rte_*-free, so a
-// bench in bench/ drives a WorkerLoop on its own core without DPDK headers.
+// Running a function on an EAL worker lcore and waiting for it: how the
+// engine starts its workers and the benchmark its worker and echo cores.
+// rte_*-free, so code outside dataplane/dpdk/ can use it.
 #pragma once
 
 #include <functional>
