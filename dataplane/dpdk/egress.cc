@@ -37,8 +37,33 @@ struct EgressPath::Held {
   rte_mbuf* m;
   IpAddr next_hop;
   LocalKey from;
+  uint16_t len;  // payload octets, for tx bytes
   uint8_t port;  // index into ports_
   int64_t deadline_ns;
+};
+
+// Frames built or released outside the burst's own batches, per port: sent
+// a full burst at a time, and what is left by send_all().
+struct EgressPath::Batches {
+  explicit Batches(EgressPath& e) : egress(e) {}
+  void add(uint8_t p, rte_mbuf* m, uint16_t len, LocalKey from) {
+    frames[p][n[p]] = m;
+    lens[p][n[p]] = len;
+    froms[p][n[p]++] = from;
+    if (n[p] == kBurstSize) send(p);
+  }
+  void send(uint8_t p) {
+    egress.transmit(egress.ports_[p], frames[p], lens[p], froms[p], n[p]);
+    n[p] = 0;
+  }
+  void send_all() {
+    for (size_t p = 0; p < egress.ports_.size(); ++p) send(uint8_t(p));
+  }
+  EgressPath& egress;
+  rte_mbuf* frames[kMaxPorts][kBurstSize];
+  uint16_t lens[kMaxPorts][kBurstSize];
+  LocalKey froms[kMaxPorts][kBurstSize];
+  uint32_t n[kMaxPorts] = {};
 };
 
 EgressPath::EgressPath(std::vector<WorkerPort>& ports, const Interfaces& interfaces, HostStack& host,
@@ -68,6 +93,7 @@ net::UdpFrameSpec EgressPath::frame_spec(const WorkerPort& out, const TxPacket& 
 }
 
 void EgressPath::forward(FrameBurst& fb, const TxPacket* tx, uint32_t n, int64_t now) {
+  if (nheld_) flush_held(now);  // the hop may have resolved in this burst
   // The last next hop resolved in this burst (most frames go to one
   // gateway): within a burst `now` is fixed and nothing is learned, so a
   // resolved answer stays the answer.
@@ -123,7 +149,7 @@ void EgressPath::forward(FrameBurst& fb, const TxPacket* tx, uint32_t n, int64_t
       fb.keep[i] = true;
       continue;
     }
-    fb.keep[i] = hold(m, pe, res, IpAddr::from_v4(hop), IpAddr::from_v4(src4), t.source, v.has_vlan, v.vlan_tci, now);
+    fb.keep[i] = hold(m, pe, res, IpAddr::from_v4(hop), IpAddr::from_v4(src4), t, &v, now);
   }
 }
 
@@ -163,14 +189,13 @@ void EgressPath::forward_other(FrameBurst& fb, uint32_t i, const TxPacket& t, in
     out.queue(m, t.len, t.source);
     fb.keep[i] = true;
   } else {
-    fb.keep[i] = hold(m, pe, res, hop, src.addr, t.source, v.has_vlan, v.vlan_tci, now);
+    fb.keep[i] = hold(m, pe, res, hop, src.addr, t, &v, now);
   }
 }
 
 void EgressPath::send(const TxPacket* tx, uint32_t n, int64_t now) {
-  rte_mbuf* batch[kMaxPorts][kBurstSize];
-  LocalKey from[kMaxPorts][kBurstSize];
-  uint32_t nb[kMaxPorts] = {};
+  if (nheld_) flush_held(now);
+  Batches out(*this);
   for (uint32_t k = 0; k < n; ++k) {
     const TxPacket& t = tx[k];
     const Endpoint src = ifs_.endpoint(t.source);
@@ -197,26 +222,26 @@ void EgressPath::send(const TxPacket* tx, uint32_t n, int64_t now) {
     request_offloads(m, net::kEthernetHeaderLength, net::kIpv4MinHeaderLength, spec.offload_ip_checksum,
                      spec.udp_checksum == net::UdpChecksumMode::kOffload);
     if (res == net::NeighborResolve::kResolved) [[likely]] {
-      from[pi][nb[pi]] = t.source;
-      batch[pi][nb[pi]++] = m;
-      if (nb[pi] == kBurstSize) {
-        transmit(p, batch[pi], from[pi], nb[pi]);
-        nb[pi] = 0;
-      }
-    } else if (!hold(m, pi, res, hop, src.addr, t.source, false, 0, now)) {
+      out.add(pi, m, t.len, t.source);
+    } else if (!hold(m, pi, res, hop, src.addr, t, nullptr, now)) {
       rte_pktmbuf_free(m);
     }
   }
-  for (size_t p = 0; p < ports_.size(); ++p) transmit(ports_[p], batch[p], from[p], nb[p]);
+  out.send_all();
 }
 
-// Sends n frames on this worker's queue of p, counted as sent packets; what
-// the queue refused is freed, counted as TX drops and charged to the egress
-// flow each would have left by (from[k]).
-void EgressPath::transmit(WorkerPort& p, rte_mbuf** m, const LocalKey* from, uint32_t n) {
+// Sends n frames on this worker's queue of p, counted as sent packets (of
+// len[k] payload octets); what the queue refused is freed, counted as TX
+// drops and charged to the egress flow each would have left by (from[k]).
+void EgressPath::transmit(WorkerPort& p, rte_mbuf** m, const uint16_t* len, const LocalKey* from, uint32_t n) {
   if (n == 0) return;
   const uint16_t sent = fastpath::tx_burst_or_free(p.id, p.tx_queue, m, uint16_t(n));
-  bump(w_.counters().tx_packets, sent);
+  WorkerCounters& wc = w_.counters();
+  uint64_t bytes = 0;
+  for (uint32_t k = 0; k < sent; ++k) bytes += len[k];
+  bump(wc.tx_calls);
+  bump(wc.tx_packets, sent);
+  bump(wc.tx_bytes, bytes);
   if (sent == n) return;
   bump(dc_.tx_drops, n - sent);
   for (uint32_t k = sent; k < n; ++k) w_.send_failed(from[k]);
@@ -245,18 +270,15 @@ void EgressPath::transmit() {
 }
 
 void EgressPath::flush_held(int64_t now) {
-  rte_mbuf* tx[kMaxPorts][kBurstSize];
-  LocalKey from[kMaxPorts][kBurstSize];
-  uint32_t ntx[kMaxPorts] = {};
+  Batches out(*this);
   uint32_t kept = 0;
   for (uint32_t i = 0; i < nheld_; ++i) {
     const Held h = held_[i];
     WorkerPort& p = ports_[h.port];
-    if (const net::MacAddr* mac = p.lookup(h.next_hop, now); mac && ntx[h.port] < kBurstSize) {
+    if (const net::MacAddr* mac = p.lookup(h.next_hop, now)) {
       std::memcpy(rte_pktmbuf_mtod(h.m, uint8_t*), mac->bytes, 6);
-      from[h.port][ntx[h.port]] = h.from;
-      tx[h.port][ntx[h.port]++] = h.m;
-    } else if (!mac && now >= h.deadline_ns) {
+      out.add(h.port, h.m, h.len, h.from);
+    } else if (now >= h.deadline_ns) {
       rte_pktmbuf_free(h.m);
       unresolved(h.from);
     } else {
@@ -264,7 +286,7 @@ void EgressPath::flush_held(int64_t now) {
     }
   }
   nheld_ = kept;
-  for (size_t p = 0; p < ports_.size(); ++p) transmit(ports_[p], tx[p], from[p], ntx[p]);
+  out.send_all();
 }
 
 // A frame that cannot leave (wrong family, no headroom, no mbuf): counted
@@ -283,13 +305,14 @@ void EgressPath::unresolved(LocalKey from) { failed(from, dc_.arp_unresolved); }
 // then holds the frame for the answer. False when it cannot be held (the
 // table or the hold is full): counted and charged; the caller frees it.
 bool EgressPath::hold(rte_mbuf* m, uint8_t port, net::NeighborResolve res, const IpAddr& hop, const IpAddr& src,
-                      LocalKey from, bool vlan, uint16_t tci, int64_t now) {
-  if (res == net::NeighborResolve::kSendRequest) host_.request(port, hop, src, vlan, tci);
+                      const TxPacket& t, const net::FrameView* v, int64_t now) {
+  if (res == net::NeighborResolve::kSendRequest)
+    host_.request(port, hop, src, v && v->has_vlan, v ? v->vlan_tci : uint16_t(0));
   if (res != net::NeighborResolve::kTableFull && nheld_ < kHoldSlots) {
-    held_[nheld_++] = Held{m, hop, from, port, now + ifs_.config.arp_hold_ns};
+    held_[nheld_++] = Held{m, hop, t.source, t.len, port, now + ifs_.config.arp_hold_ns};
     return true;
   }
-  unresolved(from);
+  unresolved(t.source);
   return false;
 }
 

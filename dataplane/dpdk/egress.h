@@ -43,7 +43,8 @@ class EgressPath {
   // One TX burst per port: the forwarded frames, then the host stack's
   // answers (so that a short TX takes the answers).
   void transmit();
-  // Sends held frames whose next hop resolved; drops those that expired.
+  // Sends held frames whose next hop resolved (first: a burst's new frames
+  // never overtake them); drops those that expired.
   void flush_held(int64_t now);
   bool holding() const { return nheld_ != 0; }
   void free_held();
@@ -53,11 +54,15 @@ class EgressPath {
   void forward_other(FrameBurst& fb, uint32_t frame, const TxPacket& t, int64_t now);
   // Headers toward t.dest from the interface t leaves by, on port `out`.
   net::UdpFrameSpec frame_spec(const WorkerPort& out, const TxPacket& t, const net::MacAddr& dst_mac) const;
+  // v: the frame's own view (its VLAN tag asks for the hop), null for one
+  // the worker built.
   bool hold(rte_mbuf* m, uint8_t port, net::NeighborResolve res, const IpAddr& hop, const IpAddr& src,
-            LocalKey from, bool vlan, uint16_t tci, int64_t now);
+            const TxPacket& t, const net::FrameView* v, int64_t now);
   void unresolved(LocalKey from);
   void failed(LocalKey from, std::atomic<uint64_t>& why);
-  void transmit(WorkerPort& p, rte_mbuf** m, const LocalKey* from, uint32_t n);
+  void transmit(WorkerPort& p, rte_mbuf** m, const uint16_t* len, const LocalKey* from, uint32_t n);
+  // A batch of frames for one port, sent when full and at the end.
+  struct Batches;
 
   std::vector<WorkerPort>& ports_;
   const Interfaces& ifs_;

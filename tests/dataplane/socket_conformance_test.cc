@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "dataplane/io/socket_engine.h"
-#include "tests/conformance/backend_harness.h"
+#include "tests/conformance/backend_cases.h"
 
 namespace vox::dataplane::conformance {
 namespace {
@@ -24,7 +24,7 @@ class SocketHarness final : public BackendHarness {
       if (fd >= 0) close(fd);
   }
 
-  void start() override {
+  void start(bool slow_path) override {
     SocketEngineConfig c;
     c.interfaces = {relay_address()};
     c.workers = 1;
@@ -34,13 +34,15 @@ class SocketHarness final : public BackendHarness {
     if (use_uring_ && std::string(engine_->io_method()) != "io_uring")
       GTEST_SKIP() << "the kernel refused io_uring: SocketEngine fell back to "
                    << engine_->io_method();
+    if (slow_path) engine_->enable_slow_path();
     engine_->start();
   }
   void stop() override {
     if (engine_) engine_->stop();
   }
 
-  Dataplane& dataplane() override { return *engine_; }
+  WorkerSet& dataplane() override { return *engine_; }
+  size_t largest_datagram() const override { return 65507; }  // IPv4's UDP maximum
   IpAddr relay_address() const override { return *IpAddr::parse("127.0.0.1"); }
 
   Endpoint peer(int i) override {
@@ -77,7 +79,7 @@ class SocketHarness final : public BackendHarness {
   }
 
   std::optional<Datagram> try_receive(int i) override {
-    uint8_t buf[2048];
+    uint8_t buf[65536];
     sockaddr_storage ss;
     socklen_t len = sizeof ss;
     const ssize_t r =

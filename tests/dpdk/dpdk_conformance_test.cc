@@ -15,7 +15,7 @@
 #include "dataplane/net/frame.h"
 #include "dataplane/net/rewrite.h"
 #include "dataplane/worker_set.h"
-#include "tests/conformance/backend_harness.h"
+#include "tests/conformance/backend_cases.h"
 #include "tests/dpdk/dpdk_test_env.h"
 
 namespace vox::dataplane::conformance {
@@ -44,7 +44,7 @@ class DpdkHarness final : public BackendHarness {
  public:
   ~DpdkHarness() override { stop(); }
 
-  void start() override {
+  void start(bool slow_path) override {
     VOX_REQUIRE_EAL();
     const auto& ids = ring_pair();
     ASSERT_TRUE(ids.ok())
@@ -60,6 +60,7 @@ class DpdkHarness final : public BackendHarness {
     std::memcpy(relay_mac_.bytes, relay_port_->info().mac.data(), 6);
     drain();  // what an earlier case left on the rings
     dataplane_ = std::make_unique<PolledDataplane>();
+    if (slow_path) dataplane_->enable_slow_path();
     dpdk::WorkerLoopConfig c;
     c.ports.push_back(dpdk::PortQueues{&*relay_port_, 0, 0, {}, {}});
     c.host.addresses = {relay_address()};
@@ -77,7 +78,9 @@ class DpdkHarness final : public BackendHarness {
     relay_port_.reset();
   }
 
-  Dataplane& dataplane() override { return *dataplane_; }
+  WorkerSet& dataplane() override { return *dataplane_; }
+  // A frame in one mbuf (data room 2048) with IPv4 and UDP headers.
+  size_t largest_datagram() const override { return 2048 - 42; }
   IpAddr relay_address() const override { return *IpAddr::parse("10.0.0.1"); }
 
   // Party k (peers 2k, 2k+1) is host 10.0.0.(2 + k), RTP from port 5000,
@@ -120,23 +123,6 @@ class DpdkHarness final : public BackendHarness {
   void step() override {
     const uint32_t n = loop_->poll_once();
     if (take_from_wire() == 0 && n == 0) std::this_thread::sleep_for(std::chrono::microseconds(50));
-  }
-
-  // Bugs of dataplane/dpdk/worker_loop.cc found by this suite, left for
-  // the backend's owner to fix.
-  std::string known_difference(KnownDifference d) const override {
-    switch (d) {
-      case KnownDifference::kTxBytes:
-        return "DPDK: WorkerLoop's Port::transmit (flush_held, send_generated) adds to "
-               "'tx packets' but not 'tx bytes': frames that waited for ARP and every "
-               "transcoded frame are missing from 'tx bytes', which the socket loops count";
-      case KnownDifference::kOrderWhileResolving:
-        return "DPDK: the burst that brings the ARP reply resolves the hop in its classify "
-               "step, so its own frames to that hop leave in step 4 of process() before "
-               "poll_once's flush_held sends the older frames held for the reply: a call's "
-               "first packets are reordered";
-    }
-    return {};
   }
 
  private:
