@@ -304,7 +304,7 @@ std::vector<std::string> unexpected_drops(const Snapshot& a, const Snapshot& b) 
     if (DropReason(r) == DropReason::kSendFailed) d -= std::min(d, tx_drops);
     if (d) out.push_back(std::string("drop ") + to_string(DropReason(r)) + "=" + std::to_string(d));
   }
-  static const char* kFine[] = {"frames rx", "arp replies sent", "arp learned", "tx drops"};
+  static const char* kFine[] = {"frames rx", "bursts", "arp replies sent", "arp learned", "tx drops"};
   for (size_t i = 0; i < b.dpdk.size(); ++i) {
     const auto& [name, n] = b.dpdk[i];
     if (std::find(std::begin(kFine), std::end(kFine), name) != std::end(kFine)) continue;

@@ -91,14 +91,20 @@ bool DpdkIo::next(RxBurst& b, IterationClock& clock) {
 // frame's lines (parse and the UDP checksum read all 214 octets) a few
 // frames ahead.
 uint32_t DpdkIo::classify(uint32_t n, int port, int64_t now) {
-  WorkerCounters& wc = w_.counters();
   if (config_.time_bursts) burst_t0_ = rte_rdtsc();
   bump(dc_.frames_rx, n);
   bump(dc_.bursts);
-  bump(wc.rx_calls);
+  bump(w_.counters().rx_calls);
   fb_.n = n;
-  npkts_ = 0;
   for (uint32_t i = 0; i < n; ++i) rte_prefetch0(fb_.m[i]);
+  WorkerCounters& wc = w_.counters();
+  uint32_t npkts = 0;
+  // In registers: parsing writes char-typed fields, which may alias any
+  // member, so a member read in the loop would be read again per frame.
+  const bool handoff = !config_.outboxes.empty();
+  const WorkerPort* const ports = ports_.data();
+  const uint32_t* const v4 = ifs_.v4.data();
+  const size_t nv4 = ifs_.v4.size();
   constexpr uint32_t kAhead = 4;
   for (uint32_t i = 0; i < std::min(n, kAhead); ++i) prefetch_frame(fb_.m[i]);
   for (uint32_t i = 0; i < n; ++i) {
@@ -107,7 +113,7 @@ uint32_t DpdkIo::classify(uint32_t n, int port, int64_t now) {
     uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
     if (i + kAhead < n) prefetch_frame(fb_.m[i + kAhead]);
     const uint8_t pi = port >= 0 ? uint8_t(port) : port_index_[m->port];
-    const WorkerPort& in = ports_[pi];
+    const WorkerPort& in = ports[pi];
     net::FrameView& v = fb_.views[i];
     if (m->nb_segs != 1) [[unlikely]] {  // jumbo / scattered: never RTP
       bump(dc_.frame_drops[size_t(net::FrameStatus::kUnsupported)]);
@@ -132,12 +138,12 @@ uint32_t DpdkIo::classify(uint32_t n, int port, int64_t now) {
     if (st == net::FrameStatus::kOk) [[likely]] {
       // Media for any of the relay's addresses is taken on any of its ports
       // (the weak host model, Linux's default); ARP answers are per port.
-      const int iface = ifs_.of(v.dst_ip);
+      const int iface = v.dst_ip.is_v4() ? Interfaces::of_v4(v4, nv4, v.dst_ip.v4()) : ifs_.of(v.dst_ip);
       if (iface < 0) [[unlikely]] {
         bump(dc_.not_ours);
         continue;
       }
-      take_udp(i, pi, iface);
+      npkts += handoff ? take_udp<true>(i, d, pi, iface, npkts) : take_udp<false>(i, d, pi, iface, npkts);
       continue;
     }
     if (st == net::FrameStatus::kNotIp || st == net::FrameStatus::kNotUdp) {
@@ -147,17 +153,19 @@ uint32_t DpdkIo::classify(uint32_t n, int port, int64_t now) {
     bump(dc_.frame_drops[size_t(st)]);
     if (st != net::FrameStatus::kUnsupported) bump(wc.drops[size_t(DropReason::kMalformed)]);
   }
-  return npkts_;
+  return npkts;
 }
 
 // UDP to the relay's interface `iface`: into the pipeline's burst, or, on
 // the RX core of a port without steering, to the owning worker's ring,
 // untouched but for the port it came in on (the owner parses it again,
 // cache-warm).
-bool DpdkIo::take_udp(uint32_t i, uint8_t port, int iface) {
+template <bool kHandOff>
+[[gnu::always_inline]] inline bool DpdkIo::take_udp(uint32_t i, uint8_t* frame, uint8_t port, int iface,
+                                                    uint32_t npkts) {
   rte_mbuf* m = fb_.m[i];
   const net::FrameView& v = fb_.views[i];
-  if (!config_.outboxes.empty()) {
+  if constexpr (kHandOff) {
     const int owner = worker_of_port(v.dst_port, config_.workers);
     if (owner != w_.index()) {
       auto* ring = static_cast<rte_ring*>(config_.outboxes[size_t(owner)]);
@@ -174,14 +182,14 @@ bool DpdkIo::take_udp(uint32_t i, uint8_t port, int iface) {
   // Room to grow: the rest of the segment after the payload (Ethernet
   // padding included), for an SRTP tag appended in place.
   const uint32_t room = m->data_len + rte_pktmbuf_tailroom(m) - v.payload_offset;
-  RxPacket& rp = fb_.pkts[npkts_];  // field by field: no temporary read back whole
-  rp.data = rte_pktmbuf_mtod(m, uint8_t*) + v.payload_offset;
+  RxPacket& rp = fb_.pkts[npkts];  // field by field: no temporary read back whole
+  rp.data = frame + v.payload_offset;
   rp.len = uint16_t(v.payload_length);
   rp.local = make_local_key(uint16_t(iface), v.dst_port);
   rp.source.addr = v.src_ip;
   rp.source.port = v.src_port;
   rp.capacity = uint16_t(std::min<uint32_t>(room, 0xffff));
-  fb_.pkt_frame[npkts_++] = uint8_t(i);
+  fb_.pkt_frame[npkts] = uint8_t(i);
   return true;
 }
 

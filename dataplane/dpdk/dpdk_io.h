@@ -45,7 +45,10 @@ class DpdkIo {
 
  private:
   uint32_t classify(uint32_t n, int port, int64_t now);  // fills fb_ and pkts; returns how many
-  bool take_udp(uint32_t i, uint8_t port, int iface);   // false: handed to another worker
+  // Frame i into the pipeline's burst at pkts[npkts] (true), or to its
+  // owner's ring (false).
+  template <bool kHandOff>  // kHandOff: this worker is the RX core of ports without steering
+  bool take_udp(uint32_t i, uint8_t* frame, uint8_t port, int iface, uint32_t npkts);
   int64_t awake(IterationClock& clock);                  // now, and the other workers' news once
 
   WorkerState& w_;
@@ -63,7 +66,6 @@ class DpdkIo {
   uint32_t empty_polls_ = 0;
   uint64_t burst_t0_ = 0;   // TSC at the burst's start (time_bursts)
   FrameBurst fb_;
-  uint32_t npkts_ = 0;
 };
 
 }  // namespace vox::dataplane::dpdk

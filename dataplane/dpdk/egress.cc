@@ -100,21 +100,28 @@ void EgressPath::forward(FrameBurst& fb, const TxPacket* tx, uint32_t n, int64_t
   uint32_t memo_hop = 0;
   uint8_t memo_port = 0;
   net::MacAddr memo_mac;
+  // In registers: every frame written below is char memory, which may
+  // alias any member, so a member read in the loop would be read again
+  // after each rewrite.
+  const uint32_t* const v4 = ifs_.v4.data();
+  const uint8_t* const port_of = ifs_.port.data();
+  const uint32_t v4_mask = ifs_.v4_mask;
+  WorkerPort* const ports = ports_.data();
   for (uint32_t k = 0; k < n; ++k) {
     const TxPacket& t = tx[k];
     const uint32_t i = fb.pkt_frame[t.rx_index];
     rte_mbuf* m = fb.m[i];
     const net::FrameView& v = fb.views[i];
     const uint32_t iface = local_key_iface(t.source);
-    const uint32_t src4 = ifs_.v4[iface];  // 0: an IPv6 interface
+    const uint32_t src4 = v4[iface];  // 0: an IPv6 interface
     if (src4 == 0 || !t.dest.addr.is_v4() || v.ip_version != 4) [[unlikely]] {
       forward_other(fb, i, t, now);
       continue;
     }
     const uint32_t dst4 = t.dest.addr.v4();
-    const uint8_t pe = ifs_.port[iface];
-    WorkerPort& out = ports_[pe];
-    const uint32_t hop = out.next_hop(dst4, src4, ifs_.v4_mask);
+    const uint8_t pe = port_of[iface];
+    WorkerPort& out = ports[pe];
+    const uint32_t hop = out.next_hop(dst4, src4, v4_mask);
     net::MacAddr dst_mac = memo_mac;
     auto res = net::ArpCache::Resolve::kResolved;
     if (hop != memo_hop || pe != memo_port || hop == 0) {

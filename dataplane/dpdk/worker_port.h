@@ -109,14 +109,16 @@ struct Interfaces {
   }
   // The interface whose address is dst, or -1.
   int of(const IpAddr& dst) const {
-    if (dst.is_v4()) {  // one 32-bit compare per address, not sixteen octets
-      const uint32_t d = dst.v4();
-      for (size_t i = 0; i < v4.size(); ++i)
-        if (v4[i] == d && d != 0) return int(i);
-      return -1;
-    }
+    if (dst.is_v4()) return of_v4(v4.data(), v4.size(), dst.v4());
     for (size_t i = 0; i < config.addresses.size(); ++i)
       if (config.addresses[i] == dst) return int(i);
+    return -1;
+  }
+  // The same for an IPv4 address d (host order) over a copy of v4: one
+  // 32-bit compare per address, not sixteen octets.
+  static int of_v4(const uint32_t* v4, size_t n, uint32_t d) {
+    for (size_t i = 0; i < n; ++i)
+      if (v4[i] == d && d != 0) return int(i);
     return -1;
   }
   Endpoint endpoint(LocalKey key) const { return Endpoint{config.addresses[local_key_iface(key)], local_key_port(key)}; }
