@@ -175,16 +175,6 @@ NgValue transcode_value(Get get) {
   return v;
 }
 
-const char* direction_name(MediaDirection d) {
-  switch (d) {
-    case MediaDirection::kSendOnly: return "sendonly";
-    case MediaDirection::kRecvOnly: return "recvonly";
-    case MediaDirection::kInactive: return "inactive";
-    case MediaDirection::kSendRecv: break;
-  }
-  return "sendrecv";
-}
-
 NgValue totals_value(const CallTotals& t) {
   NgValue tot = NgValue::dict();
   NgValue rtp = NgValue::dict();
@@ -222,7 +212,7 @@ NgValue call_value(CallManager& cm, const Call& c, CallManager::Clock now) {
       md.set("index", int64_t(m + 1));
       md.set("type", ms.type);
       md.set("protocol", ms.proto);
-      md.set("direction", direction_name(ms.direction));
+      md.set("direction", to_string(ms.direction));
       if (ms.srtp) {  // installed: inbound unprotects what this party sends
         NgValue flags = NgValue::list();
         flags.push(NgValue::str("SDES"));
