@@ -40,7 +40,9 @@ std::string unescape(std::string_view s) {
   return out;
 }
 
-enum class Op : uint8_t { kStrip, kOffer, kMask, kConsume, kAccept, kTranscode, kSet, kExcept, kCount };
+enum class Op : uint8_t {
+  kStrip, kOffer, kMask, kConsume, kAccept, kTranscode, kSet, kExcept, kCount
+};
 constexpr EnumNames<Op> kOpNames = {{
     {Op::kStrip, "strip"},
     {Op::kOffer, "offer"},

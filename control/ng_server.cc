@@ -70,7 +70,7 @@ std::string NgServer::handle_datagram(std::string_view datagram, const Endpoint&
   auto body = decode_ng_body(*req);
   if (!body.ok()) {
     ++stats_.undecodable;
-    reply = ng_error(ng_decode_error_reason(req->encoding));
+    reply = ng_error(ng_decode_error(req->encoding));
   } else {
     NgContext ctx{calls_, now, peer};
     reply = handle_ng_request(*body, ctx);
