@@ -1,4 +1,5 @@
-// NgServer: datagram in, cached or fresh reply out.
+// NgServer: an NG datagram in, a cached reply (a retransmission) or a fresh
+// one from the command handlers out; and the reply cache's two generations.
 #include "control/ng_server.h"
 
 #include <sys/socket.h>
