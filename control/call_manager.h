@@ -140,7 +140,7 @@ class CallManager {
     std::vector<SideSrtp> srtp_a, srtp_b;  // the offerer's and the answerer's sides
     std::string warning;
   };
-  // Fill `m` (codec plans and transcoders; SRTP plans and contexts); the
+  // Fills `m` (codec plans and transcoders; SRTP plans and contexts); the
   // error, if any.
   std::optional<NgError> prepare_answer_codecs(const SignalRequest& r, const Sdp& sdp,
                                                const Party& b, AnswerMedia& m);
