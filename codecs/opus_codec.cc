@@ -30,22 +30,6 @@ Result<bool, OpusError> ctl_result(int err) {
 
 }  // namespace
 
-const char* to_string(OpusError e) {
-  switch (e) {
-    case OpusError::kBadArgument:
-      return "bad-argument";
-    case OpusError::kBufferTooSmall:
-      return "buffer-too-small";
-    case OpusError::kInvalidPacket:
-      return "invalid-packet";
-    case OpusError::kOutOfMemory:
-      return "out-of-memory";
-    case OpusError::kInternal:
-      return "internal";
-  }
-  return "?";
-}
-
 // --- encoder ----------------------------------------------------------------
 
 bool NarrowbandOpusEncoder::valid_frame_samples(size_t n) {

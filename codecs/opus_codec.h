@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "base/names.h"
 #include "base/result.h"
 
 struct OpusEncoder;  // libopus
@@ -53,8 +54,17 @@ enum class OpusError : uint8_t {
   kInvalidPacket,   // OPUS_INVALID_PACKET: malformed TOC or frame lengths (RFC 6716 §3.4)
   kOutOfMemory,     // OPUS_ALLOC_FAIL
   kInternal,        // OPUS_INTERNAL_ERROR / anything else
+  kCount
 };
-const char* to_string(OpusError e);
+inline constexpr EnumNames<OpusError> kOpusErrorNames = {{
+    {OpusError::kBadArgument, "bad-argument"},
+    {OpusError::kBufferTooSmall, "buffer-too-small"},
+    {OpusError::kInvalidPacket, "invalid-packet"},
+    {OpusError::kOutOfMemory, "out-of-memory"},
+    {OpusError::kInternal, "internal"},
+}};
+static_assert(kOpusErrorNames.complete());
+inline const char* to_string(OpusError e) { return kOpusErrorNames[e]; }
 
 class NarrowbandOpusEncoder {
  public:

@@ -1,4 +1,5 @@
-// RFC 4733 §2.3 event block codec and the §3.2 DTMF event table.
+// RFC 4733 telephone-event payloads: the §2.3 event block read and written
+// in place, and the §3.2 DTMF event table (digits <-> event codes).
 #include "codecs/rfc4733.h"
 
 namespace vox::codecs {

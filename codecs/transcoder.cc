@@ -44,18 +44,6 @@ constexpr bool valid_pt(int pt) {
 
 }  // namespace
 
-const char* to_string(TranscoderError e) {
-  switch (e) {
-    case TranscoderError::kBadPtime:
-      return "bad-ptime";
-    case TranscoderError::kBadPayloadType:
-      return "bad-payload-type";
-    case TranscoderError::kOpusInit:
-      return "opus-init";
-  }
-  return "?";
-}
-
 Result<std::unique_ptr<Transcoder>, TranscoderError> Transcoder::create(const TranscoderConfig& c) {
   if (!valid_out_ptime(c.out_ptime_ms) || c.in_ptime_ms < 10 || c.in_ptime_ms > 120)
     return Err{TranscoderError::kBadPtime};

@@ -25,6 +25,7 @@
 #include "codecs/dtmf.h"
 #include "codecs/g711_plc.h"
 #include "codecs/opus_codec.h"
+#include "base/names.h"
 #include "base/result.h"
 
 namespace vox::codecs {
@@ -63,8 +64,15 @@ enum class TranscoderError : uint8_t {
   kBadPtime,        // out_ptime_ms not 10/20/30/40/60, or in_ptime_ms outside 10..120
   kBadPayloadType,  // a payload type above 127, or two roles sharing one
   kOpusInit,        // libopus rejected the encoder settings or could not allocate
+  kCount
 };
-const char* to_string(TranscoderError e);
+inline constexpr EnumNames<TranscoderError> kTranscoderErrorNames = {{
+    {TranscoderError::kBadPtime, "bad-ptime"},
+    {TranscoderError::kBadPayloadType, "bad-payload-type"},
+    {TranscoderError::kOpusInit, "opus-init"},
+}};
+static_assert(kTranscoderErrorNames.complete());
+inline const char* to_string(TranscoderError e) { return kTranscoderErrorNames[e]; }
 
 // An input RTP packet: header fields as parsed, payload without padding.
 struct InputPacket {

@@ -10,20 +10,6 @@
 
 namespace vox::control {
 
-const char* to_string(DecodeError e) {
-  switch (e) {
-    case DecodeError::kTruncated: return "input ended inside a value";
-    case DecodeError::kSyntax: return "unexpected byte";
-    case DecodeError::kBadInteger: return "malformed or out-of-range integer";
-    case DecodeError::kBadLength: return "malformed string length or string beyond input";
-    case DecodeError::kTooDeep: return "nesting too deep";
-    case DecodeError::kTooLarge: return "too many elements";
-    case DecodeError::kTrailingData: return "trailing data after the top-level value";
-    case DecodeError::kNotDict: return "message is not a dictionary";
-  }
-  return "unknown decode error";
-}
-
 namespace {
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }

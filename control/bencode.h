@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "control/ng_value.h"
+#include "base/names.h"
 #include "base/result.h"
 
 namespace vox::control {
@@ -21,8 +22,20 @@ enum class DecodeError : uint8_t {
   kTooLarge,      // more than kMaxElements values in total
   kTrailingData,  // bytes after the top-level value
   kNotDict,       // an NG message body that is not a dictionary
+  kCount
 };
-const char* to_string(DecodeError e);
+inline constexpr EnumNames<DecodeError> kDecodeErrorNames = {{
+    {DecodeError::kTruncated, "input ended inside a value"},
+    {DecodeError::kSyntax, "unexpected byte"},
+    {DecodeError::kBadInteger, "malformed or out-of-range integer"},
+    {DecodeError::kBadLength, "malformed string length or string beyond input"},
+    {DecodeError::kTooDeep, "nesting too deep"},
+    {DecodeError::kTooLarge, "too many elements"},
+    {DecodeError::kTrailingData, "trailing data after the top-level value"},
+    {DecodeError::kNotDict, "message is not a dictionary"},
+}};
+static_assert(kDecodeErrorNames.complete());
+inline const char* to_string(DecodeError e) { return kDecodeErrorNames[e]; }
 
 struct DecodeLimits {
   int max_depth = 32;

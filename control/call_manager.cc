@@ -1,14 +1,12 @@
-// CallManager: offer/answer, delete, timeouts. See call_manager.h for the
-// contract (validate first, then change).
+// CallManager's offer/answer state machine: the call table, offer, answer,
+// delete and timeouts. See call_manager.h for the contract (validate first,
+// then change); the media-side resources it uses are in call_media.cc.
 #include "control/call_manager.h"
-
-#include <tuple>
 
 #include <sys/socket.h>
 
 #include <algorithm>
-
-#include "control/srtp_negotiation.h"
+#include <tuple>
 
 namespace vox::control {
 
@@ -82,15 +80,7 @@ bool is_rtp_audio(const SdpMedia& m) {
   return m.type == "audio" && m.port != 0 && m.proto.find("RTP/") != std::string::npos;
 }
 
-std::optional<codecs::AudioCodec> audio_codec(CodecKind k) {
-  switch (k) {
-    case CodecKind::kPcmu: return codecs::AudioCodec::kPcmu;
-    case CodecKind::kPcma: return codecs::AudioCodec::kPcma;
-    case CodecKind::kOpus: return codecs::AudioCodec::kOpus;
-    default: return std::nullopt;
-  }
-}
-
+// The transcoder's description in `query`.
 std::string describe(const StreamPlan& p) {
   return p.in.rtpmap() + " pt " + std::to_string(p.in.payload_type) + " " +
          std::to_string(p.in_ptime_ms) + " ms -> " + p.out.rtpmap() + " pt " +
@@ -98,103 +88,130 @@ std::string describe(const StreamPlan& p) {
          " ms, events " + std::to_string(p.in_event_pt) + " -> " + std::to_string(p.out_event_pt);
 }
 
-// One flow's contexts: unprotect what the party sends with its key, protect
-// what the relay sends it with the relay's.
-Result<std::unique_ptr<dataplane::SrtpSlot>, std::string> make_srtp_slot(const SdesSession& k) {
-  auto slot = std::make_unique<dataplane::SrtpSlot>();
-  auto in = dataplane::SrtpStream::create(k.inbound, dataplane::SrtpDirection::kInbound);
-  if (!in.ok())
-    return Err{std::string("Failed to set up SRTP: ") + dataplane::to_string(in.error())};
-  auto out = dataplane::SrtpStream::create(k.outbound, dataplane::SrtpDirection::kOutbound);
-  if (!out.ok())
-    return Err{std::string("Failed to set up SRTP: ") + dataplane::to_string(out.error())};
-  slot->inbound.emplace(std::move(*in));
-  slot->outbound.emplace(std::move(*out));
-  return slot;
+// Codec plans (transcoding) for each audio stream, when the request asks.
+Result<std::vector<std::optional<CodecPlan>>, NgError> plan_offer_codecs(const SignalRequest& r,
+                                                                         const Sdp& sdp) {
+  std::vector<std::optional<CodecPlan>> plans(sdp.media.size());
+  if (r.codec == CodecRequest{}) return plans;
+  for (size_t i = 0; i < sdp.media.size(); ++i) {
+    if (!is_rtp_audio(sdp.media[i])) continue;
+    auto plan = plan_offer(codecs_of(sdp.media[i]), r.codec, ptime_of(sdp.media[i]));
+    if (!plan.ok()) return ng_fail(NgErrc::kCodec, plan.error());
+    plans[i] = std::move(*plan);
+  }
+  return plans;
+}
+
+// SRTP per m= line: the relay's answer to the offerer's keys and its own
+// offer to the other side (keys a re-offer did not change are kept).
+Result<std::vector<SrtpOfferPlan>, NgError> plan_offer_srtp(const SignalRequest& r, const Sdp& sdp,
+                                                            const Party& a, const Party& b) {
+  std::vector<SrtpOfferPlan> srtp(sdp.media.size());
+  for (size_t i = 0; i < sdp.media.size(); ++i) {
+    auto plan = plan_srtp_offer(sdp.media[i], r.transport_protocol, r.sdes,
+                                i < a.media.size() ? &a.media[i] : nullptr,
+                                i < b.media.size() ? &b.media[i] : nullptr);
+    if (!plan.ok()) return ng_fail(NgErrc::kSrtp, plan.error());
+    srtp[i] = std::move(*plan);
+  }
+  return srtp;
+}
+
+// What an offer from `a` teaches both parties: a's tag, policy and media
+// (its new sides `ma`), and what the relay offers b on each stream.
+void learn_offer(const SignalRequest& r, const Sdp& sdp, Party& a, Party& b,
+                 std::vector<MediaSide> ma, std::vector<MediaSide> mb,
+                 std::vector<SrtpOfferPlan>& srtp, std::vector<std::optional<CodecPlan>>& plans) {
+  a.tag = r.from_tag;
+  if (!r.to_tag.empty()) b.tag = r.to_tag;
+  if (!r.from_label.empty() || !r.label.empty()) a.label = r.from_label.empty() ? r.label : r.from_label;
+  if (!r.to_label.empty()) b.label = r.to_label;
+  a.policy = r.policy;
+  a.has_sdp = true;
+  a.mux_accept = r.rtcp_mux_accept || r.rtcp_mux_demux || r.rtcp_mux_require;
+  a.media = std::move(ma);
+  b.media = std::move(mb);
+  for (size_t i = 0; i < sdp.media.size(); ++i) {
+    learn_media(a.media[i], r, sdp, sdp.media[i]);
+    MediaSide& peer = b.media[i];
+    peer.type = sdp.media[i].type;
+    peer.proto = srtp[i].proto;
+    a.media[i].sdes_answer = std::move(srtp[i].answer);
+    a.media[i].sdes_offer.clear();
+    peer.sdes_offer = std::move(srtp[i].offer);
+    peer.sdes_answer.reset();
+    peer.rejected = a.media[i].rejected;
+    peer.relay_offered_mux =
+        !r.rtcp_mux_reject &&
+        ((a.media[i].offered_mux && !r.rtcp_mux_demux) || r.rtcp_mux_offer || r.rtcp_mux_require);
+    peer.offer_plan = std::move(plans[i]);
+  }
+  // Media sections beyond the new SDP (an m= line removed) keep their ports
+  // until the call ends; RFC 3264 §8.2 says m= lines are never removed.
+}
+
+// The offer as the other side (b) sees it: its ports, rtcp-mux if we offer it.
+std::string render_offer(const SignalRequest& r, const Sdp& sdp, const IpAddr& address,
+                         const Party& b) {
+  SdpRewrite rw = make_rewrite(r, sdp, address, b.media, /*answer=*/false);
+  for (size_t i = 0; i < sdp.media.size(); ++i) {
+    // The offerer's keys never reach the other side; it gets the relay's.
+    rw.media[i].crypto = render_crypto(b.media[i].sdes_offer, r.sdes.pad);
+    if (b.media[i].proto != sdp.media[i].proto) rw.media[i].proto = b.media[i].proto;
+    if (!b.media[i].offer_plan) continue;
+    rw.media[i].codecs = b.media[i].offer_plan->to_answerer;
+    rw.media[i].ptime = b.media[i].offer_plan->answerer_sdp_ptime();
+  }
+  return render_sdp(sdp, rw);
+}
+
+// What an answer from b teaches both parties: b's tag, policy and media,
+// which streams are rejected, and where RTCP is muxed.
+void learn_answer(const SignalRequest& r, const Sdp& sdp, Party& a, Party& b) {
+  // A different to-tag is another fork answering (183 from one branch,
+  // 200 from another): the latest answer owns the callee side.
+  if (!r.to_tag.empty()) b.tag = r.to_tag;
+  if (!r.to_label.empty()) b.label = r.to_label;
+  b.policy = r.policy;
+  b.has_sdp = true;
+  size_t n = std::min(sdp.media.size(), b.media.size());
+  for (size_t i = 0; i < b.media.size(); ++i) {
+    MediaSide& mb = b.media[i];
+    MediaSide& ma = a.media[i];
+    if (i >= n) {  // the answer lacks this m= line: treat as rejected
+      mb.rejected = ma.rejected = true;
+      continue;
+    }
+    bool offered = mb.relay_offered_mux;
+    learn_media(mb, r, sdp, sdp.media[i]);
+    mb.relay_offered_mux = offered;
+    mb.uses_mux = offered && sdp.media[i].rtcp_mux;
+    if (mb.rejected) ma.rejected = true;
+    ma.uses_mux = ma.offered_mux && !ma.rejected && (mb.uses_mux || a.mux_accept);
+  }
+}
+
+// The answer as the offerer (a) sees it: its ports, rtcp-mux if accepted.
+std::string render_answer(const SignalRequest& r, const Sdp& sdp, const IpAddr& address,
+                          const Party& a, const std::vector<std::optional<AnswerPlan>>& plans,
+                          const std::vector<SrtpAnswerPlan>& srtp) {
+  SdpRewrite rw = make_rewrite(r, sdp, address, a.media, /*answer=*/true);
+  for (size_t i = 0; i < sdp.media.size() && i < plans.size(); ++i) {
+    // The answerer's keys never reach the offerer; it gets the relay's.
+    const MediaSide& ma = a.media[i];
+    rw.media[i].crypto = ma.sdes_answer && !ma.rejected
+                             ? render_crypto({ma.sdes_answer->line}, r.sdes.pad)
+                             : std::vector<std::string>{};
+    if (!srtp[i].proto.empty() && srtp[i].proto != sdp.media[i].proto)
+      rw.media[i].proto = srtp[i].proto;
+    if (!plans[i]) continue;
+    rw.media[i].codecs = plans[i]->to_offerer;
+    rw.media[i].ptime = plans[i]->offerer_sdp_ptime;
+  }
+  return render_sdp(sdp, rw);
 }
 
 }  // namespace
-
-Result<std::unique_ptr<dataplane::TranscodeSlot>, std::string> CallManager::make_transcoder(
-    const StreamPlan& p) {
-  auto in = audio_codec(p.in_kind), out = audio_codec(p.out_kind);
-  if (!in || !out)
-    return Err{"Cannot transcode " + p.in.rtpmap() + " to " + p.out.rtpmap()};
-  codecs::TranscoderConfig tc;
-  tc.in_codec = *in;
-  tc.in_pt = p.in.payload_type;
-  tc.in_event_pt = p.in_event_pt;
-  tc.in_ptime_ms = p.in_ptime_ms;
-  tc.out_codec = *out;
-  tc.out_pt = p.out.payload_type;
-  tc.out_event_pt = p.out_event_pt;
-  tc.out_ptime_ms = p.out_ptime_ms;
-  tc.far_side_fec = p.far_side_fec;
-  tc.opus.complexity = p.opus_complexity.value_or(config_.opus_complexity);
-  tc.opus.bitrate = p.opus_bitrate.value_or(config_.opus_bitrate);
-  tc.opus.fec = p.far_side_fec;
-  tc.opus.dtx = p.far_side_dtx;
-  tc.out_ssrc = uint32_t(rng_());
-  tc.out_first_seq = uint16_t(rng_());
-  tc.out_first_ts = uint32_t(rng_());
-  auto t = codecs::Transcoder::create(tc);
-  if (!t.ok()) return Err{std::string("Failed to set up transcoding: ") + codecs::to_string(t.error())};
-  return std::make_unique<dataplane::TranscodeSlot>(std::move(*t));
-}
-
-void CallManager::retire_transcoder(MediaSide& m) {
-  if (!m.transcoder) return;
-  for (size_t i = 0; i < dataplane::kTranscodeCounterCount; ++i)
-    stats_.transcode_ended[i] += m.transcoder->get(dataplane::TranscodeCounter(i));
-  m.transcoder = nullptr;
-  m.transcode_description.clear();
-}
-
-void CallManager::set_transcoder(Call& c, MediaSide& m, std::unique_ptr<dataplane::TranscodeSlot> slot,
-                                 const std::string& description) {
-  if (m.transcoder && slot && description == m.transcode_description) return;  // keep it running
-  if (!m.transcoder && !slot) return;
-  retire_transcoder(m);
-  dataplane::FlowCommand cmd;
-  cmd.type = dataplane::CommandType::kSetTranscode;
-  cmd.id = m.rtp_flow;
-  if (slot) {
-    m.transcoder = slot.get();
-    m.transcode_description = description;
-    ++stats_.transcoded_streams;
-  }
-  cmd.transcode = slot.release();  // the worker owns it now
-  plane_.post(c.worker, cmd);
-}
-
-Result<CallManager::SideSrtp, std::string> CallManager::prepare_srtp(
-    const MediaSide& m, std::optional<SdesSession> keys) {
-  SideSrtp s;
-  if (!m.rtp_port || same_srtp_keys(m.srtp, keys)) return s;
-  s.change = true;
-  if (keys) {
-    // Each flow its own contexts: RTCP may arrive on either (rtcp-mux).
-    for (auto* slot : {&s.rtp, &s.rtcp}) {
-      auto made = make_srtp_slot(*keys);
-      if (!made.ok()) return Err{made.error()};
-      *slot = std::move(*made);
-    }
-  }
-  s.keys = std::move(keys);
-  return s;
-}
-
-void CallManager::set_srtp(Call& c, MediaSide& m, SideSrtp s) {
-  if (!s.change) return;
-  dataplane::FlowCommand cmd;
-  cmd.type = dataplane::CommandType::kSetSrtp;
-  for (auto [id, slot] : {std::pair{m.rtp_flow, &s.rtp}, std::pair{m.rtcp_flow, &s.rtcp}}) {
-    cmd.id = id;
-    cmd.srtp = slot->release();  // the worker owns it now (null: plain RTP again)
-    if (!plane_.post(c.worker, cmd)) delete cmd.srtp;
-  }
-  m.srtp = std::move(s.keys);
-}
 
 CallManager::CallManager(const Config& config, dataplane::Dataplane& plane)
     : config_(config), plane_(plane) {
@@ -238,58 +255,8 @@ std::vector<const Call*> CallManager::active_calls(size_t limit) const {
   return out;
 }
 
-size_t CallManager::free_port_pairs() const {
-  size_t n = 0;
-  for (auto& p : pools_)
-    for (int w = 0; w < plane_.workers(); ++w) n += p.free_pairs(w);
-  return n;
-}
-
-dataplane::FlowSnapshot CallManager::flow_counters(const Call& c, FlowId id) const {
-  if (id == kNoFlow) return {};
-  return plane_.flow_counters(c.worker, id);
-}
-
-CallTotals CallManager::totals(const Call& c) const {
-  CallTotals t;
-  auto add = [&](FlowId id, bool rtcp) {
-    if (id == kNoFlow) return;
-    const dataplane::FlowSnapshot f = flow_counters(c, id);
-    (rtcp ? t.rtcp_packets : t.rtp_packets) += f.packets;
-    (rtcp ? t.rtcp_bytes : t.rtp_bytes) += f.bytes;
-    t.errors += f.errors();
-  };
-  for (const Party& p : c.parties)
-    for (const MediaSide& m : p.media) {
-      add(m.rtp_flow, false);
-      add(m.rtcp_flow, true);
-    }
-  return t;
-}
-
-int64_t CallManager::last_packet_ns(const Call& c, const MediaSide& m, bool rtcp, int64_t now_ns) const {
-  MediaSide::Seen& seen = rtcp ? m.rtcp_seen : m.rtp_seen;
-  if (const FlowId id = rtcp ? m.rtcp_flow : m.rtp_flow; id != kNoFlow) {
-    const uint64_t packets = flow_counters(c, id).packets;
-    if (packets != seen.packets) {
-      seen.packets = packets;
-      seen.at_ns = now_ns;
-    }
-  }
-  return seen.at_ns;
-}
-
-int64_t CallManager::last_media_ns(const Call& c, int64_t now_ns) const {
-  int64_t last = 0;
-  for (const Party& p : c.parties)
-    for (const MediaSide& m : p.media)
-      last = std::max({last, last_packet_ns(c, m, false, now_ns), last_packet_ns(c, m, true, now_ns)});
-  return last;
-}
-
-Result<int, std::string> CallManager::resolve_interface(const std::string& name,
-                                                        std::optional<int> family,
-                                                        int fallback) const {
+Result<int, NgError> CallManager::resolve_interface(const std::string& name,
+                                                    std::optional<int> family, int fallback) const {
   if (name.empty() && !family) return fallback;
   for (size_t i = 0; i < config_.interfaces.size(); ++i) {
     const auto& itf = config_.interfaces[i];
@@ -297,8 +264,8 @@ Result<int, std::string> CallManager::resolve_interface(const std::string& name,
     if (family && (*family == AF_INET) != itf.local.is_v4()) continue;
     return int(i);
   }
-  if (name.empty()) return Err{std::string("No interface for the requested address family")};
-  return Err{"Unknown interface '" + name + "'"};
+  if (name.empty()) return ng_fail(NgErrc::kNoInterfaceForFamily);
+  return ng_fail(NgErrc::kUnknownInterface, name);
 }
 
 int CallManager::pick_worker() {
@@ -307,401 +274,166 @@ int CallManager::pick_worker() {
              calls_per_worker_.begin());
 }
 
-FlowId CallManager::take_flow_id(int w) {
-  auto& ids = free_flow_ids_[size_t(w)];
-  if (ids.empty()) return kNoFlow;
-  FlowId id = ids.back();
-  ids.pop_back();
-  return id;
+Result<std::unique_ptr<Call>, NgError> CallManager::new_call(const SignalRequest& r, Clock now) {
+  if (config_.max_sessions > 0 && active_count() >= size_t(config_.max_sessions))
+    return ng_fail(NgErrc::kSessionLimit);
+  // Interfaces are chosen when the call is created; re-offers keep them.
+  auto a = resolve_interface(r.direction.size() > 0 ? r.direction[0] : "", r.address_family, 0);
+  if (!a.ok()) return Err{a.error()};
+  auto b = resolve_interface(r.direction.size() > 1 ? r.direction[1] : "", r.address_family, *a);
+  if (!b.ok()) return Err{b.error()};
+  auto c = std::make_unique<Call>();
+  c->id = r.call_id;
+  c->worker = pick_worker();
+  c->created_ns = now.mono_ns;
+  c->created_unix = now.unix_s;
+  c->parties[0].iface = *a;
+  c->parties[1].iface = *b;
+  c->parties[0].created_unix = c->parties[1].created_unix = now.unix_s;
+  return c;
 }
 
-bool CallManager::allocate_side(Call& c, Party& p, MediaSide& m) {
-  if (m.rtp_port) return true;
-  PortPool& pool = pools_[size_t(p.iface)];
-  const auto iface = uint16_t(p.iface);
-  // Ports held by other processes are skipped (and retried later).
-  for (size_t attempt = 0; attempt < pool.free_pairs(c.worker); ++attempt) {
-    auto port = pool.allocate_pair(c.worker);
-    if (!port) return false;
-    auto rtp = plane_.bind_port(dataplane::make_local_key(iface, *port));
-    if (!rtp.ok()) {
-      pool.release_pair(*port);
-      continue;
-    }
-    auto rtcp = plane_.bind_port(dataplane::make_local_key(iface, uint16_t(*port + 1)));
-    if (!rtcp.ok()) {
-      plane_.release_port(*rtp);
-      pool.release_pair(*port);
-      continue;
-    }
-    FlowId a = take_flow_id(c.worker), b = take_flow_id(c.worker);
-    if (a == kNoFlow || b == kNoFlow) {
-      if (a != kNoFlow) free_flow_ids_[size_t(c.worker)].push_back(a);
-      plane_.release_port(*rtp);
-      plane_.release_port(*rtcp);
-      pool.release_pair(*port);
-      return false;
-    }
-    m.rtp_port = *port;
-    m.rtp_handle = *rtp;
-    m.rtcp_handle = *rtcp;
-    m.rtp_flow = a;
-    m.rtcp_flow = b;
-    return true;
-  }
-  return false;
-}
-
-void CallManager::release_side(Call& c, Party& p, MediaSide& m) {
-  if (!m.rtp_port) return;
-  retire_transcoder(m);  // the worker deletes it with the flow
-  if (m.installed) {
-    dataplane::FlowCommand cmd;
-    cmd.type = dataplane::CommandType::kRemoveFlow;
-    cmd.id = m.rtp_flow;
-    plane_.post(c.worker, cmd);
-    cmd.id = m.rtcp_flow;
-    plane_.post(c.worker, cmd);
-  } else {
-    plane_.release_port(m.rtp_handle);
-    plane_.release_port(m.rtcp_handle);
-  }
-  free_flow_ids_[size_t(c.worker)].push_back(m.rtp_flow);
-  free_flow_ids_[size_t(c.worker)].push_back(m.rtcp_flow);
-  pools_[size_t(p.iface)].release_pair(m.rtp_port);
-  m = MediaSide{};
-}
-
-void CallManager::install_flows(Call& c, int64_t now_ns) {
-  const int64_t latch_until_ns = now_ns + int64_t(config_.latch_window_ms) * 1000000;
-  size_t n = std::max(c.parties[0].media.size(), c.parties[1].media.size());
-  for (size_t i = 0; i < n; ++i) {
-    for (int s = 0; s < 2; ++s) {
-      Party& px = c.parties[s];
-      Party& py = c.parties[1 - s];
-      if (i >= px.media.size()) continue;
-      MediaSide& x = px.media[i];
-      if (!x.rtp_port) continue;
-      MediaSide* y = i < py.media.size() && py.media[i].rtp_port ? &py.media[i] : nullptr;
-      uint16_t flags = 0;
-      if (px.policy.asymmetric) flags |= dataplane::kFlowAsymmetric;
-      if (px.policy.strict_source) flags |= dataplane::kFlowStrictSource;
-      if (px.policy.media_handover) flags |= dataplane::kFlowMediaHandover;
-      if (y && !x.rejected && !y->rejected) flags |= dataplane::kFlowEnabled;
-
-      dataplane::FlowCommand cmd;
-      cmd.type = x.installed ? dataplane::CommandType::kUpdateFlow
-                             : dataplane::CommandType::kAddFlow;
-      cmd.reset_latch = x.reset_latch;
-      auto& h = cmd.state;
-      h.egress_rtp = y ? y->rtp_flow : kNoFlow;
-      h.egress_rtcp = y ? (y->uses_mux ? y->rtp_flow : y->rtcp_flow) : kNoFlow;
-      h.latch_until_ns = latch_until_ns;
-
-      cmd.id = x.rtp_flow;
-      h.key = x.rtp_handle.key;
-      h.flags = flags;
-      h.sdp_source = x.sdp_rtp;
-      plane_.post(c.worker, cmd);
-
-      cmd.id = x.rtcp_flow;
-      h.key = x.rtcp_handle.key;
-      h.flags = flags | dataplane::kFlowRtcpPort;
-      h.sdp_source = x.uses_mux ? x.sdp_rtp : x.sdp_rtcp;
-      plane_.post(c.worker, cmd);
-
-      x.installed = true;
-      x.reset_latch = false;
-    }
-  }
-  plane_.flush();
-}
-
-Result<SignalReply, std::string> CallManager::offer(const SignalRequest& r, Clock now) {
+Result<SignalReply, NgError> CallManager::offer(const SignalRequest& r, Clock now) {
   auto parsed = parse_sdp(r.sdp);
-  if (!parsed.ok()) return Err{std::string(to_string(parsed.error()))};
+  if (!parsed.ok()) return ng_fail(NgErrc::kSdp, to_string(parsed.error()));
   const Sdp& sdp = *parsed;
 
-  Call* c = nullptr;
-  auto it = calls_.find(r.call_id);
-  bool created = it == calls_.end();
-  if (!created) c = it->second.get();
-  if (created && config_.max_sessions > 0 && active_count() >= size_t(config_.max_sessions))
-    return Err{std::string("Parallel session limit reached")};
-
-  int self = 0;
-  if (c && c->parties[1].tag == r.from_tag && !r.from_tag.empty()) self = 1;
-  int other = 1 - self;
-
-  // Interfaces are chosen when the call is created; re-offers keep them.
-  int self_iface = c ? c->parties[self].iface : 0;
-  int other_iface = c ? c->parties[other].iface : 0;
-  if (created) {
-    auto a = resolve_interface(r.direction.size() > 0 ? r.direction[0] : "", r.address_family, 0);
-    if (!a.ok()) return Err{a.error()};
-    auto b = resolve_interface(r.direction.size() > 1 ? r.direction[1] : "", r.address_family,
-                               *a);
-    if (!b.ok()) return Err{b.error()};
-    self_iface = *a;
-    other_iface = *b;
-  }
-
   std::unique_ptr<Call> fresh;
-  if (created) {
-    fresh = std::make_unique<Call>();
-    fresh->id = r.call_id;
-    fresh->worker = pick_worker();
-    fresh->created_ns = now.mono_ns;
-    fresh->created_unix = now.unix_s;
-    fresh->parties[0].iface = self_iface;
-    fresh->parties[1].iface = other_iface;
-    fresh->parties[0].created_unix = fresh->parties[1].created_unix = now.unix_s;
+  Call* c = nullptr;
+  if (auto it = calls_.find(r.call_id); it != calls_.end()) {
+    c = it->second.get();
+  } else {
+    auto made = new_call(r, now);
+    if (!made.ok()) return Err{made.error()};
+    fresh = std::move(*made);
     c = fresh.get();
   }
+  // A re-offer from the callee side comes from parties[1].
+  const int self = !fresh && c->parties[1].tag == r.from_tag && !r.from_tag.empty() ? 1 : 0;
   Party& a = c->parties[self];
-  Party& b = c->parties[other];
+  Party& b = c->parties[1 - self];
 
-  // Codec plans (transcoding) for each audio stream, when the request asks.
-  std::vector<std::optional<CodecPlan>> plans(sdp.media.size());
-  if (!(r.codec == CodecRequest{})) {
-    for (size_t i = 0; i < sdp.media.size(); ++i) {
-      if (!is_rtp_audio(sdp.media[i])) continue;
-      auto plan = plan_offer(codecs_of(sdp.media[i]), r.codec, ptime_of(sdp.media[i]));
-      if (!plan.ok()) return Err{plan.error()};
-      plans[i] = std::move(*plan);
-    }
-  }
-
-  // SRTP per m= line: the relay's answer to the offerer's keys and its own
-  // offer to the other side (keys a re-offer did not change are kept).
-  std::vector<SrtpOfferPlan> srtp(sdp.media.size());
-  for (size_t i = 0; i < sdp.media.size(); ++i) {
-    auto plan = plan_srtp_offer(sdp.media[i], r.transport_protocol, r.sdes,
-                                i < a.media.size() ? &a.media[i] : nullptr,
-                                i < b.media.size() ? &b.media[i] : nullptr);
-    if (!plan.ok()) return Err{plan.error()};
-    srtp[i] = std::move(*plan);
-  }
-
+  auto plans = plan_offer_codecs(r, sdp);
+  if (!plans.ok()) return Err{plans.error()};
+  auto srtp = plan_offer_srtp(r, sdp, a, b);
+  if (!srtp.ok()) return Err{srtp.error()};
   // Allocate what the new SDP needs, on copies, so failure changes nothing.
   std::vector<MediaSide> ma = a.media, mb = b.media;
-  ma.resize(std::max(ma.size(), sdp.media.size()));
-  mb.resize(std::max(mb.size(), sdp.media.size()));
-  std::vector<MediaSide*> fresh_sides;
-  bool exhausted = false;
-  for (size_t i = 0; i < sdp.media.size() && !exhausted; ++i) {
-    if (sdp.media[i].port == 0) continue;  // rejected: no ports needed
-    for (MediaSide* m : {&ma[i], &mb[i]}) {
-      Party& owner = m == &ma[i] ? a : b;
-      if (m->rtp_port) continue;
-      if (!allocate_side(*c, owner, *m)) {
-        exhausted = true;
-        break;
-      }
-      fresh_sides.push_back(m);
-    }
-  }
-  if (exhausted) {
-    for (MediaSide* m : fresh_sides) {
-      plane_.release_port(m->rtp_handle);
-      plane_.release_port(m->rtcp_handle);
-      pools_[size_t(m >= ma.data() && m < ma.data() + ma.size() ? a.iface : b.iface)]
-          .release_pair(m->rtp_port);
-      free_flow_ids_[size_t(c->worker)].push_back(m->rtp_flow);
-      free_flow_ids_[size_t(c->worker)].push_back(m->rtcp_flow);
-    }
+  if (!allocate_media(*c, a, b, sdp, ma, mb)) {
     ++stats_.port_exhaustions;
-    return Err{std::string("Ran out of ports")};
+    return ng_fail(NgErrc::kOutOfPorts);
   }
 
   // Commit.
-  if (created) {
+  if (fresh) {
     calls_.emplace(r.call_id, std::move(fresh));
     ++calls_per_worker_[size_t(c->worker)];
     ++stats_.calls_created;
   }
-  a.tag = r.from_tag;
-  if (!r.to_tag.empty()) b.tag = r.to_tag;
-  if (!r.from_label.empty() || !r.label.empty()) a.label = r.from_label.empty() ? r.label : r.from_label;
-  if (!r.to_label.empty()) b.label = r.to_label;
-  a.policy = r.policy;
-  a.has_sdp = true;
-  a.mux_accept = r.rtcp_mux_accept || r.rtcp_mux_demux || r.rtcp_mux_require;
-  a.media = std::move(ma);
-  b.media = std::move(mb);
-  for (size_t i = 0; i < sdp.media.size(); ++i) {
-    learn_media(a.media[i], r, sdp, sdp.media[i]);
-    MediaSide& peer = b.media[i];
-    peer.type = sdp.media[i].type;
-    peer.proto = srtp[i].proto;
-    a.media[i].sdes_answer = std::move(srtp[i].answer);
-    a.media[i].sdes_offer.clear();
-    peer.sdes_offer = std::move(srtp[i].offer);
-    peer.sdes_answer.reset();
-    peer.rejected = a.media[i].rejected;
-    peer.relay_offered_mux =
-        !r.rtcp_mux_reject &&
-        ((a.media[i].offered_mux && !r.rtcp_mux_demux) || r.rtcp_mux_offer || r.rtcp_mux_require);
-    peer.offer_plan = std::move(plans[i]);
-  }
-  // Media sections beyond the new SDP (an m= line removed) keep their ports
-  // until the call ends; RFC 3264 §8.2 says m= lines are never removed.
+  learn_offer(r, sdp, a, b, std::move(ma), std::move(mb), *srtp, *plans);
   c->last_signal_ns = now.mono_ns;
   c->last_signal_unix = now.unix_s;
   c->deleted = false;
   install_flows(*c, now.mono_ns);
   ++stats_.offers;
-
-  // The offer as the other side sees it: its ports, rtcp-mux if we offer it.
-  SdpRewrite rw = make_rewrite(r, sdp, config_.interfaces[size_t(b.iface)].advertised, b.media,
-                               /*answer=*/false);
-  for (size_t i = 0; i < sdp.media.size(); ++i) {
-    // The offerer's keys never reach the other side; it gets the relay's.
-    rw.media[i].crypto = render_crypto(b.media[i].sdes_offer, r.sdes.pad);
-    if (b.media[i].proto != sdp.media[i].proto) rw.media[i].proto = b.media[i].proto;
-    if (!b.media[i].offer_plan) continue;
-    rw.media[i].codecs = b.media[i].offer_plan->to_answerer;
-    rw.media[i].ptime = b.media[i].offer_plan->answerer_sdp_ptime();
-  }
-  return SignalReply{render_sdp(sdp, rw), {}};
+  return SignalReply{render_offer(r, sdp, config_.interfaces[size_t(b.iface)].advertised, b), {}};
 }
 
-Result<SignalReply, std::string> CallManager::answer(const SignalRequest& r, Clock now) {
-  auto it = calls_.find(r.call_id);
-  if (it == calls_.end()) return Err{std::string("Unknown call-id")};
-  Call& c = *it->second;
-  int off = -1;
-  for (int i = 0; i < 2; ++i)
-    if (c.parties[i].tag == r.from_tag && c.parties[i].has_sdp) off = i;
-  if (off < 0) return Err{std::string("Call-ID not found or tags didn't match")};
-  auto parsed = parse_sdp(r.sdp);
-  if (!parsed.ok()) return Err{std::string(to_string(parsed.error()))};
-  const Sdp& sdp = *parsed;
-
-  Party& a = c.parties[off];
-  Party& b = c.parties[1 - off];
-
-  // Codec plans and transcoders, made before anything changes.
-  std::vector<std::optional<AnswerPlan>> plans(b.media.size());
-  std::vector<StreamTranscoders> transcoders(b.media.size());
+std::optional<NgError> CallManager::prepare_answer_codecs(const SignalRequest& r, const Sdp& sdp,
+                                                          const Party& b, AnswerMedia& m) {
+  m.plans.resize(b.media.size());
+  m.transcoders.resize(b.media.size());
   for (size_t i = 0; i < b.media.size() && i < sdp.media.size(); ++i) {
     if (!b.media[i].offer_plan || !is_rtp_audio(sdp.media[i])) continue;
     auto plan = plan_answer(*b.media[i].offer_plan, codecs_of(sdp.media[i]), r.codec,
                             ptime_of(sdp.media[i]));
-    if (!plan.ok()) return Err{plan.error()};
-    StreamTranscoders& t = transcoders[i];
+    if (!plan.ok()) return NgError{NgErrc::kCodec, plan.error()};
+    StreamTranscoders& t = m.transcoders[i];
     for (auto [sp, slot, text] :
          {std::tuple{&plan->offerer_to_answerer, &t.offerer_to_answerer, &t.describe_ab},
           std::tuple{&plan->answerer_to_offerer, &t.answerer_to_offerer, &t.describe_ba}}) {
       if (!sp->transcode) continue;
       auto made = make_transcoder(*sp);
-      if (!made.ok()) return Err{made.error()};
+      if (!made.ok()) return made.error();
       *slot = std::move(*made);
       *text = describe(*sp);
     }
-    plans[i] = std::move(*plan);
+    m.plans[i] = std::move(*plan);
   }
+  return std::nullopt;
+}
 
-  // SRTP: the answerer's keys and the protocol the offerer sees; new
-  // contexts for each side whose keys change, made before anything changes.
-  std::vector<SrtpAnswerPlan> srtp(b.media.size());
-  std::vector<SideSrtp> srtp_a(b.media.size()), srtp_b(b.media.size());
-  std::string warning;
+std::optional<NgError> CallManager::prepare_answer_srtp(const SignalRequest& r, const Sdp& sdp,
+                                                        const Party& a, const Party& b,
+                                                        AnswerMedia& m) {
+  // The answerer's keys and the protocol the offerer sees; new contexts for
+  // each side whose keys change.
+  m.srtp.resize(b.media.size());
+  m.srtp_a.resize(b.media.size());
+  m.srtp_b.resize(b.media.size());
   for (size_t i = 0; i < b.media.size() && i < a.media.size(); ++i) {
     const bool answered = i < sdp.media.size();
     if (answered) {
       auto plan = plan_srtp_answer(sdp.media[i], r.transport_protocol, a.media[i], b.media[i]);
-      if (!plan.ok()) return Err{plan.error()};
-      srtp[i] = std::move(*plan);
-      if (warning.empty()) warning = srtp[i].warning;
+      if (!plan.ok()) return NgError{NgErrc::kSrtp, plan.error()};
+      m.srtp[i] = std::move(*plan);
+      if (m.warning.empty()) m.warning = m.srtp[i].warning;
     }
     const bool rejected = !answered || sdp.media[i].port == 0 || a.media[i].rejected;
     std::optional<SdesSession> keys_a, keys_b;
     if (!rejected && a.media[i].sdes_answer) keys_a = a.media[i].sdes_answer->session;
-    if (!rejected) keys_b = srtp[i].answerer_keys;
+    if (!rejected) keys_b = m.srtp[i].answerer_keys;
     auto sa = prepare_srtp(a.media[i], std::move(keys_a));
-    if (!sa.ok()) return Err{sa.error()};
+    if (!sa.ok()) return sa.error();
     auto sb = prepare_srtp(b.media[i], std::move(keys_b));
-    if (!sb.ok()) return Err{sb.error()};
-    srtp_a[i] = std::move(*sa);
-    srtp_b[i] = std::move(*sb);
+    if (!sb.ok()) return sb.error();
+    m.srtp_a[i] = std::move(*sa);
+    m.srtp_b[i] = std::move(*sb);
   }
+  return std::nullopt;
+}
 
-  // A different to-tag is another fork answering (183 from one branch,
-  // 200 from another): the latest answer owns the callee side.
-  if (!r.to_tag.empty()) b.tag = r.to_tag;
-  if (!r.to_label.empty()) b.label = r.to_label;
-  b.policy = r.policy;
-  b.has_sdp = true;
-  size_t n = std::min(sdp.media.size(), b.media.size());
-  for (size_t i = 0; i < b.media.size(); ++i) {
-    MediaSide& mb = b.media[i];
-    MediaSide& ma = a.media[i];
-    if (i >= n) {  // the answer lacks this m= line: treat as rejected
-      mb.rejected = ma.rejected = true;
-      continue;
-    }
-    bool offered = mb.relay_offered_mux;
-    learn_media(mb, r, sdp, sdp.media[i]);
-    mb.relay_offered_mux = offered;
-    mb.uses_mux = offered && sdp.media[i].rtcp_mux;
-    if (mb.rejected) ma.rejected = true;
-    ma.uses_mux = ma.offered_mux && !ma.rejected && (mb.uses_mux || a.mux_accept);
-  }
+Result<SignalReply, NgError> CallManager::answer(const SignalRequest& r, Clock now) {
+  auto it = calls_.find(r.call_id);
+  if (it == calls_.end()) return ng_fail(NgErrc::kUnknownCallId);
+  Call& c = *it->second;
+  int off = -1;
+  for (int i = 0; i < 2; ++i)
+    if (c.parties[i].tag == r.from_tag && c.parties[i].has_sdp) off = i;
+  if (off < 0) return ng_fail(NgErrc::kTagsMismatch);
+  auto parsed = parse_sdp(r.sdp);
+  if (!parsed.ok()) return ng_fail(NgErrc::kSdp, to_string(parsed.error()));
+  const Sdp& sdp = *parsed;
+  Party& a = c.parties[off];
+  Party& b = c.parties[1 - off];
+
+  AnswerMedia m;  // made before anything changes
+  if (auto e = prepare_answer_codecs(r, sdp, b, m)) return Err{*e};
+  if (auto e = prepare_answer_srtp(r, sdp, a, b, m)) return Err{*e};
+
+  learn_answer(r, sdp, a, b);
   c.answered = true;
   c.last_signal_ns = now.mono_ns;
   c.last_signal_unix = now.unix_s;
   install_flows(c, now.mono_ns);
-  // Transcoders go in after the flows they belong to (same ring, in order).
-  for (size_t i = 0; i < b.media.size(); ++i) {
-    if (!plans[i] && !a.media[i].transcoder && !b.media[i].transcoder) continue;
-    if (a.media[i].rejected || b.media[i].rejected) {
-      set_transcoder(c, a.media[i], nullptr, "");
-      set_transcoder(c, b.media[i], nullptr, "");
-      continue;
-    }
-    set_transcoder(c, a.media[i], std::move(transcoders[i].offerer_to_answerer),
-                   transcoders[i].describe_ab);
-    set_transcoder(c, b.media[i], std::move(transcoders[i].answerer_to_offerer),
-                   transcoders[i].describe_ba);
-  }
-  for (size_t i = 0; i < b.media.size() && i < a.media.size(); ++i) {
-    set_srtp(c, a.media[i], std::move(srtp_a[i]));
-    set_srtp(c, b.media[i], std::move(srtp_b[i]));
-  }
-  plane_.flush();
+  install_answer_media(c, a, b, m);
   ++stats_.answers;
-
-  // The answer as the offerer sees it: its ports, rtcp-mux if accepted.
-  SdpRewrite rw = make_rewrite(r, sdp, config_.interfaces[size_t(a.iface)].advertised, a.media,
-                               /*answer=*/true);
-  for (size_t i = 0; i < sdp.media.size() && i < plans.size(); ++i) {
-    // The answerer's keys never reach the offerer; it gets the relay's.
-    const MediaSide& ma = a.media[i];
-    rw.media[i].crypto = ma.sdes_answer && !ma.rejected
-                             ? render_crypto({ma.sdes_answer->line}, r.sdes.pad)
-                             : std::vector<std::string>{};
-    if (!srtp[i].proto.empty() && srtp[i].proto != sdp.media[i].proto)
-      rw.media[i].proto = srtp[i].proto;
-    if (!plans[i]) continue;
-    rw.media[i].codecs = plans[i]->to_offerer;
-    rw.media[i].ptime = plans[i]->offerer_sdp_ptime;
-  }
-  return SignalReply{render_sdp(sdp, rw), std::move(warning)};
+  const IpAddr& address = config_.interfaces[size_t(a.iface)].advertised;
+  return SignalReply{render_answer(r, sdp, address, a, m.plans, m.srtp), std::move(m.warning)};
 }
 
-Result<const Call*, std::string> CallManager::remove(const std::string& call_id,
-                                                     const std::string& from_tag,
-                                                     const std::string& to_tag, int delay_s,
-                                                     Clock now) {
+Result<const Call*, NgError> CallManager::remove(const std::string& call_id,
+                                                 const std::string& from_tag,
+                                                 const std::string& to_tag, int delay_s,
+                                                 Clock now) {
   auto it = calls_.find(call_id);
-  if (it == calls_.end()) return Err{std::string("Unknown call-id")};
+  if (it == calls_.end()) return ng_fail(NgErrc::kUnknownCallId);
   Call& c = *it->second;
   auto known = [&](const std::string& t) {
     return t.empty() || c.parties[0].tag == t || c.parties[1].tag == t;
   };
   if (!known(from_tag) || !known(to_tag))
-    return Err{std::string("Call-ID not found or tags didn't match")};
+    return ng_fail(NgErrc::kTagsMismatch);
   if (delay_s < 0) delay_s = config_.delete_delay_s;
   c.deleted = true;
   c.deleted_reason = "deleted";

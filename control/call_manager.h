@@ -3,7 +3,8 @@
 // allocations, flows pushed to the owning worker, and rewritten SDP.
 // Every operation validates everything before changing anything: a
 // request that fails leaves the call table, the port pools and the
-// dataplane exactly as they were.
+// dataplane exactly as they were. call_manager.cc holds the state machine,
+// call_media.cc the media-side resources (ports, flows, slots, counters).
 #pragma once
 
 #include <cstdint>
@@ -17,7 +18,9 @@
 #include "control/call.h"
 #include "control/config.h"
 #include "control/codec_negotiation.h"
+#include "control/ng_error.h"
 #include "control/port_pool.h"
+#include "control/srtp_negotiation.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/srtp_slot.h"
 #include "dataplane/transcode.h"
@@ -77,11 +80,11 @@ class CallManager {
     int64_t unix_s;
   };
 
-  Result<SignalReply, std::string> offer(const SignalRequest& r, Clock now);
-  Result<SignalReply, std::string> answer(const SignalRequest& r, Clock now);
+  Result<SignalReply, NgError> offer(const SignalRequest& r, Clock now);
+  Result<SignalReply, NgError> answer(const SignalRequest& r, Clock now);
   // Deletes the call (delay_s < 0: the configured delete delay; 0: now).
-  Result<const Call*, std::string> remove(const std::string& call_id, const std::string& from_tag,
-                                          const std::string& to_tag, int delay_s, Clock now);
+  Result<const Call*, NgError> remove(const std::string& call_id, const std::string& from_tag,
+                                      const std::string& to_tag, int delay_s, Clock now);
   // Tears down calls whose time is up (timeouts, delete delay). Returns how many.
   size_t tick(Clock now);
 
@@ -109,17 +112,17 @@ class CallManager {
   void destroy_all();
 
  private:
+  // ---- the state machine (call_manager.cc) ----
+  // A call for this first offer (admission control, interfaces), not yet in the table.
+  Result<std::unique_ptr<Call>, NgError> new_call(const SignalRequest& r, Clock now);
+  Result<int, NgError> resolve_interface(const std::string& name, std::optional<int> family,
+                                         int fallback) const;
+  int pick_worker();
   // Transcoders for what this answer needs, made before anything changes.
   struct StreamTranscoders {
     std::unique_ptr<dataplane::TranscodeSlot> offerer_to_answerer, answerer_to_offerer;
     std::string describe_ab, describe_ba;
   };
-  Result<std::unique_ptr<dataplane::TranscodeSlot>, std::string> make_transcoder(const StreamPlan& p);
-  // Gives side m's flow the transcoder (null: none), keeping a running one
-  // whose description is unchanged (re-INVITE: continuous SSRC/seq/ts).
-  void set_transcoder(Call& c, MediaSide& m, std::unique_ptr<dataplane::TranscodeSlot> slot,
-                      const std::string& description);
-  void retire_transcoder(MediaSide& m);  // adds its counters to the totals
   // The SRTP contexts one side's two flows need for `keys`, made before
   // anything changes; `change` is false when the installed keys are the
   // same (the running contexts keep their replay windows and ROCs).
@@ -128,18 +131,45 @@ class CallManager {
     std::optional<SdesSession> keys;
     std::unique_ptr<dataplane::SrtpSlot> rtp, rtcp;
   };
-  Result<SideSrtp, std::string> prepare_srtp(const MediaSide& m, std::optional<SdesSession> keys);
+  // All an answer installs, per stream of the answerer, made before
+  // anything changes.
+  struct AnswerMedia {
+    std::vector<std::optional<AnswerPlan>> plans;
+    std::vector<StreamTranscoders> transcoders;
+    std::vector<SrtpAnswerPlan> srtp;
+    std::vector<SideSrtp> srtp_a, srtp_b;  // the offerer's and the answerer's sides
+    std::string warning;
+  };
+  // Fills `m` (codec plans and transcoders; SRTP plans and contexts); the
+  // error, if any.
+  std::optional<NgError> prepare_answer_codecs(const SignalRequest& r, const Sdp& sdp,
+                                               const Party& b, AnswerMedia& m);
+  std::optional<NgError> prepare_answer_srtp(const SignalRequest& r, const Sdp& sdp,
+                                             const Party& a, const Party& b, AnswerMedia& m);
+  void destroy(Call& c);
+
+  // ---- media-side resources (call_media.cc) ----
+  Result<std::unique_ptr<dataplane::TranscodeSlot>, NgError> make_transcoder(const StreamPlan& p);
+  // Gives side m's flow the transcoder (null: none), keeping a running one
+  // whose description is unchanged (re-INVITE: continuous SSRC/seq/ts).
+  void set_transcoder(Call& c, MediaSide& m, std::unique_ptr<dataplane::TranscodeSlot> slot,
+                      const std::string& description);
+  void retire_transcoder(MediaSide& m);  // adds its counters to the totals
+  Result<SideSrtp, NgError> prepare_srtp(const MediaSide& m, std::optional<SdesSession> keys);
   // Hands the slots to the worker (kSetSrtp on both flows; null: plain).
   void set_srtp(Call& c, MediaSide& m, SideSrtp s);
-  Result<int, std::string> resolve_interface(const std::string& name, std::optional<int> family,
-                                             int fallback) const;
+  // The answer's transcoders and SRTP contexts, after its flows.
+  void install_answer_media(Call& c, Party& a, Party& b, AnswerMedia& m);
   bool allocate_side(Call& c, Party& p, MediaSide& m);
+  // Ports and flow ids for every stream `sdp` does not reject, on both
+  // parties' sides (ma: a's, mb: b's, copies the caller commits); false
+  // when they ran out, having given back what it took.
+  bool allocate_media(Call& c, Party& a, Party& b, const Sdp& sdp, std::vector<MediaSide>& ma,
+                      std::vector<MediaSide>& mb);
   void release_side(Call& c, Party& p, MediaSide& m);
   // Pushes every side's flows (add or update) and opens both parties'
   // source learning windows (--latch-window-ms from now).
   void install_flows(Call& c, int64_t now_ns);
-  void destroy(Call& c);
-  int pick_worker();
   FlowId take_flow_id(int w);
 
   const Config& config_;

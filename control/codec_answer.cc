@@ -110,6 +110,59 @@ const SdpCodec* event_codec_at(const std::vector<OffererCodec>& list, uint32_t c
   return nullptr;
 }
 
+// The codec toward the offerer: an accepted one (accept / consume /
+// always transcode) that we can reach from p, else the offerer's own
+// codec when p is one (offered as p_offered_pt, not added by the relay),
+// else the first the offerer has that we transcode.
+const SdpCodec* offerer_codec(const CodecPlan& plan, const SdpCodec& p, uint8_t p_offered_pt,
+                              bool p_added) {
+  for (const auto& oc : plan.offerer)
+    if (oc.accepted && !is_supplemental(oc.codec) &&
+        (oc.codec.same_format(p) || (can_transcode(oc.codec) && can_transcode(p))))
+      return &oc.codec;
+  if (!p_added)
+    for (const auto& oc : plan.offerer)
+      if (oc.codec.payload_type == p_offered_pt) return &oc.codec;
+  for (const auto& oc : plan.offerer)
+    if (!is_supplemental(oc.codec) && can_transcode(oc.codec)) return &oc.codec;
+  return nullptr;
+}
+
+// The answer to the offerer, in its payload types. Transcoding
+// (codec_change): the offerer's codec q as it offered it. Passthrough: the
+// chosen codec (`first` of `answered`), then the answerer's other codecs
+// the offerer offered itself (with the answerer's parameters);
+// telephone-event last, when the offerer gets it (`events`).
+std::vector<SdpCodec> answer_to_offerer(const CodecPlan& plan,
+                                        const std::vector<SdpCodec>& answered,
+                                        const SdpCodec& first, const SdpCodec& q, bool codec_change,
+                                        const SdpCodec* events, bool single_codec) {
+  std::vector<SdpCodec> out;
+  if (codec_change) {
+    out.push_back(q);
+  } else {
+    out.push_back(as_offered(first, q));
+    for (const auto& b : answered) {
+      if (&b == &first || codec_kind(b) == CodecKind::kTelephoneEvent) continue;
+      const SdpCodec* off = offered_as(plan, b);
+      if (!off || plan.is_added(off->payload_type) || off->same_format(q)) continue;
+      out.push_back(as_offered(b, *off));
+    }
+  }
+  if (events) out.push_back(*events);
+  if (single_codec) {
+    // The first media codec stays, and telephone-event / CN with it.
+    bool kept_one = false;
+    std::erase_if(out, [&](const SdpCodec& c) {
+      if (is_supplemental(c)) return false;
+      const bool drop = kept_one;
+      kept_one = true;
+      return drop;
+    });
+  }
+  return out;
+}
+
 std::string describe(const SdpCodec& c) {
   return c.encoding.empty() ? "payload type " + std::to_string(c.payload_type) : c.rtpmap();
 }
@@ -131,33 +184,7 @@ Result<AnswerPlan, std::string> plan_answer(const CodecPlan& plan,
   const uint8_t p_receive_pt = first->payload_type;  // what it asked to receive
   const bool p_added = plan.is_added(p_off->payload_type);
 
-  // The codec toward the offerer: an accepted one (accept / consume /
-  // always transcode) that we can reach from p, else the offerer's own
-  // codec when p is one, else the first the offerer has that we transcode.
-  const SdpCodec* q = nullptr;
-  for (const auto& oc : plan.offerer) {
-    if (oc.accepted && !is_supplemental(oc.codec) &&
-        (oc.codec.same_format(p) || (can_transcode(oc.codec) && can_transcode(p)))) {
-      q = &oc.codec;
-      break;
-    }
-  }
-  if (!q && !p_added) {
-    for (const auto& oc : plan.offerer) {
-      if (oc.codec.payload_type == p_off->payload_type) {
-        q = &oc.codec;
-        break;
-      }
-    }
-  }
-  if (!q) {
-    for (const auto& oc : plan.offerer) {
-      if (!is_supplemental(oc.codec) && can_transcode(oc.codec)) {
-        q = &oc.codec;
-        break;
-      }
-    }
-  }
+  const SdpCodec* q = offerer_codec(plan, p, p_off->payload_type, p_added);
   if (!q) return Err{"No codec of the offer can be transcoded to " + describe(p)};
   const bool codec_change = !q->same_format(p);
 
@@ -221,32 +248,9 @@ Result<AnswerPlan, std::string> plan_answer(const CodecPlan& plan,
     set_opus(*s, plan);
   }
 
-  // The answer to the offerer, in its payload types. Transcoding: the
-  // offerer's codec as it offered it. Passthrough: the chosen codec, then
-  // the answerer's other codecs the offerer offered itself (with the
-  // answerer's parameters); telephone-event last, when the offerer gets it.
-  if (codec_change) {
-    ap.to_offerer.push_back(*q);
-  } else {
-    ap.to_offerer.push_back(as_offered(*first, *q));
-    for (const auto& b : answered) {
-      if (&b == &*first || codec_kind(b) == CodecKind::kTelephoneEvent) continue;
-      const SdpCodec* off = offered_as(plan, b);
-      if (!off || plan.is_added(off->payload_type) || off->same_format(*q)) continue;
-      ap.to_offerer.push_back(as_offered(b, *off));
-    }
-  }
-  if (offerer_events) ap.to_offerer.push_back(*a_te);
-  if (plan.single_codec || answer_req.single_codec) {
-    // The first media codec stays, and telephone-event / CN with it.
-    bool kept_one = false;
-    std::erase_if(ap.to_offerer, [&](const SdpCodec& c) {
-      if (is_supplemental(c)) return false;
-      const bool drop = kept_one;
-      kept_one = true;
-      return drop;
-    });
-  }
+  ap.to_offerer = answer_to_offerer(plan, answered, *first, *q, codec_change,
+                                    offerer_events ? a_te : nullptr,
+                                    plan.single_codec || answer_req.single_codec);
   // What the offerer is told to send: ptime-reverse, or, when the relay
   // transcodes toward it, the packet time the offerer itself asked for.
   if (plan.ptime_reverse)

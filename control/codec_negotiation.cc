@@ -153,6 +153,164 @@ std::string opus_fmtp(bool narrowband) {
   return f;
 }
 
+// ---- the offer's phases ----------------------------------------------------------
+
+// The offer's codecs while the NG codec options reshape them.
+struct OfferState {
+  std::vector<Entry> list;      // the offerer's codecs still offered (some masked)
+  std::vector<Entry> stripped;  // the ones stripped, restorable
+  std::vector<SdpCodec> added;  // new instances for transcode specs
+  bool touched = false;         // anything stripped, masked or added
+};
+
+bool present(const std::vector<Entry>& list, const CodecSpec& s) {
+  return std::any_of(list.begin(), list.end(),
+                     [&](const Entry& e) { return s.matches(e.c.codec); });
+}
+
+// strip (with except protecting from "all"/"full"), then offer: restore
+// stripped codecs not present, in the order given.
+OfferState strip_and_restore(const std::vector<SdpCodec>& offered, const CodecRequest& req) {
+  OfferState st;
+  const bool strip_all = has_all(req.strip), strip_full = has_full(req.strip);
+  for (const auto& c : offered) {
+    Entry e{{c}};
+    const bool by_name = names(req.strip, c);
+    if (by_name || (strip_all && !names(req.except, c))) {
+      e.removed_by_name = by_name || strip_full;
+      st.stripped.push_back(std::move(e));
+    } else {
+      st.list.push_back(std::move(e));
+    }
+  }
+  st.touched = !st.stripped.empty();
+  for (const auto& s : req.offer)
+    if (!s.is_all() && !present(st.list, s)) restore(st.list, st.stripped, s);
+  return st;
+}
+
+// mask, consume (mask + accept, restoring stripped ones), accept.
+void mask_and_accept(OfferState& st, const CodecRequest& req) {
+  const bool mask_all = has_all(req.mask), mask_full = has_full(req.mask);
+  for (auto& e : st.list) {
+    if (names(req.mask, e.c.codec)) {
+      e.c.masked = e.removed_by_name = true;
+    } else if (mask_all && !names(req.except, e.c.codec)) {
+      e.c.masked = true;
+      e.removed_by_name = mask_full;
+    }
+  }
+  for (const auto& s : req.consume) {
+    if (!s.is_all() && !present(st.list, s)) restore(st.list, st.stripped, s);
+    for (auto& e : st.list) {
+      if (!s.matches(e.c.codec)) continue;
+      e.c.masked = e.c.accepted = true;
+      e.removed_by_name |= !s.is_all() || s.is_full();
+    }
+  }
+  const bool accept_all = has_all(req.accept) || req.always_transcode;
+  for (auto& e : st.list)
+    if (accept_all || names(req.accept, e.c.codec)) e.c.accepted = true;
+  st.touched |=
+      std::any_of(st.list.begin(), st.list.end(), [](const Entry& e) { return e.c.masked; });
+}
+
+// The fmtp of new telephone-event codecs: the offer's, else DTMF's events.
+std::string_view event_fmtp(const std::vector<Entry>& list) {
+  for (const auto& e : list)
+    if (codec_kind(e.c.codec) == CodecKind::kTelephoneEvent && !e.c.codec.fmtp.empty())
+      return e.c.codec.fmtp;
+  return kDefaultEvents;
+}
+
+// transcode: present -> nothing; removed by "all" -> restored / unmasked;
+// otherwise a new instance. False when no payload type is left for one.
+bool add_transcoded(OfferState& st, const CodecRequest& req, PayloadTypes& pts) {
+  auto visible_or_added = [&](const CodecSpec& s) {
+    for (const auto& e : st.list)
+      if (!e.c.masked && s.matches(e.c.codec)) return true;
+    return std::any_of(st.added.begin(), st.added.end(),
+                       [&](const SdpCodec& c) { return s.matches(c); });
+  };
+  for (const auto& s : req.transcode) {
+    if (visible_or_added(s)) continue;
+    const bool restorable =
+        std::any_of(st.stripped.begin(), st.stripped.end(),
+                    [&](const Entry& e) { return s.matches(e.c.codec) && !e.removed_by_name; });
+    if (restorable) {
+      restore(st.list, st.stripped, s);
+      st.touched = true;
+      continue;
+    }
+    bool unmasked = false;
+    for (auto& e : st.list) {
+      if (e.c.masked && !e.removed_by_name && s.matches(e.c.codec)) {
+        e.c.masked = false;
+        unmasked = true;
+      }
+    }
+    if (unmasked) continue;
+    auto c = synthesize(s, pts, event_fmtp(st.list));
+    if (!c) return false;
+    st.added.push_back(std::move(*c));
+    st.touched = true;
+  }
+  return true;
+}
+
+// DTMF at every clock rate a new media codec brings, when the list
+// carries telephone-event at all. False when no payload type is left.
+bool add_events(OfferState& st, PayloadTypes& pts) {
+  auto visible_event_at = [&](std::optional<uint32_t> clock) {
+    for (const auto& e : st.list)
+      if (!e.c.masked && codec_kind(e.c.codec) == CodecKind::kTelephoneEvent &&
+          (!clock || e.c.codec.clock_rate == *clock))
+        return true;
+    return std::any_of(st.added.begin(), st.added.end(), [&](const SdpCodec& c) {
+      return codec_kind(c) == CodecKind::kTelephoneEvent && (!clock || c.clock_rate == *clock);
+    });
+  };
+  if (!visible_event_at(std::nullopt)) return true;
+  for (size_t i = 0, n = st.added.size(); i < n; ++i) {
+    if (is_supplemental(st.added[i]) || visible_event_at(st.added[i].clock_rate)) continue;
+    CodecSpec te;
+    te.name = "telephone-event";
+    te.clock_rate = st.added[i].clock_rate;
+    auto c = synthesize(te, pts, event_fmtp(st.list));
+    if (!c) return false;
+    st.added.push_back(std::move(*c));
+  }
+  return true;
+}
+
+// The answerer's list: the offerer's visible codecs, new media codecs
+// before the first telephone-event/CN, new supplemental ones last.
+std::vector<SdpCodec> answerer_list(const OfferState& st) {
+  std::vector<SdpCodec> out;
+  for (const auto& e : st.list)
+    if (!e.c.masked) out.push_back(e.c.codec);
+  auto supp =
+      std::find_if(out.begin(), out.end(), [](const SdpCodec& c) { return is_supplemental(c); });
+  size_t at = size_t(supp - out.begin());
+  for (const auto& c : st.added) {
+    if (is_supplemental(c)) continue;
+    out.insert(out.begin() + ptrdiff_t(at++), c);
+  }
+  for (const auto& c : st.added)
+    if (is_supplemental(c)) out.push_back(c);
+  if (st.touched) {
+    // rtpengine drops telephone-event/CN whose clock no media codec has.
+    std::vector<uint32_t> clocks;
+    for (const auto& c : out)
+      if (!is_supplemental(c)) clocks.push_back(c.clock_rate);
+    std::erase_if(out, [&](const SdpCodec& c) {
+      return is_supplemental(c) &&
+             std::find(clocks.begin(), clocks.end(), c.clock_rate) == clocks.end();
+    });
+  }
+  return out;
+}
+
 }  // namespace
 
 std::optional<uint32_t> parse_decimal(std::string_view s, uint32_t max) {
@@ -264,162 +422,36 @@ Result<CodecPlan, std::string> plan_offer(const std::vector<SdpCodec>& offered,
   plan.ptime_reverse = req.ptime_reverse;
   plan.offerer_ptime_ms = offered_ptime_ms;
 
-  // strip (with except protecting from "all"/"full").
-  const bool strip_all = has_all(req.strip), strip_full = has_full(req.strip);
-  std::vector<Entry> list, stripped;
-  for (const auto& c : offered) {
-    Entry e{{c}};
-    const bool by_name = names(req.strip, c);
-    if (by_name || (strip_all && !names(req.except, c))) {
-      e.removed_by_name = by_name || strip_full;
-      stripped.push_back(std::move(e));
-    } else {
-      list.push_back(std::move(e));
-    }
-  }
-  bool touched = !stripped.empty();
-
-  // offer: restore stripped codecs not present, in the order given.
-  auto present = [&](const CodecSpec& s) {
-    return std::any_of(list.begin(), list.end(),
-                       [&](const Entry& e) { return s.matches(e.c.codec); });
-  };
-  for (const auto& s : req.offer)
-    if (!s.is_all() && !present(s)) restore(list, stripped, s);
-
-  // mask, consume (mask + accept, restoring stripped ones), accept.
-  const bool mask_all = has_all(req.mask), mask_full = has_full(req.mask);
-  for (auto& e : list) {
-    if (names(req.mask, e.c.codec)) {
-      e.c.masked = e.removed_by_name = true;
-    } else if (mask_all && !names(req.except, e.c.codec)) {
-      e.c.masked = true;
-      e.removed_by_name = mask_full;
-    }
-  }
-  for (const auto& s : req.consume) {
-    if (!s.is_all() && !present(s)) restore(list, stripped, s);
-    for (auto& e : list) {
-      if (!s.matches(e.c.codec)) continue;
-      e.c.masked = e.c.accepted = true;
-      e.removed_by_name |= !s.is_all() || s.is_full();
-    }
-  }
-  const bool accept_all = has_all(req.accept) || req.always_transcode;
-  for (auto& e : list)
-    if (accept_all || names(req.accept, e.c.codec)) e.c.accepted = true;
-  touched |= std::any_of(list.begin(), list.end(), [](const Entry& e) { return e.c.masked; });
-
-  // transcode: present -> nothing; removed by "all" -> restored / unmasked;
-  // otherwise a new instance.
+  OfferState st = strip_and_restore(offered, req);
+  mask_and_accept(st, req);
   PayloadTypes pts(offered);
-  std::vector<SdpCodec> added;
-  auto visible_or_added = [&](const CodecSpec& s) {
-    for (const auto& e : list)
-      if (!e.c.masked && s.matches(e.c.codec)) return true;
-    return std::any_of(added.begin(), added.end(), [&](const SdpCodec& c) { return s.matches(c); });
-  };
-  auto event_fmtp = [&]() -> std::string_view {
-    for (const auto& e : list)
-      if (codec_kind(e.c.codec) == CodecKind::kTelephoneEvent && !e.c.codec.fmtp.empty())
-        return e.c.codec.fmtp;
-    return kDefaultEvents;
-  };
-  const auto no_pt = [] { return Err{std::string("No free RTP payload type for transcoding")}; };
-  for (const auto& s : req.transcode) {
-    if (visible_or_added(s)) continue;
-    const bool restorable = std::any_of(stripped.begin(), stripped.end(), [&](const Entry& e) {
-      return s.matches(e.c.codec) && !e.removed_by_name;
-    });
-    if (restorable) {
-      restore(list, stripped, s);
-      touched = true;
-      continue;
-    }
-    bool unmasked = false;
-    for (auto& e : list) {
-      if (e.c.masked && !e.removed_by_name && s.matches(e.c.codec)) {
-        e.c.masked = false;
-        unmasked = true;
-      }
-    }
-    if (unmasked) continue;
-    auto c = synthesize(s, pts, event_fmtp());
-    if (!c) return no_pt();
-    added.push_back(std::move(*c));
-    touched = true;
-  }
-
-  // DTMF at every clock rate a new media codec brings, when the list
-  // carries telephone-event at all.
-  auto visible_event_at = [&](std::optional<uint32_t> clock) {
-    for (const auto& e : list)
-      if (!e.c.masked && codec_kind(e.c.codec) == CodecKind::kTelephoneEvent &&
-          (!clock || e.c.codec.clock_rate == *clock))
-        return true;
-    return std::any_of(added.begin(), added.end(), [&](const SdpCodec& c) {
-      return codec_kind(c) == CodecKind::kTelephoneEvent && (!clock || c.clock_rate == *clock);
-    });
-  };
-  if (visible_event_at(std::nullopt)) {
-    for (size_t i = 0, n = added.size(); i < n; ++i) {
-      if (is_supplemental(added[i]) || visible_event_at(added[i].clock_rate)) continue;
-      CodecSpec te;
-      te.name = "telephone-event";
-      te.clock_rate = added[i].clock_rate;
-      auto c = synthesize(te, pts, event_fmtp());
-      if (!c) return no_pt();
-      added.push_back(std::move(*c));
-    }
-  }
+  if (!add_transcoded(st, req, pts) || !add_events(st, pts))
+    return Err{std::string("No free RTP payload type for transcoding")};
 
   // Transcoding needs something to transcode from.
-  const bool has_source = std::any_of(list.begin(), list.end(), [](const Entry& e) {
+  const bool has_source = std::any_of(st.list.begin(), st.list.end(), [](const Entry& e) {
     return !is_supplemental(e.c.codec) && can_transcode(e.c.codec);
   });
-  if (!added.empty() && !has_source)
+  if (!st.added.empty() && !has_source)
     return Err{
         std::string("No codec in the offer can be transcoded (voxrelay transcodes PCMU, "
                     "PCMA, opus and telephone-event)")};
-  const bool narrowband = std::none_of(list.begin(), list.end(), [](const Entry& e) {
+  const bool narrowband = std::none_of(st.list.begin(), st.list.end(), [](const Entry& e) {
     return codec_kind(e.c.codec) == CodecKind::kOpus;
   });
-  for (size_t i = 0; i < added.size(); ++i) {
-    if (codec_kind(added[i]) == CodecKind::kOpus && added[i].fmtp.empty())
-      added[i].fmtp = opus_fmtp(narrowband);
+  for (size_t i = 0; i < st.added.size(); ++i) {
+    if (codec_kind(st.added[i]) == CodecKind::kOpus && st.added[i].fmtp.empty())
+      st.added[i].fmtp = opus_fmtp(narrowband);
   }
 
-  // The answerer's list: the offerer's visible codecs, new media codecs
-  // before the first telephone-event/CN, new supplemental ones last.
-  std::vector<SdpCodec> out;
-  for (const auto& e : list)
-    if (!e.c.masked) out.push_back(e.c.codec);
-  auto supp =
-      std::find_if(out.begin(), out.end(), [](const SdpCodec& c) { return is_supplemental(c); });
-  size_t at = size_t(supp - out.begin());
-  for (const auto& c : added) {
-    if (is_supplemental(c)) continue;
-    out.insert(out.begin() + ptrdiff_t(at++), c);
-  }
-  for (const auto& c : added)
-    if (is_supplemental(c)) out.push_back(c);
-  if (touched) {
-    // rtpengine drops telephone-event/CN whose clock no media codec has.
-    std::vector<uint32_t> clocks;
-    for (const auto& c : out)
-      if (!is_supplemental(c)) clocks.push_back(c.clock_rate);
-    std::erase_if(out, [&](const SdpCodec& c) {
-      return is_supplemental(c) &&
-             std::find(clocks.begin(), clocks.end(), c.clock_rate) == clocks.end();
-    });
-  }
+  std::vector<SdpCodec> out = answerer_list(st);
   if (!offered.empty() &&
       std::all_of(out.begin(), out.end(), [](const SdpCodec& c) { return is_supplemental(c); }))
     return Err{std::string("No codec left to offer (all codecs stripped or masked)")};
 
-  for (auto& e : list) plan.offerer.push_back(std::move(e.c));
+  for (auto& e : st.list) plan.offerer.push_back(std::move(e.c));
   for (const auto& c : out)
-    if (std::any_of(added.begin(), added.end(),
+    if (std::any_of(st.added.begin(), st.added.end(),
                     [&](const SdpCodec& a) { return a.payload_type == c.payload_type; }))
       plan.added.push_back(c.payload_type);
   plan.to_answerer = std::move(out);

@@ -2,10 +2,10 @@
 // shorthand, "always transcode", "single codec", `ptime`, `ptime-reverse`
 // (rtpengine docs/ng_control_protocol.md). Implements the request half of
 // control/codec_negotiation.h.
-#include <array>
 #include <utility>
 
 #include "control/codec_negotiation.h"
+#include "base/names.h"
 
 namespace vox::control {
 namespace {
@@ -40,8 +40,10 @@ std::string unescape(std::string_view s) {
   return out;
 }
 
-enum class Op : uint8_t { kStrip, kOffer, kMask, kConsume, kAccept, kTranscode, kSet, kExcept };
-constexpr std::array<std::pair<Op, std::string_view>, 8> kOps{{
+enum class Op : uint8_t {
+  kStrip, kOffer, kMask, kConsume, kAccept, kTranscode, kSet, kExcept, kCount
+};
+constexpr EnumNames<Op> kOpNames = {{
     {Op::kStrip, "strip"},
     {Op::kOffer, "offer"},
     {Op::kMask, "mask"},
@@ -51,6 +53,7 @@ constexpr std::array<std::pair<Op, std::string_view>, 8> kOps{{
     {Op::kSet, "set"},
     {Op::kExcept, "except"},
 }};
+static_assert(kOpNames.complete());
 
 std::vector<CodecSpec>& list_of(CodecRequest& r, Op op) {
   switch (op) {
@@ -69,6 +72,7 @@ std::vector<CodecSpec>& list_of(CodecRequest& r, Op op) {
     case Op::kSet:
       return r.set;
     case Op::kExcept:
+    case Op::kCount:
       break;
   }
   return r.except;
@@ -87,7 +91,8 @@ std::optional<std::pair<Op, std::string_view>> codec_flag(std::string_view flag)
       !is_separator(flag[kPrefix.size()]))
     return std::nullopt;
   std::string_view rest = flag.substr(kPrefix.size() + 1);
-  for (const auto& [op, name] : kOps) {
+  for (const auto& [op, text] : kOpNames.entries) {
+    const std::string_view name = text;
     if (rest.size() > name.size() + 1 && ng_name_equal(rest.substr(0, name.size()), name) &&
         is_separator(rest[name.size()]))
       return std::pair{op, rest.substr(name.size() + 1)};
@@ -219,7 +224,7 @@ Result<CodecRequest, std::string> parse_codec_request(const NgValue& request) {
   CodecRequest r;
   if (const NgValue* codec = request.find("codec")) {
     if (!codec->is_dict()) return Err{std::string("Invalid codec dictionary")};
-    for (const auto& [op, name] : kOps) {
+    for (const auto& [op, name] : kOpNames.entries) {
       // find_strings: a list of strings, or one string.
       for (std::string_view text : codec->find_strings(name))
         if (auto e = add_spec(r, op, text)) return Err{*e};

@@ -226,25 +226,24 @@ std::string validate_config(const Config& c) {
   return "";
 }
 
-ConfigOutcome parse_config(int argc, const char* const* argv) {
-  ConfigOutcome out;
-  Config& c = out.config;
-  CLI::App app{"voxrelay: media relay and transcoder for telephony (NG protocol)", "voxrelay"};
-  const std::string version = std::string("voxrelay 0.1.0 (backends: ") + available_backends() + ")";
-  app.set_version_flag("--version", version);
-  std::string config_file;
-  app.add_option("--config", config_file,
-                 "Config file (INI, section [voxrelay], keys as the long flags); flags override it");
-  // A flag given twice (config file, then command line) takes the last value.
-  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+namespace {
 
-  std::vector<std::string> interfaces, ng_allow;
+// Flag values that are not Config fields as they stand: parsed or checked
+// once CLI11 is done.
+struct RawFlags {
+  std::vector<std::string> interfaces, ng_allow, dpdk_ports, dpdk_gateways;
   std::string listen_ng = "127.0.0.1:22222";
+  std::string dpdk_args;
   int table = -1;
-  app.add_option("-i,--interface", interfaces,
+};
+
+// Interfaces, NG control, calls and their timeouts, workers.
+void add_general_flags(CLI::App& app, Config& c, RawFlags& raw) {
+  app.add_option("-i,--interface", raw.interfaces,
                  "[NAME/]IP[!ADVERTISED]: local address for media (repeatable)");
-  app.add_option("-n,--listen-ng", listen_ng, "NG control socket IP:PORT")->capture_default_str();
-  app.add_option("--ng-allow", ng_allow, "Only accept NG commands from these addresses");
+  app.add_option("-n,--listen-ng", raw.listen_ng, "NG control socket IP:PORT")
+      ->capture_default_str();
+  app.add_option("--ng-allow", raw.ng_allow, "Only accept NG commands from these addresses");
   app.add_option("-m,--port-min", c.port_min, "Lowest local media port")->capture_default_str();
   app.add_option("-M,--port-max", c.port_max, "Highest local media port")->capture_default_str();
   app.add_option("-o,--timeout", c.timeout_s, "Seconds without media before a call is deleted")
@@ -265,18 +264,20 @@ ConfigOutcome parse_config(int argc, const char* const* argv) {
       ->capture_default_str();
   app.add_option("--workers,--num-threads", c.workers, "Packet worker threads")
       ->capture_default_str();
+}
+
+// The packet backends (DPDK, sockets) and transcoding.
+void add_backend_flags(CLI::App& app, Config& c, RawFlags& raw) {
   app.add_option("--backend", c.backend,
                  std::string("Packet I/O backend: ") + available_backends())
       ->capture_default_str();
-  std::string dpdk_args;
-  std::vector<std::string> dpdk_ports, dpdk_gateways;
-  app.add_option("--dpdk-args", dpdk_args,
+  app.add_option("--dpdk-args", raw.dpdk_args,
                  "DPDK backend: EAL arguments in one string (lcores, NIC or --vdev, memory)");
-  app.add_option("--dpdk-port", dpdk_ports,
+  app.add_option("--dpdk-port", raw.dpdk_ports,
                  "DPDK backend: ETHDEV[=NAME[,NAME...]]: a port and the interfaces on it (repeatable; "
                  "default: the first port, all interfaces)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  app.add_option("--dpdk-gateway", dpdk_gateways,
+  app.add_option("--dpdk-gateway", raw.dpdk_gateways,
                  "DPDK backend: default gateway (IPv4 or IPv6) of the port whose subnet holds it "
                  "(repeatable; one per family and port)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
@@ -301,16 +302,23 @@ ConfigOutcome parse_config(int argc, const char* const* argv) {
       ->capture_default_str();
   app.add_option("--opus-bitrate", c.opus_bitrate, "Transcoding: Opus bitrate toward clients, bit/s")
       ->capture_default_str();
+}
+
+// The process: foreground, logging, pid file (after the others in --help).
+void add_process_flags(CLI::App& app, Config& c, RawFlags& raw) {
   app.add_flag("-f,--foreground", c.foreground, "Stay in the foreground (log to stderr)");
   app.add_option("-L,--log-level", c.log_level, "Syslog level 0..7")->capture_default_str();
   app.add_option("-p,--pidfile", c.pidfile, "Write the process id here");
-  app.add_option("--table", table, "Accepted for rtpengine compatibility; must be -1")
+  app.add_option("--table", raw.table, "Accepted for rtpengine compatibility; must be -1")
       ->capture_default_str();
+}
 
-  // The config file's settings go first so that command-line flags override
-  // them; --config itself is found before parsing.
+// The arguments for CLI11 (which wants them reversed): the command line,
+// then each --config file's settings, appended so that they are parsed
+// first and command-line flags override them.
+Result<std::vector<std::string>, std::string> cli_arguments(int argc, const char* const* argv) {
   std::vector<std::string> args;
-  for (int i = argc - 1; i >= 1; --i) args.emplace_back(argv[i]);  // CLI11 wants them reversed
+  for (int i = argc - 1; i >= 1; --i) args.emplace_back(argv[i]);
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     std::string path;
@@ -318,71 +326,68 @@ ConfigOutcome parse_config(int argc, const char* const* argv) {
     else if (a == "--config" && i + 1 < argc) path = argv[i + 1];
     else continue;
     auto file_args = read_config_file(path);
-    if (!file_args.ok()) {
-      out.message = file_args.error();
-      out.exit_code = 2;
-      return out;
-    }
-    for (auto& fa : *file_args) args.push_back(fa);  // appended = parsed first
+    if (!file_args.ok()) return Err{file_args.error()};
+    for (auto& fa : *file_args) args.push_back(fa);
   }
+  return args;
+}
 
-  try {
-    app.parse(args);
-  } catch (const CLI::CallForHelp&) {
-    out.message = app.help();
-    out.exit_code = 0;
-    return out;
-  } catch (const CLI::CallForVersion&) {
-    out.message = version;
-    out.exit_code = 0;
-    return out;
-  } catch (const CLI::ParseError& e) {
-    out.message = e.what();
-    out.exit_code = 2;
-    return out;
-  }
-
-  if (table != -1) {
-    out.message = "--table: only -1 (no kernel forwarding) is supported";
-    out.exit_code = 2;
-    return out;
-  }
-  if (interfaces.empty()) interfaces.push_back("127.0.0.1");
-  for (const auto& spec : interfaces) {
+// The raw flag values into c; the error message, or "".
+std::string apply_raw_flags(RawFlags& raw, Config& c) {
+  if (raw.table != -1) return "--table: only -1 (no kernel forwarding) is supported";
+  if (raw.interfaces.empty()) raw.interfaces.push_back("127.0.0.1");
+  for (const auto& spec : raw.interfaces) {
     auto itf = parse_interface(spec);
-    if (!itf.ok()) {
-      out.message = itf.error();
-      out.exit_code = 2;
-      return out;
-    }
+    if (!itf.ok()) return itf.error();
     c.interfaces.push_back(*itf);
   }
-  auto ng = Endpoint::parse(listen_ng);
-  if (!ng) {
-    out.message = "--listen-ng: expected IP:PORT, got '" + listen_ng + "'";
-    out.exit_code = 2;
-    return out;
-  }
+  auto ng = Endpoint::parse(raw.listen_ng);
+  if (!ng) return "--listen-ng: expected IP:PORT, got '" + raw.listen_ng + "'";
   c.listen_ng = *ng;
-  for (const auto& a : ng_allow) {
+  for (const auto& a : raw.ng_allow) {
     auto ip = IpAddr::parse(a);
-    if (!ip) {
-      out.message = "--ng-allow: invalid address '" + a + "'";
-      out.exit_code = 2;
-      return out;
-    }
+    if (!ip) return "--ng-allow: invalid address '" + a + "'";
     c.ng_allow.push_back(*ip);
   }
-  c.dpdk_args = split_words(dpdk_args);
-  if (auto err = parse_dpdk_ports(dpdk_ports, dpdk_gateways, &c); !err.empty()) {
-    out.message = err;
-    out.exit_code = 2;
+  c.dpdk_args = split_words(raw.dpdk_args);
+  return parse_dpdk_ports(raw.dpdk_ports, raw.dpdk_gateways, &c);
+}
+
+}  // namespace
+
+ConfigOutcome parse_config(int argc, const char* const* argv) {
+  ConfigOutcome out;
+  const auto finish = [&](std::string message, int exit_code) {
+    out.message = std::move(message);
+    out.exit_code = exit_code;
     return out;
+  };
+  CLI::App app{"voxrelay: media relay and transcoder for telephony (NG protocol)", "voxrelay"};
+  const std::string version = std::string("voxrelay 0.1.0 (backends: ") + available_backends() + ")";
+  app.set_version_flag("--version", version);
+  std::string config_file;  // found before parsing (cli_arguments); here for --help
+  app.add_option("--config", config_file,
+                 "Config file (INI, section [voxrelay], keys as the long flags); flags override it");
+  // A flag given twice (config file, then command line) takes the last value.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  RawFlags raw;
+  add_general_flags(app, out.config, raw);
+  add_backend_flags(app, out.config, raw);
+  add_process_flags(app, out.config, raw);
+
+  auto args = cli_arguments(argc, argv);
+  if (!args.ok()) return finish(args.error(), 2);
+  try {
+    app.parse(*args);
+  } catch (const CLI::CallForHelp&) {
+    return finish(app.help(), 0);
+  } catch (const CLI::CallForVersion&) {
+    return finish(version, 0);
+  } catch (const CLI::ParseError& e) {
+    return finish(e.what(), 2);
   }
-  if (auto err = validate_config(c); !err.empty()) {
-    out.message = err;
-    out.exit_code = 2;
-  }
+  if (auto err = apply_raw_flags(raw, out.config); !err.empty()) return finish(err, 2);
+  if (auto err = validate_config(out.config); !err.empty()) return finish(err, 2);
   return out;
 }
 

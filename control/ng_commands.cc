@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "control/srtp_negotiation.h"
 
@@ -29,8 +30,8 @@ std::optional<IpAddr> parse_received_from(const NgValue& req) {
 
 // The "SDES" list and "SDES-<flag>" entries of "flags". Session parameters
 // may be written in upper case too (UNENCRYPTED_SRTP), as rtpengine allows.
-Result<SdesFlags, std::string> parse_sdes(const NgValue& req,
-                                          const std::vector<std::string_view>& flags) {
+Result<SdesFlags, NgError> parse_sdes(const NgValue& req,
+                                      const std::vector<std::string_view>& flags) {
   std::vector<std::string_view> list = req.find_strings("SDES");
   for (auto f : flags)
     if (f.size() > 5 && ng_name_equal(f.substr(0, 5), "SDES-")) list.push_back(f.substr(5));
@@ -42,22 +43,23 @@ Result<SdesFlags, std::string> parse_sdes(const NgValue& req,
       std::transform(flag.begin(), flag.end(), flag.begin(),
                      [](char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; });
     auto r = apply_sdes_flag(out, flag);
-    if (!r.ok()) return Err{std::string(to_string(r.error())) + " '" + flag + "'"};
+    if (!r.ok())
+      return ng_fail(NgErrc::kSrtp, std::string(to_string(r.error())) + " '" + flag + "'");
     out = *r;
   }
   return out;
 }
 
-Result<SignalRequest, std::string> parse_signal(const NgValue& req, bool is_answer) {
+Result<SignalRequest, NgError> parse_signal(const NgValue& req, bool is_answer) {
   SignalRequest r;
   auto call_id = req.find_scalar("call-id");
-  if (!call_id || call_id->empty()) return Err{std::string("No call-id in message")};
+  if (!call_id || call_id->empty()) return ng_fail(NgErrc::kNoCallId);
   auto from_tag = req.find_scalar("from-tag");
-  if (!from_tag || from_tag->empty()) return Err{std::string("No from-tag in message")};
+  if (!from_tag || from_tag->empty()) return ng_fail(NgErrc::kNoFromTag);
   auto to_tag = req.find_scalar("to-tag");
-  if (is_answer && (!to_tag || to_tag->empty())) return Err{std::string("No to-tag in message")};
+  if (is_answer && (!to_tag || to_tag->empty())) return ng_fail(NgErrc::kNoToTag);
   auto sdp = req.find_string("sdp");
-  if (!sdp || sdp->empty()) return Err{std::string("No SDP body in message")};
+  if (!sdp || sdp->empty()) return ng_fail(NgErrc::kNoSdp);
   r.call_id = *call_id;
   r.from_tag = *from_tag;
   r.to_tag = to_tag.value_or("");
@@ -86,24 +88,24 @@ Result<SignalRequest, std::string> parse_signal(const NgValue& req, bool is_answ
   for (auto d : req.find_strings("direction")) r.direction.emplace_back(d);
   if (auto ma = req.find_string("media address"); ma && !ma->empty()) {
     auto ip = IpAddr::parse(*ma);
-    if (!ip) return Err{std::string("Invalid media address")};
+    if (!ip) return ng_fail(NgErrc::kInvalidMediaAddress);
     r.media_address = ip;
   }
   r.received_from = parse_received_from(req);
   if (auto fam = req.find_string("address family")) {
     if (ng_name_equal(*fam, "IP4")) r.address_family = AF_INET;
     else if (ng_name_equal(*fam, "IP6")) r.address_family = AF_INET6;
-    else return Err{std::string("Invalid address family")};
+    else return ng_fail(NgErrc::kInvalidAddressFamily);
   }
   r.label = std::string(req.find_string("label").value_or(""));
   r.from_label = std::string(req.find_string("from-label").value_or(""));
   r.to_label = std::string(req.find_string("to-label").value_or(""));
   auto codec = parse_codec_request(req);
-  if (!codec.ok()) return Err{codec.error()};
+  if (!codec.ok()) return ng_fail(NgErrc::kCodec, codec.error());
   r.codec = std::move(*codec);
   if (auto tp = req.find_string("transport protocol"); tp && !tp->empty()) {
     auto proto = parse_transport_protocol(*tp);
-    if (!proto.ok()) return Err{proto.error()};
+    if (!proto.ok()) return ng_fail(NgErrc::kSrtp, proto.error());
     r.transport_protocol = std::move(*proto);
   }
   auto sdes = parse_sdes(req, flags);
@@ -175,16 +177,6 @@ NgValue transcode_value(Get get) {
   return v;
 }
 
-const char* direction_name(MediaDirection d) {
-  switch (d) {
-    case MediaDirection::kSendOnly: return "sendonly";
-    case MediaDirection::kRecvOnly: return "recvonly";
-    case MediaDirection::kInactive: return "inactive";
-    case MediaDirection::kSendRecv: break;
-  }
-  return "sendrecv";
-}
-
 NgValue totals_value(const CallTotals& t) {
   NgValue tot = NgValue::dict();
   NgValue rtp = NgValue::dict();
@@ -222,7 +214,7 @@ NgValue call_value(CallManager& cm, const Call& c, CallManager::Clock now) {
       md.set("index", int64_t(m + 1));
       md.set("type", ms.type);
       md.set("protocol", ms.proto);
-      md.set("direction", direction_name(ms.direction));
+      md.set("direction", to_string(ms.direction));
       if (ms.srtp) {  // installed: inbound unprotects what this party sends
         NgValue flags = NgValue::list();
         flags.push(NgValue::str("SDES"));
@@ -316,14 +308,14 @@ NgValue statistics_value(CallManager& cm) {
   return reply;
 }
 
-NgValue signal_reply(Result<SignalReply, std::string> r, const NgValue& req) {
+NgValue signal_reply(Result<SignalReply, NgError> r, const NgValue& req) {
   if (!r.ok()) {
     // Admission control: clients that support it get "load limit" and fail
     // over to the next relay of their set.
-    if (r.error() == "Parallel session limit reached" && has(req.find_strings("supports"), "load limit")) {
+    if (r.error().code == NgErrc::kSessionLimit && has(req.find_strings("supports"), "load limit")) {
       NgValue v = NgValue::dict();
       v.set("result", "load limit");
-      v.set("message", r.error());
+      v.set("message", r.error().message());
       return v;
     }
     return ng_error(r.error());
@@ -335,85 +327,122 @@ NgValue signal_reply(Result<SignalReply, std::string> r, const NgValue& req) {
   return v;
 }
 
-}  // namespace
-
-NgValue ng_error(std::string_view reason) {
-  NgValue v = NgValue::dict();
-  v.set("result", "error");
-  v.set("error-reason", std::string(reason));
+// A non-negative decimal (strtol's syntax); nullopt otherwise.
+std::optional<long> non_negative(const std::string& s) {
+  char* end = nullptr;
+  const long v = strtol(s.c_str(), &end, 10);
+  if (s.empty() || *end || v < 0) return std::nullopt;
   return v;
 }
 
-NgValue handle_ng_request(const NgValue& req, NgContext& ctx) {
-  CallManager& cm = ctx.calls;
-  auto command = req.find_string("command");
-  if (!command) return ng_error("No command in message");
-  const std::string_view cmd = *command;
+// ---- the commands ----------------------------------------------------------
 
-  if (ng_name_equal(cmd, "ping")) {
-    NgValue v = NgValue::dict();
-    v.set("result", "pong");
-    return v;
+NgValue handle_ping(const NgValue&, NgContext&) {
+  NgValue v = NgValue::dict();
+  v.set("result", "pong");
+  return v;
+}
+
+NgValue handle_signal(const NgValue& req, NgContext& ctx, bool is_answer) {
+  CallManager& cm = ctx.calls;
+  auto sr = parse_signal(req, is_answer);
+  if (!sr.ok()) {
+    ++cm.stats().errors;
+    return ng_error(sr.error());
   }
-  if (ng_name_equal(cmd, "offer") || ng_name_equal(cmd, "answer")) {
-    bool is_answer = ng_name_equal(cmd, "answer");
-    auto sr = parse_signal(req, is_answer);
-    if (!sr.ok()) {
-      ++cm.stats().errors;
-      return ng_error(sr.error());
-    }
-    auto r = is_answer ? cm.answer(*sr, ctx.now) : cm.offer(*sr, ctx.now);
-    if (!r.ok()) ++cm.stats().errors;
-    return signal_reply(std::move(r), req);
+  auto r = is_answer ? cm.answer(*sr, ctx.now) : cm.offer(*sr, ctx.now);
+  if (!r.ok()) ++cm.stats().errors;
+  return signal_reply(std::move(r), req);
+}
+
+NgValue handle_offer(const NgValue& req, NgContext& ctx) { return handle_signal(req, ctx, false); }
+NgValue handle_answer(const NgValue& req, NgContext& ctx) { return handle_signal(req, ctx, true); }
+
+NgValue handle_delete(const NgValue& req, NgContext& ctx) {
+  CallManager& cm = ctx.calls;
+  auto call_id = req.find_scalar("call-id");
+  if (!call_id || call_id->empty()) return ng_error(NgErrc::kNoCallId);
+  int delay = -1;
+  if (auto d = req.find_scalar("delete delay")) {
+    auto v = non_negative(*d);
+    if (!v || *v > 86400) return ng_error(NgErrc::kInvalidDeleteDelay);
+    delay = int(*v);
   }
-  if (ng_name_equal(cmd, "delete")) {
-    auto call_id = req.find_scalar("call-id");
-    if (!call_id || call_id->empty()) return ng_error("No call-id in message");
-    int delay = -1;
-    if (auto d = req.find_scalar("delete delay")) {
-      char* end = nullptr;
-      long v = strtol(d->c_str(), &end, 10);
-      if (d->empty() || *end || v < 0 || v > 86400) return ng_error("Invalid delete delay");
-      delay = int(v);
-    }
-    auto r = cm.remove(*call_id, req.find_scalar("from-tag").value_or(""),
-                       req.find_scalar("to-tag").value_or(""), delay, ctx.now);
-    if (!r.ok()) {
-      ++cm.stats().errors;
-      return ng_error(r.error());
-    }
-    NgValue v = NgValue::dict();
-    v.set("result", "ok");
-    v.set("created", (*r)->created_unix);
-    v.set("last signal", (*r)->last_signal_unix);
-    v.set("totals", totals_value(cm.totals(**r)));
-    if (delay == 0) cm.tick(ctx.now);
-    return v;
+  auto r = cm.remove(*call_id, req.find_scalar("from-tag").value_or(""),
+                     req.find_scalar("to-tag").value_or(""), delay, ctx.now);
+  if (!r.ok()) {
+    ++cm.stats().errors;
+    return ng_error(r.error());
   }
-  if (ng_name_equal(cmd, "query")) {
-    auto call_id = req.find_scalar("call-id");
-    if (!call_id || call_id->empty()) return ng_error("No call-id in message");
-    const Call* c = cm.find(*call_id);
-    if (!c) return ng_error("Unknown call-id");
-    return call_value(cm, *c, ctx.now);
+  NgValue v = NgValue::dict();
+  v.set("result", "ok");
+  v.set("created", (*r)->created_unix);
+  v.set("last signal", (*r)->last_signal_unix);
+  v.set("totals", totals_value(cm.totals(**r)));
+  if (delay == 0) cm.tick(ctx.now);
+  return v;
+}
+
+NgValue handle_query(const NgValue& req, NgContext& ctx) {
+  auto call_id = req.find_scalar("call-id");
+  if (!call_id || call_id->empty()) return ng_error(NgErrc::kNoCallId);
+  const Call* c = ctx.calls.find(*call_id);
+  if (!c) return ng_error(NgErrc::kUnknownCallId);
+  return call_value(ctx.calls, *c, ctx.now);
+}
+
+NgValue handle_list(const NgValue& req, NgContext& ctx) {
+  size_t limit = 32;
+  if (auto l = req.find_scalar("limit")) {
+    auto v = non_negative(*l);
+    if (!v) return ng_error(NgErrc::kInvalidLimit);
+    limit = size_t(*v);
   }
-  if (ng_name_equal(cmd, "list")) {
-    size_t limit = 32;
-    if (auto l = req.find_scalar("limit")) {
-      char* end = nullptr;
-      long v = strtol(l->c_str(), &end, 10);
-      if (l->empty() || *end || v < 0) return ng_error("Invalid limit");
-      limit = size_t(v);
-    }
-    NgValue v = NgValue::dict();
-    v.set("result", "ok");
-    NgValue calls = NgValue::list();
-    for (const Call* c : cm.active_calls(limit)) calls.push(NgValue::str(c->id));
-    v.set("calls", std::move(calls));
-    return v;
-  }
-  if (ng_name_equal(cmd, "statistics")) return statistics_value(cm);
-  return ng_error("Unrecognized command");
+  NgValue v = NgValue::dict();
+  v.set("result", "ok");
+  NgValue calls = NgValue::list();
+  for (const Call* c : ctx.calls.active_calls(limit)) calls.push(NgValue::str(c->id));
+  v.set("calls", std::move(calls));
+  return v;
+}
+
+NgValue handle_statistics(const NgValue&, NgContext& ctx) { return statistics_value(ctx.calls); }
+
+constexpr NgCommand kNgCommands[] = {
+    {"ping", handle_ping},
+    {"offer", handle_offer},
+    {"answer", handle_answer},
+    {"delete", handle_delete},
+    {"query", handle_query},
+    {"list", handle_list},
+    {"statistics", handle_statistics},
+};
+
+}  // namespace
+
+std::span<const NgCommand> ng_commands() { return kNgCommands; }
+
+const NgCommand* find_ng_command(std::string_view name) {
+  for (const NgCommand& c : kNgCommands)
+    if (ng_name_equal(name, c.name)) return &c;
+  return nullptr;
+}
+
+NgValue ng_error(const NgError& error) {
+  NgValue v = NgValue::dict();
+  v.set("result", "error");
+  v.set("error-reason", error.message());
+  return v;
+}
+
+NgValue ng_error(NgErrc code) { return ng_error(NgError{code, {}}); }
+
+NgValue handle_ng_request(const NgValue& req, NgContext& ctx) {
+  auto command = req.find_string("command");
+  if (!command) return ng_error(NgErrc::kNoCommand);
+  const NgCommand* c = find_ng_command(*command);
+  if (!c) return ng_error(NgErrc::kUnknownCommand);
+  return c->handler(req, ctx);
 }
 
 }  // namespace vox::control

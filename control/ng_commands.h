@@ -3,7 +3,11 @@
 // error strings, so that Kamailio's and OpenSIPS's modules work unchanged).
 #pragma once
 
+#include <span>
+#include <string_view>
+
 #include "control/call_manager.h"
+#include "control/ng_error.h"
 #include "control/ng_value.h"
 
 namespace vox::control {
@@ -14,11 +18,23 @@ struct NgContext {
   Endpoint peer;  // who sent the request (for logs)
 };
 
+// One NG command: its name and what answers it.
+struct NgCommand {
+  const char* name;
+  NgValue (*handler)(const NgValue& request, NgContext& ctx);
+};
+
+// Every command voxrelay answers, one entry each.
+std::span<const NgCommand> ng_commands();
+// The command `name` spells under rtpengine's rules (ng_name_equal); null: none.
+const NgCommand* find_ng_command(std::string_view name);
+
 // Never throws; every failure is a reply with result "error" (or
 // "load limit" for clients that support it) and an error-reason.
 NgValue handle_ng_request(const NgValue& request, NgContext& ctx);
 
 // Builds an error reply.
-NgValue ng_error(std::string_view reason);
+NgValue ng_error(const NgError& error);
+NgValue ng_error(NgErrc code);  // without detail
 
 }  // namespace vox::control

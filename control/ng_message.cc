@@ -36,8 +36,8 @@ Result<NgValue, DecodeError> decode_ng_body(const NgRequest& req) {
   return v;
 }
 
-const char* ng_decode_error_reason(NgEncoding enc) {
-  return enc == NgEncoding::kJson ? "Failed to parse JSON document" : "Could not decode bencode dictionary";
+NgErrc ng_decode_error(NgEncoding enc) {
+  return enc == NgEncoding::kJson ? NgErrc::kUndecodableJson : NgErrc::kUndecodableBencode;
 }
 
 std::string frame_ng_reply(std::string_view cookie, const NgValue& reply, NgEncoding enc) {

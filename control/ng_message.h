@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "control/bencode.h"
+#include "control/ng_error.h"
 
 namespace vox::control {
 
@@ -27,9 +28,9 @@ std::optional<NgRequest> split_ng_datagram(std::string_view datagram);
 // Decodes the body by its encoding; the top level must be a dictionary.
 Result<NgValue, DecodeError> decode_ng_body(const NgRequest& req);
 
-// The `error-reason` for a body that failed to decode, in rtpengine's exact
-// wording (operators' log filters match it).
-const char* ng_decode_error_reason(NgEncoding enc);
+// The error for a body that failed to decode (its name is rtpengine's exact
+// wording, which operators' log filters match).
+NgErrc ng_decode_error(NgEncoding enc);
 
 // "COOKIE SP ENCODED-REPLY".
 std::string frame_ng_reply(std::string_view cookie, const NgValue& reply, NgEncoding enc);

@@ -1,4 +1,5 @@
-// NgServer: datagram in, cached or fresh reply out.
+// NgServer: an NG datagram in, a cached reply (a retransmission) or a fresh
+// one from the command handlers out; and the reply cache's two generations.
 #include "control/ng_server.h"
 
 #include <sys/socket.h>
@@ -70,7 +71,7 @@ std::string NgServer::handle_datagram(std::string_view datagram, const Endpoint&
   auto body = decode_ng_body(*req);
   if (!body.ok()) {
     ++stats_.undecodable;
-    reply = ng_error(ng_decode_error_reason(req->encoding));
+    reply = ng_error(ng_decode_error(req->encoding));
   } else {
     NgContext ctx{calls_, now, peer};
     reply = handle_ng_request(*body, ctx);

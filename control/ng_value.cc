@@ -1,4 +1,5 @@
-// NgValue dictionary helpers and NG name matching.
+// NgValue's dictionary and list helpers, and NG name matching (rtpengine's
+// rule: case-insensitive, with space, hyphen and underscore equal).
 #include "control/ng_value.h"
 
 namespace vox::control {

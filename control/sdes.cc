@@ -19,42 +19,6 @@ using dataplane::kSrtpSuites;
 using dataplane::srtp_suite_from_name;
 using dataplane::srtp_suite_info;
 
-const char* to_string(SdesError e) {
-  switch (e) {
-    case SdesError::kSyntax:
-      return "Invalid SDES crypto attribute";
-    case SdesError::kBadTag:
-      return "Invalid SDES crypto tag";
-    case SdesError::kUnknownSuite:
-      return "Unknown SDES crypto suite";
-    case SdesError::kBadKeyMethod:
-      return "Unsupported SDES key method";
-    case SdesError::kBadBase64:
-      return "Invalid base64 in SDES key";
-    case SdesError::kBadKeyLength:
-      return "Invalid SDES key length";
-    case SdesError::kBadLifetime:
-      return "Invalid SDES key lifetime";
-    case SdesError::kBadMki:
-      return "Invalid SDES MKI";
-    case SdesError::kBadSessionParam:
-      return "Invalid SDES session parameter";
-    case SdesError::kUnsupportedParam:
-      return "Unsupported SDES session parameter";
-    case SdesError::kMultipleKeys:
-      return "Multiple SDES keys not supported";
-    case SdesError::kNoAcceptableCrypto:
-      return "No acceptable SDES crypto suite";
-    case SdesError::kAnswerMismatch:
-      return "SDES answer does not match the offer";
-    case SdesError::kUnknownFlag:
-      return "Unknown SDES flag";
-    case SdesError::kRandomFailure:
-      return "Failed to generate SRTP keys";
-  }
-  return "SDES error";
-}
-
 namespace {
 
 constexpr auto npos = std::string_view::npos;

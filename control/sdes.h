@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/names.h"
 #include "base/result.h"
 #include "dataplane/srtp_suite.h"
 
@@ -38,8 +39,28 @@ enum class SdesError : uint8_t {
   kAnswerMismatch,      // answer: no line, several lines, or tag/suite/flags not as offered
   kUnknownFlag,         // an NG SDES flag voxrelay does not know
   kRandomFailure,       // the kernel CSPRNG failed (getrandom)
+  kCount
 };
-const char* to_string(SdesError e);  // the NG error-reason for the error
+// The NG error-reason for each error.
+inline constexpr EnumNames<SdesError> kSdesErrorNames = {{
+    {SdesError::kSyntax, "Invalid SDES crypto attribute"},
+    {SdesError::kBadTag, "Invalid SDES crypto tag"},
+    {SdesError::kUnknownSuite, "Unknown SDES crypto suite"},
+    {SdesError::kBadKeyMethod, "Unsupported SDES key method"},
+    {SdesError::kBadBase64, "Invalid base64 in SDES key"},
+    {SdesError::kBadKeyLength, "Invalid SDES key length"},
+    {SdesError::kBadLifetime, "Invalid SDES key lifetime"},
+    {SdesError::kBadMki, "Invalid SDES MKI"},
+    {SdesError::kBadSessionParam, "Invalid SDES session parameter"},
+    {SdesError::kUnsupportedParam, "Unsupported SDES session parameter"},
+    {SdesError::kMultipleKeys, "Multiple SDES keys not supported"},
+    {SdesError::kNoAcceptableCrypto, "No acceptable SDES crypto suite"},
+    {SdesError::kAnswerMismatch, "SDES answer does not match the offer"},
+    {SdesError::kUnknownFlag, "Unknown SDES flag"},
+    {SdesError::kRandomFailure, "Failed to generate SRTP keys"},
+}};
+static_assert(kSdesErrorNames.complete());
+inline const char* to_string(SdesError e) { return kSdesErrorNames[e]; }
 
 // One a=crypto attribute (RFC 4568 §9.1): "<tag> <suite> inline:<base64
 // key||salt>[|lifetime][|MKI:length] [session params]".

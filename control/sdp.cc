@@ -1,23 +1,9 @@
-// SDP model helpers: error texts and per-media lookups. The parser lives in
+// SDP model helpers: per-media lookups and codec names. The parser lives in
 // sdp_parse.cc and the rewriter in sdp_render.cc; all three implement
 // control/sdp.h.
 #include "control/sdp.h"
 
 namespace vox::control {
-
-const char* to_string(SdpError e) {
-  // The NG error-reason strings are rtpengine's; proxies match them literally.
-  switch (e) {
-    case SdpError::kIncomplete:
-      return "Incomplete SDP specification";
-    case SdpError::kEmpty:
-    case SdpError::kSyntax:
-    case SdpError::kBadNumber:
-    case SdpError::kTooLarge:
-      break;
-  }
-  return "Failed to parse SDP";
-}
 
 std::optional<IpAddr> SdpMedia::effective_address(const Sdp& sdp) const {
   if (connection) return connection;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/endpoint.h"
+#include "base/names.h"
 #include "base/result.h"
 
 namespace vox::control {
@@ -23,10 +24,29 @@ enum class SdpError : uint8_t {
   kBadNumber,      // port, ttl, payload type out of range
   kTooLarge,       // over kMaxSdpBytes, kMaxLines or kMaxMedia
   kIncomplete,     // a media section without any connection address
+  kCount
 };
-const char* to_string(SdpError e);
+// The NG error-reason strings are rtpengine's; proxies match them literally.
+inline constexpr EnumNames<SdpError> kSdpErrorNames = {{
+    {SdpError::kEmpty, "Failed to parse SDP"},
+    {SdpError::kSyntax, "Failed to parse SDP"},
+    {SdpError::kBadNumber, "Failed to parse SDP"},
+    {SdpError::kTooLarge, "Failed to parse SDP"},
+    {SdpError::kIncomplete, "Incomplete SDP specification"},
+}};
+static_assert(kSdpErrorNames.complete());
+inline const char* to_string(SdpError e) { return kSdpErrorNames[e]; }
 
-enum class MediaDirection : uint8_t { kSendRecv, kSendOnly, kRecvOnly, kInactive };
+// RFC 8866 §6.7: the direction attributes, by their attribute names.
+enum class MediaDirection : uint8_t { kSendRecv, kSendOnly, kRecvOnly, kInactive, kCount };
+inline constexpr EnumNames<MediaDirection> kMediaDirectionNames = {{
+    {MediaDirection::kSendRecv, "sendrecv"},
+    {MediaDirection::kSendOnly, "sendonly"},
+    {MediaDirection::kRecvOnly, "recvonly"},
+    {MediaDirection::kInactive, "inactive"},
+}};
+static_assert(kMediaDirectionNames.complete());
+inline const char* to_string(MediaDirection d) { return kMediaDirectionNames[d]; }
 
 struct SdpAttribute {
   std::string name;   // "rtpmap"

@@ -112,10 +112,8 @@ Result<SdpMedia, SdpError> parse_media_line(std::string_view value) {
 }
 
 std::optional<MediaDirection> direction_of(std::string_view name) {
-  if (name == "sendrecv") return MediaDirection::kSendRecv;
-  if (name == "sendonly") return MediaDirection::kSendOnly;
-  if (name == "recvonly") return MediaDirection::kRecvOnly;
-  if (name == "inactive") return MediaDirection::kInactive;
+  for (const auto& [direction, text] : kMediaDirectionNames.entries)
+    if (name == text) return direction;
   return std::nullopt;
 }
 

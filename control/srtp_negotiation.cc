@@ -1,4 +1,5 @@
-// SRTP decisions per m= line at offer and answer (see srtp_negotiation.h).
+// SRTP decisions per m= line at offer and answer (see srtp_negotiation.h):
+// the transport protocol each party sees and the SDES keys each side gets.
 #include "control/srtp_negotiation.h"
 
 #include <array>

@@ -39,12 +39,12 @@ struct CallManagerTest : testing::CallFixture<2> {
 
 TEST_F(CallManagerTest, OfferAnswerWiresFlowsBothWays) {
   auto off = cm->offer(req(sdp(4000)), now);
-  ASSERT_TRUE(off.ok()) << off.error();
+  ASSERT_TRUE(off.ok()) << off.error().message();
   EXPECT_NE(off->sdp.find("c=IN IP4 203.0.113.1"), std::string::npos);
   int port_b = sdp_port(off->sdp);
   EXPECT_NE(off->sdp.find("a=rtcp:" + std::to_string(port_b + 1)), std::string::npos);
   auto ans = cm->answer(req(sdp(5000, "198.51.100.7"), "A", "B"), now);
-  ASSERT_TRUE(ans.ok()) << ans.error();
+  ASSERT_TRUE(ans.ok()) << ans.error().message();
   int port_a = sdp_port(ans->sdp);
   EXPECT_NE(port_a, port_b);
 
@@ -76,7 +76,7 @@ TEST_F(CallManagerTest, ReinviteKeepsPortsAndNewAddressResetsLatch) {
   EXPECT_EQ(sdp_port(again->sdp), sdp_port(off->sdp));
   // The callee re-invites from a new address: same ports, new SDP source.
   auto re = cm->offer(req(sdp(6000, "198.51.100.99"), "B", "A"), now);
-  ASSERT_TRUE(re.ok()) << re.error();
+  ASSERT_TRUE(re.ok()) << re.error().message();
   const Call* c = cm->find("call-1");
   EXPECT_EQ(c->parties[1].media[0].sdp_rtp, *Endpoint::parse("198.51.100.99:6000"));
   EXPECT_EQ(sdp_port(re->sdp), c->parties[0].media[0].rtp_port);
@@ -87,11 +87,11 @@ TEST_F(CallManagerTest, FailuresChangeNothing) {
   SignalRequest bad = req("v=0\r\nthis is not sdp");
   EXPECT_FALSE(cm->offer(bad, now).ok());
   EXPECT_EQ(cm->size(), 0u);
-  EXPECT_EQ(cm->answer(req(sdp(5000), "A", "B"), now).error(), "Unknown call-id");
+  EXPECT_EQ(cm->answer(req(sdp(5000), "A", "B"), now).error().message(), "Unknown call-id");
   ASSERT_TRUE(cm->offer(req(sdp(4000)), now).ok());
-  EXPECT_EQ(cm->answer(req(sdp(5000), "X", "B"), now).error(),
+  EXPECT_EQ(cm->answer(req(sdp(5000), "X", "B"), now).error().message(),
             "Call-ID not found or tags didn't match");
-  EXPECT_EQ(cm->remove("nope", "", "", 0, now).error(), "Unknown call-id");
+  EXPECT_EQ(cm->remove("nope", "", "", 0, now).error().message(), "Unknown call-id");
   EXPECT_EQ(cm->size(), 1u);
 }
 
@@ -107,7 +107,7 @@ TEST_F(CallManagerTest, PortExhaustionIsAnErrorAndRollsBack) {
   r.call_id = "c-extra";
   auto res = cm->offer(r, now);
   ASSERT_FALSE(res.ok());
-  EXPECT_EQ(res.error(), "Ran out of ports");
+  EXPECT_EQ(res.error().message(), "Ran out of ports");
   EXPECT_EQ(cm->find("c-extra"), nullptr);
   EXPECT_EQ(plane.bound.size(), 8u);
   ASSERT_TRUE(cm->remove("c0", "", "", 0, now).ok());
@@ -118,7 +118,7 @@ TEST_F(CallManagerTest, PortExhaustionIsAnErrorAndRollsBack) {
 TEST_F(CallManagerTest, PortsHeldByOthersAreSkipped) {
   for (uint16_t p = 30000; p < 30090; ++p) plane.busy_ports.insert(p);
   auto off = cm->offer(req(sdp(4000)), now);
-  ASSERT_TRUE(off.ok()) << off.error();
+  ASSERT_TRUE(off.ok()) << off.error().message();
   EXPECT_GE(sdp_port(off->sdp), 30090);
 }
 
@@ -196,7 +196,8 @@ TEST_F(CallManagerTest, MaxSessions) {
   ASSERT_TRUE(cm->offer(req(sdp(4000)), now).ok());
   auto r = req(sdp(4000));
   r.call_id = "second";
-  EXPECT_EQ(cm->offer(r, now).error(), "Parallel session limit reached");
+  EXPECT_EQ(cm->offer(r, now).error().message(), "Parallel session limit reached");
+  EXPECT_EQ(cm->offer(r, now).error().code, NgErrc::kSessionLimit);  // what "load limit" tests
 }
 
 TEST_F(CallManagerTest, RtcpMuxNegotiation) {
@@ -233,7 +234,7 @@ TEST_F(CallManagerTest, RtcpMuxNegotiation) {
 TEST_F(CallManagerTest, RejectedStreamGetsNoPorts) {
   std::string body = sdp(4000) + "m=video 0 RTP/AVP 96\r\n";
   auto off = cm->offer(req(body), now);
-  ASSERT_TRUE(off.ok()) << off.error();
+  ASSERT_TRUE(off.ok()) << off.error().message();
   EXPECT_NE(off->sdp.find("m=video 0 "), std::string::npos);
   const Call* c = cm->find("call-1");
   EXPECT_EQ(c->parties[0].media[1].rtp_port, 0);

@@ -66,10 +66,10 @@ struct CallTranscodeTest : testing::CallFixture<1> {
 
 TEST_F(CallTranscodeTest, OpusAnswerInstallsATranscoderEachWay) {
   auto off = cm->offer(transcode_offer(), now);
-  ASSERT_TRUE(off.ok()) << off.error();
+  ASSERT_TRUE(off.ok()) << off.error().message();
   EXPECT_EQ(off->sdp.find("PCMA"), std::string::npos) << off->sdp;  // masked
   auto ans = cm->answer(req(opus_answer(off->sdp), "B"), now);
-  ASSERT_TRUE(ans.ok()) << ans.error();
+  ASSERT_TRUE(ans.ok()) << ans.error().message();
   // A sees its own codecs back: PCMU and its telephone-event, its PTs.
   EXPECT_TRUE(std::regex_search(ans->sdp, std::regex("m=audio \\d+ RTP/AVP 0 101\r\n"))) << ans->sdp;
   EXPECT_EQ(ans->sdp.find("opus"), std::string::npos);
@@ -90,14 +90,14 @@ TEST_F(CallTranscodeTest, OpusAnswerInstallsATranscoderEachWay) {
   // SSRC, sequence and timestamps continue).
   const dataplane::TranscodeSlot* before = a.transcoder;
   off = cm->offer(transcode_offer(), now);
-  ASSERT_TRUE(off.ok()) << off.error();
+  ASSERT_TRUE(off.ok()) << off.error().message();
   ASSERT_TRUE(cm->answer(req(opus_answer(off->sdp), "B"), now).ok());
   EXPECT_EQ(side(0).transcoder, before);
   EXPECT_EQ(cm->stats().transcoded_streams, 2u);
 
   // The callee now answers PCMU: plain relay again, transcoders removed.
   off = cm->offer(transcode_offer(), now);
-  ASSERT_TRUE(off.ok()) << off.error();
+  ASSERT_TRUE(off.ok()) << off.error().message();
   ASSERT_TRUE(cm->answer(req(answer_with(5000, "0", "a=rtpmap:0 PCMU/8000\r\n"), "B"), now).ok());
   EXPECT_EQ(side(0).transcoder, nullptr);
   EXPECT_EQ(side(1).transcoder, nullptr);
@@ -107,9 +107,9 @@ TEST_F(CallTranscodeTest, OpusAnswerInstallsATranscoderEachWay) {
 
 TEST_F(CallTranscodeTest, SharedCodecRelaysWithoutTranscoding) {
   auto off = cm->offer(transcode_offer(), now);
-  ASSERT_TRUE(off.ok()) << off.error();
+  ASSERT_TRUE(off.ok()) << off.error().message();
   auto ans = cm->answer(req(answer_with(5000, "0 101", "a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n"), "B"), now);
-  ASSERT_TRUE(ans.ok()) << ans.error();
+  ASSERT_TRUE(ans.ok()) << ans.error().message();
   EXPECT_EQ(side(0).transcoder, nullptr);
   EXPECT_FALSE(transcodes(side(0).rtp_flow));
   EXPECT_EQ(cm->stats().transcoded_streams, 0u);
@@ -117,17 +117,17 @@ TEST_F(CallTranscodeTest, SharedCodecRelaysWithoutTranscoding) {
 
 TEST_F(CallTranscodeTest, AnswerWithACodecNeverOfferedIsAnErrorAndChangesNothing) {
   auto off = cm->offer(transcode_offer(), now);
-  ASSERT_TRUE(off.ok()) << off.error();
+  ASSERT_TRUE(off.ok()) << off.error().message();
   auto ans = cm->answer(req(answer_with(5000, "18", "a=rtpmap:18 G729/8000\r\n"), "B"), now);
   ASSERT_FALSE(ans.ok());
-  EXPECT_NE(ans.error().find("not offered"), std::string::npos) << ans.error();
+  EXPECT_NE(ans.error().message().find("not offered"), std::string::npos) << ans.error().message();
   EXPECT_FALSE(cm->find("call-1")->answered);
   EXPECT_EQ(side(0).transcoder, nullptr);
 }
 
 TEST_F(CallTranscodeTest, DeleteHandsTheTranscodersBackToTheWorkerAndKeepsTheirCounts) {
   auto off = cm->offer(transcode_offer(), now);
-  ASSERT_TRUE(off.ok()) << off.error();
+  ASSERT_TRUE(off.ok()) << off.error().message();
   ASSERT_TRUE(cm->answer(req(opus_answer(off->sdp), "B"), now).ok());
   const FlowId a_flow = side(0).rtp_flow;
   ASSERT_TRUE(cm->remove("call-1", "A", "", 0, now).ok());

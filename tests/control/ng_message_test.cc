@@ -111,8 +111,8 @@ TEST(NgMessage, DecodeErrorsPropagate) {
 }
 
 TEST(NgMessage, ErrorReasonsUseRtpengineWording) {
-  EXPECT_STREQ(ng_decode_error_reason(NgEncoding::kBencode), "Could not decode bencode dictionary");
-  EXPECT_STREQ(ng_decode_error_reason(NgEncoding::kJson), "Failed to parse JSON document");
+  EXPECT_STREQ(to_string(ng_decode_error(NgEncoding::kBencode)), "Could not decode bencode dictionary");
+  EXPECT_STREQ(to_string(ng_decode_error(NgEncoding::kJson)), "Failed to parse JSON document");
 }
 
 TEST(NgMessage, FramesReplies) {
@@ -122,7 +122,7 @@ TEST(NgMessage, FramesReplies) {
   EXPECT_EQ(frame_ng_reply("abc", pong, NgEncoding::kJson), R"(abc {"result":"pong"})");
   NgValue err = NgValue::dict();
   err.set("result", "error");
-  err.set("error-reason", ng_decode_error_reason(NgEncoding::kBencode));
+  err.set("error-reason", to_string(ng_decode_error(NgEncoding::kBencode)));
   EXPECT_EQ(frame_ng_reply("k", err, NgEncoding::kBencode),
             "k d6:result5:error12:error-reason35:Could not decode bencode dictionarye");
 }

@@ -1,0 +1,164 @@
+// The NG command table and the replies it gives on a fake dataplane: every
+// command found under each spelling rtpengine accepts, unknown ones
+// refused, the error-reason of each request error as rtpengine words it,
+// and "load limit" only for the session limit and only to clients that
+// say they support it.
+#include "control/ng_commands.h"
+
+#include <gtest/gtest.h>
+
+#include <cctype>
+#include <string>
+#include <vector>
+
+#include "call_fixture.h"
+
+namespace vox::control {
+namespace {
+
+constexpr const char* kSdp =
+    "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+    "m=audio 4000 RTP/AVP 0\r\n";
+
+std::string upper(std::string s) {
+  for (char& c : s) c = char(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string capitalized(std::string s) {
+  s[0] = char(std::toupper(static_cast<unsigned char>(s[0])));
+  return s;
+}
+
+struct NgCommandsTest : testing::CallFixture<1> {
+  NgValue handle(const NgValue& request) {
+    NgContext ctx{*cm, now, *Endpoint::parse("127.0.0.1:5060")};
+    return handle_ng_request(request, ctx);
+  }
+  NgValue command(const std::string& name) {
+    NgValue d = NgValue::dict();
+    d.set("command", name);
+    return d;
+  }
+  NgValue offer(const std::string& call_id) {
+    NgValue d = command("offer");
+    d.set("call-id", call_id);
+    d.set("from-tag", "A");
+    d.set("sdp", kSdp);
+    return d;
+  }
+  static NgValue strings(std::vector<std::string> items) {
+    NgValue l = NgValue::list();
+    for (auto& s : items) l.push(NgValue::str(std::move(s)));
+    return l;
+  }
+  static std::string reason(const NgValue& reply) {
+    EXPECT_EQ(reply.find_string("result"), "error");
+    return std::string(reply.find_string("error-reason").value_or(""));
+  }
+};
+
+TEST_F(NgCommandsTest, TableHoldsEveryCommandOnce) {
+  std::vector<std::string> names;
+  for (const NgCommand& c : ng_commands()) {
+    names.emplace_back(c.name);
+    EXPECT_NE(c.handler, nullptr) << c.name;
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"ping", "offer", "answer", "delete", "query", "list",
+                                             "statistics"}));
+}
+
+TEST_F(NgCommandsTest, FindsEachCommandInEverySpellingNgNameEqualAccepts) {
+  for (const NgCommand& c : ng_commands()) {
+    for (const std::string& spelling : {std::string(c.name), upper(c.name), capitalized(c.name)}) {
+      EXPECT_EQ(find_ng_command(spelling), &c) << spelling;
+      // Dispatched: whatever the reply, it is not the unknown-command one.
+      NgValue reply = handle(command(spelling));
+      EXPECT_NE(reply.find_string("error-reason"), "Unrecognized command") << spelling;
+    }
+  }
+  EXPECT_EQ(handle(command("Ping")).find_string("result"), "pong");
+  EXPECT_EQ(handle(command("LIST")).find_string("result"), "ok");
+  EXPECT_EQ(handle(command("Statistics")).find_string("result"), "ok");
+  EXPECT_EQ(reason(handle(command("DELETE"))), "No call-id in message");
+}
+
+TEST_F(NgCommandsTest, RefusesUnknownCommands) {
+  for (const char* name :
+       {"pong", "", "offe", "offers", "delete ", "start recording", "block-dtmf"}) {
+    EXPECT_EQ(find_ng_command(name), nullptr) << name;
+    EXPECT_EQ(reason(handle(command(name))), "Unrecognized command") << name;
+  }
+  EXPECT_EQ(reason(handle(NgValue::dict())), "No command in message");
+}
+
+TEST_F(NgCommandsTest, RequestErrorsUseRtpengineWording) {
+  NgValue d = command("delete");
+  d.set("call-id", "x");
+  d.set("delete delay", "86401");
+  EXPECT_EQ(reason(handle(d)), "Invalid delete delay");
+  d.set("delete delay", "-1");
+  EXPECT_EQ(reason(handle(d)), "Invalid delete delay");
+  d.set("delete delay", "0");
+  EXPECT_EQ(reason(handle(d)), "Unknown call-id");
+
+  NgValue l = command("list");
+  l.set("limit", "ten");
+  EXPECT_EQ(reason(handle(l)), "Invalid limit");
+
+  NgValue o = offer("c1");
+  o.set("media address", "not-an-address");
+  EXPECT_EQ(reason(handle(o)), "Invalid media address");
+  o = offer("c1");
+  o.set("address family", "IP5");
+  EXPECT_EQ(reason(handle(o)), "Invalid address family");
+  o = offer("c1");
+  o.set("address family", "IP6");  // the only interface is IPv4
+  EXPECT_EQ(reason(handle(o)), "No interface for the requested address family");
+  o = offer("c1");
+  o.set("direction", strings({"default", "nope"}));
+  EXPECT_EQ(reason(handle(o)), "Unknown interface 'nope'");
+  o = offer("c1");
+  o.set("sdp", "not sdp");
+  EXPECT_EQ(reason(handle(o)), "Failed to parse SDP");
+  o = offer("c1");
+  o.set("SDES", strings({"bogus"}));
+  EXPECT_EQ(reason(handle(o)), "Unknown SDES flag 'bogus'");
+  o = offer("c1");
+  o.set("transport protocol", "RTP/XYZ");
+  EXPECT_EQ(reason(handle(o)), "Invalid transport protocol");
+  EXPECT_EQ(cm->size(), 0u);  // none of them made a call
+  EXPECT_EQ(cm->stats().errors, 8u);  // the seven offers and the delete of an unknown call
+}
+
+TEST_F(NgCommandsTest, LoadLimitOnlyForTheSessionLimitAndOnlyWhenSupported) {
+  config.max_sessions = 1;
+  cm = std::make_unique<CallManager>(config, plane);
+  ASSERT_EQ(handle(offer("first")).find_string("result"), "ok");
+
+  // Without "supports": the error rtpengine gives.
+  EXPECT_EQ(reason(handle(offer("second"))), "Parallel session limit reached");
+  NgValue other = offer("second");
+  other.set("supports", strings({"something else"}));
+  EXPECT_EQ(reason(handle(other)), "Parallel session limit reached");
+
+  // With it (in any NG spelling): "load limit", the reason in "message".
+  for (const char* spelling : {"load limit", "load-limit", "Load_Limit"}) {
+    NgValue o = offer("second");
+    o.set("supports", strings({"other", spelling}));
+    NgValue reply = handle(o);
+    EXPECT_EQ(reply.find_string("result"), "load limit") << spelling;
+    EXPECT_EQ(reply.find_string("message"), "Parallel session limit reached") << spelling;
+    EXPECT_FALSE(reply.find("error-reason")) << spelling;
+  }
+
+  // Any other error stays an error, even for a client that supports it.
+  NgValue o = offer("first");  // a re-offer: not limited
+  o.set("supports", strings({"load limit"}));
+  o.set("sdp", "not sdp");
+  EXPECT_EQ(reason(handle(o)), "Failed to parse SDP");
+  EXPECT_EQ(cm->size(), 1u);
+}
+
+}  // namespace
+}  // namespace vox::control
