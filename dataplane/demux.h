@@ -7,11 +7,21 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "base/names.h"
+
 namespace vox::dataplane {
 
-enum class PacketKind : uint8_t { kRtp, kRtcp, kStun, kDtls, kUnknown };
-inline constexpr size_t kPacketKindCount = 5;
-const char* to_string(PacketKind k);
+enum class PacketKind : uint8_t { kRtp, kRtcp, kStun, kDtls, kUnknown, kCount };
+inline constexpr size_t kPacketKindCount = size_t(PacketKind::kCount);
+inline constexpr EnumNames<PacketKind> kPacketKindNames = {{
+    {PacketKind::kRtp, "rtp"},
+    {PacketKind::kRtcp, "rtcp"},
+    {PacketKind::kStun, "stun"},
+    {PacketKind::kDtls, "dtls"},
+    {PacketKind::kUnknown, "unknown"},
+}};
+static_assert(kPacketKindNames.complete());
+inline const char* to_string(PacketKind k) { return kPacketKindNames[k]; }
 
 namespace detail {
 

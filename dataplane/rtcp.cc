@@ -71,19 +71,4 @@ Result<RtcpCompoundView, RtcpError> parse_rtcp_compound(const uint8_t* p, size_t
   return v;
 }
 
-const char* to_string(RtcpError e) {
-  switch (e) {
-    case RtcpError::kTooShort: return "rtcp-too-short";
-    case RtcpError::kTooLong: return "rtcp-too-long";
-    case RtcpError::kBadLength: return "rtcp-bad-length";
-    case RtcpError::kBadVersion: return "rtcp-bad-version";
-    case RtcpError::kLengthOverflow: return "rtcp-length-overflow";
-    case RtcpError::kBadFirstType: return "rtcp-bad-first-type";
-    case RtcpError::kPaddingNotLast: return "rtcp-padding-not-last";
-    case RtcpError::kBadPadding: return "rtcp-bad-padding";
-    case RtcpError::kReportOverflow: return "rtcp-report-overflow";
-  }
-  return "rtcp-unknown-error";
-}
-
 }  // namespace vox::dataplane

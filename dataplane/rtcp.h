@@ -11,6 +11,7 @@
 
 #include "base/bytes.h"
 #include "base/result.h"
+#include "base/names.h"
 
 namespace vox::dataplane {
 
@@ -41,9 +42,22 @@ enum class RtcpError : uint8_t {
   kPaddingNotLast,  // P set on a packet other than the last (§6.4.1, A.2)
   kBadPadding,      // padding count 0, not a multiple of 4, or past the body (§6.4.1)
   kReportOverflow,  // SR/RR: SSRC, sender info or RC report blocks exceed its length (§6.4.1-2)
+  kCount
 };
-inline constexpr size_t kRtcpErrorCount = 9;
-const char* to_string(RtcpError e);
+inline constexpr size_t kRtcpErrorCount = size_t(RtcpError::kCount);
+inline constexpr EnumNames<RtcpError> kRtcpErrorNames = {{
+    {RtcpError::kTooShort, "rtcp-too-short"},
+    {RtcpError::kTooLong, "rtcp-too-long"},
+    {RtcpError::kBadLength, "rtcp-bad-length"},
+    {RtcpError::kBadVersion, "rtcp-bad-version"},
+    {RtcpError::kLengthOverflow, "rtcp-length-overflow"},
+    {RtcpError::kBadFirstType, "rtcp-bad-first-type"},
+    {RtcpError::kPaddingNotLast, "rtcp-padding-not-last"},
+    {RtcpError::kBadPadding, "rtcp-bad-padding"},
+    {RtcpError::kReportOverflow, "rtcp-report-overflow"},
+}};
+static_assert(kRtcpErrorNames.complete());
+inline const char* to_string(RtcpError e) { return kRtcpErrorNames[e]; }
 
 // One packet of a validated compound. `data` points at its common header.
 struct RtcpPacketHeader {

@@ -9,6 +9,7 @@
 
 #include "base/bytes.h"
 #include "base/result.h"
+#include "base/names.h"
 
 namespace vox::dataplane {
 
@@ -20,9 +21,19 @@ enum class RtpError : uint8_t {
   kCsrcOverflow,       // CC * 4 octets of CSRC list run past the end (§5.1)
   kExtensionOverflow,  // extension header or its data runs past the end (§5.3.1)
   kBadPadding,         // P set, but the count octet is 0 or exceeds the payload (§5.1)
+  kCount
 };
-inline constexpr size_t kRtpErrorCount = 6;
-const char* to_string(RtpError e);
+inline constexpr size_t kRtpErrorCount = size_t(RtpError::kCount);
+inline constexpr EnumNames<RtpError> kRtpErrorNames = {{
+    {RtpError::kTooShort, "rtp-too-short"},
+    {RtpError::kTooLong, "rtp-too-long"},
+    {RtpError::kBadVersion, "rtp-bad-version"},
+    {RtpError::kCsrcOverflow, "rtp-csrc-overflow"},
+    {RtpError::kExtensionOverflow, "rtp-extension-overflow"},
+    {RtpError::kBadPadding, "rtp-bad-padding"},
+}};
+static_assert(kRtpErrorNames.complete());
+inline const char* to_string(RtpError e) { return kRtpErrorNames[e]; }
 
 inline constexpr size_t kRtpFixedHeaderLength = 12;  // §5.1
 inline constexpr size_t kRtpMaxLength = 65535;       // a UDP payload never exceeds this

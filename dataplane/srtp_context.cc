@@ -15,32 +15,6 @@
 
 namespace vox::dataplane {
 
-const char* to_string(SrtpError e) {
-  switch (e) {
-    case SrtpError::kAuthFailed:
-      return "srtp auth failed";
-    case SrtpError::kReplayed:
-      return "srtp replayed";
-    case SrtpError::kTooOld:
-      return "srtp too old";
-    case SrtpError::kMalformed:
-      return "srtp malformed";
-    case SrtpError::kNoTailroom:
-      return "srtp no tailroom";
-    case SrtpError::kKeyExpired:
-      return "srtp key expired";
-    case SrtpError::kBadKey:
-      return "srtp bad key";
-    case SrtpError::kInitFailed:
-      return "srtp init failed";
-    case SrtpError::kCryptoFailure:
-      return "srtp crypto failure";
-    case SrtpError::kCount:
-      break;
-  }
-  return "?";
-}
-
 const char* srtp_backend_name() {
   return VOX_SRTP_OPENSSL ? "openssl" : "nss";
 }

@@ -11,6 +11,7 @@
 
 #include "base/result.h"
 #include "dataplane/srtp_suite.h"
+#include "base/names.h"
 
 struct srtp_ctx_t_;  // libsrtp2's srtp_ctx_t
 
@@ -30,7 +31,19 @@ enum class SrtpError : uint8_t {
   kCount
 };
 inline constexpr size_t kSrtpErrorCount = size_t(SrtpError::kCount);
-const char* to_string(SrtpError e);
+inline constexpr EnumNames<SrtpError> kSrtpErrorNames = {{
+    {SrtpError::kAuthFailed, "srtp auth failed"},
+    {SrtpError::kReplayed, "srtp replayed"},
+    {SrtpError::kTooOld, "srtp too old"},
+    {SrtpError::kMalformed, "srtp malformed"},
+    {SrtpError::kNoTailroom, "srtp no tailroom"},
+    {SrtpError::kKeyExpired, "srtp key expired"},
+    {SrtpError::kBadKey, "srtp bad key"},
+    {SrtpError::kInitFailed, "srtp init failed"},
+    {SrtpError::kCryptoFailure, "srtp crypto failure"},
+}};
+static_assert(kSrtpErrorNames.complete());
+inline const char* to_string(SrtpError e) { return kSrtpErrorNames[e]; }
 
 // Octets protect may add: SRTP tag (16 at most, GCM); SRTCP adds the
 // E||SRTCP-index word too (RFC 3711 §3.4). Protect never writes an MKI.

@@ -1,42 +1,28 @@
-// TranscodeSlot: counters published for the control plane, and RTCP
-// receiver reports fed back to the transcoder.
+// TranscodeSlot: counters published for the control plane (each set by its
+// name), and RTCP receiver reports fed back to the transcoder.
 #include "dataplane/transcode.h"
 
 #include "dataplane/rtcp.h"
 
 namespace vox::dataplane {
 
-const char* to_string(TranscodeCounter c) {
-  switch (c) {
-    case TranscodeCounter::kPacketsIn: return "packets in";
-    case TranscodeCounter::kPacketsOut: return "packets out";
-    case TranscodeCounter::kFramesDecoded: return "frames decoded";
-    case TranscodeCounter::kFramesEncoded: return "frames encoded";
-    case TranscodeCounter::kFramesConcealed: return "frames concealed";
-    case TranscodeCounter::kFecRecovered: return "frames recovered by FEC";
-    case TranscodeCounter::kLateDropped: return "late or duplicate dropped";
-    case TranscodeCounter::kDecodeErrors: return "decode errors";
-    case TranscodeCounter::kDtmfPassed: return "DTMF events passed";
-    case TranscodeCounter::kDtmfDetected: return "DTMF events detected";
-    case TranscodeCounter::kDtmfGenerated: return "DTMF events generated";
-    case TranscodeCounter::kOverflow: return "output overflow";
-    case TranscodeCounter::kReceiverReports: return "receiver reports";
-    case TranscodeCounter::kFramesEncodedFec: return "frames encoded with FEC on";
-    case TranscodeCounter::kCount: break;
-  }
-  return "?";
-}
-
 void TranscodeSlot::publish() {
   const codecs::TranscoderCounters& c = transcoder->counters();
-  const uint64_t v[kTranscodeCounterCount] = {
-      c.packets_in,         packets_out,        c.frames_decoded,       c.frames_encoded,
-      c.frames_concealed,   c.frames_fec_recovered, c.late_dropped,     c.decode_errors,
-      c.dtmf_events_passed, c.dtmf_events_detected, c.dtmf_events_generated, c.output_overflow,
-      c.receiver_reports,   c.frames_encoded_fec,
-  };
-  for (size_t i = 0; i < kTranscodeCounterCount; ++i)
-    published[i].store(v[i], std::memory_order_relaxed);
+  auto set = [this](TranscodeCounter k, uint64_t v) { published[size_t(k)].store(v, std::memory_order_relaxed); };
+  set(TranscodeCounter::kPacketsIn, c.packets_in);
+  set(TranscodeCounter::kPacketsOut, packets_out);
+  set(TranscodeCounter::kFramesDecoded, c.frames_decoded);
+  set(TranscodeCounter::kFramesEncoded, c.frames_encoded);
+  set(TranscodeCounter::kFramesConcealed, c.frames_concealed);
+  set(TranscodeCounter::kFecRecovered, c.frames_fec_recovered);
+  set(TranscodeCounter::kLateDropped, c.late_dropped);
+  set(TranscodeCounter::kDecodeErrors, c.decode_errors);
+  set(TranscodeCounter::kDtmfPassed, c.dtmf_events_passed);
+  set(TranscodeCounter::kDtmfDetected, c.dtmf_events_detected);
+  set(TranscodeCounter::kDtmfGenerated, c.dtmf_events_generated);
+  set(TranscodeCounter::kOverflow, c.output_overflow);
+  set(TranscodeCounter::kReceiverReports, c.receiver_reports);
+  set(TranscodeCounter::kFramesEncodedFec, c.frames_encoded_fec);
 }
 
 void feed_receiver_reports(TranscodeSlot& slot, const uint8_t* rtcp, size_t len) {

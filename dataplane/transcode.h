@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "base/names.h"
 #include "codecs/transcoder.h"
 #include "dataplane/flow.h"
 #include "dataplane/pipeline.h"
@@ -42,7 +43,24 @@ enum class TranscodeCounter : uint8_t {
   kCount
 };
 inline constexpr size_t kTranscodeCounterCount = size_t(TranscodeCounter::kCount);
-const char* to_string(TranscodeCounter c);  // "frames concealed", ...
+inline constexpr EnumNames<TranscodeCounter> kTranscodeCounterNames = {{
+    {TranscodeCounter::kPacketsIn, "packets in"},
+    {TranscodeCounter::kPacketsOut, "packets out"},
+    {TranscodeCounter::kFramesDecoded, "frames decoded"},
+    {TranscodeCounter::kFramesEncoded, "frames encoded"},
+    {TranscodeCounter::kFramesConcealed, "frames concealed"},
+    {TranscodeCounter::kFecRecovered, "frames recovered by FEC"},
+    {TranscodeCounter::kLateDropped, "late or duplicate dropped"},
+    {TranscodeCounter::kDecodeErrors, "decode errors"},
+    {TranscodeCounter::kDtmfPassed, "DTMF events passed"},
+    {TranscodeCounter::kDtmfDetected, "DTMF events detected"},
+    {TranscodeCounter::kDtmfGenerated, "DTMF events generated"},
+    {TranscodeCounter::kOverflow, "output overflow"},
+    {TranscodeCounter::kReceiverReports, "receiver reports"},
+    {TranscodeCounter::kFramesEncodedFec, "frames encoded with FEC on"},
+}};
+static_assert(kTranscodeCounterNames.complete());
+inline const char* to_string(TranscodeCounter c) { return kTranscodeCounterNames[c]; }
 
 struct TranscodeSlot {
   explicit TranscodeSlot(std::unique_ptr<codecs::Transcoder> t) : transcoder(std::move(t)) {}

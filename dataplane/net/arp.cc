@@ -7,17 +7,6 @@
 
 namespace vox::dataplane::net {
 
-const char* to_string(ArpError e) {
-  switch (e) {
-    case ArpError::kNotArp: return "not-arp";
-    case ArpError::kTruncated: return "truncated-arp";
-    case ArpError::kBadHardware: return "bad-arp-hardware";
-    case ArpError::kBadProtocol: return "bad-arp-protocol";
-    case ArpError::kBadOperation: return "bad-arp-operation";
-  }
-  return "unknown";
-}
-
 Result<ArpView, ArpError> parse_arp(const uint8_t* frame, size_t len) {
   FrameView eth;
   if (parse_ethernet(frame, len, &eth) != FrameStatus::kNotIp || eth.ethertype != kEtherTypeArp)

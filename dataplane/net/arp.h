@@ -8,6 +8,7 @@
 #include "dataplane/net/frame.h"
 #include "dataplane/net/neighbor_cache.h"
 #include "base/result.h"
+#include "base/names.h"
 
 namespace vox::dataplane::net {
 
@@ -21,9 +22,18 @@ enum class ArpError : uint8_t {
   kBadHardware,       // ar$hrd != 1 (Ethernet) or ar$hln != 6
   kBadProtocol,       // ar$pro != 0x0800 or ar$pln != 4
   kBadOperation,      // ar$op is neither request (1) nor reply (2)
+  kCount
 };
-inline constexpr size_t kArpErrorCount = 5;
-const char* to_string(ArpError e);
+inline constexpr size_t kArpErrorCount = size_t(ArpError::kCount);
+inline constexpr EnumNames<ArpError> kArpErrorNames = {{
+    {ArpError::kNotArp, "not-arp"},
+    {ArpError::kTruncated, "truncated-arp"},
+    {ArpError::kBadHardware, "bad-arp-hardware"},
+    {ArpError::kBadProtocol, "bad-arp-protocol"},
+    {ArpError::kBadOperation, "bad-arp-operation"},
+}};
+static_assert(kArpErrorNames.complete());
+inline const char* to_string(ArpError e) { return kArpErrorNames[e]; }
 
 struct ArpView {
   uint16_t arp_offset;  // from the frame start (after any VLAN tag)

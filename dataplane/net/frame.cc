@@ -8,26 +8,6 @@
 
 namespace vox::dataplane::net {
 
-const char* to_string(FrameStatus s) {
-  switch (s) {
-    case FrameStatus::kOk: return "ok";
-    case FrameStatus::kTruncatedEthernet: return "truncated-ethernet";
-    case FrameStatus::kNotIp: return "not-ip";
-    case FrameStatus::kTruncatedIp: return "truncated-ip";
-    case FrameStatus::kBadIpVersion: return "bad-ip-version";
-    case FrameStatus::kBadIhl: return "bad-ihl";
-    case FrameStatus::kBadIpLength: return "bad-ip-length";
-    case FrameStatus::kFragment: return "fragment";
-    case FrameStatus::kBadIpChecksum: return "bad-ip-checksum";
-    case FrameStatus::kNotUdp: return "not-udp";
-    case FrameStatus::kTruncatedUdp: return "truncated-udp";
-    case FrameStatus::kBadUdpLength: return "bad-udp-length";
-    case FrameStatus::kBadUdpChecksum: return "bad-udp-checksum";
-    case FrameStatus::kUnsupported: return "unsupported";
-  }
-  return "unknown";
-}
-
 bool is_ipv6_extension_header(uint8_t nh) {
   switch (nh) {
     case 0:    // Hop-by-Hop Options

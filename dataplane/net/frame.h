@@ -10,6 +10,7 @@
 #include "base/bytes.h"
 #include "base/endpoint.h"
 #include "dataplane/net/checksum.h"
+#include "base/names.h"
 
 namespace vox::dataplane::net {
 
@@ -49,9 +50,27 @@ enum class FrameStatus : uint8_t {
   kBadUdpLength,       // RFC 768: length field != IP payload length
   kBadUdpChecksum,     // RFC 768 / RFC 8200 §8.1 (zero is invalid over IPv6)
   kUnsupported,        // QinQ, a second VLAN tag, IPv6 extension headers, jumbograms
+  kCount
 };
-inline constexpr size_t kFrameStatusCount = 14;
-const char* to_string(FrameStatus s);
+inline constexpr size_t kFrameStatusCount = size_t(FrameStatus::kCount);
+inline constexpr EnumNames<FrameStatus> kFrameStatusNames = {{
+    {FrameStatus::kOk, "ok"},
+    {FrameStatus::kTruncatedEthernet, "truncated-ethernet"},
+    {FrameStatus::kNotIp, "not-ip"},
+    {FrameStatus::kTruncatedIp, "truncated-ip"},
+    {FrameStatus::kBadIpVersion, "bad-ip-version"},
+    {FrameStatus::kBadIhl, "bad-ihl"},
+    {FrameStatus::kBadIpLength, "bad-ip-length"},
+    {FrameStatus::kFragment, "fragment"},
+    {FrameStatus::kBadIpChecksum, "bad-ip-checksum"},
+    {FrameStatus::kNotUdp, "not-udp"},
+    {FrameStatus::kTruncatedUdp, "truncated-udp"},
+    {FrameStatus::kBadUdpLength, "bad-udp-length"},
+    {FrameStatus::kBadUdpChecksum, "bad-udp-checksum"},
+    {FrameStatus::kUnsupported, "unsupported"},
+}};
+static_assert(kFrameStatusNames.complete());
+inline const char* to_string(FrameStatus e) { return kFrameStatusNames[e]; }
 
 // Checks a NIC has already made (DPDK RTE_MBUF_F_RX_*_CKSUM_GOOD) need not
 // be repeated in software.

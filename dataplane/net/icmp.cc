@@ -10,20 +10,6 @@
 
 namespace vox::dataplane::net {
 
-const char* to_string(IcmpError e) {
-  switch (e) {
-    case IcmpError::kNotIcmp: return "not-icmp";
-    case IcmpError::kTruncated: return "truncated-icmp";
-    case IcmpError::kBadChecksum: return "bad-icmp-checksum";
-    case IcmpError::kNotHandled: return "icmp-not-handled";
-    case IcmpError::kNotOurAddress: return "icmp-not-our-address";
-    case IcmpError::kBadNeighborSolicitation: return "bad-neighbor-solicitation";
-    case IcmpError::kNoRoom: return "icmp-no-room";
-    case IcmpError::kBadNeighborAdvertisement: return "bad-neighbor-advertisement";
-  }
-  return "unknown";
-}
-
 namespace {
 
 constexpr size_t kIcmpEchoHeader = 8;        // type, code, checksum, id, sequence

@@ -12,6 +12,7 @@
 #include "base/endpoint.h"
 #include "dataplane/net/frame.h"
 #include "base/result.h"
+#include "base/names.h"
 
 namespace vox::dataplane::net {
 
@@ -33,9 +34,21 @@ enum class IcmpError : uint8_t {
   kBadNeighborSolicitation,  // RFC 4861 §7.1.1 validity checks
   kNoRoom,          // buffer too small for the Neighbor Advertisement
   kBadNeighborAdvertisement,  // RFC 4861 §7.1.2 validity checks, or no target link-layer address
+  kCount
 };
-inline constexpr size_t kIcmpErrorCount = 8;
-const char* to_string(IcmpError e);
+inline constexpr size_t kIcmpErrorCount = size_t(IcmpError::kCount);
+inline constexpr EnumNames<IcmpError> kIcmpErrorNames = {{
+    {IcmpError::kNotIcmp, "not-icmp"},
+    {IcmpError::kTruncated, "truncated-icmp"},
+    {IcmpError::kBadChecksum, "bad-icmp-checksum"},
+    {IcmpError::kNotHandled, "icmp-not-handled"},
+    {IcmpError::kNotOurAddress, "icmp-not-our-address"},
+    {IcmpError::kBadNeighborSolicitation, "bad-neighbor-solicitation"},
+    {IcmpError::kNoRoom, "icmp-no-room"},
+    {IcmpError::kBadNeighborAdvertisement, "bad-neighbor-advertisement"},
+}};
+static_assert(kIcmpErrorNames.complete());
+inline const char* to_string(IcmpError e) { return kIcmpErrorNames[e]; }
 
 // All take `frame` (== v.data, writable) and a view for which parse_frame
 // returned kNotUdp, and return the length of the reply now in the frame's
