@@ -2,6 +2,7 @@
 // (workers), the call manager and the NG control socket together, and runs
 // the control loop: NG requests, timeouts, signals.
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <time.h>
@@ -9,6 +10,8 @@
 
 #include <cstdio>
 #include <fstream>
+#include <memory>
+#include <string>
 #include <spdlog/sinks/syslog_sink.h>
 #include <spdlog/spdlog.h>
 
@@ -37,6 +40,105 @@ spdlog::level::level_enum spd_level(int syslog_level) {
   return spdlog::level::critical;
 }
 
+// The one engine the daemon runs; the control plane sees its Dataplane.
+struct Engines {
+  std::unique_ptr<vox::dataplane::SocketEngine> socket;
+#ifdef VOX_HAVE_DPDK
+  std::unique_ptr<vox::dataplane::dpdk::DpdkEngine> dpdk;
+#endif
+  vox::dataplane::Dataplane* plane = nullptr;
+  std::string io_method;
+
+  void start() {
+    if (socket) socket->start();
+#ifdef VOX_HAVE_DPDK
+    if (dpdk) dpdk->start();
+#endif
+  }
+  void stop() {
+    if (socket) socket->stop();
+#ifdef VOX_HAVE_DPDK
+    if (dpdk) dpdk->stop();
+#endif
+  }
+};
+
+// Flows per worker: two per port pair per interface, in the worker's share.
+uint32_t flows_per_worker(const vox::control::Config& config) {
+  const size_t pairs = (size_t(config.port_max) - config.port_min + 1) / 2;
+  return uint32_t((pairs / size_t(config.workers) + 1) * 2 * config.interfaces.size());
+}
+
+void make_socket_engine(const vox::control::Config& config, Engines& e) {
+  vox::dataplane::SocketEngineConfig ec;
+  for (const auto& itf : config.interfaces) ec.interfaces.push_back(itf.local);
+  ec.workers = config.workers;
+  ec.max_flows_per_worker = flows_per_worker(config);
+  ec.socket.coalesce_ns = int64_t(config.coalesce_us) * 1000;
+  ec.socket.use_uring = config.socket_io == "uring";
+  e.socket = std::make_unique<vox::dataplane::SocketEngine>(ec);
+  e.plane = e.socket.get();
+  e.io_method = std::string("socket backend, ") + e.socket->io_method();
+}
+
+#ifdef VOX_HAVE_DPDK
+std::string make_dpdk_engine(const vox::control::Config& config, Engines& e) {
+  vox::dataplane::dpdk::DpdkEngineConfig dc;
+  dc.eal_args = config.dpdk_args;
+  for (const auto& p : config.dpdk_ports) dc.ports.push_back({p.ethdev, p.gateway, p.gateway6});
+  dc.host.interface_port = vox::control::dpdk_interface_ports(config);
+  dc.workers = config.workers;
+  dc.max_flows_per_worker = flows_per_worker(config);
+  for (const auto& itf : config.interfaces) dc.host.addresses.push_back(itf.local);
+  dc.host.prefix_len = uint8_t(config.dpdk_prefix_len);
+  dc.host.prefix_len6 = uint8_t(config.dpdk_prefix_len6);
+  dc.idle_sleep_us = uint32_t(config.dpdk_idle_sleep_us);
+  auto created = vox::dataplane::dpdk::DpdkEngine::create(dc);
+  if (!created.ok()) return created.error();
+  e.dpdk = std::move(*created);
+  e.plane = e.dpdk.get();
+  e.io_method = "dpdk backend, ports " + e.dpdk->port_description() + ", steering " + e.dpdk->steering();
+  return {};
+}
+#endif
+
+// Signals arrive on a descriptor, handled in the control loop like any
+// other input; workers (started later) inherit the mask and never take them.
+int signal_descriptor() {
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGHUP);
+  sigaddset(&sigs, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  return signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+// NG requests, the once-a-second timeout sweep, until SIGTERM or SIGINT.
+void control_loop(vox::control::CallManager& calls, vox::control::NgServer& ng, int sig_fd) {
+  int64_t next_tick = now().mono_ns;
+  for (;;) {
+    pollfd fds[2] = {{ng.fd(), POLLIN, 0}, {sig_fd, POLLIN, 0}};
+    poll(fds, 2, 200);
+    if (fds[1].revents & POLLIN) {
+      signalfd_siginfo si;
+      if (read(sig_fd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGPIPE &&
+          si.ssi_signo != SIGHUP) {
+        spdlog::info("signal {}: stopping", si.ssi_signo);
+        return;
+      }
+    }
+    auto t = now();
+    if (fds[0].revents & POLLIN) ng.poll_once(t);
+    if (t.mono_ns >= next_tick) {
+      size_t gone = calls.tick(t);
+      if (gone) spdlog::debug("{} call(s) ended by timeout or delete delay", gone);
+      next_tick = t.mono_ns + 1000000000;
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -60,108 +162,37 @@ int main(int argc, char** argv) {
   }
   spdlog::set_level(spd_level(config.log_level));
   if (!config.pidfile.empty()) std::ofstream(config.pidfile) << getpid() << "\n";
+  const int sig_fd = signal_descriptor();
 
-  // Signals arrive on a descriptor, handled in the control loop like any
-  // other input; workers block them so they never take them.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGHUP);
-  sigaddset(&sigs, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  int sig_fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
-
-  size_t pairs = (size_t(config.port_max) - config.port_min + 1) / 2;
-  // Two flows per port pair per interface, in the worker's share.
-  const uint32_t max_flows =
-      uint32_t((pairs / size_t(config.workers) + 1) * 2 * config.interfaces.size());
-
-  // One of the two engines; the control plane sees the Dataplane interface.
-  std::unique_ptr<vox::dataplane::SocketEngine> socket_engine;
-#ifdef VOX_HAVE_DPDK
-  std::unique_ptr<vox::dataplane::dpdk::DpdkEngine> dpdk_engine;
-#endif
-  vox::dataplane::Dataplane* plane = nullptr;
-  std::string io_method;
-  if (config.backend == "socket") {
-    vox::dataplane::SocketEngineConfig ec;
-    for (const auto& itf : config.interfaces) ec.interfaces.push_back(itf.local);
-    ec.workers = config.workers;
-    ec.max_flows_per_worker = max_flows;
-    ec.socket.coalesce_ns = int64_t(config.coalesce_us) * 1000;
-    ec.socket.use_uring = config.socket_io == "uring";
-    socket_engine = std::make_unique<vox::dataplane::SocketEngine>(ec);
-    plane = socket_engine.get();
-    io_method = std::string("socket backend, ") + socket_engine->io_method();
-  }
+  Engines engines;
+  if (config.backend == "socket") make_socket_engine(config, engines);
 #ifdef VOX_HAVE_DPDK
   if (config.backend == "dpdk") {
-    vox::dataplane::dpdk::DpdkEngineConfig dc;
-    dc.eal_args = config.dpdk_args;
-    for (const auto& p : config.dpdk_ports) dc.ports.push_back({p.ethdev, p.gateway, p.gateway6});
-    dc.host.interface_port = vox::control::dpdk_interface_ports(config);
-    dc.workers = config.workers;
-    dc.max_flows_per_worker = max_flows;
-    for (const auto& itf : config.interfaces) dc.host.addresses.push_back(itf.local);
-    dc.host.prefix_len = uint8_t(config.dpdk_prefix_len);
-    dc.host.prefix_len6 = uint8_t(config.dpdk_prefix_len6);
-    dc.idle_sleep_us = uint32_t(config.dpdk_idle_sleep_us);
-    auto created = vox::dataplane::dpdk::DpdkEngine::create(dc);
-    if (!created.ok()) {
-      spdlog::critical("DPDK backend: {}", created.error());
-      std::fprintf(stderr, "voxrelay: DPDK backend: %s\n", created.error().c_str());
+    if (auto err = make_dpdk_engine(config, engines); !err.empty()) {
+      spdlog::critical("DPDK backend: {}", err);
+      std::fprintf(stderr, "voxrelay: DPDK backend: %s\n", err.c_str());
       return 1;
     }
-    dpdk_engine = std::move(*created);
-    plane = dpdk_engine.get();
-    io_method = "dpdk backend, ports " + dpdk_engine->port_description() + ", steering " +
-                dpdk_engine->steering();
   }
 #endif
-  vox::control::CallManager calls(config, *plane);
+  vox::control::CallManager calls(config, *engines.plane);
   vox::control::NgServer ng(calls, config);
   if (auto err = ng.open(); !err.empty()) {
     spdlog::critical("{}", err);
     std::fprintf(stderr, "voxrelay: %s\n", err.c_str());
     return 1;
   }
-  if (socket_engine) socket_engine->start();
-#ifdef VOX_HAVE_DPDK
-  if (dpdk_engine) dpdk_engine->start();
-#endif
+  engines.start();
   spdlog::info("voxrelay up: NG on {}, media ports {}-{}, {} worker(s), {} interface(s), {}",
                config.listen_ng.to_string(), config.port_min, config.port_max, config.workers,
-               config.interfaces.size(), io_method);
+               config.interfaces.size(), engines.io_method);
   for (const auto& itf : config.interfaces)
     spdlog::info("interface {}: {} (advertised {})", itf.name, itf.local.to_string(),
                  itf.advertised.to_string());
 
-  int64_t next_tick = now().mono_ns;
-  for (;;) {
-    pollfd fds[2] = {{ng.fd(), POLLIN, 0}, {sig_fd, POLLIN, 0}};
-    poll(fds, 2, 200);
-    if (fds[1].revents & POLLIN) {
-      signalfd_siginfo si;
-      if (read(sig_fd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGPIPE &&
-          si.ssi_signo != SIGHUP) {
-        spdlog::info("signal {}: stopping", si.ssi_signo);
-        break;
-      }
-    }
-    auto t = now();
-    if (fds[0].revents & POLLIN) ng.poll_once(t);
-    if (t.mono_ns >= next_tick) {
-      size_t gone = calls.tick(t);
-      if (gone) spdlog::debug("{} call(s) ended by timeout or delete delay", gone);
-      next_tick = t.mono_ns + 1000000000;
-    }
-  }
+  control_loop(calls, ng, sig_fd);
   calls.destroy_all();
-  if (socket_engine) socket_engine->stop();
-#ifdef VOX_HAVE_DPDK
-  if (dpdk_engine) dpdk_engine->stop();
-#endif
+  engines.stop();
   if (!config.pidfile.empty()) unlink(config.pidfile.c_str());
   spdlog::info("voxrelay stopped");
   return 0;

@@ -22,6 +22,25 @@ namespace {
 
 constexpr uint32_t kHandoffRing = 4096;  // frames in flight from the RX core to one worker
 
+// The ethdev port id of each spec (empty name: the first port DPDK found).
+Result<std::vector<uint16_t>, std::string> find_ports(const std::vector<DpdkPortSpec>& specs) {
+  if (specs.size() > kMaxPorts) return Err{"at most " + std::to_string(kMaxPorts) + " DPDK ports"};
+  std::vector<uint16_t> ids;
+  for (const DpdkPortSpec& spec : specs) {
+    uint16_t id = 0;
+    if (!spec.name.empty()) {
+      if (rte_eth_dev_get_port_by_name(spec.name.c_str(), &id) != 0) return Err{"no DPDK port named " + spec.name};
+    } else {
+      id = rte_eth_find_next(0);
+      if (id >= RTE_MAX_ETHPORTS) return Err{std::string("no DPDK port: give a NIC (-a PCI) or a --vdev")};
+    }
+    if (std::find(ids.begin(), ids.end(), id) != ids.end())
+      return Err{"DPDK port " + (spec.name.empty() ? std::to_string(id) : spec.name) + " given twice"};
+    ids.push_back(id);
+  }
+  return ids;
+}
+
 }  // namespace
 
 struct DpdkEngine::Impl {
@@ -84,21 +103,9 @@ Result<std::unique_ptr<DpdkEngine>, std::string> DpdkEngine::create(const DpdkEn
 
   std::vector<DpdkPortSpec> specs = config.ports;
   if (specs.empty()) specs.emplace_back();
-  if (specs.size() > kMaxPorts) return Err{"at most " + std::to_string(kMaxPorts) + " DPDK ports"};
-  std::vector<uint16_t> ids;
-  for (const DpdkPortSpec& spec : specs) {
-    uint16_t id = 0;
-    if (!spec.name.empty()) {
-      if (rte_eth_dev_get_port_by_name(spec.name.c_str(), &id) != 0)
-        return Err{"no DPDK port named " + spec.name};
-    } else {
-      id = rte_eth_find_next(0);
-      if (id >= RTE_MAX_ETHPORTS) return Err{std::string("no DPDK port: give a NIC (-a PCI) or a --vdev")};
-    }
-    if (std::find(ids.begin(), ids.end(), id) != ids.end())
-      return Err{"DPDK port " + (spec.name.empty() ? std::to_string(id) : spec.name) + " given twice"};
-    ids.push_back(id);
-  }
+  auto port_ids = find_ports(specs);
+  if (!port_ids.ok()) return Err{port_ids.error()};
+  const std::vector<uint16_t>& ids = *port_ids;
   const uint32_t nports = uint32_t(ids.size());
 
   PortConfig pc;

@@ -59,6 +59,74 @@ DpdkPort& DpdkPort::operator=(DpdkPort&& other) noexcept {
 }
 DpdkPort::~DpdkPort() { close(); }
 
+// What the port can offload and what it is asked to (info.supported,
+// info.enabled, info.rss), as the configuration DPDK takes.
+rte_eth_conf port_conf(const rte_eth_dev_info& dev_info, const PortConfig& cfg, PortInfo& info) {
+  info.supported.tx_ipv4 = (dev_info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) != 0;
+  info.supported.tx_udp = (dev_info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_UDP_CKSUM) != 0;
+  info.supported.rx_ipv4 = (dev_info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) != 0;
+  info.supported.rx_udp = (dev_info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_UDP_CKSUM) != 0;
+  if (cfg.tx_checksum_offload) {
+    info.enabled.tx_ipv4 = info.supported.tx_ipv4;
+    info.enabled.tx_udp = info.supported.tx_udp;
+  }
+  if (cfg.rx_checksum_offload) {
+    info.enabled.rx_ipv4 = info.supported.rx_ipv4;
+    info.enabled.rx_udp = info.supported.rx_udp;
+  }
+  rte_eth_conf conf{};
+  if (info.enabled.tx_ipv4) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+  if (info.enabled.tx_udp) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+  if (info.enabled.rx_ipv4) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
+  if (info.enabled.rx_udp) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+  const uint64_t rss_hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & dev_info.flow_type_rss_offloads;
+  if (cfg.rx_queues > 1 && rss_hf != 0) {
+    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
+    info.rss = true;
+  }
+  return conf;
+}
+
+// The NUMA socket whose pool RX queue q takes its mbufs from.
+int queue_socket(const PortConfig& cfg, const PortInfo& info, uint16_t q) {
+  return q < cfg.rx_queue_sockets.size() && cfg.rx_queue_sockets[q] >= 0 ? cfg.rx_queue_sockets[q] : info.socket;
+}
+
+// One pool per NUMA socket that polls an RX queue. Each is sized for its
+// RX rings full, every TX ring full (a received mbuf may wait in any TX
+// queue), one burst in flight per queue and every lcore's cache full. On
+// failure none is left.
+Result<bool, std::string> create_pools(const PortConfig& cfg, const PortInfo& info, uint16_t rxd, uint16_t txd,
+                                       std::map<int, rte_mempool*>& pools) {
+  std::map<int, uint32_t> rx_queues_on;
+  for (uint16_t q = 0; q < cfg.rx_queues; ++q) ++rx_queues_on[queue_socket(cfg, info, q)];
+  static std::atomic<uint32_t> pool_serial{0};
+  for (const auto& [socket, nq] : rx_queues_on) {
+    uint32_t n = cfg.mbufs_per_pool;
+    const uint32_t cache_want = std::min<uint32_t>(cfg.mbuf_cache_size, RTE_MEMPOOL_CACHE_MAX_SIZE);
+    if (n == 0) {
+      n = nq * rxd + uint32_t{cfg.tx_queues} * txd + (nq + cfg.tx_queues) * uint32_t{cfg.burst_size} +
+          rte_lcore_count() * cache_want;
+      n = ring_friendly(n);
+    }
+    // rte_mempool_create rejects a cache larger than n / 1.5.
+    const uint32_t cache = std::min<uint32_t>(cache_want, n * 2 / 3);
+    char pool_name[RTE_MEMPOOL_NAMESIZE];
+    std::snprintf(pool_name, sizeof pool_name, "vox_p%u_s%d_%u", info.port_id, socket, pool_serial.fetch_add(1));
+    rte_mempool* pool = rte_pktmbuf_pool_create(pool_name, n, cache, 0, cfg.mbuf_data_room, socket);
+    if (pool == nullptr) {
+      const int err = rte_errno;
+      for (auto& [s, p] : pools) rte_mempool_free(p);
+      pools.clear();
+      return Err{"rte_pktmbuf_pool_create(" + std::to_string(n) + " mbufs, socket " + std::to_string(socket) +
+                 "): " + rte_strerror(err)};
+    }
+    pools[socket] = pool;
+  }
+  return true;
+}
+
 Result<DpdkPort, std::string> DpdkPort::open(uint16_t port_id, const PortConfig& cfg) {
   if (!eal_running()) return Err{std::string("EAL is not running")};
   if (!rte_eth_dev_is_valid_port(port_id)) {
@@ -87,30 +155,7 @@ Result<DpdkPort, std::string> DpdkPort::open(uint16_t port_id, const PortConfig&
                " RX / " + std::to_string(dev_info.max_tx_queues) + " TX queues"};
   }
 
-  info.supported.tx_ipv4 = (dev_info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) != 0;
-  info.supported.tx_udp = (dev_info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_UDP_CKSUM) != 0;
-  info.supported.rx_ipv4 = (dev_info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) != 0;
-  info.supported.rx_udp = (dev_info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_UDP_CKSUM) != 0;
-  if (cfg.tx_checksum_offload) {
-    info.enabled.tx_ipv4 = info.supported.tx_ipv4;
-    info.enabled.tx_udp = info.supported.tx_udp;
-  }
-  if (cfg.rx_checksum_offload) {
-    info.enabled.rx_ipv4 = info.supported.rx_ipv4;
-    info.enabled.rx_udp = info.supported.rx_udp;
-  }
-
-  rte_eth_conf conf{};
-  if (info.enabled.tx_ipv4) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
-  if (info.enabled.tx_udp) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
-  if (info.enabled.rx_ipv4) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
-  if (info.enabled.rx_udp) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
-  const uint64_t rss_hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & dev_info.flow_type_rss_offloads;
-  if (cfg.rx_queues > 1 && rss_hf != 0) {
-    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-    conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
-    info.rss = true;
-  }
+  const rte_eth_conf conf = port_conf(dev_info, cfg, info);
   if (int ret = rte_eth_dev_configure(port_id, cfg.rx_queues, cfg.tx_queues, &conf); ret != 0) {
     return Err{errtext("rte_eth_dev_configure", ret)};
   }
@@ -122,36 +167,7 @@ Result<DpdkPort, std::string> DpdkPort::open(uint16_t port_id, const PortConfig&
   info.rx_descriptors = rxd;
   info.tx_descriptors = txd;
 
-  // One pool per NUMA socket that polls an RX queue. Each is sized for its
-  // RX rings full, every TX ring full (a received mbuf may wait in any TX
-  // queue), one burst in flight per queue and every lcore's cache full.
-  std::map<int, uint32_t> rx_queues_on;
-  for (uint16_t q = 0; q < cfg.rx_queues; ++q) {
-    const int s = q < cfg.rx_queue_sockets.size() && cfg.rx_queue_sockets[q] >= 0 ? cfg.rx_queue_sockets[q] : info.socket;
-    ++rx_queues_on[s];
-  }
-  static std::atomic<uint32_t> pool_serial{0};
-  for (const auto& [socket, nq] : rx_queues_on) {
-    uint32_t n = cfg.mbufs_per_pool;
-    const uint32_t cache_want = std::min<uint32_t>(cfg.mbuf_cache_size, RTE_MEMPOOL_CACHE_MAX_SIZE);
-    if (n == 0) {
-      n = nq * rxd + uint32_t{cfg.tx_queues} * txd + (nq + cfg.tx_queues) * uint32_t{cfg.burst_size} +
-          rte_lcore_count() * cache_want;
-      n = ring_friendly(n);
-    }
-    // rte_mempool_create rejects a cache larger than n / 1.5.
-    const uint32_t cache = std::min<uint32_t>(cache_want, n * 2 / 3);
-    char pool_name[RTE_MEMPOOL_NAMESIZE];
-    std::snprintf(pool_name, sizeof pool_name, "vox_p%u_s%d_%u", port_id, socket, pool_serial.fetch_add(1));
-    rte_mempool* pool = rte_pktmbuf_pool_create(pool_name, n, cache, 0, cfg.mbuf_data_room, socket);
-    if (pool == nullptr) {
-      const int err = rte_errno;
-      for (auto& [s, p] : impl->pools) rte_mempool_free(p);
-      return Err{"rte_pktmbuf_pool_create(" + std::to_string(n) + " mbufs, socket " + std::to_string(socket) +
-                 "): " + rte_strerror(err)};
-    }
-    impl->pools[socket] = pool;
-  }
+  if (auto made = create_pools(cfg, info, rxd, txd, impl->pools); !made.ok()) return Err{made.error()};
   auto fail = [&](std::string msg) -> Result<DpdkPort, std::string> {
     // The port is configured but not started; its queues reference the pools
     // only until the next configure, so they can go.
@@ -163,7 +179,7 @@ Result<DpdkPort, std::string> DpdkPort::open(uint16_t port_id, const PortConfig&
   rte_eth_rxconf rxconf = dev_info.default_rxconf;
   rxconf.offloads = conf.rxmode.offloads;
   for (uint16_t q = 0; q < cfg.rx_queues; ++q) {
-    const int s = q < cfg.rx_queue_sockets.size() && cfg.rx_queue_sockets[q] >= 0 ? cfg.rx_queue_sockets[q] : info.socket;
+    const int s = queue_socket(cfg, info, q);
     if (int ret = rte_eth_rx_queue_setup(port_id, q, rxd, static_cast<unsigned>(s), &rxconf, impl->pools[s]); ret != 0) {
       return fail(errtext(("rte_eth_rx_queue_setup(queue " + std::to_string(q) + ")").c_str(), ret));
     }
