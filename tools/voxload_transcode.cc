@@ -1,15 +1,15 @@
+// voxload --transcode: the audio tables (µ-law speech, Opus packets encoded
+// once with libopus), B's answer SDP, and the mapping of the relay's output
+// packets to the inputs they came from (voxload_transcode.h explains it).
 #include "voxload_transcode.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <opus/opus.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <cstdio>
+#include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <numbers>
 #include <random>
 #include <sstream>
@@ -261,58 +261,6 @@ uint64_t TranscodeLoad::anchor_shift_sum() const {
   uint64_t sum = 0;
   for (const auto& s : streams_) sum += s.anchor_shift;
   return sum;
-}
-
-long process_rss_kb(int pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.starts_with("VmRSS:")) return std::atol(line.c_str() + 6);
-  return -1;
-}
-
-std::string proc_net_udp_key(const sockaddr_storage& ss) {
-  // The kernel prints the address words as native-endian integers (%08X)
-  // and the port in host order (%04X).
-  char buf[64];
-  if (ss.ss_family == AF_INET) {
-    const auto& a = reinterpret_cast<const sockaddr_in&>(ss);
-    std::snprintf(buf, sizeof buf, "%08X:%04X", unsigned(a.sin_addr.s_addr), unsigned(ntohs(a.sin_port)));
-    return buf;
-  }
-  const auto& a = reinterpret_cast<const sockaddr_in6&>(ss);
-  uint32_t w[4];
-  std::memcpy(w, &a.sin6_addr, sizeof w);
-  std::snprintf(buf, sizeof buf, "%08X%08X%08X%08X:%04X", unsigned(w[0]), unsigned(w[1]), unsigned(w[2]),
-                unsigned(w[3]), unsigned(ntohs(a.sin6_port)));
-  return buf;
-}
-
-SocketDrops socket_drops(const std::unordered_set<std::string>& relay, const std::unordered_set<std::string>& own) {
-  long long relay_drops = 0, own_drops = 0;
-  size_t relay_seen = 0, own_seen = 0;
-  for (const char* path : {"/proc/net/udp", "/proc/net/udp6"}) {
-    std::ifstream f(path);
-    std::string line;
-    std::getline(f, line);  // header
-    while (std::getline(f, line)) {
-      // sl local_address rem_address ... drops (the last field)
-      std::istringstream in(line);
-      std::string sl, local, field, last;
-      if (!(in >> sl >> local)) continue;
-      while (in >> field) last = field;
-      const long long drops = std::atoll(last.c_str());
-      if (relay.contains(local)) {
-        relay_drops += drops;
-        ++relay_seen;
-      }
-      if (own.contains(local)) {
-        own_drops += drops;
-        ++own_seen;
-      }
-    }
-  }
-  return {relay_seen ? relay_drops : -1, own_seen ? own_drops : -1};
 }
 
 }  // namespace voxload

@@ -36,8 +36,6 @@
 //    payload type or PCMU size is counted.
 #pragma once
 
-#include <sys/socket.h>
-
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -45,7 +43,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
 #include "control/ng_value.h"
@@ -153,22 +150,5 @@ class TranscodeLoad {
   size_t max_opus_ = 0;
   TranscodeOptions opt_;
 };
-
-// Bytes of resident memory (VmRSS) of a process, in KiB; -1 if unreadable.
-long process_rss_kb(int pid);
-
-// Datagrams the kernel dropped at UDP sockets (the `drops` column of
-// /proc/net/udp and udp6: receive buffer full), summed over the sockets
-// bound to the relay's media endpoints this run sends to, and over
-// voxload's own. -1 when none of them is visible (e.g. a relay in another
-// network namespace). A transcoding relay conceals a lost input frame, so
-// loss at its own sockets shows here, not in the delivered count.
-struct SocketDrops {
-  long long relay = -1;
-  long long own = -1;
-};
-// The local_address field of /proc/net/udp{,6} for an endpoint ("0100007F:C350").
-std::string proc_net_udp_key(const sockaddr_storage& ss);
-SocketDrops socket_drops(const std::unordered_set<std::string>& relay, const std::unordered_set<std::string>& own);
 
 }  // namespace voxload

@@ -1,0 +1,81 @@
+// voxload's flags: names, help texts, defaults and checks (CLI11). Scripts
+// (bench/*.sh, tests/integration/) pass these names: keep them stable.
+#include "voxload_options.h"
+
+#include <CLI/CLI.hpp>
+
+#include "voxload_marker.h"
+
+namespace voxload {
+
+std::optional<int> parse_options(int argc, char** argv, Options* out) {
+  Options& opt = *out;
+  CLI::App app{"voxload: NG call setup + paced RTP load through a relay; loss and latency"};
+  app.add_option("--ng", opt.ng, "Relay NG address IP:PORT (required unless --direct)");
+  app.add_option("--calls", opt.calls, "Concurrent calls (2 streams each)")->required()->check(CLI::Range(1, 100000));
+  auto* pps = app.add_option("--pps-per-stream", opt.pps_per_stream, "Packets/s per stream (50 = 20 ms ptime)")
+                  ->capture_default_str()
+                  ->check(CLI::Range(0.1, 100000.0));
+  app.add_option("--rate", opt.rate, "Total packets/s over all streams (instead of --pps-per-stream)")
+      ->check(CLI::Range(1.0, 10000000.0))
+      ->excludes(pps);
+  app.add_option("--duration", opt.duration, "Measured seconds")->capture_default_str()->check(CLI::Range(0.1, 86400.0));
+  app.add_option("--warmup", opt.warmup, "Unmeasured seconds before the window")->capture_default_str()->check(
+      CLI::Range(0.0, 3600.0));
+  app.add_option("--local", opt.local, "Local IP for the media sockets (side A's, and B's without --local-b)")
+      ->capture_default_str();
+  app.add_option("--local-b", opt.local_b, "Local IP for side B's (the callee's) media sockets (default: --local)");
+  app.add_option("--direction", opt.direction,
+                 "A,B: NG interface names sent as the offer's direction (A's side first, then B's), "
+                 "e.g. trunk,clients")
+      ->delimiter(',')
+      ->expected(2);
+  auto* payload_opt = app.add_option("--payload", opt.payload, "UDP payload bytes per packet (RTP header included)")
+      ->capture_default_str()
+      ->check(CLI::Range(int(kMinPayload), 1472));
+  app.add_flag("--json", opt.json, "Print the report as one JSON line");
+  app.add_flag("--keep-calls", opt.keep_calls, "Do not delete the calls at the end");
+  app.add_option("--tick-us", opt.tick_us, "Pacing tick: packets due are sent in one batch per tick")
+      ->capture_default_str()
+      ->check(CLI::Range(20, 100000));
+  app.add_option("--io", opt.io, "uring or epoll")->capture_default_str()->check(CLI::IsMember({"uring", "epoll"}));
+  app.add_option("--relay-pid", opt.relay_pid, "Sample this process's CPU time at the window's start and end");
+  app.add_option("--ng-timeout-ms", opt.ng_timeout_ms, "NG reply timeout per attempt")->capture_default_str();
+  app.add_option("--drain-ms", opt.drain_ms, "Wait after sending stops; later arrivals count as lost")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 60000));
+  app.add_flag("--socket-drops", opt.socket_drops,
+               "Report the kernel's receive-buffer drops at the relay's media sockets and at ours "
+               "(/proc/net/udp, read at the window's start and end; on by default with --transcode)");
+  auto* tc_flag = app.add_flag("--transcode", opt.transcode,
+                               "A offers PCMU + telephone-event with codec {transcode: [opus]}, B answers "
+                               "opus/48000/2: the relay transcodes both ways (PCMU packets are 172 bytes; "
+                               "latency from the RTP timeline, see voxload_transcode.h)");
+  app.add_option("--opus-rate", opt.tc.opus_rate, "--transcode: B's Opus encoder input rate (48000 full band, 8000 narrowband)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({8000, 48000}))
+      ->needs(tc_flag);
+  app.add_option("--opus-bitrate", opt.tc.opus_bitrate, "--transcode: B's Opus bitrate, bit/s")
+      ->capture_default_str()
+      ->check(CLI::Range(6000, 510000))
+      ->needs(tc_flag);
+  app.add_flag("--answer-no-fec{false}", opt.tc.answer_fec,
+               "--transcode: B answers useinbandfec=0, so the relay sends no in-band FEC")
+      ->needs(tc_flag);
+  app.add_flag("--direct", opt.direct,
+               "Calibration without a relay: each side sends straight to the other's socket, "
+               "measuring the generator's own cost and latency floor")
+      ->excludes(tc_flag);
+  tc_flag->excludes(payload_opt);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  return std::nullopt;
+}
+
+}  // namespace voxload
