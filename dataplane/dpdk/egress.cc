@@ -99,7 +99,7 @@ void EgressPath::forward(FrameBurst& fb, const TxPacket* tx, uint32_t n, int64_t
   // resolved answer stays the answer.
   uint32_t memo_hop = 0;
   uint8_t memo_port = 0;
-  net::MacAddr memo_mac;
+  net::MacAddr memo_mac, resolved;
   // In registers: every frame written below is char memory, which may
   // alias any member, so a member read in the loop would be read again
   // after each rewrite.
@@ -122,21 +122,21 @@ void EgressPath::forward(FrameBurst& fb, const TxPacket* tx, uint32_t n, int64_t
     const uint8_t pe = port_of[iface];
     WorkerPort& out = ports[pe];
     const uint32_t hop = out.next_hop(dst4, src4, v4_mask);
-    net::MacAddr dst_mac = memo_mac;
+    // The MAC is read where it is kept and copied once, into the frame.
+    const net::MacAddr* dst_mac = &memo_mac;
     auto res = net::ArpCache::Resolve::kResolved;
     if (hop != memo_hop || pe != memo_port || hop == 0) {
-      res = out.arp.resolve(hop, now, &dst_mac);
+      res = out.arp.resolve(hop, now, &resolved);
+      dst_mac = &resolved;
       if (res == net::ArpCache::Resolve::kResolved) {
         memo_hop = hop;
         memo_port = pe;
-        memo_mac = dst_mac;
+        memo_mac = resolved;
       }
     }
     uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
     if (!t.rewritten) [[likely]] {
       net::Udp4Rewrite rw;
-      rw.dst_mac = dst_mac;
-      rw.src_mac = out.mac;
       rw.src_be = to_wire32(src4);
       rw.dst_be = to_wire32(dst4);
       rw.src_port_be = to_wire16(local_key_port(t.source));
@@ -144,11 +144,11 @@ void EgressPath::forward(FrameBurst& fb, const TxPacket* tx, uint32_t n, int64_t
       rw.ttl = kRelayTtl;
       rw.udp_checksum = out.tx_udp_offload ? net::UdpChecksumMode::kOffload : net::UdpChecksumMode::kSoftware;
       rw.offload_ip_checksum = out.tx_ip_offload;
-      net::rewrite_udp4(d, d + v.l3_offset, d + v.l4_offset, rw);
+      net::rewrite_udp4(d, d + v.l3_offset, d + v.l4_offset, *dst_mac, out.mac, rw);
     } else {
       // SRTP resized the payload in place: new lengths, fresh checksum.
       m->data_len = m->pkt_len = uint16_t(v.payload_offset + t.len);
-      net::rewrite_udp_frame(d, v, net::as_rewrite(frame_spec(out, t, dst_mac), t.len));
+      net::rewrite_udp_frame(d, v, net::as_rewrite(frame_spec(out, t, *dst_mac), t.len));
     }
     request_offloads(m, v.l3_offset, uint16_t(v.l4_offset - v.l3_offset), out.tx_ip_offload, out.tx_udp_offload);
     if (res == net::NeighborResolve::kResolved) [[likely]] {

@@ -38,8 +38,6 @@ bool rewrite_udp_frame(uint8_t* frame, const FrameView& v, const UdpRewrite& rw)
 
   if (v4 && !new_payload) {
     Udp4Rewrite r4;
-    r4.dst_mac = rw.dst_mac;
-    r4.src_mac = rw.src_mac;
     r4.src_be = load_wire32(v4_bytes(rw.src.addr));
     r4.dst_be = load_wire32(v4_bytes(rw.dst.addr));
     r4.src_port_be = to_wire16(rw.src.port);
@@ -47,7 +45,7 @@ bool rewrite_udp_frame(uint8_t* frame, const FrameView& v, const UdpRewrite& rw)
     r4.ttl = new_ttl;
     r4.udp_checksum = rw.udp_checksum;
     r4.offload_ip_checksum = rw.offload_ip_checksum;
-    rewrite_udp4(frame, ip, udp, r4);
+    rewrite_udp4(frame, ip, udp, rw.dst_mac, rw.src_mac, r4);
     return true;
   }
 

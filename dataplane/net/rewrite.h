@@ -55,9 +55,9 @@ inline void write_ethernet(uint8_t* frame, const MacAddr& dst, const MacAddr& sr
 
 // The relay's per-packet case, IPv4 to IPv4 with the payload as parsed:
 // what rewrite_udp_frame does, from values the caller has at hand
-// (addresses and ports in network byte order, as on the wire).
+// (addresses and ports in network byte order, as on the wire; the MACs
+// where the caller keeps them, copied once, straight into the frame).
 struct Udp4Rewrite {
-  MacAddr dst_mac, src_mac;
   uint32_t src_be = 0, dst_be = 0;
   uint16_t src_port_be = 0, dst_port_be = 0;
   uint8_t ttl = 0;  // the new TTL (never 0 here: the caller decremented or set it)
@@ -69,9 +69,9 @@ struct Udp4Rewrite {
 // Both checksums are patched with RFC 1624 eqn. 3 from the changed words,
 // summed in native byte order (RFC 1071 §2(B)): the cost is a few adds,
 // whatever the payload. A zero UDP checksum stays zero in kSoftware mode.
-[[gnu::always_inline]] inline void rewrite_udp4(uint8_t* frame, uint8_t* ip, uint8_t* udp,
-                                                const Udp4Rewrite& rw) {
-  write_ethernet(frame, rw.dst_mac, rw.src_mac);
+[[gnu::always_inline]] inline void rewrite_udp4(uint8_t* frame, uint8_t* ip, uint8_t* udp, const MacAddr& dst_mac,
+                                                const MacAddr& src_mac, const Udp4Rewrite& rw) {
+  write_ethernet(frame, dst_mac, src_mac);
   uint8_t ports_bytes[4];
   std::memcpy(ports_bytes, &rw.src_port_be, 2);
   std::memcpy(ports_bytes + 2, &rw.dst_port_be, 2);
