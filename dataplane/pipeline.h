@@ -6,41 +6,19 @@
 
 #include <cstdint>
 
+#include "dataplane/packet.h"
 #include "dataplane/slow_path.h"
 #include "dataplane/worker.h"
 
 namespace vox::dataplane {
 
-inline constexpr uint32_t kBurstSize = 32;
-
-struct RxPacket {
-  uint8_t* data;
-  uint16_t len;
-  LocalKey local;   // where it arrived
-  Endpoint source;  // who sent it
-  // Octets the buffer holds from `data` on (>= len): SRTP protect appends
-  // its tag in place. 0 (or len): no room, a packet to an SRTP party drops.
-  uint16_t capacity = 0;
-};
-
-struct TxPacket {
-  const uint8_t* data;
-  uint16_t len;
-  Endpoint dest;
-  uint32_t rx_index;  // which RxPacket it is (DPDK: the mbuf to rewrite and send)
-  LocalKey source;    // the egress flow's local endpoint: the port it leaves from
-  // SRTP rewrote the payload in place (len may differ from the RxPacket's):
-  // DPDK sets the new lengths and recomputes the UDP checksum.
-  bool rewritten = false;
-};
-
 // Processes n packets received at now_ns; writes forwarded ones to tx and
 // returns how many. tx must have room for n entries. Drops are counted per
 // worker and per flow by reason. With `slow` (the worker has a slow-path
 // consumer), STUN and DTLS on a flow's port are listed there for the
-// burst loop to hand over instead of being dropped as not-media. SRTP is undone on arrival from and applied
-// on egress to an SRTP party in the packet's own buffer: the bytes rx
-// points to change, rx itself does not. RTP of transcoded flows does not
+// burst loop to hand over instead of being dropped as not-media. SRTP is
+// undone on arrival from and applied on egress to an SRTP party in the
+// packet's own buffer: the bytes rx points to change, rx itself does not. RTP of transcoded flows does not
 // come back in tx: the packets the transcoders generate are appended to
 // w.generated(), which the backend sends and clears after each call.
 uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t now_ns,

@@ -20,7 +20,7 @@
 #include "base/names.h"
 #include "codecs/transcoder.h"
 #include "dataplane/flow.h"
-#include "dataplane/pipeline.h"
+#include "dataplane/packet.h"
 
 namespace vox::dataplane {
 

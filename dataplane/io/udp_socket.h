@@ -11,7 +11,8 @@
 #include "base/endpoint.h"
 #include "base/result.h"
 #include "dataplane/dataplane.h"
-#include "dataplane/pipeline.h"
+#include "dataplane/packet.h"
+#include "dataplane/worker.h"
 
 namespace vox::dataplane {
 
