@@ -55,11 +55,7 @@ Egress WorkerState::egress_to(FlowId to) const {
 
 void WorkerState::refresh_egress(FlowId id) { flows_[id].fast.rtp = egress_to(flows_[id].state.egress_rtp); }
 
-void WorkerState::send_failed(LocalKey from) {
-  bump(counters_.drops[size_t(DropReason::kSendFailed)]);
-  if (const FlowId id = table_.find(from); id != kNoFlow)
-    bump(flows_[id].drops.by_reason[size_t(DropReason::kSendFailed)]);
-}
+void WorkerState::send_failed(LocalKey from) { drop(table_.find(from), DropReason::kSendFailed); }
 
 FlowSnapshot WorkerState::snapshot(FlowId id) const {
   FlowSnapshot s;

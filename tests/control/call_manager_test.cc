@@ -55,7 +55,7 @@ TEST_F(CallManagerTest, OfferAnswerWiresFlowsBothWays) {
   const MediaSide& b = c->parties[1].media[0];
   EXPECT_EQ(a.rtp_port, port_a);
   EXPECT_EQ(b.rtp_port, port_b);
-  const auto& w = plane.worker(c->worker);
+  const auto& w = plane.state(c->worker);
   const auto& fa = w.flow(a.rtp_flow).state;
   const auto& fb = w.flow(b.rtp_flow).state;
   EXPECT_EQ(fa.egress_rtp, b.rtp_flow);
@@ -170,7 +170,7 @@ TEST_F(CallManagerTest, MediaActivityComesFromCountersMoving) {
   const Call* c = cm->find("call-1");
   ASSERT_NE(c, nullptr);
   const MediaSide& a = c->parties[0].media[0];
-  auto& w = plane.mutable_worker(c->worker);
+  auto& w = plane.state(c->worker);
   auto at = [&](int64_t s) {
     auto t = now;
     t.mono_ns += s * 1'000'000'000;
@@ -210,7 +210,7 @@ TEST_F(CallManagerTest, RtcpMuxNegotiation) {
   EXPECT_NE(ans->sdp.find("a=rtcp:" + std::to_string(sdp_port(ans->sdp)) + "\r\n"),
             std::string::npos);  // RFC 5761: a=rtcp is the RTP port once muxed
   const Call* c = cm->find("call-1");
-  const auto& w = plane.worker(c->worker);
+  const auto& w = plane.state(c->worker);
   const MediaSide& a = c->parties[0].media[0];
   const MediaSide& b = c->parties[1].media[0];
   EXPECT_TRUE(a.uses_mux && b.uses_mux);
@@ -227,7 +227,7 @@ TEST_F(CallManagerTest, RtcpMuxNegotiation) {
   EXPECT_EQ(ans2->sdp.find("a=rtcp-mux"), std::string::npos);
   const Call* c2 = cm->find("call-2");
   const MediaSide& b2 = c2->parties[1].media[0];
-  EXPECT_EQ(plane.worker(c2->worker).flow(c2->parties[0].media[0].rtp_flow).state.egress_rtcp,
+  EXPECT_EQ(plane.state(c2->worker).flow(c2->parties[0].media[0].rtp_flow).state.egress_rtcp,
             b2.rtcp_flow);
 }
 

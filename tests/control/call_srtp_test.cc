@@ -131,8 +131,8 @@ struct CallSrtpTest : testing::CallFixture<1> {
   const MediaSide& side(int party, const std::string& call_id = "call-1") {
     return cm->find(call_id)->parties[party].media[0];
   }
-  dataplane::SrtpSlot* slot(FlowId id) { return plane.mutable_worker(0).srtp(id); }
-  bool flagged(FlowId id) { return plane.worker(0).flow(id).state.flags & kFlowSrtp; }
+  dataplane::SrtpSlot* slot(FlowId id) { return plane.state(0).srtp(id); }
+  bool flagged(FlowId id) { return plane.state(0).flow(id).state.flags & kFlowSrtp; }
 
   // Both flows of the side hold their own slot: inbound unprotects with
   // the party's key, outbound protects with the relay's, both `suite`.
@@ -165,7 +165,7 @@ struct CallSrtpTest : testing::CallFixture<1> {
     EXPECT_EQ(cm->find(call_id), nullptr);
     EXPECT_TRUE(plane.bound.empty());
     EXPECT_EQ(cm->free_port_pairs(), free_pairs);
-    EXPECT_EQ(plane.srtp_commands, 0);
+    EXPECT_EQ(plane.srtp_commands(), 0);
   }
 };
 
@@ -198,7 +198,7 @@ TEST_F(CallSrtpTest, PlainToSrtpOffersEverySuiteStrongestFirstWithFreshKeys) {
       offer(sdp(4100, kOfferer, "RTP/AVP"), {transport("RTP/SAVP")}, "call-2");
   for (const auto& l : crypto_lines(other)) EXPECT_EQ(keys.count(l.key), 0u) << l.suite;
   EXPECT_EQ(crypto_lines(other).size(), 5u);
-  EXPECT_EQ(plane.srtp_commands, 0);  // nothing installed before the answer
+  EXPECT_EQ(plane.srtp_commands(), 0);  // nothing installed before the answer
 }
 
 TEST_F(CallSrtpTest, AnswerPickingASuiteInstallsItOnBothFlowsOfTheSrtpSideOnly) {
@@ -226,7 +226,7 @@ TEST_F(CallSrtpTest, AnswerPickingASuiteInstallsItOnBothFlowsOfTheSrtpSideOnly) 
     EXPECT_EQ(bytes(side(1, id).srtp->outbound), base64_decode(offered[tag - 1].key));
     port += 10;
   }
-  EXPECT_EQ(plane.srtp_commands, 2 * 5);
+  EXPECT_EQ(plane.srtp_commands(), 2 * 5);
 }
 
 // --- SRTP offerer, plain answerer --------------------------------------------------------
@@ -294,7 +294,7 @@ TEST_F(CallSrtpTest, AnswerTransportProtocolAcceptTakesTheAnswerersProfile) {
   EXPECT_NE(r.find_string("warning").value_or("").find("does not match the offer"),
             std::string::npos);
   expect_srtp(side(1), SrtpSuite::kAeadAes128Gcm);
-  EXPECT_EQ(plane.srtp_commands, 2);  // the same keys three times: installed once
+  EXPECT_EQ(plane.srtp_commands(), 2);  // the same keys three times: installed once
 }
 
 // --- SDES flags ---------------------------------------------------------------------------
@@ -425,7 +425,7 @@ TEST_F(CallSrtpTest, BrokenAnswersAreNgErrorsAndChangeNothing) {
   }
   EXPECT_FALSE(cm->find("call-1")->answered);
   expect_plain(side(1));
-  EXPECT_EQ(plane.srtp_commands, 0);
+  EXPECT_EQ(plane.srtp_commands(), 0);
   EXPECT_EQ(plane.bound.size(), 4u);
   // The offer still stands: a good answer completes it.
   answer(sdp(5000, kAnswerer, "RTP/SAVP", {good.text}));
@@ -439,7 +439,7 @@ TEST_F(CallSrtpTest, AnswererDecliningSrtpIsRelayedPlain) {
   EXPECT_EQ(proto_of(to_a), "RTP/AVP");
   expect_plain(side(0));
   expect_plain(side(1));
-  EXPECT_EQ(plane.srtp_commands, 0);
+  EXPECT_EQ(plane.srtp_commands(), 0);
 }
 
 // --- re-offers ------------------------------------------------------------------------------
@@ -451,7 +451,7 @@ TEST_F(CallSrtpTest, UnchangedReofferKeepsTheInstalledSlots) {
   const std::string first_a = answer(sdp(5000, kAnswerer, "RTP/SAVP", {b.text}));
   const dataplane::SrtpSlot* slots[] = {slot(side(0).rtp_flow), slot(side(0).rtcp_flow),
                                         slot(side(1).rtp_flow), slot(side(1).rtcp_flow)};
-  ASSERT_EQ(plane.srtp_commands, 4);
+  ASSERT_EQ(plane.srtp_commands(), 4);
 
   // Same keys both ways: the relay re-offers and re-answers its own keys
   // unchanged, and no slot is replaced (replay windows, ROCs survive).
@@ -461,7 +461,7 @@ TEST_F(CallSrtpTest, UnchangedReofferKeepsTheInstalledSlots) {
     EXPECT_EQ(crypto_lines(again_b)[i].key, crypto_lines(first_b)[i].key);
   const std::string again_a = answer(sdp(5000, kAnswerer, "RTP/SAVP", {b.text}));
   EXPECT_EQ(crypto_lines(again_a).at(0).key, crypto_lines(first_a).at(0).key);
-  EXPECT_EQ(plane.srtp_commands, 4);
+  EXPECT_EQ(plane.srtp_commands(), 4);
   const dataplane::SrtpSlot* now_slots[] = {slot(side(0).rtp_flow), slot(side(0).rtcp_flow),
                                             slot(side(1).rtp_flow), slot(side(1).rtcp_flow)};
   for (size_t i = 0; i < 4; ++i) EXPECT_EQ(now_slots[i], slots[i]) << i;
@@ -472,7 +472,7 @@ TEST_F(CallSrtpTest, ReofferFromTheAnswererWithItsKeyKeepsTheSlots) {
   const PeerLine b = peer_line(2, SrtpSuite::kAeadAes128Gcm);
   answer(sdp(5000, kAnswerer, "RTP/SAVP", {b.text}));
   const std::vector<uint8_t> relay_key = bytes(side(1).srtp->outbound);
-  ASSERT_EQ(plane.srtp_commands, 2);
+  ASSERT_EQ(plane.srtp_commands(), 2);
 
   // B re-INVITEs, offering the key it has; the relay answers it with the
   // key B already has, and A stays plain.
@@ -480,7 +480,7 @@ TEST_F(CallSrtpTest, ReofferFromTheAnswererWithItsKeyKeepsTheSlots) {
   const std::string to_b = answer(sdp(4000, kOfferer, "RTP/AVP"), {}, "call-1", "B", "A");
   ASSERT_EQ(crypto_lines(to_b).size(), 1u);
   EXPECT_EQ(base64_decode(crypto_lines(to_b)[0].key), relay_key);
-  EXPECT_EQ(plane.srtp_commands, 2);
+  EXPECT_EQ(plane.srtp_commands(), 2);
   expect_srtp(side(1), SrtpSuite::kAeadAes128Gcm);
   expect_plain(side(0));
 }
@@ -489,12 +489,12 @@ TEST_F(CallSrtpTest, ReofferWithANewKeyReplacesTheSlotsAndGetsANewRelayKey) {
   const PeerLine a1 = peer_line(1, SrtpSuite::kAesCm128HmacSha1_80);
   offer(sdp(4000, kOfferer, "RTP/SAVP", {a1.text}), {transport("RTP/AVP")});
   const std::string first = answer(sdp(5000, kAnswerer, "RTP/AVP"));
-  ASSERT_EQ(plane.srtp_commands, 2);
+  ASSERT_EQ(plane.srtp_commands(), 2);
 
   const PeerLine a2 = peer_line(1, SrtpSuite::kAesCm128HmacSha1_80);  // same tag and suite
   offer(sdp(4000, kOfferer, "RTP/SAVP", {a2.text}), {transport("RTP/AVP")});
   const std::string second = answer(sdp(5000, kAnswerer, "RTP/AVP"));
-  EXPECT_EQ(plane.srtp_commands, 4);
+  EXPECT_EQ(plane.srtp_commands(), 4);
   expect_srtp(side(0), SrtpSuite::kAesCm128HmacSha1_80);
   EXPECT_EQ(bytes(side(0).srtp->inbound), bytes(a2.key));
   ASSERT_EQ(crypto_lines(second).size(), 1u);
@@ -505,7 +505,7 @@ TEST_F(CallSrtpTest, ReofferWithANewKeyReplacesTheSlotsAndGetsANewRelayKey) {
   const PeerLine a3 = peer_line(3, SrtpSuite::kAeadAes256Gcm);
   offer(sdp(4000, kOfferer, "RTP/SAVP", {a3.text}), {transport("RTP/AVP")});
   answer(sdp(5000, kAnswerer, "RTP/AVP"));
-  EXPECT_EQ(plane.srtp_commands, 6);
+  EXPECT_EQ(plane.srtp_commands(), 6);
   expect_srtp(side(0), SrtpSuite::kAeadAes256Gcm);
   expect_plain(side(1));
 }
@@ -515,12 +515,12 @@ TEST_F(CallSrtpTest, AnswererRekeyingReplacesItsSlotsOnly) {
   offer(sdp(4000, kOfferer, "RTP/SAVP", {a.text}));
   answer(sdp(5000, kAnswerer, "RTP/SAVP", {peer_line(4, SrtpSuite::kAesCm128HmacSha1_80).text}));
   const std::vector<uint8_t> relay_to_b = bytes(side(1).srtp->outbound);
-  ASSERT_EQ(plane.srtp_commands, 4);
+  ASSERT_EQ(plane.srtp_commands(), 4);
 
   const std::string to_b = offer(sdp(4000, kOfferer, "RTP/SAVP", {a.text}));
   const PeerLine b2 = peer_line(4, SrtpSuite::kAesCm128HmacSha1_80);
   answer(sdp(5000, kAnswerer, "RTP/SAVP", {b2.text}));
-  EXPECT_EQ(plane.srtp_commands, 6);  // B's two flows
+  EXPECT_EQ(plane.srtp_commands(), 6);  // B's two flows
   EXPECT_EQ(bytes(side(1).srtp->inbound), bytes(b2.key));
   EXPECT_EQ(bytes(side(1).srtp->outbound), relay_to_b);  // B already had the relay's key
   EXPECT_EQ(base64_decode(crypto_lines(to_b).at(3).key), relay_to_b);
@@ -531,13 +531,13 @@ TEST_F(CallSrtpTest, ReofferDroppingSrtpGoesPlainOnBothFlows) {
   const PeerLine a = peer_line(1, SrtpSuite::kAeadAes128Gcm);
   offer(sdp(4000, kOfferer, "RTP/SAVP", {a.text}));
   answer(sdp(5000, kAnswerer, "RTP/SAVP", {peer_line(2, SrtpSuite::kAeadAes128Gcm).text}));
-  ASSERT_EQ(plane.srtp_commands, 4);
+  ASSERT_EQ(plane.srtp_commands(), 4);
 
   const std::string to_b = offer(sdp(4000, kOfferer, "RTP/AVP"));
   EXPECT_EQ(proto_of(to_b), "RTP/AVP");
   EXPECT_EQ(to_b.find("a=crypto"), std::string::npos);
   answer(sdp(5000, kAnswerer, "RTP/AVP"));
-  EXPECT_EQ(plane.srtp_commands, 8);  // kSetSrtp(null) on all four flows
+  EXPECT_EQ(plane.srtp_commands(), 8);  // kSetSrtp(null) on all four flows
   expect_plain(side(0));
   expect_plain(side(1));
 }

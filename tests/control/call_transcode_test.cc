@@ -57,7 +57,7 @@ struct CallTranscodeTest : testing::CallFixture<1> {
                            " useinbandfec=1\r\na=rtpmap:" + te + " telephone-event/48000\r\n");
   }
   const MediaSide& side(int party) { return cm->find("call-1")->parties[party].media[0]; }
-  const dataplane::WorkerState& worker() { return plane.worker(0); }
+  const dataplane::WorkerState& worker() { return plane.state(0); }
   bool transcodes(FlowId id) {
     return (worker().flow(id).state.flags & kFlowTranscode) != 0 &&
            const_cast<dataplane::WorkerState&>(worker()).transcoder(id) != nullptr;
