@@ -53,7 +53,7 @@ struct EgressPath::Batches {
     if (n[p] == kBurstSize) send(p);
   }
   void send(uint8_t p) {
-    egress.transmit(egress.ports_[p], frames[p], lens[p], froms[p], n[p]);
+    egress.transmit(egress.ports_[p], frames[p], n[p], lens[p], froms[p], n[p]);
     n[p] = 0;
   }
   void send_all() {
@@ -237,42 +237,33 @@ void EgressPath::send(const TxPacket* tx, uint32_t n, int64_t now) {
   out.send_all();
 }
 
-// Sends n frames on this worker's queue of p, counted as sent packets (of
-// len[k] payload octets); what the queue refused is freed, counted as TX
-// drops and charged to the egress flow each would have left by (from[k]).
-void EgressPath::transmit(WorkerPort& p, rte_mbuf** m, const uint16_t* len, const LocalKey* from, uint32_t n) {
+// Sends n frames on this worker's queue of p. The first `relayed` are
+// packets (of len[k] payload octets) counted as sent, or, refused, charged
+// to the egress flow each would have left by (from[k]); any after them are
+// the host stack's answers. What the queue refused is freed and counted
+// as TX drops.
+void EgressPath::transmit(WorkerPort& p, rte_mbuf** m, uint32_t n, const uint16_t* len, const LocalKey* from,
+                          uint32_t relayed) {
   if (n == 0) return;
   const uint16_t sent = fastpath::tx_burst_or_free(p.id, p.tx_queue, m, uint16_t(n));
   WorkerCounters& wc = w_.counters();
+  const uint32_t delivered = std::min<uint32_t>(sent, relayed);
   uint64_t bytes = 0;
-  for (uint32_t k = 0; k < sent; ++k) bytes += len[k];
+  for (uint32_t k = 0; k < delivered; ++k) bytes += len[k];
   bump(wc.tx_calls);
-  bump(wc.tx_packets, sent);
+  bump(wc.tx_packets, delivered);
   bump(wc.tx_bytes, bytes);
   if (sent == n) return;
   bump(dc_.tx_drops, n - sent);
-  for (uint32_t k = sent; k < n; ++k) w_.send_failed(from[k]);
+  for (uint32_t k = delivered; k < relayed; ++k) w_.send_failed(from[k]);
 }
 
 void EgressPath::transmit() {
-  WorkerCounters& wc = w_.counters();
   for (WorkerPort& p : ports_) {
     const uint32_t nfwd = p.nfwd;
-    const uint32_t ntx = nfwd + p.nanswers;
-    if (ntx == 0) continue;
     std::memcpy(p.tx + nfwd, p.answers, p.nanswers * sizeof(rte_mbuf*));
+    transmit(p, p.tx, nfwd + p.nanswers, p.fwd_len, p.fwd_from, nfwd);
     p.nfwd = p.nanswers = 0;
-    const uint16_t sent = fastpath::tx_burst_or_free(p.id, p.tx_queue, p.tx, uint16_t(ntx));
-    bump(wc.tx_calls);
-    const uint32_t relayed = std::min<uint32_t>(sent, nfwd);
-    uint64_t bytes = 0;
-    for (uint32_t k = 0; k < relayed; ++k) bytes += p.fwd_len[k];
-    bump(wc.tx_packets, relayed);
-    bump(wc.tx_bytes, bytes);
-    if (sent < ntx) {
-      bump(dc_.tx_drops, ntx - sent);
-      for (uint32_t k = relayed; k < nfwd; ++k) w_.send_failed(p.fwd_from[k]);
-    }
   }
 }
 

@@ -60,7 +60,8 @@ class EgressPath {
             const TxPacket& t, const net::FrameView* v, int64_t now);
   void unresolved(LocalKey from);
   void failed(LocalKey from, std::atomic<uint64_t>& why);
-  void transmit(WorkerPort& p, rte_mbuf** m, const uint16_t* len, const LocalKey* from, uint32_t n);
+  void transmit(WorkerPort& p, rte_mbuf** m, uint32_t n, const uint16_t* len, const LocalKey* from,
+                uint32_t relayed);
   // A batch of frames for one port, sent when full and at the end.
   struct Batches;
 
