@@ -402,4 +402,40 @@ TEST_P(BackendConformance, HandsStunAndDtlsToTheSlowPathAndSendsItsReplies) {
   expect_quiet(kPeerB);
 }
 
+// 11. A consumer that falls behind never stalls the worker: once its ring
+// is full, further STUN is dropped and counted as slow-path-full, for the
+// worker and the flow, and what fits waits in the ring whole.
+TEST_P(BackendConformance, CountsSlowPathPacketsItsFullRingRefuses) {
+  ASSERT_NO_FATAL_FAILURE(restart_with_slow_path());
+  ASSERT_NO_FATAL_FAILURE(call(h().peer(kPeerA), h().peer(kPeerB)));
+  SlowPath* slow = h().dataplane().state(0).slow_path();
+  ASSERT_NE(slow, nullptr);
+  constexpr uint32_t kExtra = 4;
+  const uint32_t sent = uint32_t(SlowPath::kSlots) + kExtra;
+  std::vector<uint8_t> stun = {0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42};
+  stun.resize(20);
+  // In bursts of 32, each taken before the next: a kernel socket buffer
+  // must not be what drops them.
+  for (uint32_t k = 0; k < sent; ++k) {
+    store_be32(&stun[8], k);  // transaction id: the packet's number
+    h().send(kPeerA, a_, stun);
+    if (k % 32 != 31 && k + 1 != sent) continue;
+    ASSERT_TRUE(h().wait_until([&] {
+      const WorkerSnapshot w = h().worker();
+      return w.slow_path_in + drops(w, DropReason::kSlowPathFull) >= k + 1;
+    })) << "packet " << k << " not taken";
+  }
+  const WorkerSnapshot w = h().worker();
+  EXPECT_EQ(w.slow_path_in, SlowPath::kSlots);
+  expect_drops(w, {{DropReason::kSlowPathFull, kExtra}}, "worker");
+  expect_drops(h().flow(kA), {{DropReason::kSlowPathFull, kExtra}}, "flow A");
+  for (uint32_t k = 0; k < SlowPath::kSlots; ++k) {  // the first ones, whole and in order
+    const SlowPacket* p = slow->in.peek(k);
+    ASSERT_NE(p, nullptr) << "slot " << k;
+    EXPECT_EQ(p->len, stun.size());
+    EXPECT_EQ(load_be32(p->data + 8), k);
+  }
+  EXPECT_EQ(slow->in.peek(SlowPath::kSlots), nullptr);
+}
+
 }  // namespace vox::dataplane::conformance
