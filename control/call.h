@@ -61,6 +61,35 @@ struct MediaSide {
   std::vector<SdesCrypto> sdes_offer;
   std::optional<SdesAnswer> sdes_answer;
   std::optional<SdesSession> srtp;
+  // WebRTC: ICE and DTLS-SRTP toward this party (both off for SIP trunks).
+  IceSide ice;
+  DtlsSide dtls;
+  // The nominated ICE pair's remote address (port 0: none yet): media to
+  // this party goes there instead of to the SDP address.
+  Endpoint ice_peer;
+};
+
+// ICE toward one party (RFC 8445/8839): the relay is an ICE-lite agent on
+// this side. The relay's credentials go into the SDP it sends the party;
+// the party's come from the SDP it sent. A change of either is an ICE
+// restart. The handshake thread (webrtc/handshake.h) runs the checks.
+struct IceSide {
+  bool enabled = false;
+  std::string local_ufrag, local_pwd;    // the relay's (a=ice-ufrag/a=ice-pwd to the party)
+  std::string remote_ufrag, remote_pwd;  // the party's
+};
+
+// DTLS-SRTP toward one party (RFC 5763/5764/8842). `relay_active`: the
+// relay is the DTLS client (a=setup:active toward the party). The party's
+// certificate must match `remote_fingerprint` ("sha-256 AB:CD:...", the
+// a=fingerprint value). `connected`: the handshake finished and its keys
+// are installed on the side's flows (media flows only then).
+struct DtlsSide {
+  bool enabled = false;
+  bool relay_active = false;
+  std::string remote_fingerprint;
+  std::string remote_setup;  // the party's a=setup value ("actpass", "active", "passive")
+  bool connected = false;
 };
 
 // Source policy flags of a party, from the NG flags of the message it sent.

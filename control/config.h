@@ -60,6 +60,15 @@ struct Config {
   // Transcoding defaults (NG `codec` `set` overrides them per call).
   int opus_complexity = 5;     // 0..10: encoder quality vs CPU (TARGETS.md: 30/69/123 µs at 0/5/10)
   int opus_bitrate = 24000;    // bit/s toward Opus clients
+  // WebRTC (DTLS-SRTP, ICE-lite toward the party; rtpengine's flag names).
+  bool dtls_passive = false;   // --dtls-passive: always a=setup:passive (server) where the relay may choose
+  std::string dtls_cert_file;  // --dtls-cert (PEM); empty: an ECDSA P-256 certificate made at start
+  std::string dtls_key_file;   // --dtls-key (PEM), with --dtls-cert
+  std::string dtls_ciphers = "DEFAULT:!NULL:!aNULL:!SHA256:!SHA384:!aECDH:!AESGCM+AES256:!aPSK";  // --dtls-ciphers (OpenSSL list)
+  int dtls_mtu = 1200;         // --dtls-mtu: largest DTLS datagram the relay sends, octets
+  // The relay's certificate fingerprint for a=fingerprint ("sha-256 AB:CD:..."),
+  // set by the daemon from its DTLS identity at start; not a flag.
+  std::string dtls_fingerprint;
   bool foreground = false;
   int log_level = 6;           // syslog levels: 3 error .. 7 debug
   std::string pidfile;
