@@ -23,6 +23,29 @@ namespace vox::control {
 using dataplane::FlowId;
 using dataplane::kNoFlow;
 
+// ICE toward one party (RFC 8445/8839): the relay is an ICE-lite agent on
+// this side. The relay's credentials go into the SDP it sends the party;
+// the party's come from the SDP it sent. A change of either is an ICE
+// restart. The handshake thread (webrtc/handshake.h) runs the checks.
+struct IceSide {
+  bool enabled = false;
+  std::string local_ufrag, local_pwd;    // the relay's (a=ice-ufrag/a=ice-pwd to the party)
+  std::string remote_ufrag, remote_pwd;  // the party's
+};
+
+// DTLS-SRTP toward one party (RFC 5763/5764/8842). `relay_active`: the
+// relay is the DTLS client (a=setup:active toward the party). The party's
+// certificate must match `remote_fingerprint` ("sha-256 AB:CD:...", the
+// a=fingerprint value). `connected`: the handshake finished and its keys
+// are installed on the side's flows (media flows only then).
+struct DtlsSide {
+  bool enabled = false;
+  bool relay_active = false;
+  std::string remote_fingerprint;
+  std::string remote_setup;  // the party's a=setup value ("actpass", "active", "passive")
+  bool connected = false;
+};
+
 struct MediaSide {
   std::string type;        // "audio", "video", "image"
   std::string proto;       // "RTP/AVP", "udptl", ...
@@ -67,29 +90,9 @@ struct MediaSide {
   // The nominated ICE pair's remote address (port 0: none yet): media to
   // this party goes there instead of to the SDP address.
   Endpoint ice_peer;
-};
-
-// ICE toward one party (RFC 8445/8839): the relay is an ICE-lite agent on
-// this side. The relay's credentials go into the SDP it sends the party;
-// the party's come from the SDP it sent. A change of either is an ICE
-// restart. The handshake thread (webrtc/handshake.h) runs the checks.
-struct IceSide {
-  bool enabled = false;
-  std::string local_ufrag, local_pwd;    // the relay's (a=ice-ufrag/a=ice-pwd to the party)
-  std::string remote_ufrag, remote_pwd;  // the party's
-};
-
-// DTLS-SRTP toward one party (RFC 5763/5764/8842). `relay_active`: the
-// relay is the DTLS client (a=setup:active toward the party). The party's
-// certificate must match `remote_fingerprint` ("sha-256 AB:CD:...", the
-// a=fingerprint value). `connected`: the handshake finished and its keys
-// are installed on the side's flows (media flows only then).
-struct DtlsSide {
-  bool enabled = false;
-  bool relay_active = false;
-  std::string remote_fingerprint;
-  std::string remote_setup;  // the party's a=setup value ("actpass", "active", "passive")
-  bool connected = false;
+  // The handshake thread's leg on this side's RTP port (0: none); events
+  // carry it, so one for a port since reused is told apart.
+  uint64_t leg_id = 0;
 };
 
 // Source policy flags of a party, from the NG flags of the message it sent.
