@@ -100,8 +100,12 @@ def relay_args(description: str) -> argparse.Namespace:
 def start_relay(args) -> vox.Relay:
     """The relay under test on 127.0.0.1 (NG on a free port), not yet started:
     use as a context manager."""
+    extra = []
+    if args.relay == "rtpengine":  # its CLI port (default 2224) would clash with other tests
+        extra = [f"--listen-cli=127.0.0.1:{vox.free_udp_port()}"]
+        extra += ["--log-level=7"] if os.environ.get("VOX_RELAY_DEBUG") else []
     return vox.Relay(Path(args.build_dir).resolve(), impl=args.relay,
-                     port_min=PORT_MIN, port_max=PORT_MAX)
+                     port_min=PORT_MIN, port_max=PORT_MAX, extra_args=extra)
 
 
 def ng(relay: vox.Relay, msg: dict, verbose: bool = False) -> dict:
@@ -217,6 +221,57 @@ class TrackSink:
 
     def stop(self):
         self.task.cancel()
+
+
+async def nominate_again(ice) -> None:
+    """A nominating connectivity check (USE-CANDIDATE) on the selected pair
+    of an aioice Connection with its current credentials: what a controlling
+    browser sends after an ICE restart or from a new address."""
+    from aioice import stun
+    pair = ice._nominated[1]
+    req = ice.build_request(pair, nominate=True)
+    await pair.protocol.request(req, pair.remote_addr,
+                                integrity_key=ice.remote_password.encode())
+
+
+class Moved:
+    """What ``move_socket`` did: ``addr`` (the new local address), ``t0``
+    (when), ``old``/``new`` (monotonic arrival times of non-STUN packets at
+    the old and the new address since then)."""
+
+    def __init__(self):
+        self.addr, self.t0, self.old, self.new = None, time.monotonic(), [], []
+
+
+async def move_socket(ice, host: str) -> Moved:
+    """Move an aioice Connection's selected socket to ``host`` (new port):
+    from now on it sends from there and only what arrives there reaches
+    aiortc (what still arrives at the old address is counted and dropped)."""
+    loop = asyncio.get_running_loop()
+    proto = ice._nominated[1].protocol
+    old = proto.transport
+    moved = Moved()
+
+    class Forward(asyncio.DatagramProtocol):
+        def datagram_received(self, data, addr):
+            if not stun_parse(data):
+                moved.new.append(time.monotonic())
+            proto.datagram_received(data, addr)
+
+        def connection_lost(self, exc):  # aiortc closes: close the old one too
+            old.close()
+            proto.connection_lost(exc)
+
+    class Count(asyncio.DatagramProtocol):
+        def datagram_received(self, data, addr):
+            if not stun_parse(data):
+                moved.old.append(time.monotonic())
+
+    new, _ = await loop.create_datagram_endpoint(Forward, local_addr=(host, 0))
+    old.set_protocol(Count())
+    proto.transport = new
+    moved.addr = new.get_extra_info("sockname")[:2]
+    return moved
 
 
 # --------------------------------------------------------------------------
@@ -401,6 +456,12 @@ def for_aiortc(sdp: str) -> str:
     conn = vox.parse_sdp(sdp).conn or LOCAL
     return re.sub(r"^a=rtcp:(\d+)(\r?)$", lambda m: f"a=rtcp:{m.group(1)} IN IP4 {conn}{m.group(2)}",
                   sdp, flags=re.M)
+
+
+def bump_origin_version(sdp: str) -> str:
+    """o= session version + 1 (a re-offer)."""
+    return re.sub(r"^(o=\S+ \S+ )(\d+)", lambda m: f"{m.group(1)}{int(m.group(2)) + 1}", sdp,
+                  count=1, flags=re.M)
 
 
 def mangle_fingerprint(sdp: str) -> str:

@@ -56,6 +56,7 @@ from webrtc import BROWSER_SIDE, LOCAL, WEBRTC_SIDE  # noqa: E402
 BROWSER_HZ, TRUNK_HZ = 440.0, 1000.0
 MEDIA_S = 3.0
 CONNECT_S = 10.0
+MOVE_S = 6.0  # aiortc re-checks consent every 4-6 s
 ARGS = None
 
 # what Kamailio adds on the answer toward each side
@@ -76,6 +77,7 @@ class Call:
         self.pc = webrtc.peer_connection()
         self.plain = webrtc.PlainPeer(TRUNK_HZ)
         self.sink = None
+        self.to_browser = self.to_trunk = ""
         self.track = webrtc.ToneTrack(BROWSER_HZ)
 
         @self.pc.on("track")
@@ -167,6 +169,7 @@ async def browser_to_trunk(c: Call, codec: str, transcode: bool = False, mangle=
     from aiortc import RTCSessionDescription
     await c.pc.setRemoteDescription(RTCSessionDescription(webrtc.for_aiortc(to_browser), "answer"))
     c.plain.start(webrtc.media_target(to_trunk))
+    c.to_browser, c.to_trunk = to_browser, to_trunk
 
 
 async def trunk_to_browser(c: Call) -> None:
@@ -186,6 +189,7 @@ async def trunk_to_browser(c: Call) -> None:
     t = vox.parse_sdp(to_trunk).media[0]
     assert t.proto == "RTP/AVP" and not t.has("candidate"), f"answer to trunk:\n{to_trunk}"
     c.plain.start(webrtc.media_target(to_trunk))
+    c.to_browser, c.to_trunk = to_browser, to_trunk
 
 
 # --------------------------------------------------------------------------
@@ -212,6 +216,149 @@ async def case_b(relay) -> None:
         await c.close()
 
 
+async def case_fingerprint(relay) -> None:
+    """The relay gets aiortc's offer with a wrong a=fingerprint: it must
+    refuse aiortc's DTLS certificate, so no SRTP keys and no media."""
+    c = Call(relay)
+    try:
+        await browser_to_trunk(c, "PCMU", mangle=webrtc.mangle_fingerprint)
+        t0 = time.monotonic()
+        await asyncio.sleep(MEDIA_S)
+        got = c.plain.rtp_since(t0)
+        assert not got, (f"wrong fingerprint: the plain peer received {len(got)} RTP packets "
+                         f"from aiortc (DTLS {c.dtls_state()}); expected none")
+        assert c.dtls_state() != "connected", \
+            "wrong fingerprint: aiortc's DTLS is connected: the relay accepted the certificate"
+        print(f"      no media after {MEDIA_S} s; aiortc: ICE {c.pc.iceConnectionState}, "
+              f"DTLS {c.dtls_state()}", flush=True)
+    finally:
+        await c.close()
+
+
+async def case_forged_stun(relay) -> None:
+    """Binding requests with a bad MESSAGE-INTEGRITY (claiming the ICE
+    username and nominating) from another socket must not divert the media."""
+    c = Call(relay)
+    forger = vox.UdpPeer(LOCAL)
+    try:
+        await browser_to_trunk(c, "PCMU")
+        await c.connected()
+        relay_ufrag = webrtc.sdp_attr(c.to_browser, "ice-ufrag")[0]
+        relay_port = webrtc.media_target(c.to_browser)
+        user = f"{relay_ufrag}:{c.ice().local_username}"
+        for _ in range(5):  # the forger does not know the relay's ice-pwd
+            forger.sendto(webrtc.stun_binding_request(user, "not-the-password", controlling=True,
+                                                      use_candidate=True), relay_port)
+            await asyncio.sleep(0.05)
+        await c.audio_both_ways("after forged STUN")
+        got = forger.recv_for(0.2)
+        bad = [(d[:4].hex(), webrtc.stun_parse(d)) for d, _ in got
+               if (webrtc.stun_parse(d) or (0,))[0] != 3]  # only error responses are fine
+        assert not bad, f"the forger received {len(bad)} packets that are not STUN errors: {bad[:5]}"
+        print(f"      forger got {len(got)} packets, all STUN error responses", flush=True)
+    finally:
+        forger.close()
+        await c.close()
+
+
+async def case_consent(relay) -> None:
+    """RFC 7675: aiortc stops answering the relay's STUN (its socket drops
+    every STUN request); after 30 s without consent the relay must stop
+    sending it media."""
+    c = Call(relay)
+    try:
+        await browser_to_trunk(c, "PCMU")
+        await c.connected()
+        proto = c.ice()._nominated[1].protocol
+        arrivals: list = []
+        checks: list = []
+        real = proto.datagram_received
+
+        def muted(data, addr):
+            parsed = webrtc.stun_parse(data)
+            if parsed and parsed[0] == 0:
+                checks.append(time.monotonic())
+                return  # a request: no answer
+            if not parsed:
+                arrivals.append(time.monotonic())
+            real(data, addr)
+        proto.datagram_received = muted
+        c.ice()._query_consent_handle.cancel()  # aiortc's own checks would refresh nothing, but
+        t0 = time.monotonic()                   # keep the picture simple: it only sends media
+        await asyncio.sleep(40)
+        late = [t for t in arrivals if t > time.monotonic() - 3]
+        early = [t for t in arrivals if t < t0 + 5]
+        assert early, "consent: no media reached aiortc even at the start"
+        assert not late, (f"consent: 40 s without STUN answers, the relay still sent aiortc "
+                          f"{len(late)} packets in the last 3 s (RFC 7675 §5.1: stop after 30 s); "
+                          f"it sent {len(checks)} STUN requests (consent checks) meanwhile")
+        print(f"      last media to aiortc {max(arrivals) - t0:.1f} s after it went quiet",
+              flush=True)
+    finally:
+        await c.close()
+
+
+async def case_ice_restart(relay) -> None:
+    """Mid-call ICE restart (RFC 8445 §9) by re-offer through NG with new
+    ice-ufrag/ice-pwd: audio keeps flowing both ways. aiortc 1.4 has no
+    restartIce(), so its aioice agent gets the new credentials in place and
+    sends a fresh nominating check with them, as a restarting browser would."""
+    c = Call(relay)
+    try:
+        await browser_to_trunk(c, "PCMU")
+        await c.connected()
+        await c.audio_both_ways("before ICE restart", 1.5)
+        ice = c.ice()
+        old_relay_ufrag = webrtc.sdp_attr(c.to_browser, "ice-ufrag")[0]
+        ufrag, pwd = "rst" + os.urandom(3).hex(), "restart" + os.urandom(12).hex()
+        ice.local_username, ice.local_password = ufrag, pwd
+        reoffer = webrtc.sdp_replace_attr(c.pc.localDescription.sdp, "ice-ufrag", ufrag)
+        reoffer = webrtc.sdp_replace_attr(reoffer, "ice-pwd", pwd)
+        reoffer = webrtc.bump_origin_version(reoffer)
+        to_trunk = c.ng("offer", reoffer, BROWSER_SIDE, ("browser",))
+        to_browser = c.ng("answer", c.plain.sdp(("PCMU",), version=2), ANSWER_TO_BROWSER,
+                          ("browser", "trunk"))
+        assert webrtc.media_target(to_trunk) == webrtc.media_target(c.to_trunk), \
+            "ICE restart moved the trunk side's port"
+        new_ufrag = webrtc.sdp_attr(to_browser, "ice-ufrag")[0]
+        assert new_ufrag != old_relay_ufrag, \
+            f"ICE restart: the relay's answer kept its ice-ufrag {new_ufrag} (RFC 8445 §9)"
+        ice.remote_username = new_ufrag
+        ice.remote_password = webrtc.sdp_attr(to_browser, "ice-pwd")[0]
+        await webrtc.nominate_again(ice)
+        await c.audio_both_ways("after ICE restart")
+        print(f"      relay ufrag {old_relay_ufrag} -> {new_ufrag}", flush=True)
+    finally:
+        await c.close()
+
+
+async def case_new_address(relay) -> None:
+    """The browser's address changes mid-call (127.0.0.1:p -> 127.0.0.2:q,
+    a NAT rebinding or a Wi-Fi -> LTE move without ICE restart): it sends a
+    nominating check and media from the new address; within MOVE_S the relay
+    sends its media there, and then nothing more to the old address."""
+    c = Call(relay)
+    try:
+        await browser_to_trunk(c, "PCMU")
+        await c.connected()
+        await c.audio_both_ways("before the move", 1.5)
+        moved = await webrtc.move_socket(c.ice(), "127.0.0.2")
+        await webrtc.nominate_again(c.ice())
+        while not moved.new and time.monotonic() < moved.t0 + MOVE_S:
+            await asyncio.sleep(0.05)
+        assert moved.new, (f"the relay sent nothing to aiortc's new address {moved.addr} within "
+                           f"{MOVE_S} s ({len(moved.old)} packets still to the old one)")
+        print(f"      relay followed to {moved.addr[0]}:{moved.addr[1]} after "
+              f"{moved.new[0] - moved.t0:.2f} s", flush=True)
+        await asyncio.sleep(0.2)
+        switched = time.monotonic()
+        await c.audio_both_ways("after the move")
+        stale = [t for t in moved.old if t > switched]
+        assert not stale, f"after the move the relay still sent {len(stale)} packets to the old address"
+    finally:
+        await c.close()
+
+
 # --------------------------------------------------------------------------
 
 
@@ -219,7 +366,12 @@ CASES = [
     ("a-pcmu", lambda r: case_a(r, "PCMU", False)),
     ("a-opus", lambda r: case_a(r, "opus", True)),
     ("b-trunk", case_b),
+    ("c-fingerprint", case_fingerprint),
+    ("c-forged-stun", case_forged_stun),
+    ("d-ice-restart", case_ice_restart),
+    ("d-new-address", case_new_address),
 ]
+LONG_CASES = [("c-consent", case_consent)]
 
 
 def main() -> int:
@@ -230,10 +382,10 @@ def main() -> int:
     runner = vox.CaseRunner(f"WebRTC aiortc interop on {ARGS.relay}")
     try:
         with webrtc.start_relay(ARGS) as relay:
-            for name, fn in CASES:
+            for name, fn in CASES + (LONG_CASES if ARGS.long else []):
                 if ARGS.only and not any(o in name for o in ARGS.only):
                     continue
-                runner.run(name, lambda: asyncio.run(asyncio.wait_for(fn(relay), 40)))
+                runner.run(name, lambda: asyncio.run(asyncio.wait_for(fn(relay), 60)))
     except webrtc.Deadline as e:
         runner.fail("deadline", str(e))
     return runner.finish()
