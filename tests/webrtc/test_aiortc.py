@@ -378,7 +378,7 @@ def main() -> int:
     global ARGS
     ARGS = webrtc.relay_args(__doc__.splitlines()[0])
     logging.basicConfig(level=logging.DEBUG if ARGS.verbose else logging.WARNING)
-    webrtc.whole_test_limit(85 + (60 if ARGS.long else 0))
+    webrtc.whole_test_limit(120 if ARGS.long else 85)
     runner = vox.CaseRunner(f"WebRTC aiortc interop on {ARGS.relay}")
     try:
         with webrtc.start_relay(ARGS) as relay:
@@ -388,6 +388,8 @@ def main() -> int:
                 runner.run(name, lambda: asyncio.run(asyncio.wait_for(fn(relay), 60)))
     except webrtc.Deadline as e:
         runner.fail("deadline", str(e))
+    except vox.RelayError as e:
+        runner.fail(f"starting {ARGS.relay}", str(e))
     return runner.finish()
 
 
