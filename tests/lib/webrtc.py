@@ -31,8 +31,13 @@ Contents
 - STUN: ``stun_binding_request(username, password, ...)`` with
   MESSAGE-INTEGRITY (or a deliberately wrong one) and FINGERPRINT;
   ``stun_parse(data)`` -> (class, method, txid) or None.
+- aioice surgery for the mid-call cases: ``nominate_again(ice)`` (a fresh
+  nominating check with the agent's current credentials), ``move_socket(ice,
+  host)`` (the selected socket moves to another address).
 - SDP: ``sdp_attr``, ``sdp_replace_attr``, ``mangle_fingerprint``,
+  ``bump_origin_version``, ``for_aiortc`` (what aiortc 1.4's parser needs),
   ``media_target(sdp)`` (the address the SDP's first audio m= names).
+- ``whole_test_limit(s)``: SIGALRM raises ``Deadline`` so cleanup still runs.
 """
 
 from __future__ import annotations
@@ -101,8 +106,10 @@ def start_relay(args) -> vox.Relay:
     """The relay under test on 127.0.0.1 (NG on a free port), not yet started:
     use as a context manager."""
     extra = []
-    if args.relay == "rtpengine":  # its CLI port (default 2224) would clash with other tests
-        extra = [f"--listen-cli=127.0.0.1:{vox.free_udp_port()}"]
+    if args.relay == "rtpengine":
+        # not Debian's /etc/rtpengine/rtpengine.conf: its fixed CLI and HTTP
+        # ports (2224, 2225) would clash with another rtpengine running
+        extra = ["--config-file=none"]
         extra += ["--log-level=7"] if os.environ.get("VOX_RELAY_DEBUG") else []
     return vox.Relay(Path(args.build_dir).resolve(), impl=args.relay,
                      port_min=PORT_MIN, port_max=PORT_MAX, extra_args=extra)
@@ -227,7 +234,6 @@ async def nominate_again(ice) -> None:
     """A nominating connectivity check (USE-CANDIDATE) on the selected pair
     of an aioice Connection with its current credentials: what a controlling
     browser sends after an ICE restart or from a new address."""
-    from aioice import stun
     pair = ice._nominated[1]
     req = ice.build_request(pair, nominate=True)
     await pair.protocol.request(req, pair.remote_addr,

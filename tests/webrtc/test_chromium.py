@@ -58,7 +58,7 @@ class Signalling:
     """GET / -> page.html; POST /offer, GET /answer (204 until set), POST
     /result, POST /log (printed)."""
 
-    def __init__(self, verbose: bool):
+    def __init__(self):
         self.offer = self.answer = self.result = None
         self.cond = threading.Condition()
         sig = self
@@ -152,7 +152,7 @@ def check_beep(pcm: np.ndarray) -> str:
 
 
 def run(args) -> None:
-    sig = Signalling(args.verbose)
+    sig = Signalling()
     profile = tempfile.mkdtemp(prefix="vox-chromium-")
     plain = webrtc.PlainPeer(TRUNK_HZ)
     browser = None
