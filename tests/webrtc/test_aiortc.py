@@ -1,0 +1,398 @@
+#!/usr/bin/python3
+"""WebRTC interop (issue 15): a scripted browser (aiortc 1.4: ICE, DTLS-SRTP,
+Opus or PCMU) <-> the relay <-> a plain G.711 RTP peer (a UDP socket here),
+everything through the NG protocol with the flags Kamailio's rtpengine module
+sends, on 127.0.0.1.
+
+Cases (each a fresh call; audio both ways for ~3 s, then decoded):
+  a-pcmu      browser -> trunk, aiortc offers PCMU only: passthrough, the
+              relay terminates ICE + DTLS-SRTP and forwards plain RTP/AVP;
+  a-opus      browser -> trunk, aiortc offers Opus only, NG `codec:
+              {transcode: [PCMU]}`: the relay transcodes Opus <-> PCMU;
+  b-trunk     trunk -> browser: the plain offer (PCMU, PCMA, telephone-event)
+              becomes UDP/TLS/RTP/SAVPF with ICE, a=mid, no SDES; aiortc answers;
+  c-fingerprint  the relay is told a wrong a=fingerprint for aiortc: the
+              DTLS handshake must fail and no media reaches the plain peer;
+  c-forged-stun  mid-call, a Binding request with a bad MESSAGE-INTEGRITY
+              (and USE-CANDIDATE) from another socket to the relay's port:
+              the forger gets no media and no success response, aiortc still
+              gets its audio;
+  c-consent   (only with --long, ~45 s) aiortc stops answering STUN (its
+              socket is muted): after RFC 7675's 30 s the relay stops sending
+              media to it (rtpengine 10.5 fails this: after ICE completes it
+              sends no more STUN, so no consent expiry; only --timeout ends
+              a call without media);
+  d-ice-restart  mid-call re-offer through NG with new ice-ufrag/pwd (aiortc
+              1.4 has no restartIce(): its ICE agent's credentials are swapped
+              in place to match): audio continues both ways;
+  d-new-address  mid-call the browser's socket moves to another address
+              (127.0.0.2, emulating a NAT rebinding / network change; the
+              aioice transport is swapped under the same ICE/DTLS session):
+              the relay follows it after a fresh connectivity check and audio
+              continues both ways.
+In every successful case aiortc's ICE is connected and its DTLS transport
+is `connected`, the plain peer decodes aiortc's 440 Hz tone and aiortc
+decodes the plain peer's 1000 Hz tone.
+
+    /usr/bin/python3 tests/webrtc/test_aiortc.py --relay rtpengine
+    /usr/bin/python3 tests/webrtc/test_aiortc.py --build-dir build [--long] [--only a-opus]
+
+Exit 0 = pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+import vox  # noqa: E402
+import webrtc  # noqa: E402
+from webrtc import BROWSER_SIDE, LOCAL, WEBRTC_SIDE  # noqa: E402
+
+BROWSER_HZ, TRUNK_HZ = 440.0, 1000.0
+MEDIA_S = 3.0
+CONNECT_S = 10.0
+MOVE_S = 6.0  # aiortc re-checks consent every 4-6 s
+ARGS = None
+
+# what Kamailio adds on the answer toward each side
+ANSWER_TO_BROWSER = {"flags": ["trust-address"], "replace": ["origin", "session-connection"],
+                     "ICE": "force"}
+ANSWER_TO_TRUNK = BROWSER_SIDE
+
+
+class Call:
+    """One call: aiortc (tag `browser`) and a PlainPeer (tag `trunk`)."""
+
+    n = 0
+
+    def __init__(self, relay: vox.Relay):
+        Call.n += 1
+        self.relay = relay
+        self.cid = f"webrtc-{Call.n}-{os.getpid()}"
+        self.pc = webrtc.peer_connection()
+        self.plain = webrtc.PlainPeer(TRUNK_HZ)
+        self.sink = None
+        self.to_browser = self.to_trunk = ""
+        self.track = webrtc.ToneTrack(BROWSER_HZ)
+
+        @self.pc.on("track")
+        def on_track(track):
+            self.sink = webrtc.TrackSink(track)
+
+    def ng(self, cmd: str, sdp: str, keys: dict, tags: tuple) -> str:
+        msg = {"command": cmd, "call-id": self.cid, "from-tag": tags[0], "sdp": sdp, **keys}
+        if len(tags) > 1:
+            msg["to-tag"] = tags[1]
+        return webrtc.ng(self.relay, msg, ARGS.verbose)["sdp"]
+
+    async def connected(self, timeout: float = CONNECT_S) -> None:
+        """Wait for ICE connected and DTLS connected in aiortc."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.dtls_state() == "connected" and \
+                    self.pc.iceConnectionState in ("connected", "completed"):
+                return
+            if self.dtls_state() == "failed" or self.pc.iceConnectionState == "failed":
+                break
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"aiortc not connected within {timeout} s: ICE "
+                             f"{self.pc.iceConnectionState}, DTLS {self.dtls_state()}")
+
+    def dtls_state(self) -> str:
+        t = self.pc.getTransceivers()[0].sender.transport
+        return t.state if t else "none"
+
+    def ice(self):
+        """aiortc's aioice Connection of the (only) transport."""
+        return self.pc.getTransceivers()[0].sender.transport.transport._connection
+
+    async def audio_both_ways(self, what: str, seconds: float = MEDIA_S) -> None:
+        """Play ``seconds`` of audio, then check each side got the other's tone
+        (the first 0.5 s skipped: jitter buffer, decoder start)."""
+        t0 = time.monotonic()
+        frames0 = self.sink.frames() if self.sink else 0
+        await asyncio.sleep(seconds)
+        pcm = self.plain.decoded(t0 + 0.5)
+        up = webrtc.assert_tone(pcm, 8000, BROWSER_HZ, f"{what}: plain peer decoding aiortc's audio")
+        assert self.sink is not None, f"{what}: aiortc got no remote track"
+        got = self.sink.frames() - frames0
+        assert got >= seconds * 25, f"{what}: aiortc got only {got} audio frames in {seconds} s"
+        down = webrtc.assert_tone(self.sink.samples(since=(t0 - self.sink.chunks[0][0]) + 0.5),
+                                  self.sink.rate, TRUNK_HZ, f"{what}: aiortc decoding the plain peer")
+        print(f"      {what}: trunk got {up['freq']:.0f} Hz RMS {up['rms']:.0f} purity "
+              f"{up['purity']:.2f}; aiortc got {down['freq']:.0f} Hz RMS {down['rms']:.0f} "
+              f"purity {down['purity']:.2f} ({got} frames at {self.sink.rate} Hz); "
+              f"ICE {self.pc.iceConnectionState}, DTLS {self.dtls_state()}", flush=True)
+
+    async def close(self) -> None:
+        if self.sink:
+            self.sink.stop()
+        await self.pc.close()
+        self.plain.close()
+        try:
+            self.relay.ng.call({"command": "delete", "call-id": self.cid, "delete delay": 0})
+        except vox.NgTimeout:
+            pass
+
+
+# --------------------------------------------------------------------------
+# call setup, both directions
+
+
+async def browser_to_trunk(c: Call, codec: str, transcode: bool = False, mangle=None) -> None:
+    """aiortc offers (``codec`` only), the plain peer answers PCMU."""
+    tr = c.pc.addTransceiver(c.track, direction="sendrecv")
+    webrtc.prefer_codec(tr, f"audio/{codec}")
+    await c.pc.setLocalDescription(await c.pc.createOffer())
+    offer = c.pc.localDescription.sdp
+    keys = dict(BROWSER_SIDE, codec={"transcode": ["PCMU"]}) if transcode else BROWSER_SIDE
+    to_trunk = c.ng("offer", mangle(offer) if mangle else offer, keys, ("browser",))
+    info = vox.parse_sdp(to_trunk)
+    m = info.media[0]
+    assert m.proto == "RTP/AVP", f"offer to trunk: m= proto {m.proto!r}, expected RTP/AVP"
+    assert not m.has("candidate") and not m.has("ice-ufrag") and not m.has("fingerprint"), \
+        f"offer to trunk still carries ICE/DTLS attributes:\n{to_trunk}"
+    assert "0" in m.fmts, f"offer to trunk has no PCMU: m={m.lines[0]}"
+    to_browser = c.ng("answer", c.plain.sdp(("PCMU",)), ANSWER_TO_BROWSER, ("browser", "trunk"))
+    a = vox.parse_sdp(to_browser).media[0]
+    assert a.proto == "UDP/TLS/RTP/SAVPF", f"answer to aiortc: m= proto {a.proto!r}"
+    assert a.has("fingerprint") and a.has("ice-ufrag") and a.has("candidate"), \
+        f"answer to aiortc lacks fingerprint/ICE:\n{to_browser}"
+    want = "opus/48000" if transcode else "PCMU/8000"
+    assert any(want in v for v in a.attr("rtpmap")), \
+        f"answer to aiortc lacks {want} (it offered {codec} only):\n{to_browser}"
+    from aiortc import RTCSessionDescription
+    await c.pc.setRemoteDescription(RTCSessionDescription(webrtc.for_aiortc(to_browser), "answer"))
+    c.plain.start(webrtc.media_target(to_trunk))
+    c.to_browser, c.to_trunk = to_browser, to_trunk
+
+
+async def trunk_to_browser(c: Call) -> None:
+    """The plain peer offers PCMU, PCMA, telephone-event; aiortc answers."""
+    to_browser = c.ng("offer", c.plain.sdp(("PCMU", "PCMA", "telephone-event")), WEBRTC_SIDE,
+                      ("trunk",))
+    m = vox.parse_sdp(to_browser).media[0]
+    assert m.proto == "UDP/TLS/RTP/SAVPF", f"offer to aiortc: m= proto {m.proto!r}"
+    for attr in ("fingerprint", "ice-ufrag", "ice-pwd", "candidate", "mid", "rtcp-mux", "setup"):
+        assert m.has(attr), f"offer to aiortc lacks a={attr}:\n{to_browser}"
+    assert not m.has("crypto"), "offer to aiortc has SDES a=crypto despite SDES-off"
+    from aiortc import RTCSessionDescription
+    await c.pc.setRemoteDescription(RTCSessionDescription(webrtc.for_aiortc(to_browser), "offer"))
+    c.pc.addTrack(c.track)  # takes the transceiver the offer created
+    await c.pc.setLocalDescription(await c.pc.createAnswer())
+    to_trunk = c.ng("answer", c.pc.localDescription.sdp, ANSWER_TO_TRUNK, ("trunk", "browser"))
+    t = vox.parse_sdp(to_trunk).media[0]
+    assert t.proto == "RTP/AVP" and not t.has("candidate"), f"answer to trunk:\n{to_trunk}"
+    c.plain.start(webrtc.media_target(to_trunk))
+    c.to_browser, c.to_trunk = to_browser, to_trunk
+
+
+# --------------------------------------------------------------------------
+# cases
+
+
+async def case_a(relay, codec: str, transcode: bool) -> None:
+    c = Call(relay)
+    try:
+        await browser_to_trunk(c, codec, transcode)
+        await c.connected()
+        await c.audio_both_ways(f"browser->trunk {codec}")
+    finally:
+        await c.close()
+
+
+async def case_b(relay) -> None:
+    c = Call(relay)
+    try:
+        await trunk_to_browser(c)
+        await c.connected()
+        await c.audio_both_ways("trunk->browser")
+    finally:
+        await c.close()
+
+
+async def case_fingerprint(relay) -> None:
+    """The relay gets aiortc's offer with a wrong a=fingerprint: it must
+    refuse aiortc's DTLS certificate, so no SRTP keys and no media."""
+    c = Call(relay)
+    try:
+        await browser_to_trunk(c, "PCMU", mangle=webrtc.mangle_fingerprint)
+        t0 = time.monotonic()
+        await asyncio.sleep(MEDIA_S)
+        got = c.plain.rtp_since(t0)
+        assert not got, (f"wrong fingerprint: the plain peer received {len(got)} RTP packets "
+                         f"from aiortc (DTLS {c.dtls_state()}); expected none")
+        assert c.dtls_state() != "connected", \
+            "wrong fingerprint: aiortc's DTLS is connected: the relay accepted the certificate"
+        print(f"      no media after {MEDIA_S} s; aiortc: ICE {c.pc.iceConnectionState}, "
+              f"DTLS {c.dtls_state()}", flush=True)
+    finally:
+        await c.close()
+
+
+async def case_forged_stun(relay) -> None:
+    """Binding requests with a bad MESSAGE-INTEGRITY (claiming the ICE
+    username and nominating) from another socket must not divert the media."""
+    c = Call(relay)
+    forger = vox.UdpPeer(LOCAL)
+    try:
+        await browser_to_trunk(c, "PCMU")
+        await c.connected()
+        relay_ufrag = webrtc.sdp_attr(c.to_browser, "ice-ufrag")[0]
+        relay_port = webrtc.media_target(c.to_browser)
+        user = f"{relay_ufrag}:{c.ice().local_username}"
+        for _ in range(5):  # the forger does not know the relay's ice-pwd
+            forger.sendto(webrtc.stun_binding_request(user, "not-the-password", controlling=True,
+                                                      use_candidate=True), relay_port)
+            await asyncio.sleep(0.05)
+        await c.audio_both_ways("after forged STUN")
+        got = forger.recv_for(0.2)
+        bad = [(d[:4].hex(), webrtc.stun_parse(d)) for d, _ in got
+               if (webrtc.stun_parse(d) or (0,))[0] != 3]  # only error responses are fine
+        assert not bad, f"the forger received {len(bad)} packets that are not STUN errors: {bad[:5]}"
+        print(f"      forger got {len(got)} packets, all STUN error responses", flush=True)
+    finally:
+        forger.close()
+        await c.close()
+
+
+async def case_consent(relay) -> None:
+    """RFC 7675: aiortc stops answering the relay's STUN (its socket drops
+    every STUN request); after 30 s without consent the relay must stop
+    sending it media."""
+    c = Call(relay)
+    try:
+        await browser_to_trunk(c, "PCMU")
+        await c.connected()
+        proto = c.ice()._nominated[1].protocol
+        arrivals: list = []
+        checks: list = []
+        real = proto.datagram_received
+
+        def muted(data, addr):
+            parsed = webrtc.stun_parse(data)
+            if parsed and parsed[0] == 0:
+                checks.append(time.monotonic())
+                return  # a request: no answer
+            if not parsed:
+                arrivals.append(time.monotonic())
+            real(data, addr)
+        proto.datagram_received = muted
+        c.ice()._query_consent_handle.cancel()  # aiortc keeps sending media, nothing else
+        t0 = time.monotonic()
+        await asyncio.sleep(40)
+        late = [t for t in arrivals if t > time.monotonic() - 3]
+        early = [t for t in arrivals if t < t0 + 5]
+        assert early, "consent: no media reached aiortc even at the start"
+        assert not late, (f"consent: 40 s without STUN answers, the relay still sent aiortc "
+                          f"{len(late)} packets in the last 3 s (RFC 7675 §5.1: stop after 30 s); "
+                          f"it sent {len(checks)} STUN requests (consent checks) meanwhile")
+        print(f"      last media to aiortc {max(arrivals) - t0:.1f} s after it went quiet",
+              flush=True)
+    finally:
+        await c.close()
+
+
+async def case_ice_restart(relay) -> None:
+    """Mid-call ICE restart (RFC 8445 §9) by re-offer through NG with new
+    ice-ufrag/ice-pwd: audio keeps flowing both ways. aiortc 1.4 has no
+    restartIce(), so its aioice agent gets the new credentials in place and
+    sends a fresh nominating check with them, as a restarting browser would."""
+    c = Call(relay)
+    try:
+        await browser_to_trunk(c, "PCMU")
+        await c.connected()
+        await c.audio_both_ways("before ICE restart", 1.5)
+        ice = c.ice()
+        old_relay_ufrag = webrtc.sdp_attr(c.to_browser, "ice-ufrag")[0]
+        ufrag, pwd = "rst" + os.urandom(3).hex(), "restart" + os.urandom(12).hex()
+        ice.local_username, ice.local_password = ufrag, pwd
+        reoffer = webrtc.sdp_replace_attr(c.pc.localDescription.sdp, "ice-ufrag", ufrag)
+        reoffer = webrtc.sdp_replace_attr(reoffer, "ice-pwd", pwd)
+        reoffer = webrtc.bump_origin_version(reoffer)
+        to_trunk = c.ng("offer", reoffer, BROWSER_SIDE, ("browser",))
+        to_browser = c.ng("answer", c.plain.sdp(("PCMU",), version=2), ANSWER_TO_BROWSER,
+                          ("browser", "trunk"))
+        assert webrtc.media_target(to_trunk) == webrtc.media_target(c.to_trunk), \
+            "ICE restart moved the trunk side's port"
+        new_ufrag = webrtc.sdp_attr(to_browser, "ice-ufrag")[0]
+        assert new_ufrag != old_relay_ufrag, \
+            f"ICE restart: the relay's answer kept its ice-ufrag {new_ufrag} (RFC 8445 §9)"
+        ice.remote_username = new_ufrag
+        ice.remote_password = webrtc.sdp_attr(to_browser, "ice-pwd")[0]
+        await webrtc.nominate_again(ice)
+        await c.audio_both_ways("after ICE restart")
+        print(f"      relay ufrag {old_relay_ufrag} -> {new_ufrag}", flush=True)
+    finally:
+        await c.close()
+
+
+async def case_new_address(relay) -> None:
+    """The browser's address changes mid-call (127.0.0.1:p -> 127.0.0.2:q,
+    a NAT rebinding or a Wi-Fi -> LTE move without ICE restart): it sends a
+    nominating check and media from the new address; within MOVE_S the relay
+    sends its media there, and then nothing more to the old address."""
+    c = Call(relay)
+    try:
+        await browser_to_trunk(c, "PCMU")
+        await c.connected()
+        await c.audio_both_ways("before the move", 1.5)
+        moved = await webrtc.move_socket(c.ice(), "127.0.0.2")
+        await webrtc.nominate_again(c.ice())
+        while not moved.new and time.monotonic() < moved.t0 + MOVE_S:
+            await asyncio.sleep(0.05)
+        assert moved.new, (f"the relay sent nothing to aiortc's new address {moved.addr} within "
+                           f"{MOVE_S} s ({len(moved.old)} packets still to the old one)")
+        print(f"      relay followed to {moved.addr[0]}:{moved.addr[1]} after "
+              f"{moved.new[0] - moved.t0:.2f} s", flush=True)
+        await asyncio.sleep(0.2)
+        switched = time.monotonic()
+        await c.audio_both_ways("after the move")
+        stale = [t for t in moved.old if t > switched]
+        assert not stale, f"after the move the relay still sent {len(stale)} packets to the old address"
+    finally:
+        await c.close()
+
+
+# --------------------------------------------------------------------------
+
+
+CASES = [
+    ("a-pcmu", lambda r: case_a(r, "PCMU", False)),
+    ("a-opus", lambda r: case_a(r, "opus", True)),
+    ("b-trunk", case_b),
+    ("c-fingerprint", case_fingerprint),
+    ("c-forged-stun", case_forged_stun),
+    ("d-ice-restart", case_ice_restart),
+    ("d-new-address", case_new_address),
+]
+LONG_CASES = [("c-consent", case_consent)]
+
+
+def main() -> int:
+    global ARGS
+    ARGS = webrtc.relay_args(__doc__.splitlines()[0])
+    logging.basicConfig(level=logging.DEBUG if ARGS.verbose else logging.WARNING)
+    webrtc.whole_test_limit(120 if ARGS.long else 85)
+    runner = vox.CaseRunner(f"WebRTC aiortc interop on {ARGS.relay}")
+    try:
+        with webrtc.start_relay(ARGS) as relay:
+            for name, fn in CASES + (LONG_CASES if ARGS.long else []):
+                if ARGS.only and not any(o in name for o in ARGS.only):
+                    continue
+                runner.run(name, lambda: asyncio.run(asyncio.wait_for(fn(relay), 60)))
+    except webrtc.Deadline as e:
+        runner.fail("deadline", str(e))
+    except vox.RelayError as e:
+        runner.fail(f"starting {ARGS.relay}", str(e))
+    return runner.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
