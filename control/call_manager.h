@@ -25,6 +25,11 @@
 #include "dataplane/srtp_slot.h"
 #include "dataplane/transcode.h"
 
+namespace vox::control::webrtc {
+class LegControl;
+struct LegEvent;
+}
+
 namespace vox::control {
 
 // Options of one offer or answer, from the NG dictionary.
@@ -111,7 +116,21 @@ class CallManager {
 
   void destroy_all();
 
+  // ---- WebRTC legs (call_webrtc.cc) ----
+  // The handshake thread that runs ICE and DTLS for calls' WebRTC sides
+  // (null: none; a WebRTC offer is then refused).
+  void attach_legs(webrtc::LegControl* legs) { legs_ = legs; }
+  webrtc::LegControl* legs() const { return legs_; }
+  // Applies what a leg reports: a nominated ICE peer, consent lost, DTLS
+  // keys (installed, then the side's media is enabled), a failure.
+  void apply_leg_event(const webrtc::LegEvent& e, int64_t now_ns);
+
  private:
+  // Creates, changes or removes the legs of c's sides after an offer or answer.
+  void sync_legs(Call& c);
+  // Removes side m's leg, if it has one (the side is released or goes plain).
+  void drop_leg(MediaSide& m);
+
   // ---- the state machine (call_manager.cc) ----
   // A call for this first offer (admission control, interfaces), not yet in the table.
   Result<std::unique_ptr<Call>, NgError> new_call(const SignalRequest& r, Clock now);
@@ -180,6 +199,15 @@ class CallManager {
   std::vector<size_t> calls_per_worker_;
   std::unordered_map<std::string, std::unique_ptr<Call>> calls_;
   ControlStats stats_;
+  // WebRTC legs: who runs them, and each leg's side by id.
+  struct LegSide {
+    std::string call_id;
+    int party = 0;
+    size_t index = 0;
+  };
+  webrtc::LegControl* legs_ = nullptr;
+  uint64_t next_leg_id_ = 1;
+  std::unordered_map<uint64_t, LegSide> leg_sides_;
 };
 
 }  // namespace vox::control

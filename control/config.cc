@@ -218,6 +218,9 @@ std::string validate_config(const Config& c) {
   if (c.opus_complexity < 0 || c.opus_complexity > 10) return "--opus-complexity: must be 0..10";
   if (c.opus_bitrate < 6000 || c.opus_bitrate > 510000) return "--opus-bitrate: must be 6000..510000";
   if (c.coalesce_us < 0 || c.coalesce_us > 10000) return "--coalesce-us: must be 0..10000";
+  if (c.dtls_mtu < 256 || c.dtls_mtu > 1500) return "--dtls-mtu: must be 256..1500";
+  if (c.dtls_cert_file.empty() != c.dtls_key_file.empty())
+    return "--dtls-cert/--dtls-key: give both or neither";
   for (size_t i = 0; i < c.interfaces.size(); ++i)
     for (size_t j = i + 1; j < c.interfaces.size(); ++j)
       if (c.interfaces[i].name == c.interfaces[j].name &&
@@ -301,6 +304,15 @@ void add_backend_flags(CLI::App& app, Config& c, RawFlags& raw) {
                  "Transcoding: Opus encoder complexity 0..10 (CPU per call vs quality)")
       ->capture_default_str();
   app.add_option("--opus-bitrate", c.opus_bitrate, "Transcoding: Opus bitrate toward clients, bit/s")
+      ->capture_default_str();
+  // WebRTC: DTLS-SRTP as rtpengine names its flags.
+  app.add_flag("--dtls-passive", c.dtls_passive,
+               "DTLS: answer as the server (a=setup:passive) where the relay may choose");
+  app.add_option("--dtls-cert", c.dtls_cert_file,
+                 "DTLS: certificate (PEM); default: an ECDSA P-256 one made at start");
+  app.add_option("--dtls-key", c.dtls_key_file, "DTLS: the certificate's private key (PEM)");
+  app.add_option("--dtls-ciphers", c.dtls_ciphers, "DTLS: OpenSSL cipher list")->capture_default_str();
+  app.add_option("--dtls-mtu", c.dtls_mtu, "DTLS: largest datagram the relay sends, octets")
       ->capture_default_str();
 }
 

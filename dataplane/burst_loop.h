@@ -154,6 +154,7 @@ class BurstLoop {
       bump(w_.counters().slow_path_in);
     }
     s.count = 0;
+    wake_consumer(*slow_);
   }
 
   // Sends what the consumer answered, a burst at a time.

@@ -12,6 +12,8 @@
 // frame rewritten in place.)
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdint>
 
 #include "base/endpoint.h"
@@ -54,6 +56,10 @@ struct SlowPath {
   static constexpr size_t kSlots = 256;
   SpscRing<SlowPacket> in{kSlots};
   SpscRing<SlowReply> out{kSlots};
+  // An eventfd the consumer sleeps on: the worker writes it once per burst
+  // that handed packets over (-1: the consumer polls). Set before the
+  // worker's loop is made; the consumer owns it.
+  int consumer_fd = -1;
 };
 
 // The slow-path packets of one burst, by their index in the burst's
@@ -65,5 +71,12 @@ struct SlowBurst {
   PacketKind kind[kMax];
   uint32_t count = 0;
 };
+
+// Wakes a slow path's consumer (one eventfd write; never per packet).
+inline void wake_consumer(const SlowPath& s) {
+  if (s.consumer_fd < 0) return;
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(s.consumer_fd, &one, sizeof one);
+}
 
 }  // namespace vox::dataplane

@@ -18,6 +18,7 @@
 #include "control/call_manager.h"
 #include "control/config.h"
 #include "control/ng_server.h"
+#include "control/webrtc/handshake.h"
 #include "dataplane/io/socket_engine.h"
 #ifdef VOX_HAVE_DPDK
 #include "dataplane/dpdk/dpdk_engine.h"
@@ -46,7 +47,7 @@ struct Engines {
 #ifdef VOX_HAVE_DPDK
   std::unique_ptr<vox::dataplane::dpdk::DpdkEngine> dpdk;
 #endif
-  vox::dataplane::Dataplane* plane = nullptr;
+  vox::dataplane::WorkerSet* plane = nullptr;
   std::string io_method;
 
   void start() {
@@ -115,12 +116,32 @@ int signal_descriptor() {
   return signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
-// NG requests, the once-a-second timeout sweep, until SIGTERM or SIGINT.
-void control_loop(vox::control::CallManager& calls, vox::control::NgServer& ng, int sig_fd) {
+// The relay's DTLS identity (its certificate and key, made at start unless
+// given), whose fingerprint every WebRTC side's SDP carries.
+std::unique_ptr<vox::control::webrtc::DtlsContext> make_dtls(vox::control::Config& config) {
+  vox::control::webrtc::DtlsOptions o;
+  o.cert_file = config.dtls_cert_file;
+  o.key_file = config.dtls_key_file;
+  o.ciphers = config.dtls_ciphers;
+  o.mtu = config.dtls_mtu;
+  auto made = vox::control::webrtc::DtlsContext::create(o);
+  if (!made.ok()) {
+    spdlog::critical("DTLS: {}", made.error());
+    std::fprintf(stderr, "voxrelay: DTLS: %s\n", made.error().c_str());
+    return nullptr;
+  }
+  config.dtls_fingerprint = (*made)->fingerprint();
+  return std::move(*made);
+}
+
+// NG requests, the handshake thread's events, the once-a-second timeout
+// sweep, until SIGTERM or SIGINT.
+void control_loop(vox::control::CallManager& calls, vox::control::NgServer& ng,
+                  vox::control::webrtc::HandshakeThread& handshakes, int sig_fd) {
   int64_t next_tick = now().mono_ns;
   for (;;) {
-    pollfd fds[2] = {{ng.fd(), POLLIN, 0}, {sig_fd, POLLIN, 0}};
-    poll(fds, 2, 200);
+    pollfd fds[3] = {{ng.fd(), POLLIN, 0}, {sig_fd, POLLIN, 0}, {handshakes.event_fd(), POLLIN, 0}};
+    poll(fds, 3, 200);
     if (fds[1].revents & POLLIN) {
       signalfd_siginfo si;
       if (read(sig_fd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGPIPE &&
@@ -130,6 +151,8 @@ void control_loop(vox::control::CallManager& calls, vox::control::NgServer& ng, 
       }
     }
     auto t = now();
+    if (fds[2].revents & POLLIN)
+      for (const auto& e : handshakes.take_events()) calls.apply_leg_event(e, t.mono_ns);
     if (fds[0].revents & POLLIN) ng.poll_once(t);
     if (t.mono_ns >= next_tick) {
       size_t gone = calls.tick(t);
@@ -151,7 +174,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "voxrelay: %s\n", parsed.message.c_str());
     return 2;
   }
-  const vox::control::Config& config = parsed.config;
+  vox::control::Config& config = parsed.config;
 
   if (!config.foreground) {
     if (daemon(0, 0) != 0) {
@@ -175,7 +198,12 @@ int main(int argc, char** argv) {
     }
   }
 #endif
+  auto dtls = make_dtls(config);
+  if (!dtls) return 1;
+  // Before the engine starts: it enables the workers' slow paths.
+  vox::control::webrtc::HandshakeThread handshakes(*engines.plane, *dtls);
   vox::control::CallManager calls(config, *engines.plane);
+  calls.attach_legs(&handshakes);
   vox::control::NgServer ng(calls, config);
   if (auto err = ng.open(); !err.empty()) {
     spdlog::critical("{}", err);
@@ -183,6 +211,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   engines.start();
+  handshakes.start();
   spdlog::info("voxrelay up: NG on {}, media ports {}-{}, {} worker(s), {} interface(s), {}",
                config.listen_ng.to_string(), config.port_min, config.port_max, config.workers,
                config.interfaces.size(), engines.io_method);
@@ -190,8 +219,11 @@ int main(int argc, char** argv) {
     spdlog::info("interface {}: {} (advertised {})", itf.name, itf.local.to_string(),
                  itf.advertised.to_string());
 
-  control_loop(calls, ng, sig_fd);
+  spdlog::info("DTLS certificate fingerprint {}", config.dtls_fingerprint);
+
+  control_loop(calls, ng, handshakes, sig_fd);
   calls.destroy_all();
+  handshakes.stop();
   engines.stop();
   if (!config.pidfile.empty()) unlink(config.pidfile.c_str());
   spdlog::info("voxrelay stopped");

@@ -28,6 +28,28 @@ TEST(Config, DefaultsRunOnLoopback) {
   EXPECT_EQ(o.config.backend, "socket");
 }
 
+TEST(Config, DtlsFlagsAsRtpengineNamesThem) {
+  auto o = parse({});
+  ASSERT_EQ(o.exit_code, -1) << o.message;
+  EXPECT_FALSE(o.config.dtls_passive);
+  EXPECT_TRUE(o.config.dtls_cert_file.empty());  // a certificate is made at start
+  EXPECT_EQ(o.config.dtls_mtu, 1200);
+  o = parse({"--dtls-passive", "--dtls-cert=/etc/c.pem", "--dtls-key=/etc/k.pem",
+             "--dtls-ciphers=HIGH", "--dtls-mtu=1400"});
+  ASSERT_EQ(o.exit_code, -1) << o.message;
+  EXPECT_TRUE(o.config.dtls_passive);
+  EXPECT_EQ(o.config.dtls_cert_file, "/etc/c.pem");
+  EXPECT_EQ(o.config.dtls_key_file, "/etc/k.pem");
+  EXPECT_EQ(o.config.dtls_ciphers, "HIGH");
+  EXPECT_EQ(o.config.dtls_mtu, 1400);
+  o = parse({"--dtls-cert=/etc/c.pem"});
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.message.find("--dtls-cert/--dtls-key"), std::string::npos) << o.message;
+  o = parse({"--dtls-mtu=100"});
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.message.find("--dtls-mtu"), std::string::npos) << o.message;
+}
+
 TEST(Config, InterfacesWithNamesAndAdvertisedAddresses) {
   auto o = parse({"--interface=int/10.0.0.5", "--interface=ext/10.0.1.5!203.0.113.5",
                   "--interface=ext/2001:db8::5", "--listen-ng=[::1]:2223", "--workers=2"});

@@ -1,0 +1,218 @@
+#include "control/webrtc/handshake.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+
+#include "base/clock.h"
+#include "dataplane/slow_path.h"
+
+namespace vox::control::webrtc {
+
+namespace {
+
+constexpr int64_t kSweepNs = 1'000'000'000;  // consent and status, once a second
+
+void signal(int fd) {
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(fd, &one, sizeof one);
+}
+
+void drain(int fd) {
+  uint64_t v;
+  [[maybe_unused]] ssize_t n = ::read(fd, &v, sizeof v);
+}
+
+}  // namespace
+
+HandshakeThread::HandshakeThread(dataplane::WorkerSet& workers, DtlsContext& dtls)
+    : workers_(workers),
+      dtls_(dtls),
+      wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+      event_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+      notify_(size_t(workers.workers()), false) {
+  workers_.enable_slow_path(wake_fd_);
+}
+
+HandshakeThread::~HandshakeThread() {
+  stop();
+  ::close(wake_fd_);
+  ::close(event_fd_);
+}
+
+void HandshakeThread::start() {
+  stop_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void HandshakeThread::stop() {
+  if (!thread_.joinable()) return;
+  stop_ = true;
+  signal(wake_fd_);
+  thread_.join();
+}
+
+void HandshakeThread::set_leg(const LegSpec& spec) {
+  {
+    std::lock_guard lock(mu_);
+    commands_.push_back({false, spec});
+  }
+  signal(wake_fd_);
+}
+
+void HandshakeThread::remove_leg(dataplane::LocalKey key) {
+  {
+    std::lock_guard lock(mu_);
+    Command c;
+    c.remove = true;
+    c.spec.key = key;
+    commands_.push_back(std::move(c));
+    published_status_.erase(key);
+  }
+  signal(wake_fd_);
+}
+
+std::vector<LegEvent> HandshakeThread::take_events() {
+  drain(event_fd_);
+  std::lock_guard lock(mu_);
+  return std::exchange(events_, {});
+}
+
+LegCounters HandshakeThread::counters() const {
+  std::lock_guard lock(mu_);
+  return published_counters_;
+}
+
+std::optional<LegStatus> HandshakeThread::status(dataplane::LocalKey key) const {
+  std::lock_guard lock(mu_);
+  auto it = published_status_.find(key);
+  if (it == published_status_.end()) return std::nullopt;
+  return it->second;
+}
+
+void HandshakeThread::run() {
+  while (!stop_.load(std::memory_order_relaxed)) {
+    const int64_t now = monotonic_ns();
+    run_once(now);
+    const int64_t wait_ns = std::max<int64_t>(0, next_wake_ns() - monotonic_ns());
+    pollfd p{wake_fd_, POLLIN, 0};
+    // Round up to the next millisecond so a timer is never polled early.
+    ::poll(&p, 1, int(std::min<int64_t>(wait_ns + 999'999, kSweepNs) / 1'000'000));
+    drain(wake_fd_);
+  }
+}
+
+size_t HandshakeThread::run_once(int64_t now_ns) {
+  apply_commands();
+  size_t handled = 0;
+  for (int w = 0; w < workers_.workers(); ++w) handled += drain_worker(w, now_ns);
+  const bool sweep = now_ns >= next_sweep_ns_;
+  run_timers(now_ns, sweep);
+  if (sweep || !touched_.empty()) publish(now_ns, sweep);
+  for (int w = 0; w < workers_.workers(); ++w)
+    if (notify_[size_t(w)]) {
+      notify_[size_t(w)] = false;
+      workers_.notify(w);
+    }
+  return handled;
+}
+
+void HandshakeThread::apply_commands() {
+  std::vector<Command> commands;
+  {
+    std::lock_guard lock(mu_);
+    commands.swap(commands_);
+  }
+  for (Command& c : commands) {
+    if (c.remove) {
+      legs_.erase(c.spec.key);
+      continue;
+    }
+    auto& leg = legs_[c.spec.key];
+    if (leg) leg->update(c.spec);
+    else leg = std::make_unique<WebrtcLeg>(c.spec, &dtls_, counters_);
+  }
+}
+
+size_t HandshakeThread::drain_worker(int w, int64_t now_ns) {
+  dataplane::SlowPath* slow = workers_.state(w).slow_path();
+  if (!slow) return 0;
+  size_t n = 0;
+  for (const dataplane::SlowPacket* p; (p = slow->in.peek(0)) != nullptr; ++n) {
+    auto it = legs_.find(p->local);
+    if (it == legs_.end()) {
+      ++counters_.no_leg;
+    } else {
+      const dataplane::LocalKey local = p->local;
+      touched_.push_back(local);
+      auto send = [&](const Endpoint& to, std::span<const uint8_t> d) { this->send(w, local, to, d); };
+      auto rep = [&](const LegEvent& e) { report(e); };
+      const std::span<const uint8_t> data{p->data, p->len};
+      if (p->kind == dataplane::PacketKind::kStun)
+        it->second->on_stun(data, p->source, now_ns, send, rep);
+      else
+        it->second->on_dtls(data, p->source, now_ns, send, rep);
+    }
+    slow->in.consume(1);
+  }
+  return n;
+}
+
+void HandshakeThread::send(int w, dataplane::LocalKey from, const Endpoint& to,
+                           std::span<const uint8_t> d) {
+  dataplane::SlowPath* slow = workers_.state(w).slow_path();
+  dataplane::SlowReply* r = slow ? slow->out.claim() : nullptr;
+  if (!r || d.size() > sizeof r->data) {
+    ++counters_.replies_dropped;
+    return;
+  }
+  r->from = from;
+  r->dest = to;
+  r->len = uint16_t(d.size());
+  std::memcpy(r->data, d.data(), d.size());
+  slow->out.publish();
+  notify_[size_t(w)] = true;
+}
+
+void HandshakeThread::report(const LegEvent& e) {
+  {
+    std::lock_guard lock(mu_);
+    events_.push_back(e);
+  }
+  signal(event_fd_);
+}
+
+void HandshakeThread::run_timers(int64_t now_ns, bool sweep) {
+  for (auto& [key, leg] : legs_) {
+    if (!sweep && leg->next_timer_ns() > now_ns) continue;
+    const int w = leg->spec().worker;
+    auto send = [&, k = key](const Endpoint& to, std::span<const uint8_t> d) { this->send(w, k, to, d); };
+    leg->on_timer(now_ns, send, [&](const LegEvent& e) { report(e); });
+  }
+  if (sweep) next_sweep_ns_ = now_ns + kSweepNs;
+}
+
+void HandshakeThread::publish(int64_t now_ns, bool all) {
+  std::lock_guard lock(mu_);
+  published_counters_ = counters_;
+  if (all) {
+    published_status_.clear();
+    for (auto& [key, leg] : legs_) published_status_[key] = leg->status(now_ns);
+  } else {
+    for (dataplane::LocalKey key : touched_)
+      if (auto it = legs_.find(key); it != legs_.end()) published_status_[key] = it->second->status(now_ns);
+  }
+  touched_.clear();
+}
+
+int64_t HandshakeThread::next_wake_ns() const {
+  int64_t t = next_sweep_ns_;
+  for (auto& [key, leg] : legs_) t = std::min(t, leg->next_timer_ns());
+  return t;
+}
+
+}  // namespace vox::control::webrtc

@@ -1,0 +1,180 @@
+#include "control/webrtc/leg.h"
+
+#include <algorithm>
+#include <climits>
+#include <vector>
+
+namespace vox::control::webrtc {
+
+namespace {
+
+bool same_dtls(const LegSpec& a, const LegSpec& b) {
+  return a.dtls == b.dtls && a.dtls_client == b.dtls_client &&
+         a.remote_fingerprint == b.remote_fingerprint;
+}
+
+}  // namespace
+
+WebrtcLeg::WebrtcLeg(const LegSpec& spec, DtlsContext* dtls, LegCounters& counters)
+    : spec_(spec), context_(dtls), counters_(counters) {
+  if (spec_.ice) ice_.emplace(spec_.local, spec_.remote);
+  new_dtls();
+}
+
+WebrtcLeg::~WebrtcLeg() = default;
+
+void WebrtcLeg::new_dtls() {
+  dtls_.reset();
+  started_ = finished_ = false;
+  connected_at_ns_ = 0;
+  done_ = {};
+  if (spec_.dtls && context_)
+    dtls_ = std::make_unique<DtlsSession>(*context_, spec_.dtls_client, spec_.remote_fingerprint);
+}
+
+void WebrtcLeg::update(const LegSpec& spec) {
+  const bool dtls_changed = !same_dtls(spec_, spec);
+  const LegSpec old = spec_;
+  spec_ = spec;
+  if (!spec_.ice) {
+    ice_.reset();
+  } else if (!ice_) {
+    ice_.emplace(spec_.local, spec_.remote);
+  } else if (!(old.local == spec_.local && old.remote == spec_.remote)) {
+    ice_->update(spec_.local, spec_.remote);  // ICE restart
+    expired_ = false;
+  }
+  if (dtls_changed) new_dtls();
+}
+
+const Endpoint& WebrtcLeg::client_target() const {
+  if (ice_) return ice_->peer().port ? ice_->peer() : ice_->last_checked();
+  return spec_.sdp_peer;
+}
+
+void WebrtcLeg::on_stun(std::span<const uint8_t> d, const Endpoint& source, int64_t now_ns,
+                        const Send& send, const Report& report) {
+  if (!ice_) {
+    ++counters_.unexpected;
+    return;
+  }
+  uint8_t reply[1024];
+  const IceCheckOutcome out = ice_->on_check(d, source, now_ns, reply);
+  if (out.refusal == IceRefusal::kNone) {
+    ++counters_.checks_answered;
+  } else {
+    ++counters_.checks_refused[size_t(out.refusal)];
+  }
+  if (out.reply_len) send(source, {reply, out.reply_len});
+  if (out.peer_changed) {
+    expired_ = false;
+    LegEvent e;
+    e.kind = LegEventKind::kIcePeer;
+    e.id = spec_.id;
+    e.key = spec_.key;
+    e.peer = ice_->peer();
+    report(e);
+  }
+  maybe_start(now_ns, send, report);
+}
+
+void WebrtcLeg::on_dtls(std::span<const uint8_t> d, const Endpoint& source, int64_t now_ns,
+                        const Send& send, const Report& report) {
+  if (!dtls_) {
+    ++counters_.unexpected;
+    return;
+  }
+  // Before ICE has validated anyone, a DTLS datagram is not from the party.
+  if (ice_ && ice_->last_checked().port == 0) {
+    ++counters_.unexpected;
+    return;
+  }
+  // A failed or released session takes nothing more.
+  if (dtls_->state() == DtlsState::kFailed || connected_at_ns_ < 0) return;
+  dtls_peer_ = source;
+  dtls_->on_datagram(d, now_ns);
+  flush_dtls(now_ns, send, report);
+}
+
+void WebrtcLeg::maybe_start(int64_t now_ns, const Send& send, const Report& report) {
+  if (!dtls_ || started_ || !spec_.dtls_client || client_target().port == 0) return;
+  started_ = true;
+  dtls_peer_ = client_target();
+  dtls_->start(now_ns);
+  flush_dtls(now_ns, send, report);
+}
+
+void WebrtcLeg::flush_dtls(int64_t now_ns, const Send& send, const Report& report) {
+  std::vector<uint8_t> datagram;
+  // The client sends where ICE says (a network change moves it too); the
+  // server answers where the peer's datagram came from.
+  const Endpoint to = spec_.dtls_client && ice_ && ice_->peer().port ? ice_->peer() : dtls_peer_;
+  while (dtls_->pop(datagram))
+    if (to.port) send(to, datagram);
+  if (finished_ || dtls_->state() == DtlsState::kHandshaking) return;
+  finished_ = true;
+  LegEvent e;
+  e.id = spec_.id;
+    e.key = spec_.key;
+  if (dtls_->state() == DtlsState::kConnected) {
+    ++counters_.handshakes_completed;
+    connected_at_ns_ = std::max<int64_t>(now_ns, 1);
+    e.kind = LegEventKind::kDtlsConnected;
+    e.keys = dtls_->keys();
+    e.detail = std::string(dtls_->srtp_profile()) + " " + std::string(dtls_->cipher());
+    e.handshake_ns = dtls_->handshake_ns();
+    done_.srtp_profile = dtls_->srtp_profile();
+    done_.cipher = dtls_->cipher();
+    done_.handshake_ns = e.handshake_ns;
+  } else {
+    ++counters_.handshakes_failed[size_t(dtls_->failure())];
+    e.kind = LegEventKind::kDtlsFailed;
+    e.failure = dtls_->failure();
+    e.detail = std::string(dtls_->failure_detail());
+  }
+  done_.dtls = dtls_->state();
+  report(e);
+  e.keys.inbound.wipe();
+  e.keys.outbound.wipe();
+}
+
+void WebrtcLeg::on_timer(int64_t now_ns, const Send& send, const Report& report) {
+  if (ice_ && !expired_ && ice_->consent_expired(now_ns)) {
+    expired_ = true;
+    LegEvent e;
+    e.kind = LegEventKind::kIceExpired;
+    e.id = spec_.id;
+    e.key = spec_.key;
+    e.peer = ice_->peer();
+    report(e);
+  }
+  if (!dtls_) return;
+  if (dtls_->state() == DtlsState::kHandshaking && now_ns >= dtls_->next_timer_ns()) {
+    dtls_->on_timer(now_ns);
+    flush_dtls(now_ns, send, report);
+  }
+  if (connected_at_ns_ > 0 && now_ns - connected_at_ns_ >= kReleaseAfterNs) {
+    dtls_->release();
+    connected_at_ns_ = -1;  // released: nothing more to do
+  }
+}
+
+int64_t WebrtcLeg::next_timer_ns() const {
+  int64_t t = INT64_MAX;
+  if (dtls_ && dtls_->state() == DtlsState::kHandshaking) t = dtls_->next_timer_ns();
+  if (dtls_ && connected_at_ns_ > 0) t = std::min(t, connected_at_ns_ + kReleaseAfterNs);
+  return t;
+}
+
+LegStatus WebrtcLeg::status(int64_t now_ns) const {
+  LegStatus s = done_;
+  s.dtls_client = spec_.dtls_client;
+  if (dtls_ && !finished_) s.dtls = dtls_->state();
+  if (ice_) {
+    s.ice = ice_->state(now_ns);
+    s.peer = ice_->peer();
+  }
+  return s;
+}
+
+}  // namespace vox::control::webrtc
