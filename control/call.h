@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,29 @@ namespace vox::control {
 
 using dataplane::FlowId;
 using dataplane::kNoFlow;
+
+// ICE toward one party (RFC 8445/8839): the relay is an ICE-lite agent on
+// this side. The relay's credentials go into the SDP it sends the party;
+// the party's come from the SDP it sent. A change of either is an ICE
+// restart. The handshake thread (webrtc/handshake.h) runs the checks.
+struct IceSide {
+  bool enabled = false;
+  std::string local_ufrag, local_pwd;    // the relay's (a=ice-ufrag/a=ice-pwd to the party)
+  std::string remote_ufrag, remote_pwd;  // the party's
+};
+
+// DTLS-SRTP toward one party (RFC 5763/5764/8842). `relay_active`: the
+// relay is the DTLS client (a=setup:active toward the party). The party's
+// certificate must match `remote_fingerprint` ("sha-256 AB:CD:...", the
+// a=fingerprint value). `connected`: the handshake finished and its keys
+// are installed on the side's flows (media flows only then).
+struct DtlsSide {
+  bool enabled = false;
+  bool relay_active = false;
+  std::string remote_fingerprint;
+  std::string remote_setup;  // the party's a=setup value ("actpass", "active", "passive")
+  bool connected = false;
+};
 
 struct MediaSide {
   std::string type;        // "audio", "video", "image"
@@ -67,29 +91,15 @@ struct MediaSide {
   // The nominated ICE pair's remote address (port 0: none yet): media to
   // this party goes there instead of to the SDP address.
   Endpoint ice_peer;
-};
-
-// ICE toward one party (RFC 8445/8839): the relay is an ICE-lite agent on
-// this side. The relay's credentials go into the SDP it sends the party;
-// the party's come from the SDP it sent. A change of either is an ICE
-// restart. The handshake thread (webrtc/handshake.h) runs the checks.
-struct IceSide {
-  bool enabled = false;
-  std::string local_ufrag, local_pwd;    // the relay's (a=ice-ufrag/a=ice-pwd to the party)
-  std::string remote_ufrag, remote_pwd;  // the party's
-};
-
-// DTLS-SRTP toward one party (RFC 5763/5764/8842). `relay_active`: the
-// relay is the DTLS client (a=setup:active toward the party). The party's
-// certificate must match `remote_fingerprint` ("sha-256 AB:CD:...", the
-// a=fingerprint value). `connected`: the handshake finished and its keys
-// are installed on the side's flows (media flows only then).
-struct DtlsSide {
-  bool enabled = false;
-  bool relay_active = false;
-  std::string remote_fingerprint;
-  std::string remote_setup;  // the party's a=setup value ("actpass", "active", "passive")
-  bool connected = false;
+  // Component 2's nominated address when RTCP is not muxed toward this
+  // party (port 0: none yet, or muxed: RTCP then goes to ice_peer).
+  Endpoint ice_peer_rtcp;
+  // What the relay wrote into the last SDP it sent this party: its own
+  // a=fingerprint and a=setup (DTLS-SRTP), its ICE credentials and host
+  // candidates; with rtcp-mux "require" no RTCP port of its own either.
+  bool relay_sent_dtls = false;
+  bool relay_sent_ice = false;
+  bool relay_requires_mux = false;
 };
 
 // Source policy flags of a party, from the NG flags of the message it sent.
@@ -106,6 +116,9 @@ struct Party {
   bool has_sdp = false;
   PartyPolicy policy;
   bool mux_accept = false;  // NG rtcp-mux accept/demux/require from this party's offer
+  // NG DTLS-reverse from this party's offer: the relay's preferred DTLS
+  // role toward it (true: passive) when the party lets the relay choose.
+  std::optional<bool> dtls_reverse_passive;
   std::vector<MediaSide> media;
   int64_t created_unix = 0;
 };
