@@ -100,6 +100,10 @@ struct MediaSide {
   bool relay_sent_dtls = false;
   bool relay_sent_ice = false;
   bool relay_requires_mux = false;
+  // The party's a=mid and whether its a=group:BUNDLE lists it (RFC 9143),
+  // from its last offer: the answer to it carries them back.
+  std::string mid;
+  bool bundled = false;
 };
 
 // Source policy flags of a party, from the NG flags of the message it sent.

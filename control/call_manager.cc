@@ -107,7 +107,17 @@ SdpRewrite make_rewrite(const SignalRequest& r, const Sdp& sdp, const IpAddr& ad
     rw.media.push_back(mr);
   }
   if (ice) rw.session_attributes.push_back({"ice-lite", ""});  // RFC 8839 §5.3
-  if (auto bundle = bundled_media(sdp); !bundle.empty()) {
+  if (answer) {
+    // RFC 5888 §9.2, RFC 9143 §7.3: the answer carries the offerer's mids
+    // and, to a WebRTC offerer, its group minus the rejected lines.
+    std::string group = "BUNDLE";
+    for (size_t i = 0; i < sdp.media.size() && i < sides.size(); ++i) {
+      if (!sides[i].mid.empty()) rw.media[i].mid = sides[i].mid;
+      if (webrtc && accepted[i] && sides[i].bundled) group += " " + sides[i].mid;
+    }
+    rw.bundle_group = "";  // the answerer's own group is about its transports
+    if (group != "BUNDLE") rw.session_attributes.insert(rw.session_attributes.begin(), {"group", group});
+  } else if (auto bundle = bundled_media(sdp); !bundle.empty()) {
     // RFC 9143 §7.3.3: a rejected m= line leaves the group.
     std::string group = "BUNDLE";
     for (size_t k : bundle)
@@ -236,6 +246,8 @@ void learn_offer(const SignalRequest& r, const Sdp& sdp, const Config& cfg, std:
     learn_media(self, r, sdp, sdp.media[i]);
     const WebrtcOfferPlan& w = webrtc[i];
     if (w.bundle_rejected) self.rejected = true;
+    self.mid = w.offerer.mid;
+    self.bundled = false;
     if (w.offerer_dtls && !self.rejected) {
       if (self.dtls.remote_fingerprint != w.offerer.fingerprint) self.dtls.connected = false;
       self.dtls.enabled = true;
@@ -288,6 +300,7 @@ void learn_offer(const SignalRequest& r, const Sdp& sdp, const Config& cfg, std:
                                r.rtcp_mux_require || webrtc_leg);
     peer.offer_plan = std::move(plans[i]);
   }
+  for (size_t k : bundled_media(sdp)) a.media[k].bundled = true;
   // Media sections beyond the new SDP (an m= line removed) keep their ports
   // until the call ends; RFC 3264 §8.2 says m= lines are never removed.
 }

@@ -156,6 +156,8 @@ class CallManager {
   void destroy_all();
 
  private:
+  friend struct CallManagerTestPeer;  // tests/control: drives install_flows directly
+
   // ---- the state machine (call_manager.cc) ----
   // A call for this first offer (admission control, interfaces), not yet in the table.
   Result<std::unique_ptr<Call>, NgError> new_call(const SignalRequest& r, Clock now);
