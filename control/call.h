@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,19 @@ struct MediaSide {
   // The handshake thread's leg on this side's RTP port (0: none); events
   // carry it, so one for a port since reused is told apart.
   uint64_t leg_id = 0;
+  // Component 2's nominated address when RTCP is not muxed toward this
+  // party (port 0: none yet, or muxed: RTCP then goes to ice_peer).
+  Endpoint ice_peer_rtcp;
+  // What the relay wrote into the last SDP it sent this party: its own
+  // a=fingerprint and a=setup (DTLS-SRTP), its ICE credentials and host
+  // candidates; with rtcp-mux "require" no RTCP port of its own either.
+  bool relay_sent_dtls = false;
+  bool relay_sent_ice = false;
+  bool relay_requires_mux = false;
+  // The party's a=mid and whether its a=group:BUNDLE lists it (RFC 9143),
+  // from its last offer: the answer to it carries them back.
+  std::string mid;
+  bool bundled = false;
 };
 
 // Source policy flags of a party, from the NG flags of the message it sent.
@@ -109,6 +123,9 @@ struct Party {
   bool has_sdp = false;
   PartyPolicy policy;
   bool mux_accept = false;  // NG rtcp-mux accept/demux/require from this party's offer
+  // NG DTLS-reverse from this party's offer: the relay's preferred DTLS
+  // role toward it (true: passive) when the party lets the relay choose.
+  std::optional<bool> dtls_reverse_passive;
   std::vector<MediaSide> media;
   int64_t created_unix = 0;
 };

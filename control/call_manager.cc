@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <tuple>
 
+#include "control/webrtc_sdp.h"
+
 namespace vox::control {
 
 namespace {
@@ -50,30 +52,130 @@ void learn_media(MediaSide& side, const SignalRequest& r, const Sdp& sdp, const 
 // The rewrite that points an SDP at the relay: per m= line the local ports
 // of `sides` (the party that will receive this SDP), rejected streams kept
 // at port 0; rtcp-mux as offered to that party (offer) or as negotiated
-// with it (answer).
+// with it (answer). The sender's ICE and DTLS attributes never pass; the
+// relay writes its own where it terminates them toward the receiver
+// (MediaSide::relay_sent_dtls, relay_sent_ice): a=setup (actpass in an
+// offer, its role in an answer), a=fingerprint (`fingerprint`), ICE-lite
+// credentials and host candidates. A BUNDLE group stays for a WebRTC
+// receiver (its m= lines still accepted), and goes for any other.
 SdpRewrite make_rewrite(const SignalRequest& r, const Sdp& sdp, const IpAddr& address,
-                        const std::vector<MediaSide>& sides, bool answer) {
+                        const std::vector<MediaSide>& sides, bool answer,
+                        const std::string& fingerprint) {
   SdpRewrite rw;
   rw.replace_origin = r.replace_origin;
   rw.replace_session_connection = r.replace_session_connection;
-  rw.strip_ice = r.ice_remove;
+  rw.strip_ice = true;
+  rw.strip_dtls = true;
+  rw.strip_extmap = r.strip_extmap;
+  bool ice = false, webrtc = false;
+  std::vector<bool> accepted(sdp.media.size());
   for (size_t i = 0; i < sdp.media.size(); ++i) {
+    // RFC 8839 §4.2.1.1: an ICE agent's 0.0.0.0 is a placeholder, not a hold.
+    rw.replace_zero_address |= read_peer_transport(sdp, sdp.media[i]).ice;
     SdpMediaRewrite mr;
     mr.address = address;
     mr.rtcp_attribute = !r.no_rtcp_attribute;
     mr.full_rtcp_attribute = r.full_rtcp_attribute;
+    if (r.generate_mid) mr.mid = std::to_string(i);
     if (i < sides.size()) {
       const MediaSide& m = sides[i];
       bool rejected = m.rejected || sdp.media[i].port == 0 || m.rtp_port == 0;
       mr.rtp_port = rejected ? 0 : m.rtp_port;
       mr.rtcp_mux = !rejected && (answer ? m.uses_mux : m.relay_offered_mux);
       // RFC 5761 §5.1.3: once mux is agreed a=rtcp names the RTP port; an
-      // offer keeps port+1 as the fallback should the answerer decline mux.
-      mr.rtcp_port = rejected ? 0 : uint16_t(m.rtp_port + (answer && mr.rtcp_mux ? 0 : 1));
+      // offer keeps port+1 as the fallback should the answerer decline mux
+      // (not with rtcp-mux "require": the receiver is taken to mux).
+      const bool mux_only = mr.rtcp_mux && (answer || m.relay_requires_mux);
+      mr.rtcp_port = rejected ? 0 : uint16_t(m.rtp_port + (mux_only ? 0 : 1));
+      if (!rejected) {
+        RelayTransport t;
+        if (m.relay_sent_dtls) {
+          t.setup = !answer ? "actpass" : m.dtls.relay_active ? "active" : "passive";
+          t.fingerprint = fingerprint;
+        }
+        if (m.relay_sent_ice) t.ice = &m.ice;
+        t.trickle = r.trickle_ice;
+        t.address = address;
+        t.rtp_port = m.rtp_port;
+        t.rtcp_port = mux_only ? 0 : uint16_t(m.rtp_port + 1);
+        mr.transport_attributes = relay_transport_attributes(t);
+        ice |= m.relay_sent_ice;
+        webrtc |= m.relay_sent_ice || m.relay_sent_dtls;
+        accepted[i] = true;
+      }
     }
     rw.media.push_back(mr);
   }
+  if (ice) rw.session_attributes.push_back({"ice-lite", ""});  // RFC 8839 §5.3
+  if (answer) {
+    // RFC 5888 §9.2, RFC 9143 §7.3: the answer carries the offerer's mids
+    // and, to a WebRTC offerer, its group minus the rejected lines.
+    std::string group = "BUNDLE";
+    for (size_t i = 0; i < sdp.media.size() && i < sides.size(); ++i) {
+      if (!sides[i].mid.empty()) rw.media[i].mid = sides[i].mid;
+      if (webrtc && accepted[i] && sides[i].bundled) group += " " + sides[i].mid;
+    }
+    rw.bundle_group = "";  // the answerer's own group is about its transports
+    if (group != "BUNDLE") rw.session_attributes.insert(rw.session_attributes.begin(), {"group", group});
+  } else if (auto bundle = bundled_media(sdp); !bundle.empty()) {
+    // RFC 9143 §7.3.3: a rejected m= line leaves the group.
+    std::string group = "BUNDLE";
+    for (size_t k : bundle)
+      if (webrtc && accepted[k]) group += " " + sdp.media[k].find_attribute("mid")->value;
+    rw.bundle_group = group == "BUNDLE" ? "" : group;
+  }
   return rw;
+}
+
+// Toward an RTP/AVP or RTP/SAVP party RTCP feedback (RFC 4585) goes.
+bool drops_feedback(const SdpMedia& m, std::string_view proto) {
+  return is_media_proto(m.proto) && is_media_proto(proto) && !has_feedback(proto);
+}
+
+void ensure_local_ice(IceSide& ice, std::random_device& rd, bool restart) {
+  if (!restart && !ice.local_ufrag.empty()) return;
+  ice.local_ufrag = random_ice_chars(kIceUfragChars, rd);
+  ice.local_pwd = random_ice_chars(kIcePwdChars, rd);
+}
+
+// The relay's WebRTC decisions for one m= line of an offer.
+struct WebrtcOfferPlan {
+  PeerTransport offerer;         // what the offerer's SDP says
+  bool offerer_dtls = false;     // the relay terminates DTLS toward the offerer
+  bool ice_to_answerer = false;  // the relay offers ICE to the answerer
+  // The m= line shares the first bundled line's transport (RFC 9143): the
+  // relay has one port pair per m= line and does not demultiplex a
+  // bundle, so it rejects the line toward both parties.
+  bool bundle_rejected = false;
+};
+
+Result<std::vector<WebrtcOfferPlan>, NgError> plan_offer_webrtc(const SignalRequest& r,
+                                                               const Sdp& sdp, const Party& b) {
+  std::vector<WebrtcOfferPlan> plans(sdp.media.size());
+  for (size_t i = 0; i < sdp.media.size(); ++i) {
+    const SdpMedia& m = sdp.media[i];
+    WebrtcOfferPlan& w = plans[i];
+    w.offerer = read_peer_transport(sdp, m);
+    if (m.port == 0 || !is_media_proto(m.proto)) continue;
+    if (is_dtls_proto(m.proto) && w.offerer.fingerprint.empty())
+      return ng_fail(NgErrc::kSrtp, "No DTLS fingerprint in " + m.proto + " offer");
+    // DTLS=off: an RTP/SAVP(F) offer with both a=crypto and a=fingerprint
+    // is taken as SDES; UDP/TLS leaves no choice.
+    w.offerer_dtls = is_dtls_proto(m.proto) || (w.offerer.dtls && !r.dtls_off);
+    // The answerer did ICE with the relay before (a re-offer): keep it.
+    const bool known = i < b.media.size() && b.media[i].ice.enabled &&
+                       !b.media[i].ice.remote_ufrag.empty();
+    switch (r.ice) {
+      case IceMode::kRemove: w.ice_to_answerer = false; break;
+      case IceMode::kForce:
+      case IceMode::kForceRelay: w.ice_to_answerer = true; break;
+      default: w.ice_to_answerer = w.offerer.ice || known; break;
+    }
+  }
+  auto bundle = bundled_media(sdp);
+  for (size_t k = 1; k < bundle.size(); ++k)
+    if (sdp.media[bundle[k]].port != 0) plans[bundle[k]] = {plans[bundle[k]].offerer, false, false, true};
+  return plans;
 }
 
 bool is_rtp_audio(const SdpMedia& m) {
@@ -104,13 +206,15 @@ Result<std::vector<std::optional<CodecPlan>>, NgError> plan_offer_codecs(const S
 
 // SRTP per m= line: the relay's answer to the offerer's keys and its own
 // offer to the other side (keys a re-offer did not change are kept).
-Result<std::vector<SrtpOfferPlan>, NgError> plan_offer_srtp(const SignalRequest& r, const Sdp& sdp,
-                                                            const Party& a, const Party& b) {
+Result<std::vector<SrtpOfferPlan>, NgError> plan_offer_srtp(
+    const SignalRequest& r, const Sdp& sdp, const Party& a, const Party& b,
+    const std::vector<WebrtcOfferPlan>& webrtc) {
   std::vector<SrtpOfferPlan> srtp(sdp.media.size());
   for (size_t i = 0; i < sdp.media.size(); ++i) {
     auto plan = plan_srtp_offer(sdp.media[i], r.transport_protocol, r.sdes,
                                 i < a.media.size() ? &a.media[i] : nullptr,
-                                i < b.media.size() ? &b.media[i] : nullptr);
+                                i < b.media.size() ? &b.media[i] : nullptr,
+                                {.offerer_dtls = webrtc[i].offerer_dtls, .dtls_off = r.dtls_off});
     if (!plan.ok()) return ng_fail(NgErrc::kSrtp, plan.error());
     srtp[i] = std::move(*plan);
   }
@@ -118,10 +222,15 @@ Result<std::vector<SrtpOfferPlan>, NgError> plan_offer_srtp(const SignalRequest&
 }
 
 // What an offer from `a` teaches both parties: a's tag, policy and media
-// (its new sides `ma`), and what the relay offers b on each stream.
-void learn_offer(const SignalRequest& r, const Sdp& sdp, Party& a, Party& b,
-                 std::vector<MediaSide> ma, std::vector<MediaSide> mb,
-                 std::vector<SrtpOfferPlan>& srtp, std::vector<std::optional<CodecPlan>>& plans) {
+// (its new sides `ma`), its ICE and DTLS, and what the relay offers b on
+// each stream. ICE credentials the relay gave a party stay across
+// re-offers; a party that restarts ICE (new ufrag/pwd) gets new ones too
+// (RFC 8445 §9). A changed fingerprint or DTLS role means a new
+// handshake: dtls.connected goes false (and media stops) until it is done.
+void learn_offer(const SignalRequest& r, const Sdp& sdp, const Config& cfg, std::random_device& rd,
+                 Party& a, Party& b, std::vector<MediaSide> ma, std::vector<MediaSide> mb,
+                 std::vector<SrtpOfferPlan>& srtp, std::vector<std::optional<CodecPlan>>& plans,
+                 const std::vector<WebrtcOfferPlan>& webrtc) {
   a.tag = r.from_tag;
   if (!r.to_tag.empty()) b.tag = r.to_tag;
   if (!r.from_label.empty() || !r.label.empty()) a.label = r.from_label.empty() ? r.label : r.from_label;
@@ -129,35 +238,83 @@ void learn_offer(const SignalRequest& r, const Sdp& sdp, Party& a, Party& b,
   a.policy = r.policy;
   a.has_sdp = true;
   a.mux_accept = r.rtcp_mux_accept || r.rtcp_mux_demux || r.rtcp_mux_require;
+  a.dtls_reverse_passive = r.dtls_reverse_passive;
   a.media = std::move(ma);
   b.media = std::move(mb);
   for (size_t i = 0; i < sdp.media.size(); ++i) {
-    learn_media(a.media[i], r, sdp, sdp.media[i]);
+    MediaSide& self = a.media[i];
+    learn_media(self, r, sdp, sdp.media[i]);
+    const WebrtcOfferPlan& w = webrtc[i];
+    if (w.bundle_rejected) self.rejected = true;
+    self.mid = w.offerer.mid;
+    self.bundled = false;
+    if (w.offerer_dtls && !self.rejected) {
+      if (self.dtls.remote_fingerprint != w.offerer.fingerprint) self.dtls.connected = false;
+      self.dtls.enabled = true;
+      self.dtls.remote_fingerprint = w.offerer.fingerprint;
+      self.dtls.remote_setup = w.offerer.setup;
+      // Provisional: the answer's flags may still change it.
+      const bool active = relay_active_answering(
+          w.offerer.setup, a.dtls_reverse_passive.value_or(cfg.dtls_passive));
+      if (active != self.dtls.relay_active) self.dtls.connected = false;
+      self.dtls.relay_active = active;
+    } else {
+      self.dtls = {};
+    }
+    if (w.offerer.ice && !self.rejected) {
+      const bool restart = !self.ice.remote_ufrag.empty() &&
+                           (self.ice.remote_ufrag != w.offerer.ice_ufrag ||
+                            self.ice.remote_pwd != w.offerer.ice_pwd);
+      self.ice.enabled = true;
+      self.ice.remote_ufrag = w.offerer.ice_ufrag;
+      self.ice.remote_pwd = w.offerer.ice_pwd;
+      ensure_local_ice(self.ice, rd, restart);
+    } else {
+      self.ice = {};
+    }
+
     MediaSide& peer = b.media[i];
     peer.type = sdp.media[i].type;
     peer.proto = srtp[i].proto;
-    a.media[i].sdes_answer = std::move(srtp[i].answer);
-    a.media[i].sdes_offer.clear();
+    self.sdes_answer = std::move(srtp[i].answer);
+    self.sdes_offer.clear();
     peer.sdes_offer = std::move(srtp[i].offer);
     peer.sdes_answer.reset();
-    peer.rejected = a.media[i].rejected;
+    peer.rejected = self.rejected;
+    peer.relay_sent_dtls = srtp[i].dtls && !peer.rejected;
+    if (!peer.relay_sent_dtls) peer.dtls = {};
+    // The answerer's ICE: the relay answers its checks from now on (with
+    // its own credentials); the answerer's come with the answer.
+    peer.relay_sent_ice = w.ice_to_answerer && !peer.rejected;
+    if (peer.relay_sent_ice) {
+      peer.ice.enabled = true;
+      ensure_local_ice(peer.ice, rd, false);
+    } else {
+      peer.ice = {};
+    }
+    // WebRTC requires rtcp-mux (RFC 8834 §5.1.3): a WebRTC leg is offered it.
+    const bool webrtc_leg = peer.relay_sent_dtls || peer.relay_sent_ice;
+    peer.relay_requires_mux = r.rtcp_mux_require && !r.rtcp_mux_reject;
     peer.relay_offered_mux =
-        !r.rtcp_mux_reject &&
-        ((a.media[i].offered_mux && !r.rtcp_mux_demux) || r.rtcp_mux_offer || r.rtcp_mux_require);
+        !r.rtcp_mux_reject && ((self.offered_mux && !r.rtcp_mux_demux) || r.rtcp_mux_offer ||
+                               r.rtcp_mux_require || webrtc_leg);
     peer.offer_plan = std::move(plans[i]);
   }
+  for (size_t k : bundled_media(sdp)) a.media[k].bundled = true;
   // Media sections beyond the new SDP (an m= line removed) keep their ports
   // until the call ends; RFC 3264 §8.2 says m= lines are never removed.
 }
 
-// The offer as the other side (b) sees it: its ports, rtcp-mux if we offer it.
+// The offer as the other side (b) sees it: its ports, rtcp-mux if we offer
+// it, the relay's keys, fingerprint and ICE in place of the offerer's.
 std::string render_offer(const SignalRequest& r, const Sdp& sdp, const IpAddr& address,
-                         const Party& b) {
-  SdpRewrite rw = make_rewrite(r, sdp, address, b.media, /*answer=*/false);
+                         const Party& b, const std::string& fingerprint) {
+  SdpRewrite rw = make_rewrite(r, sdp, address, b.media, /*answer=*/false, fingerprint);
   for (size_t i = 0; i < sdp.media.size(); ++i) {
     // The offerer's keys never reach the other side; it gets the relay's.
     rw.media[i].crypto = render_crypto(b.media[i].sdes_offer, r.sdes.pad);
     if (b.media[i].proto != sdp.media[i].proto) rw.media[i].proto = b.media[i].proto;
+    rw.media[i].strip_feedback = drops_feedback(sdp.media[i], b.media[i].proto);
     if (!b.media[i].offer_plan) continue;
     rw.media[i].codecs = b.media[i].offer_plan->to_answerer;
     rw.media[i].ptime = b.media[i].offer_plan->answerer_sdp_ptime();
@@ -166,8 +323,10 @@ std::string render_offer(const SignalRequest& r, const Sdp& sdp, const IpAddr& a
 }
 
 // What an answer from b teaches both parties: b's tag, policy and media,
-// which streams are rejected, and where RTCP is muxed.
-void learn_answer(const SignalRequest& r, const Sdp& sdp, Party& a, Party& b) {
+// which streams are rejected, where RTCP is muxed, b's ICE and DTLS (when
+// the relay offered them), and the relay's ICE and DTLS toward a.
+void learn_answer(const SignalRequest& r, const Sdp& sdp, const Config& cfg,
+                  std::random_device& rd, Party& a, Party& b) {
   // A different to-tag is another fork answering (183 from one branch,
   // 200 from another): the latest answer owns the callee side.
   if (!r.to_tag.empty()) b.tag = r.to_tag;
@@ -185,25 +344,66 @@ void learn_answer(const SignalRequest& r, const Sdp& sdp, Party& a, Party& b) {
     bool offered = mb.relay_offered_mux;
     learn_media(mb, r, sdp, sdp.media[i]);
     mb.relay_offered_mux = offered;
-    mb.uses_mux = offered && sdp.media[i].rtcp_mux;
+    mb.uses_mux = offered && (sdp.media[i].rtcp_mux || mb.relay_requires_mux);
     if (mb.rejected) ma.rejected = true;
-    ma.uses_mux = ma.offered_mux && !ma.rejected && (mb.uses_mux || a.mux_accept);
+
+    // The answerer: DTLS and ICE with the relay if it took them up.
+    const PeerTransport t = read_peer_transport(sdp, sdp.media[i]);
+    if (mb.relay_sent_dtls && t.dtls && !mb.rejected) {
+      const bool active = relay_active_after_answer(t.setup);
+      if (!mb.dtls.enabled || mb.dtls.remote_fingerprint != t.fingerprint ||
+          mb.dtls.relay_active != active)
+        mb.dtls.connected = false;
+      mb.dtls.enabled = true;
+      mb.dtls.relay_active = active;
+      mb.dtls.remote_fingerprint = t.fingerprint;
+      mb.dtls.remote_setup = t.setup;
+    } else {
+      mb.dtls = {};
+    }
+    mb.ice.enabled = mb.relay_sent_ice && t.ice && !mb.rejected;
+    mb.ice.remote_ufrag = mb.ice.enabled ? t.ice_ufrag : std::string();
+    mb.ice.remote_pwd = mb.ice.enabled ? t.ice_pwd : std::string();
+
+    // The offerer: the relay answers its ICE unless told to remove it.
+    const bool ice_a = r.ice == IceMode::kForce || r.ice == IceMode::kForceRelay ||
+                       (r.ice != IceMode::kRemove && ma.ice.enabled);
+    ma.relay_sent_ice = ice_a && !ma.rejected;
+    if (ma.relay_sent_ice)
+      ensure_local_ice(ma.ice, rd, false);
+    else
+      ma.ice = {};
+    ma.ice.enabled = ma.relay_sent_ice && !ma.ice.remote_ufrag.empty();
+    ma.relay_sent_dtls = ma.dtls.enabled && !ma.rejected;
+    if (ma.relay_sent_dtls) {
+      const bool passive =
+          r.dtls_passive.value_or(a.dtls_reverse_passive.value_or(cfg.dtls_passive));
+      const bool active = relay_active_answering(ma.dtls.remote_setup, passive);
+      if (active != ma.dtls.relay_active) ma.dtls.connected = false;
+      ma.dtls.relay_active = active;
+    } else {
+      ma.dtls = {};
+    }
+    ma.uses_mux = ma.offered_mux && !ma.rejected &&
+                  (mb.uses_mux || a.mux_accept || ma.relay_sent_ice || ma.relay_sent_dtls);
   }
 }
 
-// The answer as the offerer (a) sees it: its ports, rtcp-mux if accepted.
+// The answer as the offerer (a) sees it: its ports, rtcp-mux if accepted,
+// the relay's keys, fingerprint and ICE in place of the answerer's.
 std::string render_answer(const SignalRequest& r, const Sdp& sdp, const IpAddr& address,
                           const Party& a, const std::vector<std::optional<AnswerPlan>>& plans,
-                          const std::vector<SrtpAnswerPlan>& srtp) {
-  SdpRewrite rw = make_rewrite(r, sdp, address, a.media, /*answer=*/true);
+                          const std::vector<SrtpAnswerPlan>& srtp, const std::string& fingerprint) {
+  SdpRewrite rw = make_rewrite(r, sdp, address, a.media, /*answer=*/true, fingerprint);
   for (size_t i = 0; i < sdp.media.size() && i < plans.size(); ++i) {
     // The answerer's keys never reach the offerer; it gets the relay's.
     const MediaSide& ma = a.media[i];
     rw.media[i].crypto = ma.sdes_answer && !ma.rejected
                              ? render_crypto({ma.sdes_answer->line}, r.sdes.pad)
                              : std::vector<std::string>{};
-    if (!srtp[i].proto.empty() && srtp[i].proto != sdp.media[i].proto)
-      rw.media[i].proto = srtp[i].proto;
+    const std::string& proto = srtp[i].proto.empty() ? sdp.media[i].proto : srtp[i].proto;
+    if (proto != sdp.media[i].proto) rw.media[i].proto = proto;
+    rw.media[i].strip_feedback = drops_feedback(sdp.media[i], proto);
     if (!plans[i]) continue;
     rw.media[i].codecs = plans[i]->to_offerer;
     rw.media[i].ptime = plans[i]->offerer_sdp_ptime;
@@ -315,11 +515,19 @@ Result<SignalReply, NgError> CallManager::offer(const SignalRequest& r, Clock no
 
   auto plans = plan_offer_codecs(r, sdp);
   if (!plans.ok()) return Err{plans.error()};
-  auto srtp = plan_offer_srtp(r, sdp, a, b);
+  auto webrtc = plan_offer_webrtc(r, sdp, b);
+  if (!webrtc.ok()) return Err{webrtc.error()};
+  auto srtp = plan_offer_srtp(r, sdp, a, b, *webrtc);
   if (!srtp.ok()) return Err{srtp.error()};
+  std::vector<bool> skip(sdp.media.size());
+  for (size_t i = 0; i < sdp.media.size(); ++i) {
+    skip[i] = (*webrtc)[i].bundle_rejected;
+    if (((*webrtc)[i].offerer_dtls || (*srtp)[i].dtls) && !skip[i] && config_.dtls_fingerprint.empty())
+      return ng_fail(NgErrc::kSrtp, "DTLS-SRTP is not available: the relay has no DTLS certificate");
+  }
   // Allocate what the new SDP needs, on copies, so failure changes nothing.
   std::vector<MediaSide> ma = a.media, mb = b.media;
-  if (!allocate_media(*c, a, b, sdp, ma, mb)) {
+  if (!allocate_media(*c, a, b, sdp, skip, ma, mb)) {
     ++stats_.port_exhaustions;
     return ng_fail(NgErrc::kOutOfPorts);
   }
@@ -330,13 +538,17 @@ Result<SignalReply, NgError> CallManager::offer(const SignalRequest& r, Clock no
     ++calls_per_worker_[size_t(c->worker)];
     ++stats_.calls_created;
   }
-  learn_offer(r, sdp, a, b, std::move(ma), std::move(mb), *srtp, *plans);
+  learn_offer(r, sdp, config_, ice_random_, a, b, std::move(ma), std::move(mb), *srtp, *plans,
+              *webrtc);
   c->last_signal_ns = now.mono_ns;
   c->last_signal_unix = now.unix_s;
   c->deleted = false;
   install_flows(*c, now.mono_ns);
+  sync_legs(*c);
   ++stats_.offers;
-  return SignalReply{render_offer(r, sdp, config_.interfaces[size_t(b.iface)].advertised, b), {}};
+  return SignalReply{render_offer(r, sdp, config_.interfaces[size_t(b.iface)].advertised, b,
+                                  config_.dtls_fingerprint),
+                     r.warning};
 }
 
 std::optional<NgError> CallManager::prepare_answer_codecs(const SignalRequest& r, const Sdp& sdp,
@@ -383,9 +595,14 @@ std::optional<NgError> CallManager::prepare_answer_srtp(const SignalRequest& r, 
     std::optional<SdesSession> keys_a, keys_b;
     if (!rejected && a.media[i].sdes_answer) keys_a = a.media[i].sdes_answer->session;
     if (!rejected) keys_b = m.srtp[i].answerer_keys;
-    auto sa = prepare_srtp(a.media[i], std::move(keys_a));
+    // A DTLS side's keys come from its handshake (webrtc/), not from here.
+    const bool dtls_a = !rejected && a.media[i].dtls.enabled;
+    const bool dtls_b = !rejected && b.media[i].relay_sent_dtls &&
+                        read_peer_transport(sdp, sdp.media[i]).dtls;
+    Result<SideSrtp, NgError> sa = SideSrtp{}, sb = SideSrtp{};
+    if (!dtls_a) sa = prepare_srtp(a.media[i], std::move(keys_a));
     if (!sa.ok()) return sa.error();
-    auto sb = prepare_srtp(b.media[i], std::move(keys_b));
+    if (!dtls_b) sb = prepare_srtp(b.media[i], std::move(keys_b));
     if (!sb.ok()) return sb.error();
     m.srtp_a[i] = std::move(*sa);
     m.srtp_b[i] = std::move(*sb);
@@ -411,15 +628,18 @@ Result<SignalReply, NgError> CallManager::answer(const SignalRequest& r, Clock n
   if (auto e = prepare_answer_codecs(r, sdp, b, m)) return Err{*e};
   if (auto e = prepare_answer_srtp(r, sdp, a, b, m)) return Err{*e};
 
-  learn_answer(r, sdp, a, b);
+  learn_answer(r, sdp, config_, ice_random_, a, b);
   c.answered = true;
   c.last_signal_ns = now.mono_ns;
   c.last_signal_unix = now.unix_s;
   install_flows(c, now.mono_ns);
   install_answer_media(c, a, b, m);
+  sync_legs(c);
   ++stats_.answers;
   const IpAddr& address = config_.interfaces[size_t(a.iface)].advertised;
-  return SignalReply{render_answer(r, sdp, address, a, m.plans, m.srtp), std::move(m.warning)};
+  std::string warning = r.warning.empty() ? std::move(m.warning) : r.warning;
+  return SignalReply{render_answer(r, sdp, address, a, m.plans, m.srtp, config_.dtls_fingerprint),
+                     std::move(warning)};
 }
 
 Result<const Call*, NgError> CallManager::remove(const std::string& call_id,

@@ -32,6 +32,39 @@ struct LegEvent;
 
 namespace vox::control {
 
+// NG "ICE" (rtpengine's values): what the receiver of this SDP gets.
+// voxrelay is an ICE-lite agent with one host candidate per component
+// wherever it terminates ICE; the party's own candidates never pass.
+enum class IceMode : uint8_t {
+  kDefault,     // ICE toward the receiver when the sender's SDP had ICE (or it did ICE before)
+  kRemove,      // no ICE toward the receiver
+  kForce,       // always ICE toward the receiver
+  kForceRelay,  // as force: the relay is the only candidate it offers
+  kOptional,    // as default: the relay is always the only candidate
+  kCount
+};
+inline constexpr EnumNames<IceMode> kIceModeNames = {{
+    {IceMode::kDefault, "default"},
+    {IceMode::kRemove, "remove"},
+    {IceMode::kForce, "force"},
+    {IceMode::kForceRelay, "force-relay"},
+    {IceMode::kOptional, "optional"},
+}};
+static_assert(kIceModeNames.complete());
+
+// NG "ICE-lite": accepted and recorded. voxrelay is always ICE-lite where
+// it terminates ICE (it gathers nothing, RFC 8445 §2.5), whatever this says.
+enum class IceLiteMode : uint8_t { kUnset, kOffer, kForward, kBackward, kBoth, kOff, kCount };
+inline constexpr EnumNames<IceLiteMode> kIceLiteModeNames = {{
+    {IceLiteMode::kUnset, ""},
+    {IceLiteMode::kOffer, "offer"},
+    {IceLiteMode::kForward, "forward"},
+    {IceLiteMode::kBackward, "backward"},
+    {IceLiteMode::kBoth, "both"},
+    {IceLiteMode::kOff, "off"},
+}};
+static_assert(kIceLiteModeNames.complete());
+
 // Options of one offer or answer, from the NG dictionary.
 struct SignalRequest {
   std::string call_id, from_tag, to_tag, sdp;
@@ -45,7 +78,18 @@ struct SignalRequest {
   bool rtcp_mux_offer = false, rtcp_mux_demux = false, rtcp_mux_accept = false,
        rtcp_mux_reject = false, rtcp_mux_require = false;
   bool no_rtcp_attribute = false, full_rtcp_attribute = false;
-  bool ice_remove = true;  // voxrelay does not terminate ICE: candidates never pass through
+  IceMode ice = IceMode::kDefault;        // "ICE"
+  IceLiteMode ice_lite = IceLiteMode::kUnset;  // "ICE-lite" (recorded only)
+  bool trickle_ice = false;               // flag trickle-ICE: a=ice-options:trickle
+  // "DTLS": off/no/disable -> dtls_off; passive/active -> the relay's
+  // preferred role toward the receiver of this SDP (where it may choose).
+  bool dtls_off = false;
+  std::optional<bool> dtls_passive;
+  // "DTLS-reverse" passive/active: the same toward the sender of this SDP.
+  std::optional<bool> dtls_reverse_passive;
+  bool generate_mid = false;  // flag generate-mid
+  bool strip_extmap = false;  // flag strip-extmap
+  std::string warning;        // from reading the request, for the reply
   std::optional<int> address_family;  // AF_INET / AF_INET6 ("address family")
   std::string label, from_label, to_label;
   CodecRequest codec;  // codec dictionary, codec-* flags, ptime (transcoding)
@@ -130,6 +174,7 @@ class CallManager {
   void sync_legs(Call& c);
   // Removes side m's leg, if it has one (the side is released or goes plain).
   void drop_leg(MediaSide& m);
+  friend struct CallManagerTestPeer;  // tests/control: drives install_flows directly
 
   // ---- the state machine (call_manager.cc) ----
   // A call for this first offer (admission control, interfaces), not yet in the table.
@@ -180,21 +225,34 @@ class CallManager {
   // The answer's transcoders and SRTP contexts, after its flows.
   void install_answer_media(Call& c, Party& a, Party& b, AnswerMedia& m);
   bool allocate_side(Call& c, Party& p, MediaSide& m);
-  // Ports and flow ids for every stream `sdp` does not reject, on both
-  // parties' sides (ma: a's, mb: b's, copies the caller commits); false
-  // when they ran out, having given back what it took.
-  bool allocate_media(Call& c, Party& a, Party& b, const Sdp& sdp, std::vector<MediaSide>& ma,
-                      std::vector<MediaSide>& mb);
+  // Ports and flow ids for every stream `sdp` does not reject (nor
+  // `skip`: the relay rejects it), on both parties' sides (ma: a's, mb:
+  // b's, copies the caller commits); false when they ran out, having
+  // given back what it took.
+  bool allocate_media(Call& c, Party& a, Party& b, const Sdp& sdp, const std::vector<bool>& skip,
+                      std::vector<MediaSide>& ma, std::vector<MediaSide>& mb);
   void release_side(Call& c, Party& p, MediaSide& m);
   // Pushes every side's flows (add or update) and opens both parties'
-  // source learning windows (--latch-window-ms from now).
+  // source learning windows (--latch-window-ms from now). This is also
+  // what the WebRTC handshake calls once a side's dtls.connected or
+  // ice_peer changed (install_stream_flows for one stream, then flush).
+  // Toward a DTLS side (dtls.enabled) that is not connected yet, both
+  // directions of the stream stay off (no kFlowEnabled on either side's
+  // flows): no media passes until the keys exist. An ICE side
+  // (ice.enabled) is sent to at ice_peer (ice_peer_rtcp for RTCP without
+  // mux), as its flows' sdp_source with kFlowAsymmetric, so latching never
+  // moves it; before nomination that is port 0: nothing is sent to it.
   void install_flows(Call& c, int64_t now_ns);
+  // Both parties' flows of stream `index` (add or update), posted, not
+  // flushed.
+  void install_stream_flows(Call& c, size_t index, int64_t latch_until_ns);
   FlowId take_flow_id(int w);
 
   const Config& config_;
   dataplane::Dataplane& plane_;
   std::vector<PortPool> pools_;  // one per interface
-  std::mt19937 rng_{std::random_device{}()};  // transcoders' SSRC and first seq/ts (RFC 3550 §5.1)
+  std::mt19937 rng_{std::random_device{}()};
+  std::random_device ice_random_;  // ICE credentials (RFC 8445 §5.3: unguessable)  // transcoders' SSRC and first seq/ts (RFC 3550 §5.1)
   std::vector<std::vector<FlowId>> free_flow_ids_;  // per worker
   std::vector<size_t> calls_per_worker_;
   std::unordered_map<std::string, std::unique_ptr<Call>> calls_;

@@ -230,12 +230,13 @@ bool CallManager::allocate_side(Call& c, Party& p, MediaSide& m) {
 }
 
 bool CallManager::allocate_media(Call& c, Party& a, Party& b, const Sdp& sdp,
-                                 std::vector<MediaSide>& ma, std::vector<MediaSide>& mb) {
+                                 const std::vector<bool>& skip, std::vector<MediaSide>& ma,
+                                 std::vector<MediaSide>& mb) {
   ma.resize(std::max(ma.size(), sdp.media.size()));
   mb.resize(std::max(mb.size(), sdp.media.size()));
   std::vector<std::pair<Party*, MediaSide*>> taken;
   for (size_t i = 0; i < sdp.media.size(); ++i) {
-    if (sdp.media[i].port == 0) continue;  // rejected: no ports needed
+    if (sdp.media[i].port == 0 || (i < skip.size() && skip[i])) continue;  // rejected: no ports needed
     for (auto [p, m] : {std::pair{&a, &ma[i]}, std::pair{&b, &mb[i]}}) {
       if (m->rtp_port) continue;
       if (!allocate_side(c, *p, *m)) {
@@ -250,6 +251,7 @@ bool CallManager::allocate_media(Call& c, Party& a, Party& b, const Sdp& sdp,
 
 void CallManager::release_side(Call& c, Party& p, MediaSide& m) {
   if (!m.rtp_port) return;
+  drop_leg(m);
   retire_transcoder(m);  // the worker deletes it with the flow
   if (m.installed) {
     dataplane::FlowCommand cmd;
@@ -271,46 +273,61 @@ void CallManager::release_side(Call& c, Party& p, MediaSide& m) {
 void CallManager::install_flows(Call& c, int64_t now_ns) {
   const int64_t latch_until_ns = now_ns + int64_t(config_.latch_window_ms) * 1000000;
   size_t n = std::max(c.parties[0].media.size(), c.parties[1].media.size());
-  for (size_t i = 0; i < n; ++i) {
-    for (int s = 0; s < 2; ++s) {
-      Party& px = c.parties[s];
-      Party& py = c.parties[1 - s];
-      if (i >= px.media.size()) continue;
-      MediaSide& x = px.media[i];
-      if (!x.rtp_port) continue;
-      MediaSide* y = i < py.media.size() && py.media[i].rtp_port ? &py.media[i] : nullptr;
-      uint16_t flags = 0;
-      if (px.policy.asymmetric) flags |= dataplane::kFlowAsymmetric;
-      if (px.policy.strict_source) flags |= dataplane::kFlowStrictSource;
-      if (px.policy.media_handover) flags |= dataplane::kFlowMediaHandover;
-      if (y && !x.rejected && !y->rejected) flags |= dataplane::kFlowEnabled;
-
-      dataplane::FlowCommand cmd;
-      cmd.type = x.installed ? dataplane::CommandType::kUpdateFlow
-                             : dataplane::CommandType::kAddFlow;
-      cmd.reset_latch = x.reset_latch;
-      auto& h = cmd.state;
-      h.egress_rtp = y ? y->rtp_flow : kNoFlow;
-      h.egress_rtcp = y ? (y->uses_mux ? y->rtp_flow : y->rtcp_flow) : kNoFlow;
-      h.latch_until_ns = latch_until_ns;
-
-      cmd.id = x.rtp_flow;
-      h.key = x.rtp_handle.key;
-      h.flags = flags;
-      h.sdp_source = x.sdp_rtp;
-      plane_.post(c.worker, cmd);
-
-      cmd.id = x.rtcp_flow;
-      h.key = x.rtcp_handle.key;
-      h.flags = flags | dataplane::kFlowRtcpPort;
-      h.sdp_source = x.uses_mux ? x.sdp_rtp : x.sdp_rtcp;
-      plane_.post(c.worker, cmd);
-
-      x.installed = true;
-      x.reset_latch = false;
-    }
-  }
+  for (size_t i = 0; i < n; ++i) install_stream_flows(c, i, latch_until_ns);
   plane_.flush();
+}
+
+void CallManager::install_stream_flows(Call& c, size_t i, int64_t latch_until_ns) {
+  // DTLS-SRTP toward a side not connected yet: no keys, so no media either
+  // way on this stream (RFC 5763 §5: SRTP only once the handshake is done).
+  auto waiting = [](const MediaSide* m) { return m && m->dtls.enabled && !m->dtls.connected; };
+  for (int s = 0; s < 2; ++s) {
+    Party& px = c.parties[s];
+    Party& py = c.parties[1 - s];
+    if (i >= px.media.size()) continue;
+    MediaSide& x = px.media[i];
+    if (!x.rtp_port) continue;
+    MediaSide* y = i < py.media.size() && py.media[i].rtp_port ? &py.media[i] : nullptr;
+    uint16_t flags = 0;
+    if (px.policy.asymmetric) flags |= dataplane::kFlowAsymmetric;
+    if (px.policy.strict_source) flags |= dataplane::kFlowStrictSource;
+    if (px.policy.media_handover) flags |= dataplane::kFlowMediaHandover;
+    if (y && !x.rejected && !y->rejected && !waiting(&x) && !waiting(y))
+      flags |= dataplane::kFlowEnabled;
+    // An ICE party is sent to at its nominated address only (RFC 8445
+    // §12: media goes over the selected pair), never where a packet came
+    // from; before nomination, nowhere (port 0).
+    Endpoint rtp_dest = x.sdp_rtp, rtcp_dest = x.uses_mux ? x.sdp_rtp : x.sdp_rtcp;
+    if (x.ice.enabled) {
+      flags |= dataplane::kFlowAsymmetric;
+      rtp_dest = x.ice_peer;
+      rtcp_dest = x.uses_mux ? x.ice_peer : x.ice_peer_rtcp;
+    }
+
+    dataplane::FlowCommand cmd;
+    cmd.type = x.installed ? dataplane::CommandType::kUpdateFlow
+                           : dataplane::CommandType::kAddFlow;
+    cmd.reset_latch = x.reset_latch;
+    auto& h = cmd.state;
+    h.egress_rtp = y ? y->rtp_flow : kNoFlow;
+    h.egress_rtcp = y ? (y->uses_mux ? y->rtp_flow : y->rtcp_flow) : kNoFlow;
+    h.latch_until_ns = latch_until_ns;
+
+    cmd.id = x.rtp_flow;
+    h.key = x.rtp_handle.key;
+    h.flags = flags;
+    h.sdp_source = rtp_dest;
+    plane_.post(c.worker, cmd);
+
+    cmd.id = x.rtcp_flow;
+    h.key = x.rtcp_handle.key;
+    h.flags = flags | dataplane::kFlowRtcpPort;
+    h.sdp_source = rtcp_dest;
+    plane_.post(c.worker, cmd);
+
+    x.installed = true;
+    x.reset_latch = false;
+  }
 }
 
 }  // namespace vox::control

@@ -28,13 +28,101 @@ std::optional<IpAddr> parse_received_from(const NgValue& req) {
   return IpAddr::parse(parts.back());
 }
 
+// A key's string value, or else a "<key>=<value>" entry of "flags"
+// (rtpengine takes both; proxies pass "ICE=force" and the like as flags).
+std::optional<std::string_view> keyed(const NgValue& req, const std::vector<std::string_view>& flags,
+                                      std::string_view key) {
+  if (auto v = req.find_string(key)) return v;
+  for (auto f : flags) {
+    const size_t eq = f.find('=');
+    if (eq != std::string_view::npos && ng_name_equal(f.substr(0, eq), key)) return f.substr(eq + 1);
+  }
+  return std::nullopt;
+}
+
+// "<prefix><name>" entries of "flags" ("rtcp-mux-offer", "replace-origin"),
+// the names.
+std::vector<std::string_view> prefixed(const std::vector<std::string_view>& flags,
+                                       std::string_view prefix) {
+  std::vector<std::string_view> out;
+  for (auto f : flags)
+    if (f.size() > prefix.size() && ng_name_equal(f.substr(0, prefix.size()), prefix))
+      out.push_back(f.substr(prefix.size()));
+  return out;
+}
+
+template <class E, size_t N>
+std::optional<E> enum_value(const EnumNames<E, N>& names, std::string_view v) {
+  for (const auto& e : names.entries)
+    if (*e.name && ng_name_equal(v, e.name)) return e.value;
+  return std::nullopt;
+}
+
+// rtpengine's wording for a value it does not know.
+NgError unknown_value(std::string_view key, std::string_view value) {
+  return NgError{NgErrc::kSrtp, "Unknown '" + std::string(key) + "' flag encountered: '" +
+                                    std::string(value) + "'"};
+}
+
+// "DTLS" and "DTLS-reverse": off/no/disable, passive, active.
+Result<std::optional<bool>, NgError> parse_dtls_role(std::string_view key, std::string_view v,
+                                                      bool* off) {
+  if (ng_name_equal(v, "passive")) return std::optional<bool>(true);
+  if (ng_name_equal(v, "active")) return std::optional<bool>(false);
+  if (off && (ng_name_equal(v, "off") || ng_name_equal(v, "no") || ng_name_equal(v, "disable"))) {
+    *off = true;
+    return std::optional<bool>();
+  }
+  return Err{unknown_value(key, v)};
+}
+
+// ICE, DTLS and the other WebRTC keys and flags (rtpengine's names).
+std::optional<NgError> parse_webrtc(const NgValue& req, const std::vector<std::string_view>& flags,
+                                    SignalRequest& r) {
+  if (auto v = keyed(req, flags, "ICE")) {
+    auto mode = enum_value(kIceModeNames, *v);
+    if (!mode) return unknown_value("ICE", *v);
+    r.ice = *mode;
+  }
+  if (auto v = keyed(req, flags, "ICE-lite")) {
+    auto mode = enum_value(kIceLiteModeNames, *v);
+    if (!mode || v->empty()) return unknown_value("ICE-lite", *v);
+    r.ice_lite = *mode;
+  }
+  r.trickle_ice = has(flags, "trickle-ICE");
+  if (auto v = keyed(req, flags, "DTLS")) {
+    auto role = parse_dtls_role("DTLS", *v, &r.dtls_off);
+    if (!role.ok()) return role.error();
+    r.dtls_passive = *role;
+  }
+  if (auto v = keyed(req, flags, "DTLS-reverse")) {
+    auto role = parse_dtls_role("DTLS-reverse", *v, nullptr);
+    if (!role.ok()) return role.error();
+    r.dtls_reverse_passive = *role;
+  }
+  if (auto v = keyed(req, flags, "DTLS-fingerprint")) {
+    // The relay's certificate has one fingerprint, sha-256 (RFC 8122 §5:
+    // what every WebRTC endpoint accepts); other hashes are not available.
+    if (!ng_name_equal(*v, "sha-256")) {
+      bool known = false;
+      for (std::string_view h : {"sha-1", "sha-224", "sha-384", "sha-512"}) known |= ng_name_equal(*v, h);
+      if (!known) return unknown_value("DTLS-fingerprint", *v);
+      r.warning = "DTLS-fingerprint " + std::string(*v) + " is not available: using sha-256";
+    }
+  }
+  r.generate_mid = has(flags, "generate-mid");
+  r.strip_extmap = has(flags, "strip-extmap");
+  return std::nullopt;
+}
+
 // The "SDES" list and "SDES-<flag>" entries of "flags". Session parameters
 // may be written in upper case too (UNENCRYPTED_SRTP), as rtpengine allows.
 Result<SdesFlags, NgError> parse_sdes(const NgValue& req,
                                       const std::vector<std::string_view>& flags) {
   std::vector<std::string_view> list = req.find_strings("SDES");
   for (auto f : flags)
-    if (f.size() > 5 && ng_name_equal(f.substr(0, 5), "SDES-")) list.push_back(f.substr(5));
+    if (f.size() > 5 && (ng_name_equal(f.substr(0, 5), "SDES-") || ng_name_equal(f.substr(0, 5), "SDES=")))
+      list.push_back(f.substr(5));
   SdesFlags out;
   for (auto f : list) {
     std::string flag(f);
@@ -74,11 +162,16 @@ Result<SignalRequest, NgError> parse_signal(const NgValue& req, bool is_answer) 
   r.full_rtcp_attribute = has(flags, "full-rtcp-attribute");
 
   auto replace = req.find_strings("replace");
+  for (auto f : prefixed(flags, "replace-")) replace.push_back(f);
   r.replace_origin = has(replace, "origin");
   // The session-level c= always points at the relay: that is the point of
   // the rewrite. "session-connection" is accepted and changes nothing.
 
   auto mux = req.find_strings("rtcp-mux");
+  for (auto f : prefixed(flags, "rtcp-mux-")) mux.push_back(f);
+  for (auto m : mux)
+    if (!has({"offer", "demux", "accept", "reject", "require"}, m))
+      return Err{unknown_value("rtcp-mux", m)};
   r.rtcp_mux_offer = has(mux, "offer");
   r.rtcp_mux_demux = has(mux, "demux");
   r.rtcp_mux_accept = has(mux, "accept");
@@ -103,11 +196,17 @@ Result<SignalRequest, NgError> parse_signal(const NgValue& req, bool is_answer) 
   auto codec = parse_codec_request(req);
   if (!codec.ok()) return ng_fail(NgErrc::kCodec, codec.error());
   r.codec = std::move(*codec);
-  if (auto tp = req.find_string("transport protocol"); tp && !tp->empty()) {
+  // "transport protocol", or a protocol named as a bare flag ("RTP/AVP",
+  // "UDP/TLS/RTP/SAVPF"), as rtpengine accepts.
+  auto tp = req.find_string("transport protocol");
+  for (auto f : flags)
+    if (!tp && f.find('/') != std::string_view::npos && parse_transport_protocol(f).ok()) tp = f;
+  if (tp && !tp->empty()) {
     auto proto = parse_transport_protocol(*tp);
     if (!proto.ok()) return ng_fail(NgErrc::kSrtp, proto.error());
     r.transport_protocol = std::move(*proto);
   }
+  if (auto e = parse_webrtc(req, flags, r)) return Err{*e};
   auto sdes = parse_sdes(req, flags);
   if (!sdes.ok()) return Err{sdes.error()};
   r.sdes = *sdes;

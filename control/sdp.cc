@@ -10,6 +10,18 @@ std::optional<IpAddr> SdpMedia::effective_address(const Sdp& sdp) const {
   return sdp.connection;  // RFC 8866 §5.7: media c= overrides session c=
 }
 
+std::vector<std::string_view> Sdp::session_attribute_values(std::string_view name) const {
+  std::vector<std::string_view> out;
+  for (std::string_view l : session_lines) {
+    if (l.size() < 2 || l.substr(0, 2) != "a=") continue;
+    std::string_view v = l.substr(2);
+    const size_t colon = v.find(':');
+    if (v.substr(0, colon) != name) continue;
+    out.push_back(colon == std::string_view::npos ? std::string_view() : v.substr(colon + 1));
+  }
+  return out;
+}
+
 const SdpAttribute* SdpMedia::find_attribute(std::string_view name) const {
   for (const auto& a : attributes)
     if (a.name == name) return &a;

@@ -96,6 +96,9 @@ struct Sdp {
   // A session-level sendrecv/sendonly/recvonly/inactive, if any (it is also
   // copied into each SdpMedia::direction that has no attribute of its own).
   std::optional<MediaDirection> session_direction;
+
+  // Values of the session-level "a=<name>[:<value>]" lines, in order.
+  std::vector<std::string_view> session_attribute_values(std::string_view name) const;
 };
 
 inline constexpr size_t kMaxSdpBytes = 65536;
@@ -147,6 +150,18 @@ struct SdpMediaRewrite {
   // the first one was or else after the rtpmap/fmtp lines; empty strips them
   // (a plain RTP side must never see the other party's keys).
   std::optional<std::vector<std::string>> crypto;
+  // The relay's own transport attributes toward this party (a=setup,
+  // a=fingerprint, ICE credentials and candidates), written after a=rtcp
+  // and a=rtcp-mux; the sender's are stripped by SdpRewrite::strip_dtls
+  // and strip_ice. Not written for a rejected stream.
+  std::vector<SdpAttribute> transport_attributes;
+  // RFC 5761 §5.1.3 "rtcp-mux require": a=rtcp names the RTP port.
+  // Toward an RTP/AVP or RTP/SAVP party: drop a=rtcp-fb (RFC 4585 §4.2:
+  // feedback is AVPF's) and a=rtcp-rsize (RFC 5506 §5, it needs AVPF).
+  bool strip_feedback = false;
+  // generate-mid: a=mid:<value> first among the attributes when the
+  // section has no a=mid of its own.
+  std::optional<std::string> mid;
 };
 
 struct SdpRewrite {
@@ -155,6 +170,17 @@ struct SdpRewrite {
   bool replace_session_connection = true;  // session c= := relay address
   bool strip_ice = false;              // ICE remove: candidate, ice-ufrag, ice-pwd,
                                        // ice-options, end-of-candidates, ice-lite
+  bool strip_dtls = false;             // a=fingerprint, a=setup, a=tls-id (both levels)
+  bool strip_extmap = false;           // a=extmap (both levels; RFC 8285)
+  // An ICE party's 0.0.0.0 (RFC 8839 §4.2.1.1 placeholder, not a hold)
+  // becomes the relay's address like any other.
+  bool replace_zero_address = false;
+  // When set, the session-level "a=group:BUNDLE ..." line becomes
+  // "a=group:<value>"; an empty value drops it (RFC 9143).
+  std::optional<std::string> bundle_group;
+  // Session-level attributes the relay adds ("ice-lite"), after the
+  // session lines.
+  std::vector<SdpAttribute> session_attributes;
   bool increment_version = false;      // o= session version + 1
   // When set, o= session version is this value (the relay keeps one per
   // party and increments it only when its output changes).

@@ -54,18 +54,39 @@ std::string incremented(std::string v) {
   return v;
 }
 
+// DTLS-SRTP attributes of the sender (RFC 8122 §5, RFC 4145 §4, RFC 8842 §5):
+// the relay terminates DTLS on each side, so they never pass through.
+bool is_dtls_attribute(std::string_view name) {
+  return name == "fingerprint" || name == "setup" || name == "tls-id";
+}
+
+// Whether the rewrite drops an attribute of the sender's (either level).
+bool dropped(const SdpRewrite& rw, std::string_view name) {
+  return (rw.strip_ice && is_ice_attribute(name)) || (rw.strip_dtls && is_dtls_attribute(name)) ||
+         (rw.strip_extmap && name == "extmap");
+}
+
 // Emits lines in order, inserting c= before the first line that RFC 8866 §5
-// orders after it (anything but the types in `before_c`).
+// orders after it (anything but the types in `before_c`). With a rewrite
+// (the session part), drops what it strips and rewrites a=group:BUNDLE.
 void add_lines_with_connection(std::string& out, const std::vector<std::string>& lines,
                                std::string_view before_c, const std::optional<IpAddr>& c,
-                               bool strip_ice) {
+                               const SdpRewrite* rw) {
   bool done = !c;
   for (const auto& l : lines) {
     if (!done && before_c.find(l[0]) == std::string_view::npos) {
       add_connection(out, *c);
       done = true;
     }
-    if (strip_ice && l[0] == 'a' && is_ice_attribute(attribute_name(l))) continue;
+    if (rw && l[0] == 'a') {
+      const std::string_view name = attribute_name(l);
+      if (dropped(*rw, name)) continue;
+      if (rw->bundle_group && name == "group" && l.size() > 8 &&
+          std::string_view(l).substr(8).starts_with("BUNDLE")) {
+        if (!rw->bundle_group->empty()) add_line(out, "a=group:" + *rw->bundle_group);
+        continue;
+      }
+    }
     add_line(out, l);
   }
   if (!done) add_connection(out, *c);
@@ -122,7 +143,8 @@ bool lists_format(const std::vector<SdpCodec>& codecs, std::string_view fmt) {
 // The media attributes, minus what the relay rewrites; with a codec list
 // (transcoding) the rtpmap/fmtp block is replaced and a=ptime set.
 void render_attributes(std::string& out, const SdpMedia& m, const SdpMediaRewrite* rw,
-                       bool strip_ice) {
+                       const SdpRewrite& rewrite) {
+  if (rw && rw->mid && !m.find_attribute("mid")) add_attribute(out, SdpAttribute{"mid", *rw->mid});
   const std::vector<SdpCodec>* codecs = rw && rw->codecs ? &*rw->codecs : nullptr;
   const int ptime = rw && rw->ptime ? *rw->ptime : 0;  // 0: leave a=ptime alone
   // Where the codec block and a missing a=ptime go: at the first / after
@@ -155,7 +177,8 @@ void render_attributes(std::string& out, const SdpMedia& m, const SdpMediaRewrit
   for (size_t i = 0; i < m.attributes.size(); ++i) {
     const SdpAttribute& a = m.attributes[i];
     if (rw && (a.name == "rtcp" || a.name == "rtcp-mux")) continue;
-    if (rw && strip_ice && is_ice_attribute(a.name)) continue;
+    if (rw && dropped(rewrite, a.name)) continue;
+    if (rw && rw->strip_feedback && (a.name == "rtcp-fb" || a.name == "rtcp-rsize")) continue;
     if (crypto && a.name == "crypto") {
       add_crypto();  // the replacements stand where the first key stood
     } else if (codecs && is_codec_attribute(a)) {
@@ -181,7 +204,7 @@ void render_attributes(std::string& out, const SdpMedia& m, const SdpMediaRewrit
 }
 
 void render_media(std::string& out, const Sdp& sdp, const SdpMedia& m, const SdpMediaRewrite* rw,
-                  const std::optional<IpAddr>& session_c, bool strip_ice) {
+                  const std::optional<IpAddr>& session_c, const SdpRewrite& rewrite) {
   // RFC 3264 §6: a rejected stream stays rejected; the relay may also
   // reject one by giving port 0.
   const uint16_t port = rw && m.port != 0 ? rw->rtp_port : m.port;
@@ -215,13 +238,15 @@ void render_media(std::string& out, const Sdp& sdp, const SdpMedia& m, const Sdp
     c = m.connection;
     if (!c && session_c != sdp.connection) c = sdp.connection;
   } else if (m.connection) {
-    c = m.connection->is_unspecified() ? *m.connection : rw->address;  // hold stays hold
-  } else if (!session_c || (!session_c->is_unspecified() && !(*session_c == rw->address))) {
+    // A hold stays a hold; an ICE party's placeholder does not.
+    c = m.connection->is_unspecified() && !rewrite.replace_zero_address ? *m.connection : rw->address;
+  } else if (!session_c || ((!session_c->is_unspecified() || rewrite.replace_zero_address) &&
+                            !(*session_c == rw->address))) {
     c = rw->address;  // the inherited session address is not the relay's
   }
-  add_lines_with_connection(out, m.other_lines, "i", c, false);
+  add_lines_with_connection(out, m.other_lines, "i", c, nullptr);
 
-  render_attributes(out, m, rw, strip_ice);
+  render_attributes(out, m, rw, rewrite);
   if (!rw || port == 0) return;
   // rtpengine's order: a=rtcp, then a=rtcp-mux (RFC 5761 §5.1.3 keeps
   // a=rtcp meaningful for an answerer that does not mux).
@@ -237,6 +262,7 @@ void render_media(std::string& out, const Sdp& sdp, const SdpMedia& m, const Sdp
     out += "\r\n";
   }
   if (rw->rtcp_mux) add_line(out, "a=rtcp-mux");
+  for (const auto& a : rw->transport_attributes) add_attribute(out, a);
 }
 
 }  // namespace
@@ -268,13 +294,15 @@ std::string render_sdp(const Sdp& sdp, const SdpRewrite& rewrite) {
   // A session without c= keeps none (each media has its own); a hold
   // address (0.0.0.0 / ::) is kept.
   std::optional<IpAddr> session_c = sdp.connection;
-  if (session_c && !session_c->is_unspecified() && rewrite.replace_session_connection && first)
+  if (session_c && (!session_c->is_unspecified() || rewrite.replace_zero_address) &&
+      rewrite.replace_session_connection && first)
     session_c = first->address;
-  add_lines_with_connection(out, sdp.session_lines, "siuep", session_c, rewrite.strip_ice);
+  add_lines_with_connection(out, sdp.session_lines, "siuep", session_c, &rewrite);
+  for (const auto& a : rewrite.session_attributes) add_attribute(out, a);
 
   for (size_t i = 0; i < sdp.media.size(); ++i)
     render_media(out, sdp, sdp.media[i], i < rewrite.media.size() ? &rewrite.media[i] : nullptr,
-                 session_c, rewrite.strip_ice);
+                 session_c, rewrite);
   return out;
 }
 

@@ -4,6 +4,8 @@
 
 #include <array>
 
+#include "control/webrtc_sdp.h"
+
 namespace vox::control {
 
 namespace {
@@ -44,13 +46,17 @@ bool is_rtp_proto(std::string_view proto) {
   return false;
 }
 
+bool is_media_proto(std::string_view proto) { return is_rtp_proto(proto) || is_dtls_proto(proto); }
+
+bool has_feedback(std::string_view proto) { return proto.ends_with("F"); }
+
 bool is_sdes_proto(std::string_view proto) {
   return proto == "RTP/SAVP" || proto == "RTP/SAVPF";
 }
 
 std::string with_srtp(std::string_view proto, bool srtp) {
-  if (!is_rtp_proto(proto)) return std::string(proto);
-  const bool feedback = proto.ends_with("F");
+  if (!is_media_proto(proto)) return std::string(proto);
+  const bool feedback = has_feedback(proto);
   return std::string(srtp ? "RTP/SAVP" : "RTP/AVP") + (feedback ? "F" : "");
 }
 
@@ -58,9 +64,8 @@ Result<std::string, std::string> parse_transport_protocol(std::string_view value
   for (auto p : kRtpProtos)
     if (iequals(value, p)) return std::string(p);
   if (iequals(value, "accept")) return std::string("accept");
-  if (iequals(value, "UDP/TLS/RTP/SAVP") || iequals(value, "UDP/TLS/RTP/SAVPF"))
-    return Err{std::string("DTLS-SRTP is not supported (transport protocol ") + std::string(value) +
-               ")"};
+  for (std::string_view p : {"UDP/TLS/RTP/SAVP", "UDP/TLS/RTP/SAVPF"})
+    if (iequals(value, p)) return std::string(p);
   return Err{std::string("Invalid transport protocol")};
 }
 
@@ -73,14 +78,15 @@ std::vector<std::string> render_crypto(const std::vector<SdesCrypto>& lines, boo
 
 Result<SrtpOfferPlan, std::string> plan_srtp_offer(const SdpMedia& m, std::string_view transport,
                                                    const SdesFlags& flags, const MediaSide* offerer,
-                                                   const MediaSide* answerer) {
+                                                   const MediaSide* answerer,
+                                                   TransportChoice choice) {
   SrtpOfferPlan p;
   p.proto = m.proto;
-  if (!is_rtp_proto(m.proto)) return p;  // udptl, DTLS-SRTP...: relayed as they are
+  if (!is_media_proto(m.proto)) return p;  // udptl...: relayed as they are
   if (!transport.empty() && transport != "accept") p.proto = std::string(transport);
   if (m.port == 0) return p;  // rejected: nothing to negotiate
 
-  if (is_sdes_proto(m.proto)) {
+  if (is_sdes_proto(m.proto) && !choice.offerer_dtls) {
     SdesFlags answering;  // the offerer's lines are not filtered (see the header)
     answering.pad = flags.pad;
     answering.lifetime = flags.lifetime;
@@ -91,13 +97,24 @@ Result<SrtpOfferPlan, std::string> plan_srtp_offer(const SdpMedia& m, std::strin
     if (!a.ok()) return Err{std::string(to_string(a.error()))};
     p.answer = std::move(*a);
   }
+  if (is_dtls_proto(p.proto)) {
+    if (!choice.dtls_off) {
+      p.dtls = true;
+      return p;
+    }
+    p.proto = with_srtp(p.proto, true);  // DTLS=off: the same profile keyed by SDES
+  }
   if (is_sdes_proto(p.proto)) {
     auto previous = answerer ? previous_offer(*answerer) : std::vector<SdesCrypto>{};
     auto o = make_sdes_offer(flags, previous.empty() ? nullptr : &previous);
     if (!o.ok()) return Err{std::string(to_string(o.error()))};
-    // SRTP towards the answerer with nothing to offer ("SDES off"): voxrelay
-    // has no DTLS to fall back on.
-    if (o->empty()) return Err{std::string(to_string(SdesError::kNoAcceptableCrypto))};
+    if (o->empty()) {
+      // Nothing to offer by SDES ("SDES off", or no suite left): DTLS-SRTP
+      // is the other way, as in rtpengine, unless that is off too.
+      if (choice.dtls_off) return Err{std::string(to_string(SdesError::kNoAcceptableCrypto))};
+      p.dtls = true;
+      return p;
+    }
     p.offer = std::move(*o);
   }
   return p;
@@ -108,14 +125,19 @@ Result<SrtpAnswerPlan, std::string> plan_srtp_answer(const SdpMedia& m, std::str
                                                      const MediaSide& answerer) {
   SrtpAnswerPlan p;
   p.proto = m.proto;
-  if (is_rtp_proto(offerer.proto)) {
+  if (is_dtls_proto(offerer.proto)) {
+    p.proto = offerer.proto;  // DTLS-SRTP with the relay, whatever the answerer speaks
+    if (!transport.empty() && transport != "accept" && transport != offerer.proto)
+      p.warning = "transport protocol " + std::string(transport) + " does not match the offer (" +
+                  offerer.proto + "): answered " + p.proto;
+  } else if (is_rtp_proto(offerer.proto)) {
     const bool srtp = is_sdes_proto(offerer.proto);
     p.proto = offerer.proto;
     if (transport == "accept" && is_rtp_proto(m.proto)) {
       p.proto = with_srtp(m.proto, srtp);
     } else if (!transport.empty() && transport != "accept") {
       p.proto = with_srtp(transport, srtp);
-      if (is_sdes_proto(transport) != srtp)
+      if ((is_sdes_proto(transport) || is_dtls_proto(transport)) != srtp)
         p.warning = "transport protocol " + std::string(transport) + " does not match the offer (" +
                     offerer.proto + "): answered " + p.proto;
     }

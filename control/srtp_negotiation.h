@@ -1,8 +1,10 @@
 // SRTP per m= line at offer and answer: the transport protocol each party
 // sees (NG "transport protocol"), the a=crypto lines the relay writes to it,
-// and the keys its flows get. voxrelay terminates SDES-SRTP (RFC 4568) on
-// every SRTP side: each party agrees keys with the relay only, so keys never
-// pass from one party to the other and SRTP <-> SRTP is re-encrypted.
+// and the keys its flows get. voxrelay terminates SDES-SRTP (RFC 4568) and
+// DTLS-SRTP (RFC 5763/5764: here only the decision that a side is DTLS;
+// the handshake thread makes its keys) on every SRTP side: each party
+// agrees keys with the relay only, so keys never pass from one party to
+// the other and SRTP <-> SRTP is re-encrypted.
 #pragma once
 
 #include <optional>
@@ -16,17 +18,23 @@
 
 namespace vox::control {
 
-// RTP/AVP, RTP/AVPF, RTP/SAVP, RTP/SAVPF: the protocols voxrelay relays as
-// RTP and can translate between (not udptl, not UDP/TLS/RTP/SAVP(F): DTLS).
+// RTP/AVP, RTP/AVPF, RTP/SAVP, RTP/SAVPF: the RTP protocols of RFC 3551,
+// 4585 and 3711 (is_dtls_proto in webrtc_sdp.h: UDP/TLS/RTP/SAVP(F)).
 bool is_rtp_proto(std::string_view proto);
+// Those and UDP/TLS/RTP/SAVP(F): what voxrelay relays as RTP and
+// translates between (not udptl).
+bool is_media_proto(std::string_view proto);
+// Whether the profile is AVPF (RTCP feedback, RFC 4585): ends in "F".
+bool has_feedback(std::string_view proto);
 // RTP/SAVP and RTP/SAVPF: SRTP keyed by a=crypto.
 bool is_sdes_proto(std::string_view proto);
-// The same RTP profile with or without SRTP (RTP/AVPF <-> RTP/SAVPF);
-// anything but the four RTP protocols is returned unchanged.
+// The same RTP profile with or without SRTP (RTP/AVPF <-> RTP/SAVPF,
+// UDP/TLS/RTP/SAVPF -> RTP/AVPF or RTP/SAVPF); anything but the six
+// media protocols is returned unchanged.
 std::string with_srtp(std::string_view proto, bool srtp);
 
 // The NG "transport protocol" value in its canonical spelling: one of the
-// four RTP protocols, or "accept". Err: the NG error-reason.
+// six media protocols, or "accept". Err: the NG error-reason.
 Result<std::string, std::string> parse_transport_protocol(std::string_view value);
 
 // The relay's a=crypto attribute values, in order.
@@ -34,6 +42,10 @@ std::vector<std::string> render_crypto(const std::vector<SdesCrypto>& lines, boo
 
 struct SrtpOfferPlan {
   std::string proto;                 // the m= protocol the answerer sees
+  // The relay offers the answerer DTLS-SRTP (its a=fingerprint and
+  // a=setup:actpass): UDP/TLS/RTP/SAVP(F), or RTP/SAVP(F) with nothing
+  // left to offer by SDES ("SDES-off": DTLS is the other way to key SRTP).
+  bool dtls = false;
   std::vector<SdesCrypto> offer;     // the relay's a=crypto lines to it (empty: plain)
   std::optional<SdesAnswer> answer;  // the relay's answer to the offerer's a=crypto
 };
@@ -43,9 +55,18 @@ struct SrtpOfferPlan {
 // SDES flags shape the relay's offer (suites, session parameters); the
 // offerer's lines are answered with the first usable one, whatever "no-" or
 // "only-" say (they are about what the relay offers, as in rtpengine).
+// `offerer_dtls`: the offerer keys SRTP by DTLS (its a=crypto lines, if
+// any, are not answered: RFC 5763 is preferred, as in rtpengine).
+// `dtls_off` (NG DTLS=off): the relay does not offer DTLS-SRTP; a
+// UDP/TLS protocol toward the answerer becomes RTP/SAVP(F) with SDES.
+struct TransportChoice {
+  bool offerer_dtls = false;
+  bool dtls_off = false;
+};
 Result<SrtpOfferPlan, std::string> plan_srtp_offer(const SdpMedia& m, std::string_view transport,
                                                    const SdesFlags& flags, const MediaSide* offerer,
-                                                   const MediaSide* answerer);
+                                                   const MediaSide* answerer,
+                                                   TransportChoice choice = {});
 
 struct SrtpAnswerPlan {
   std::string proto;                         // the m= protocol the offerer sees
@@ -56,6 +77,7 @@ struct SrtpAnswerPlan {
 // RTP profile (AVP or AVPF), with an explicit protocol that one's profile.
 // Whether it is SRTP always follows the offer: an SDES answer needs the
 // offerer's key (a mismatching explicit protocol only gives a warning).
+// An offerer that chose UDP/TLS/RTP/SAVP(F) is answered with it.
 // An answerer that was offered SRTP and answers plain RTP is plain.
 Result<SrtpAnswerPlan, std::string> plan_srtp_answer(const SdpMedia& m, std::string_view transport,
                                                      const MediaSide& offerer,

@@ -139,6 +139,7 @@ void WebrtcLeg::flush_dtls(int64_t now_ns, const Send& send, const Report& repor
 }
 
 void WebrtcLeg::on_timer(int64_t now_ns, const Send& send, const Report& report) {
+  maybe_start(now_ns, send, report);  // a role learned from an answer, after the checks
   if (ice_ && !expired_ && ice_->consent_expired(now_ns)) {
     expired_ = true;
     LegEvent e;
@@ -160,6 +161,7 @@ void WebrtcLeg::on_timer(int64_t now_ns, const Send& send, const Report& report)
 }
 
 int64_t WebrtcLeg::next_timer_ns() const {
+  if (dtls_ && spec_.dtls_client && !started_ && client_target().port) return 0;  // start now
   int64_t t = INT64_MAX;
   if (dtls_ && dtls_->state() == DtlsState::kHandshaking) t = dtls_->next_timer_ns();
   if (dtls_ && connected_at_ns_ > 0) t = std::min(t, connected_at_ns_ + kReleaseAfterNs);
