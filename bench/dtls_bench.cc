@@ -49,12 +49,18 @@ void* operator new(size_t n) {
   if (void* p = counted_malloc(n == 0 ? 1 : n)) return p;
   throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept { counted_free(p); }
-void operator delete(void* p, size_t) noexcept { counted_free(p); }
+void operator delete(void* p) noexcept {
+  counted_free(p);
+}
+void operator delete(void* p, size_t) noexcept {
+  counted_free(p);
+}
 
 namespace {
 
-void* openssl_malloc(size_t n, const char*, int) { return counted_malloc(n); }
+void* openssl_malloc(size_t n, const char*, int) {
+  return counted_malloc(n);
+}
 void* openssl_realloc(void* p, size_t n, const char*, int) {
   const int64_t old = p != nullptr ? int64_t(malloc_usable_size(p)) : 0;
   void* q = std::realloc(p, n);
@@ -62,16 +68,22 @@ void* openssl_realloc(void* p, size_t n, const char*, int) {
   if (q != nullptr) g_heap.fetch_add(int64_t(malloc_usable_size(q)), std::memory_order_relaxed);
   return q;
 }
-void openssl_free(void* p, const char*, int) { counted_free(p); }
+void openssl_free(void* p, const char*, int) {
+  counted_free(p);
+}
 
 using namespace vox::control::webrtc;
 using Clock = std::chrono::steady_clock;
 
-double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 // --- The in-memory bound: OpenSSL alone --------------------------------------
 
-int accept_any(X509_STORE_CTX*, void*) { return 1; }
+int accept_any(X509_STORE_CTX*, void*) {
+  return 1;
+}
 
 SSL_CTX* raw_context() {
   SSL_CTX* ctx = SSL_CTX_new(DTLS_method());

@@ -94,7 +94,9 @@ inline constexpr EnumNames<DtlsHash> kDtlsHashNames = {{
     {DtlsHash::kSha512, "sha-512"},
 }};
 static_assert(kDtlsHashNames.complete());
-inline const char* to_string(DtlsHash h) { return kDtlsHashNames[h]; }
+inline const char* to_string(DtlsHash h) {
+  return kDtlsHashNames[h];
+}
 
 struct DtlsFingerprint {
   DtlsHash hash = DtlsHash::kSha256;
@@ -116,7 +118,9 @@ inline constexpr EnumNames<DtlsState> kDtlsStateNames = {{
     {DtlsState::kFailed, "failed"},
 }};
 static_assert(kDtlsStateNames.complete());
-inline const char* to_string(DtlsState s) { return kDtlsStateNames[s]; }
+inline const char* to_string(DtlsState s) {
+  return kDtlsStateNames[s];
+}
 
 enum class DtlsFailure : uint8_t {
   kNone,
@@ -138,7 +142,9 @@ inline constexpr EnumNames<DtlsFailure> kDtlsFailureNames = {{
     {DtlsFailure::kTimeout, "timeout"},
 }};
 static_assert(kDtlsFailureNames.complete());
-inline const char* to_string(DtlsFailure f) { return kDtlsFailureNames[f]; }
+inline const char* to_string(DtlsFailure f) {
+  return kDtlsFailureNames[f];
+}
 
 // How long a handshake may run (from start() or the first datagram).
 inline constexpr int64_t kDtlsHandshakeLimitNs = 30'000'000'000;
@@ -147,8 +153,8 @@ inline constexpr int64_t kDtlsHandshakeLimitNs = 30'000'000'000;
 struct DtlsDatagramQueue {
   std::vector<std::vector<uint8_t>> out;  // closed datagrams, oldest first from `head`
   size_t head = 0;
-  std::vector<uint8_t> open;              // the datagram OpenSSL is still filling
-  std::span<const uint8_t> in;            // the received datagram, until OpenSSL reads it
+  std::vector<uint8_t> open;    // the datagram OpenSSL is still filling
+  std::span<const uint8_t> in;  // the received datagram, until OpenSSL reads it
 };
 
 // Not movable: OpenSSL holds pointers to it. Not thread-safe: one thread
@@ -188,7 +194,7 @@ class DtlsSession {
   const SdesSession& keys() const { return keys_; }
   std::string_view srtp_profile() const { return srtp_profile_; }  // "SRTP_AEAD_AES_128_GCM"...
   std::string_view cipher() const { return cipher_; }              // TLS cipher suite name
-  int64_t handshake_ns() const { return handshake_ns_; }           // start (or first datagram) to connected
+  int64_t handshake_ns() const { return handshake_ns_; }  // start (or first datagram) to connected
   bool client() const { return client_; }
 
   // Frees OpenSSL's per-connection state (keys, names and queued datagrams
@@ -225,8 +231,8 @@ class DtlsSession {
   int64_t handshake_ns_ = 0;
   int received_alert_ = -1;  // (level << 8) | description of the last alert read
   bool client_ = false;
-  bool peer_verified_ = false;    // the certificate callback saw a matching certificate
-  bool peer_mismatch_ = false;    // ... or one that did not match
+  bool peer_verified_ = false;  // the certificate callback saw a matching certificate
+  bool peer_mismatch_ = false;  // ... or one that did not match
   DtlsState state_ = DtlsState::kHandshaking;
   DtlsFailure failure_ = DtlsFailure::kNone;
 };

@@ -45,11 +45,14 @@ std::string openssl_error() {
   return buf;
 }
 
-Err<std::string> fail(std::string what) { return Err(std::move(what)); }
+Err<std::string> fail(std::string what) {
+  return Err<std::string>{std::move(what)};
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
     s.remove_suffix(1);
   return s;
 }

@@ -29,7 +29,9 @@ constexpr unsigned kMaxTimeoutUs = 60'000'000;
 // after_call() after a call other than SSL_do_handshake.
 constexpr int kNoHandshakeCall = INT32_MIN;
 
-DtlsDatagramQueue* queue_of(BIO* b) { return static_cast<DtlsDatagramQueue*>(BIO_get_data(b)); }
+DtlsDatagramQueue* queue_of(BIO* b) {
+  return static_cast<DtlsDatagramQueue*>(BIO_get_data(b));
+}
 
 // Ends the datagram OpenSSL was filling.
 void close_datagram(DtlsDatagramQueue& q) {
@@ -134,7 +136,8 @@ struct DtlsCallbacks {
   }
   static unsigned int timer(SSL* ssl, unsigned int previous_us) {
     const DtlsSession* s = session(ssl);
-    if (previous_us == 0) return s != nullptr ? unsigned(s->ctx_.initial_timeout_ms()) * 1000u : 1000000u;
+    if (previous_us == 0)
+      return s != nullptr ? unsigned(s->ctx_.initial_timeout_ms()) * 1000u : 1000000u;
     return std::min(previous_us * 2, kMaxTimeoutUs);
   }
 };
@@ -274,7 +277,8 @@ void DtlsSession::after_call(int ret, int64_t now_ns) {
     const int alert = received_alert_;
     received_alert_ = -1;
     if ((alert >> 8) == SSL3_AL_FATAL || (alert & 0xff) == SSL_AD_CLOSE_NOTIFY) {
-      fail(DtlsFailure::kAlert, std::string("received alert: ") + SSL_alert_desc_string_long(alert));
+      fail(DtlsFailure::kAlert,
+           std::string("received alert: ") + SSL_alert_desc_string_long(alert));
       return;
     }
   }
@@ -288,7 +292,8 @@ void DtlsSession::after_call(int ret, int64_t now_ns) {
       bool timeout = false;
       std::string why = first_openssl_error(&timeout);
       if (peer_mismatch_)
-        fail(DtlsFailure::kFingerprintMismatch, "peer certificate does not match its a=fingerprint");
+        fail(DtlsFailure::kFingerprintMismatch,
+             "peer certificate does not match its a=fingerprint");
       else
         fail(timeout ? DtlsFailure::kTimeout : DtlsFailure::kProtocol, std::move(why));
       return;

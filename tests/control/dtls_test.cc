@@ -82,7 +82,8 @@ struct Pair {
   }
   // Pumps, running both sides' timers when nothing moves, until both sides
   // connected or failed or `real_limit` of real time passed.
-  void run(const Filter& filter = {}, std::chrono::milliseconds real_limit = std::chrono::seconds(3)) {
+  void run(const Filter& filter = {},
+           std::chrono::milliseconds real_limit = std::chrono::seconds(3)) {
     const auto deadline = std::chrono::steady_clock::now() + real_limit;
     while (!settled() && std::chrono::steady_clock::now() < deadline) {
       if (pump(filter) > 0) continue;
@@ -155,15 +156,15 @@ TEST(DtlsFingerprint, RejectsMalformed) {
   EXPECT_TRUE(parse_dtls_fingerprint("sha-256 " + h32));
   for (const std::string& bad : {
            std::string(""), std::string("sha-256"), "sha-256 " + h32.substr(3),  // 31 octets
-           "sha-256 " + h32 + ":02",                                           // 33 octets
-           "sha-256 " + h32 + ":",                                             // trailing colon
-           "md5 " + h32.substr(0, 47),                                         // unsupported hash
-           "sha256 " + h32,                                                    // not the IANA name
-           "sha-256 " + h32.substr(0, 5) + "-" + h32.substr(6),                // not a colon
-           "sha-256 " + h32.substr(0, 3) + "G" + h32.substr(4),                // not hex
-           "sha-256 " + h32.substr(0, 3) + "4" + h32.substr(5),                // one digit
-           "sha-1 " + h32,                                                     // length of sha-256
-           h32,                                                                // no hash name
+           "sha-256 " + h32 + ":02",                                             // 33 octets
+           "sha-256 " + h32 + ":",                                               // trailing colon
+           "md5 " + h32.substr(0, 47),                                           // unsupported hash
+           "sha256 " + h32,                                      // not the IANA name
+           "sha-256 " + h32.substr(0, 5) + "-" + h32.substr(6),  // not a colon
+           "sha-256 " + h32.substr(0, 3) + "G" + h32.substr(4),  // not hex
+           "sha-256 " + h32.substr(0, 3) + "4" + h32.substr(5),  // one digit
+           "sha-1 " + h32,                                       // length of sha-256
+           h32,                                                  // no hash name
        })
     EXPECT_FALSE(parse_dtls_fingerprint(bad)) << bad;
 }
@@ -218,7 +219,8 @@ class DtlsPem : public ::testing::Test {
   bool make_pem(const char* cert, const char* key) {
     const std::string cmd =
         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=pemtest "
-        "-days 2 -keyout " + path(key) + " -out " + path(cert) + " >/dev/null 2>&1";
+        "-days 2 -keyout " +
+        path(key) + " -out " + path(cert) + " >/dev/null 2>&1";
     return std::system(cmd.c_str()) == 0;
   }
   // "sha-256 AB:..." as the openssl CLI computes it.
