@@ -28,8 +28,9 @@ WorkerState::~WorkerState() {
   }
 }
 
-void WorkerState::enable_slow_path() {
+void WorkerState::enable_slow_path(int consumer_fd) {
   if (!slow_path_) slow_path_ = std::make_unique<SlowPath>();
+  slow_path_->consumer_fd = consumer_fd;
 }
 
 void WorkerState::set_srtp(FlowId id, SrtpSlot* slot) {

@@ -62,7 +62,7 @@ class WorkerState {
   // The rings to this worker's slow-path consumer (slow_path.h); null
   // unless enabled, which must happen before the worker's loop is made.
   SlowPath* slow_path() const { return slow_path_.get(); }
-  void enable_slow_path();
+  void enable_slow_path(int consumer_fd = -1);  // slow_path.h: SlowPath::consumer_fd
 
   // What a packet leaving through flow `to` needs of it (kNoFlow: none).
   Egress egress_to(FlowId to) const;

@@ -28,10 +28,7 @@ class WorkerSet : public Dataplane {
   // starts). `consumer_fd`: the consumer's eventfd, written when packets
   // are handed over (-1: the consumer polls).
   void enable_slow_path(int consumer_fd = -1) {
-    for (auto& s : states_) {
-      s->enable_slow_path();
-      s->slow_path()->consumer_fd = consumer_fd;
-    }
+    for (auto& s : states_) s->enable_slow_path(consumer_fd);
   }
   // Wakes worker w: a slow-path consumer that queued replies calls it. Any thread.
   void notify(int w) { wake(w); }

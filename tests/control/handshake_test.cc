@@ -23,8 +23,8 @@ const Endpoint kForger{*IpAddr::parse("127.0.0.3"), 50001};
 class HandshakeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    relay_ctx_ = std::move(*DtlsContext::create({}));
-    browser_ctx_ = std::move(*DtlsContext::create({}));
+    relay_ctx_ = std::move(DtlsContext::create({}).value());
+    browser_ctx_ = std::move(DtlsContext::create({}).value());
     thread_ = std::make_unique<HandshakeThread>(plane_, *relay_ctx_);
   }
 
