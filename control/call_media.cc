@@ -294,6 +294,11 @@ void CallManager::install_stream_flows(Call& c, size_t i, int64_t latch_until_ns
     if (px.policy.media_handover) flags |= dataplane::kFlowMediaHandover;
     if (y && !x.rejected && !y->rejected && !waiting(&x) && !waiting(y))
       flags |= dataplane::kFlowEnabled;
+    // RTCP feedback from an AVPF party (a browser) is not for a party that
+    // negotiated AVP (a trunk): the dataplane strips it on the way there.
+    if (y && x.proto.find("RTP/") != std::string::npos && !has_feedback(x.proto) &&
+        has_feedback(y->proto))
+      flags |= dataplane::kFlowNoFeedback;
     // An ICE party is sent to at its nominated address only (RFC 8445
     // §12: media goes over the selected pair), never where a packet came
     // from; before nomination, nowhere (port 0).

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "control/ng_webrtc.h"
 #include "control/srtp_negotiation.h"
 
 namespace vox::control {
@@ -259,6 +260,7 @@ NgValue stream_value(CallManager& cm, const Call& c, const Party& p, const Media
   // both directions; per direction in the media's "SRTP").
   if (m.srtp)
     s.set("crypto suite", std::string(dataplane::srtp_suite_info(m.srtp->inbound.suite).name));
+  if (!rtcp && cm.legs()) add_webrtc_stream(s, *cm.legs(), m);
   const int64_t last = cm.last_packet_ns(c, m, rtcp, now.mono_ns);
   s.set("last packet", last ? now.unix_s - (now.mono_ns - last) / 1000000000 : int64_t(0));
   s.set("stats", flow_stats(f));
@@ -394,6 +396,7 @@ NgValue statistics_value(CallManager& cm) {
   tot.set("packets relayed", int64_t(tx));
   tot.set("packets received", int64_t(rx));
   tot.set("drops", drops_value(drops_total));
+  if (cm.legs()) tot.set("webrtc", webrtc_statistics(cm.legs()->counters()));
   st.set("totalstatistics", std::move(tot));
   st.set("workers", std::move(workers));
   if (auto extra = plane.backend_counters(); !extra.empty()) {

@@ -44,6 +44,7 @@ enum class DropReason : uint8_t {
   kSrtpError,       // any other SRTP failure: too short, key expired, no room for the tag
   kOversized,       // a datagram over kMaxDatagram (slow_path.h), on every backend
   kSlowPathFull,    // STUN/DTLS for the slow path, whose ring was full
+  kFeedbackOnly,    // RTCP of feedback only (RTPFB/PSFB) toward a party that negotiated AVP
   kCount
 };
 inline constexpr size_t kDropReasonCount = size_t(DropReason::kCount);
@@ -58,6 +59,7 @@ inline constexpr EnumNames<DropReason> kDropReasonNames = {{
     {DropReason::kSrtpError, "srtp-error"},
     {DropReason::kOversized, "oversized"},
     {DropReason::kSlowPathFull, "slow-path-full"},
+    {DropReason::kFeedbackOnly, "feedback-only"},
 }};
 static_assert(kDropReasonNames.complete());
 inline const char* to_string(DropReason r) { return kDropReasonNames[r]; }
@@ -72,6 +74,7 @@ enum FlowFlags : uint16_t {
   kFlowTranscode = 1 << 5,      // RTP goes through the flow's transcoder (set by the worker)
   kFlowSrtp = 1 << 6,           // the flow has an SrtpSlot (set by the worker)
   kFlowLatched = 1 << 7,        // FlowFast only: `source` is the latched source
+  kFlowNoFeedback = 1 << 8,     // the party negotiated AVP: no RTCP feedback toward it
 };
 
 // The latched source, published to the control plane through a seqlock so

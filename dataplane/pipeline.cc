@@ -225,6 +225,15 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
       drop(w, f, DropReason::kNoDestination);
       continue;
     }
+    if (kind == PacketKind::kRtcp && (e->flags & kFlowNoFeedback)) [[unlikely]] {
+      const uint16_t kept = strip_rtcp_feedback(p.data, len);
+      if (kept == 0) {
+        drop(w, f, DropReason::kFeedbackOnly);
+        continue;
+      }
+      rewritten |= kept != len;
+      len = kept;
+    }
     // Written straight into the next tx slot (field by field: a temporary
     // copied whole would be read back before its piecewise stores retire),
     // kept only if the packet leaves.

@@ -2,6 +2,8 @@
 // No allocation, no copies: one pass over the packet headers.
 #include "dataplane/rtcp.h"
 
+#include <cstring>
+
 namespace vox::dataplane {
 
 namespace {
@@ -69,6 +71,21 @@ Result<RtcpCompoundView, RtcpError> parse_rtcp_compound(const uint8_t* p, size_t
   }
   v.num_packets = n;
   return v;
+}
+
+uint16_t strip_rtcp_feedback(uint8_t* p, uint16_t len) {
+  uint16_t in = 0, out = 0;
+  while (in + kRtcpHeaderLength <= len) {
+    const uint16_t plen = uint16_t((size_t(load_be16(p + in + 2)) + 1) * 4);
+    if (plen > len - in) break;  // not a validated compound: leave the rest as it is
+    const uint8_t type = p[in + 1];
+    if (type != kRtcpRtpfb && type != kRtcpPsfb) {
+      if (out != in) std::memmove(p + out, p + in, plen);
+      out = uint16_t(out + plen);
+    }
+    in = uint16_t(in + plen);
+  }
+  return out;
 }
 
 }  // namespace vox::dataplane

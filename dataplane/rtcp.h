@@ -173,4 +173,10 @@ void for_each_rtcp_report_block(const RtcpCompoundView& view, F&& f) {
   }
 }
 
+// RTCP feedback (RFC 4585 §6: RTPFB, PSFB) is AVPF's: toward a party that
+// negotiated plain AVP it is removed from a validated compound, in place
+// (RFC 4585 §5: an AVP receiver never asked for it). Returns the new
+// length; 0 when nothing else was in the datagram (it is then not sent).
+uint16_t strip_rtcp_feedback(uint8_t* p, uint16_t len);
+
 }  // namespace vox::dataplane

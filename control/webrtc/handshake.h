@@ -44,7 +44,7 @@ class HandshakeThread : public LegControl {
   std::vector<LegEvent> take_events();
   // Copies of the counters and of one leg's status (for `statistics` and
   // `query`); a missing leg gives nullopt.
-  LegCounters counters() const;
+  LegCounters counters() const override;
   std::optional<LegStatus> status(dataplane::LocalKey key) const override;
 
   // One round of work without the thread (tests): commands, slow-path

@@ -93,6 +93,7 @@ class LegControl {
   virtual void set_leg(const LegSpec& spec) = 0;
   virtual void remove_leg(dataplane::LocalKey key) = 0;
   virtual std::optional<LegStatus> status(dataplane::LocalKey key) const = 0;
+  virtual LegCounters counters() const = 0;
 };
 
 class WebrtcLeg {

@@ -6,14 +6,17 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <iostream>
 #include <regex>
 #include <sstream>
 
 #include "control/call_manager.h"
 #include "control/ng_commands.h"
+#include "control/webrtc/leg.h"
 #include "control/webrtc_sdp.h"
 #include "call_fixture.h"
+#include "tests/dataplane/srtp_test_util.h"
 
 namespace vox::control {
 
@@ -491,6 +494,84 @@ TEST_F(CallWebrtcTest, StripExtmapAndGenerateMid) {
       offer(data("chromium_audio_offer.sdp"), {{"flags", strings({"strip-extmap"})}});
   EXPECT_EQ(count_prefix(stripped, "a=extmap:"), 0u);
   EXPECT_EQ(count_prefix(stripped, "a=mid:"), 1u);  // not duplicated by a generated one
+}
+
+
+// ---- the handshake thread's legs, as the control plane drives them -----------
+
+// Records what the call manager asks of the legs.
+struct FakeLegs final : webrtc::LegControl {
+  void set_leg(const webrtc::LegSpec& s) override { legs[s.key] = s; }
+  void remove_leg(dataplane::LocalKey key) override {
+    legs.erase(key);
+    ++removed;
+  }
+  std::optional<webrtc::LegStatus> status(dataplane::LocalKey) const override { return std::nullopt; }
+  webrtc::LegCounters counters() const override { return {}; }
+  std::map<dataplane::LocalKey, webrtc::LegSpec> legs;
+  int removed = 0;
+};
+
+TEST_F(CallWebrtcTest, LegsFollowTheCallAndTheirEventsBecomeFlowCommands) {
+  FakeLegs legs;
+  cm->attach_legs(&legs);
+  struct Detach {
+    CallManager& cm;
+    ~Detach() { cm.attach_legs(nullptr); }
+  } detach{*cm};
+  offer(data("chromium_audio_offer.sdp"), browser_to_trunk());
+  answer(kTrunkAnswer, {});
+  const MediaSide& a = side(0);
+  ASSERT_EQ(legs.legs.size(), 1u);  // the browser's side only: the trunk's is plain
+  const webrtc::LegSpec& spec = legs.legs.at(a.rtp_handle.key);
+  EXPECT_EQ(spec.id, a.leg_id);
+  EXPECT_TRUE(spec.ice && spec.dtls && spec.dtls_client);  // the relay answered a=setup:active
+  EXPECT_EQ(spec.local.ufrag, a.ice.local_ufrag);
+  EXPECT_EQ(spec.remote.pwd, "1PqYz7gZa0Q8rXWmX4nP3kB9");
+  EXPECT_EQ(spec.remote_fingerprint, kChromeFingerprint);
+  const MediaSide& b = side(1);
+  EXPECT_FALSE(enabled(a.rtp_flow) || enabled(b.rtp_flow));  // DTLS not up: no media either way
+  // The trunk negotiated AVP: the browser's RTCP feedback is not for it.
+  EXPECT_TRUE(flow(b.rtcp_flow).flags & dataplane::kFlowNoFeedback);
+  EXPECT_TRUE(flow(b.rtp_flow).flags & dataplane::kFlowNoFeedback);
+  EXPECT_FALSE(flow(a.rtp_flow).flags & dataplane::kFlowNoFeedback);
+
+  // ICE nominates the browser's address: media to it goes there.
+  webrtc::LegEvent e;
+  e.id = a.leg_id;
+  e.key = a.rtp_handle.key;
+  e.kind = webrtc::LegEventKind::kIcePeer;
+  e.peer = *Endpoint::parse("198.51.100.7:40000");
+  cm->apply_leg_event(e, now.mono_ns);
+  EXPECT_EQ(flow(a.rtp_flow).sdp_source, e.peer);
+  EXPECT_TRUE(flow(a.rtp_flow).flags & dataplane::kFlowAsymmetric);
+
+  // The handshake's keys: SRTP on both of the side's flows, then media on.
+  const int srtp_before = plane.srtp_commands();
+  e.kind = webrtc::LegEventKind::kDtlsConnected;
+  e.keys.inbound = dataplane::testing::test_key(dataplane::SrtpSuite::kAeadAes128Gcm, 1);
+  e.keys.outbound = dataplane::testing::test_key(dataplane::SrtpSuite::kAeadAes128Gcm, 2);
+  cm->apply_leg_event(e, now.mono_ns);
+  EXPECT_EQ(plane.srtp_commands(), srtp_before + 2);
+  EXPECT_TRUE(side(0).dtls.connected);
+  EXPECT_TRUE(enabled(a.rtp_flow) && enabled(b.rtp_flow));
+  EXPECT_TRUE(plane.state(0).flow(a.rtp_flow).fast.flags & dataplane::kFlowSrtp);
+
+  // An event of another leg (a port since reused) changes nothing.
+  e.id = a.leg_id + 100;
+  e.kind = webrtc::LegEventKind::kIceExpired;
+  cm->apply_leg_event(e, now.mono_ns);
+  EXPECT_EQ(flow(a.rtp_flow).sdp_source.port, 40000);
+  // Consent lost: nothing more is sent to the peer.
+  e.id = a.leg_id;
+  cm->apply_leg_event(e, now.mono_ns);
+  EXPECT_EQ(flow(a.rtp_flow).sdp_source.port, 0);
+
+  // The call ends: its leg goes with it.
+  ASSERT_TRUE(cm->remove("call-1", "A", "", 0, now).ok());
+  cm->tick(now);
+  EXPECT_TRUE(legs.legs.empty());
+  EXPECT_EQ(legs.removed, 1);
 }
 
 }  // namespace

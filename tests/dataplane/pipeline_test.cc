@@ -68,6 +68,28 @@ TEST_F(Pipeline, ForwardsBothWaysToLatchedAddresses) {
   EXPECT_EQ(w.counters().latches.load(), 2u);
 }
 
+// A browser (AVPF) on A, a trunk (AVP) on B: feedback A sends is not for B.
+TEST_F(Pipeline, FeedbackTowardAnAvpPartyIsStrippedOrDropped) {
+  install(kBrtcp, 30003, "127.0.0.1:5001", kArtp, kArtcp, kFlowRtcpPort | kFlowNoFeedback);
+  TxPacket tx[1];
+  // RR + PSFB PLI (FMT 1, 12 octets): the RR goes on, alone.
+  std::vector<uint8_t> rr_pli = rtcp_rr();
+  const std::vector<uint8_t> pli = {0x81, 206, 0x00, 0x02, 0xde, 0xad, 0xbe, 0xef, 0x01, 0x02, 0x03, 0x04};
+  rr_pli.insert(rr_pli.end(), pli.begin(), pli.end());
+  ASSERT_EQ(run(rr_pli, 30001, "127.0.0.1:4001", tx), 1u);
+  EXPECT_EQ(tx[0].len, 8u);
+  EXPECT_EQ(std::vector<uint8_t>(tx[0].data, tx[0].data + tx[0].len), rtcp_rr());
+  // Feedback alone (reduced size, RFC 5506) toward B: not sent, counted.
+  std::vector<uint8_t> only = pli;
+  EXPECT_EQ(run(only, 30001, "127.0.0.1:4001", tx), 0u);
+  EXPECT_EQ(drops(DropReason::kFeedbackOnly), 1u);
+  // The other way (B's RTCP to the AVPF party A) nothing is taken out.
+  std::vector<uint8_t> back = rtcp_rr();
+  back.insert(back.end(), pli.begin(), pli.end());
+  ASSERT_EQ(run(back, 30003, "127.0.0.1:5001", tx), 1u);
+  EXPECT_EQ(tx[0].len, 20u);
+}
+
 TEST_F(Pipeline, ForeignSourceAfterLatchIsDroppedAndCounted) {
   TxPacket tx[1];
   auto pkt = rtp_packet();

@@ -326,6 +326,26 @@ TEST(RtcpParse, TruncationPrefixes) {
   check_prefixes(kPli, sizeof(kPli), true);
 }
 
+TEST(RtcpFeedback, StrippedFromTheCompoundInPlace) {
+  // SR-less compound: RR, RTPFB NACK, SDES (empty chunk list), PSFB PLI.
+  std::vector<uint8_t> d = {0x80, 201, 0, 1, 1, 2, 3, 4,                      // RR
+                            0x81, 205, 0, 3, 1, 2, 3, 4, 5, 6, 7, 8, 0, 9, 0, 0,  // NACK
+                            0x80, 202, 0, 0,                                  // SDES
+                            0x81, 206, 0, 2, 1, 2, 3, 4, 5, 6, 7, 8};         // PLI
+  ASSERT_TRUE(parse_rtcp_compound(d).ok());
+  const uint16_t n = strip_rtcp_feedback(d.data(), uint16_t(d.size()));
+  ASSERT_EQ(n, 12u);
+  const std::vector<uint8_t> want = {0x80, 201, 0, 1, 1, 2, 3, 4, 0x80, 202, 0, 0};
+  EXPECT_EQ(std::vector<uint8_t>(d.begin(), d.begin() + n), want);
+  EXPECT_TRUE(parse_rtcp_compound(d.data(), n).ok());
+  // Nothing but feedback: nothing left.
+  std::vector<uint8_t> fb = {0x81, 206, 0, 2, 1, 2, 3, 4, 5, 6, 7, 8};
+  EXPECT_EQ(strip_rtcp_feedback(fb.data(), uint16_t(fb.size())), 0u);
+  // No feedback: unchanged.
+  std::vector<uint8_t> rr = {0x80, 201, 0, 1, 1, 2, 3, 4};
+  EXPECT_EQ(strip_rtcp_feedback(rr.data(), uint16_t(rr.size())), 8u);
+}
+
 TEST(RtcpErrorNames, AreDistinct) {
   std::set<std::string> names;
   for (size_t i = 0; i < kRtcpErrorCount; ++i) {
