@@ -410,12 +410,13 @@ def rejected_for_aiortc(answer: str, offer: str) -> str:
     m= section into an inactive one on the first section's transport (its
     mid and first codec from aiortc's offer), which is what it means."""
     head, media = sections(answer)
-    _, offered = sections(offer)
     first = media[0]
     port = first[0].split()[1]
-    transport = [x for x in first if x.split(":")[0] in
-                 ("c=IN IP4 127.0.0.1", "a=ice-ufrag", "a=ice-pwd", "a=fingerprint", "a=setup")
-                 or x.startswith("c=")]
+    # aiortc takes the bundle's remote candidates from the last section that
+    # names its transport: the candidates too, or an ICE-lite relay is never checked
+    transport = [x for x in first if x.startswith("c=") or x.split(":")[0] in
+                 ("a=ice-ufrag", "a=ice-pwd", "a=fingerprint", "a=setup", "a=candidate",
+                  "a=end-of-candidates")]
     for i, sec in enumerate(media):
         f = sec[0].split()
         if f[1] != "0":
@@ -425,7 +426,6 @@ def rejected_for_aiortc(answer: str, offer: str) -> str:
         media[i] = [f"m={om.kind} {port} UDP/TLS/RTP/SAVPF {pt}", *transport,
                     f"a=mid:{om.attr('mid')[0]}", "a=inactive", "a=rtcp-mux",
                     f"a=rtpmap:{pt} {webrtc.rtpmaps(om)[int(pt)]}"]
-    assert offered
     return "\r\n".join(head + [x for sec in media for x in sec]) + "\r\n"
 
 
