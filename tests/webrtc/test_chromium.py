@@ -26,6 +26,10 @@ Cases (one relay, a fresh Chromium and call each):
                         connects the page calls dtmf.insertDTMF("123#") and
                         the plain peer must receive RFC 4733 events 1, 2, 3,
                         # (each with an end packet), besides the audio checks;
+  browser->trunk opus dtmf  the same with Chromium offering only Opus and
+                        telephone-event (setCodecPreferences, ?codecs=) and
+                        NG `codec: {transcode: [PCMU]}`: the relay transcodes
+                        Opus <-> PCMU and telephone-event/48000 -> /8000;
   trunk->browser        the plain peer offers PCMU, PCMA, telephone-event
                         with Kamailio's flags toward a browser (ICE=force
                         UDP/TLS/RTP/SAVPF rtcp-mux-offer generate-mid
@@ -68,6 +72,8 @@ TRUNK_HZ = 1000.0
 ANSWER_TO_BROWSER = {"flags": ["trust-address"], "replace": ["origin", "session-connection"],
                      "ICE": "force"}
 DTMF_DIGITS = "123#"
+# the browser offers only Opus and telephone-event; Kamailio's codec-transcode-PCMU
+OPUS_TO_PCMU = {"transcode": ["PCMU"]}
 
 
 class Signalling:
@@ -173,7 +179,8 @@ def check_beep(pcm: np.ndarray) -> str:
     return desc
 
 
-def browser_offers(args, relay, sig: Signalling, plain, cid: str, dtmf: bool) -> tuple:
+def browser_offers(args, relay, sig: Signalling, plain, cid: str, dtmf: bool,
+                   codec: Optional[dict] = None) -> tuple:
     """Chromium's offer -> NG offer (browser->trunk flags) -> the plain peer
     answers PCMU (+ telephone-event/8000 on Chromium's PT with ``dtmf``) ->
     NG answer -> the page. Returns (SDP to the trunk, SDP to the browser)."""
@@ -182,7 +189,8 @@ def browser_offers(args, relay, sig: Signalling, plain, cid: str, dtmf: bool) ->
     assert any(f" {LOCAL} " in c for c in cands), \
         f"Chromium offered no 127.0.0.1 candidate: {cands}"
     to_trunk = webrtc.ng(relay, {"command": "offer", "call-id": cid, "from-tag": "browser",
-                                 "sdp": loopback_candidates(offer), **BROWSER_SIDE},
+                                 "sdp": loopback_candidates(offer), **BROWSER_SIDE,
+                                 **({"codec": codec} if codec else {})},
                          args.verbose)["sdp"]
     m = vox.parse_sdp(to_trunk).media[0]
     assert m.proto == "RTP/AVP" and "0" in m.fmts and not m.has("candidate"), \
@@ -195,10 +203,13 @@ def browser_offers(args, relay, sig: Signalling, plain, cid: str, dtmf: bool) ->
     to_browser = webrtc.ng(relay, {"command": "answer", "call-id": cid, "from-tag": "browser",
                                    "to-tag": "trunk", "sdp": plain.sdp(codecs),
                                    **ANSWER_TO_BROWSER}, args.verbose)["sdp"]
+    b = vox.parse_sdp(to_browser).media[0]
     if dtmf:
-        b = vox.parse_sdp(to_browser).media[0]
         assert webrtc.pt_of(b, "telephone-event/"), \
             f"answer to the browser: no telephone-event:\n{to_browser}"
+    if codec:  # the browser offered Opus only: transcoding
+        assert webrtc.pt_of(b, "opus/48000") and not webrtc.pt_of(b, "PCMU/"), \
+            f"answer to the browser: expected Opus (it offered no PCMU):\n{to_browser}"
     sig.set_answer(to_browser)
     return to_trunk, to_browser
 
@@ -248,19 +259,21 @@ def check_dtmf(res: dict, plain, t0: float) -> str:
     return desc
 
 
-def run(args, relay, name: str, role: str = "offer", dtmf: Optional[str] = None) -> None:
+def run(args, relay, name: str, role: str = "offer", dtmf: Optional[str] = None,
+        codec: Optional[dict] = None, codecs: Optional[str] = None) -> None:
     sig = Signalling()
     profile = tempfile.mkdtemp(prefix="vox-chromium-")
     plain = webrtc.DtmfPlainPeer(TRUNK_HZ)
     browser = None
-    query = {"role": role, **({"dtmf": dtmf} if dtmf else {})}
+    query = {"role": role, **({"dtmf": dtmf} if dtmf else {}),
+             **({"codecs": codecs} if codecs else {})}
     cid = f"chromium-{re.sub(r'[^a-z]+', '-', name)}-{os.getpid()}"
     try:
         browser = start_chromium(f"{sig.url}?{urllib.parse.urlencode(query)}", profile)
         if role == "answer":
             to_trunk, _ = browser_answers(args, relay, sig, plain, cid)
         else:
-            to_trunk, _ = browser_offers(args, relay, sig, plain, cid, bool(dtmf))
+            to_trunk, to_browser = browser_offers(args, relay, sig, plain, cid, bool(dtmf), codec)
         plain.start(webrtc.media_target(to_trunk))
         t0 = time.monotonic()
         res = sig.wait("result", 40)
@@ -303,6 +316,8 @@ def main() -> int:
     runner = vox.CaseRunner(f"WebRTC Chromium interop on {args.relay}")
     cases = [("chromium browser->trunk", {}),
              ("chromium browser->trunk dtmf", {"dtmf": DTMF_DIGITS}),
+             ("chromium browser->trunk opus dtmf", {"dtmf": DTMF_DIGITS, "codec": OPUS_TO_PCMU,
+                                                    "codecs": "opus,telephone-event"}),
              ("chromium trunk->browser", {"role": "answer"})]
     try:
         with webrtc.start_relay(args) as relay:
