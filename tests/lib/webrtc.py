@@ -481,10 +481,10 @@ def dtmf_events(pkts: list) -> list:
             last["ends"] += 1
             last["packets"] += 1
             continue
-        e = last = events.setdefault(p.ts, {"code": code, "digit": DTMF_CODES[code] if code < 16 else "?",
-                                     "ts": p.ts, "packets": 0, "ends": 0, "duration": 0,
-                                     "marker": p.marker, "volume": volume,
-                                     "moved_ends": 0})
+        digit = DTMF_CODES[code] if code < 16 else "?"
+        e = last = events.setdefault(p.ts, {
+            "code": code, "digit": digit, "ts": p.ts, "packets": 0, "ends": 0, "duration": 0,
+            "marker": p.marker, "volume": volume, "moved_ends": 0})
         e["packets"] += 1
         e["ends"] += int(end)
         e["duration"] = max(e["duration"], dur)

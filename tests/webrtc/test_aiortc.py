@@ -455,7 +455,8 @@ async def case_bundle(relay) -> None:
         assert ta.port and ta.proto == "RTP/AVP" and "0" in ta.fmts, f"offer to trunk:\n{to_trunk}"
         for m in t.media:
             assert not m.has("candidate") and not m.has("ice-ufrag") and \
-                not m.has("fingerprint"), f"offer to trunk keeps ICE/DTLS in m={m.kind}:\n{to_trunk}"
+                not m.has("fingerprint"), \
+                f"offer to trunk keeps ICE/DTLS in m={m.kind}:\n{to_trunk}"
         if tv.port:  # offered on: a port of its own (no BUNDLE toward a plain RTP/AVP peer)
             assert tv.proto == "RTP/AVP" and (tv.port, tv.conn) != (ta.port, ta.conn), \
                 f"offer to trunk: video m={tv.lines[0]} next to audio m={ta.lines[0]}"
@@ -541,7 +542,8 @@ async def case_dtmf(relay) -> None:
         assert te_pts, f"answer to aiortc: no telephone-event (it offered PT 110 " \
                        f"telephone-event/48000 and 126 /8000):\n{c.to_browser}"
         for pt in te_pts:
-            assert (pt, maps[pt]) in ((110, "telephone-event/48000"), (126, "telephone-event/8000")), \
+            assert (pt, maps[pt]) in ((110, "telephone-event/48000"),
+                                      (126, "telephone-event/8000")), \
                 f"answer to aiortc: telephone-event PT {pt} {maps[pt]} is not one it offered"
         got = record_rtp(c)
         await c.connected()
@@ -561,7 +563,8 @@ async def case_dtmf(relay) -> None:
         desc = webrtc.describe_dtmf(events)
         if ARGS.verbose:
             print([(p.pt, p.seq, p.ts, p.marker, p.payload.hex()) for p in pkts if p.pt in te_pts])
-        print(f"      answer to aiortc: {a.lines[0]} ({', '.join(f'{pt} {maps[pt]}' for pt in te_pts)}); "
+        tes = ", ".join(f"{pt} {maps[pt]}" for pt in te_pts)
+        print(f"      answer to aiortc: {a.lines[0]} ({tes}); "
               f"aiortc got PTs {pts}; events: {desc}", flush=True)
         got_digits = "".join(e["digit"] for e in events)
         assert got_digits == digits, \
