@@ -25,7 +25,10 @@ Contents
 - ``ToneTrack``: an aiortc audio track of a sine at 48 kHz, paced in real
   time; ``TrackSink``: reads a remote track into mono samples.
 - ``PlainPeer``: the SIP trunk's media: a UDP socket that sends PCMU (20 ms,
-  a sine) to the relay from a thread and records every datagram it gets.
+  a sine) to the relay from a thread and records every datagram it gets;
+  ``DtmfPlainPeer`` also sends RFC 4733 digits (``send_dtmf("15#")``);
+  ``dtmf_events(pkts)`` groups received telephone-event packets into events;
+  ``rtpmaps(media)``, ``pt_of(media, "telephone-event/8000")``.
 - ``tone_check(samples, rate, freq)``: dominant frequency (numpy FFT), RMS,
   purity; ``assert_tone``.
 - STUN: ``stun_binding_request(username, password, ...)`` with
@@ -365,6 +368,133 @@ class PlainPeer:
         self._rx.join(1)
         self.rtp.close()
         self.rtcp.close()
+
+
+def rtpmaps(media) -> dict:
+    """{payload type: "encoding/clock[/channels]"} of an SdpMediaInfo."""
+    out = {}
+    for v in media.attr("rtpmap"):
+        pt, _, enc = v.partition(" ")
+        out[int(pt)] = enc.strip()
+    return out
+
+
+def pt_of(media, encoding: str) -> list:
+    """Payload types of an SdpMediaInfo whose rtpmap starts with ``encoding``
+    (case-insensitive, e.g. "telephone-event/8000"), in m= line order."""
+    maps = rtpmaps(media)
+    return [int(f) for f in media.fmts if f.isdigit() and
+            maps.get(int(f), "").lower().startswith(encoding.lower())]
+
+
+DTMF_CODES = "0123456789*#ABCD"  # RFC 4733 §3.2 events 0-15
+
+
+class DtmfPlainPeer(PlainPeer):
+    """A PlainPeer that also sends RFC 4733 telephone-event/8000 (PT
+    ``te_pt``) in its RTP stream (same SSRC and sequence space as the PCMU):
+    ``send_dtmf("15#")`` plays the digits from the next 20 ms slot on, one
+    every GAP slots: UPDATES packets with growing durations (the first with
+    the marker bit), then ENDS end packets repeating the final duration, all
+    with the event's start timestamp; the PCMU keeps flowing meanwhile.
+    ``dtmf_sent``: (event code, final duration) per digit; ``dtmf_done``:
+    monotonic time of the last end packet."""
+
+    UPDATES, ENDS, GAP, VOLUME = 6, 3, 20, 10
+
+    def __init__(self, freq: float = 1000.0, amplitude: float = 8000.0, te_pt: int = 101):
+        self.te_pt = te_pt
+        self.dtmf_sent: list = []
+        self.dtmf_done: Optional[float] = None
+        self._digits: Optional[str] = None
+        self._lock = threading.Lock()
+        super().__init__(freq, amplitude)
+
+    def sdp(self, codecs=("PCMU",), session_id: int = 4711, version: int = 1) -> str:
+        """As PlainPeer.sdp, but telephone-event gets ``te_pt``."""
+        s = super().sdp(codecs, session_id, version)
+        if self.te_pt != 101:
+            s = re.sub(r"^(m=audio \S+ \S+ .*?)\b101\b", rf"\g<1>{self.te_pt}", s, flags=re.M)
+            s = s.replace("a=rtpmap:101 ", f"a=rtpmap:{self.te_pt} ")
+            s = s.replace("a=fmtp:101 ", f"a=fmtp:{self.te_pt} ")
+        return s
+
+    def send_dtmf(self, digits: str) -> None:
+        with self._lock:
+            self._digits = digits
+
+    def _send(self) -> None:
+        ssrc, seq, n, t0 = 0x5EED1234, 1, 0, time.monotonic()
+        plan: dict = {}  # slot -> (code, end, duration, event ts, marker)
+        slot = 0
+        while not self._stop.is_set():
+            with self._lock:
+                digits, self._digits = self._digits, None
+            if digits:
+                for k, d in enumerate(digits):
+                    code, start = DTMF_CODES.index(d.upper()), slot + k * self.GAP
+                    ev_ts = n + (start - slot) * 160
+                    for j in range(self.UPDATES):
+                        plan[start + j] = (code, False, 160 * (j + 1), ev_ts, j == 0)
+                    for j in range(self.ENDS):
+                        plan[start + self.UPDATES + j] = (code, True, 160 * (self.UPDATES + 1),
+                                                          ev_ts, False)
+                    self.dtmf_sent.append((code, 160 * (self.UPDATES + 1)))
+            pcm = rtpaudio.tone(self.freq, 160, 8000, self.amplitude, n)
+            self.rtp.sendto(vox.rtp_packet(seq, n, ssrc, rtpaudio.ulaw_encode(pcm), 0, seq == 1),
+                            self.dest)
+            self.sent += 1
+            seq += 1
+            ev = plan.pop(slot, None)
+            if ev:
+                code, end, dur, ev_ts, marker = ev
+                self.rtp.sendto(vox.rtp_packet(seq, ev_ts, ssrc, rtpaudio.telephone_event(
+                    code, end, self.VOLUME, dur), self.te_pt, marker), self.dest)
+                seq += 1
+                if end and not plan:
+                    self.dtmf_done = time.monotonic()
+            slot, n = slot + 1, n + 160
+            wait = t0 + n / 8000 - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+
+
+def dtmf_events(pkts: list) -> list:
+    """RFC 4733 packets (rtpaudio.Rtp of one telephone-event PT, arrival
+    order) grouped into events by RTP timestamp: dicts with ``digit``,
+    ``code``, ``ts``, ``packets``, ``ends`` (end packets), ``duration`` (the
+    largest), ``marker`` (the first packet's M bit), ``volume``,
+    ``moved_ends`` (end packets repeating an ended event's code and duration,
+    without marker, on another timestamp: counted as its retransmitted ends,
+    which RFC 4733 §2.5.1.4 sends on the event's timestamp; rtpengine 10.5's
+    transcoder moves them 20 ms on each)."""
+    events: dict = {}
+    last = None
+    for p in pkts:
+        te = rtpaudio.parse_telephone_event(p.payload)
+        if te is None:
+            continue
+        code, end, volume, dur = te
+        if last and p.ts != last["ts"] and end and not p.marker and last["ends"] and \
+                code == last["code"] and dur == last["duration"]:
+            last["moved_ends"] += 1
+            last["ends"] += 1
+            last["packets"] += 1
+            continue
+        digit = DTMF_CODES[code] if code < 16 else "?"
+        e = last = events.setdefault(p.ts, {
+            "code": code, "digit": digit, "ts": p.ts, "packets": 0, "ends": 0, "duration": 0,
+            "marker": p.marker, "volume": volume, "moved_ends": 0})
+        e["packets"] += 1
+        e["ends"] += int(end)
+        e["duration"] = max(e["duration"], dur)
+    return list(events.values())
+
+
+def describe_dtmf(events: list) -> str:
+    return ", ".join(f"{e['digit']}(ev {e['code']}, {e['packets']} pkts, {e['ends']} ends"
+                     + (f" ({e['moved_ends']} on another ts)" if e["moved_ends"] else "")
+                     + f", dur {e['duration']}, M={int(e['marker'])})" for e in events) or "none"
 
 
 # --------------------------------------------------------------------------

@@ -29,7 +29,19 @@ Cases (each a fresh call; audio both ways for ~3 s, then decoded):
               (127.0.0.2, emulating a NAT rebinding / network change; the
               aioice transport is swapped under the same ICE/DTLS session):
               the relay follows it after a fresh connectivity check and audio
-              continues both ways.
+              continues both ways;
+  e-bundle    browser -> trunk, aiortc offers audio (PCMU) and video on one
+              ICE/DTLS transport (max-bundle: one port, a=group:BUNDLE 0 1);
+              the trunk is audio-only and rejects video (m=video 0); the
+              relay's answer to aiortc rejects video (port 0, out of the
+              BUNDLE group) and the audio flows both ways;
+  e-dtmf      browser -> trunk with Opus <-> PCMU transcoding; aiortc's offer
+              also carries a browser's telephone-event/48000 and /8000: the
+              plain peer sends RFC 4733 digits 1, 5, # (with end packets) and
+              aiortc must receive them as telephone-event RTP (recorded after
+              SRTP decryption: aiortc has no DTMF API) on a PT it offered.
+              (The other direction, the browser's DTMF to the trunk, is in
+              test_chromium.py: aiortc cannot send telephone-event.)
 In every successful case aiortc's ICE is connected and its DTLS transport
 is `connected`, the plain peer decodes aiortc's 440 Hz tone and aiortc
 decodes the plain peer's 1000 Hz tone.
@@ -71,19 +83,20 @@ class Call:
 
     n = 0
 
-    def __init__(self, relay: vox.Relay):
+    def __init__(self, relay: vox.Relay, plain=None):
         Call.n += 1
         self.relay = relay
         self.cid = f"webrtc-{Call.n}-{os.getpid()}"
         self.pc = webrtc.peer_connection()
-        self.plain = webrtc.PlainPeer(TRUNK_HZ)
+        self.plain = plain or webrtc.PlainPeer(TRUNK_HZ)
         self.sink = None
         self.to_browser = self.to_trunk = ""
         self.track = webrtc.ToneTrack(BROWSER_HZ)
 
         @self.pc.on("track")
         def on_track(track):
-            self.sink = webrtc.TrackSink(track)
+            if track.kind == "audio":
+                self.sink = webrtc.TrackSink(track)
 
     def ng(self, cmd: str, sdp: str, keys: dict, tags: tuple) -> str:
         msg = {"command": cmd, "call-id": self.cid, "from-tag": tags[0], "sdp": sdp, **keys}
@@ -145,8 +158,10 @@ class Call:
 # call setup, both directions
 
 
-async def browser_to_trunk(c: Call, codec: str, transcode: bool = False, mangle=None) -> None:
-    """aiortc offers (``codec`` only), the plain peer answers PCMU."""
+async def browser_to_trunk(c: Call, codec: str, transcode: bool = False, mangle=None,
+                           trunk_answer=None) -> None:
+    """aiortc offers (``codec`` only), the plain peer answers PCMU (or
+    ``trunk_answer(offer to the trunk)``)."""
     tr = c.pc.addTransceiver(c.track, direction="sendrecv")
     webrtc.prefer_codec(tr, f"audio/{codec}")
     await c.pc.setLocalDescription(await c.pc.createOffer())
@@ -159,7 +174,8 @@ async def browser_to_trunk(c: Call, codec: str, transcode: bool = False, mangle=
     assert not m.has("candidate") and not m.has("ice-ufrag") and not m.has("fingerprint"), \
         f"offer to trunk still carries ICE/DTLS attributes:\n{to_trunk}"
     assert "0" in m.fmts, f"offer to trunk has no PCMU: m={m.lines[0]}"
-    to_browser = c.ng("answer", c.plain.sdp(("PCMU",)), ANSWER_TO_BROWSER, ("browser", "trunk"))
+    answer = trunk_answer(to_trunk) if trunk_answer else c.plain.sdp(("PCMU",))
+    to_browser = c.ng("answer", answer, ANSWER_TO_BROWSER, ("browser", "trunk"))
     a = vox.parse_sdp(to_browser).media[0]
     assert a.proto == "UDP/TLS/RTP/SAVPF", f"answer to aiortc: m= proto {a.proto!r}"
     assert a.has("fingerprint") and a.has("ice-ufrag") and a.has("candidate"), \
@@ -361,6 +377,215 @@ async def case_new_address(relay) -> None:
 
 
 # --------------------------------------------------------------------------
+# BUNDLE and DTMF (e-)
+
+
+def max_bundle(pc, main, *others) -> None:
+    """aiortc 1.4 has no bundlePolicy: each transceiver gets its own ICE/DTLS
+    transport until an answer's BUNDLE group merges them. Do what a browser's
+    "max-bundle" does before the first offer: ``others`` share ``main``'s
+    transport, so every m= line carries one port, ufrag and fingerprint."""
+    for t in others:
+        old = t._transport
+        t.receiver.setTransport(main._transport)
+        t.sender.setTransport(main._transport)
+        t._transport, t._bundled = main._transport, True
+        pc._RTCPeerConnection__iceTransports.discard(old.transport)  # never gathers
+
+
+def sections(sdp: str) -> tuple:
+    """(session lines, [lines of each m= section])."""
+    head, media = [], []
+    for line in sdp.replace("\r\n", "\n").split("\n"):
+        if line.startswith("m="):
+            media.append([line])
+        elif line:
+            (media[-1] if media else head).append(line)
+    return head, media
+
+
+def rejected_for_aiortc(answer: str, offer: str) -> str:
+    """aiortc 1.4 ignores port 0 and insists on ICE credentials, a fingerprint
+    and a known codec in every m= section of an answer; turn each rejected
+    m= section into an inactive one on the first section's transport (its
+    mid and first codec from aiortc's offer), which is what it means."""
+    head, media = sections(answer)
+    first = media[0]
+    port = first[0].split()[1]
+    # aiortc takes the bundle's remote candidates from the last section that
+    # names its transport: the candidates too, or an ICE-lite relay is never checked
+    transport = [x for x in first if x.startswith("c=") or x.split(":")[0] in
+                 ("a=ice-ufrag", "a=ice-pwd", "a=fingerprint", "a=setup", "a=candidate",
+                  "a=end-of-candidates")]
+    for i, sec in enumerate(media):
+        f = sec[0].split()
+        if f[1] != "0":
+            continue
+        om = vox.parse_sdp(offer).media[i]
+        pt = om.fmts[0]
+        media[i] = [f"m={om.kind} {port} UDP/TLS/RTP/SAVPF {pt}", *transport,
+                    f"a=mid:{om.attr('mid')[0]}", "a=inactive", "a=rtcp-mux",
+                    f"a=rtpmap:{pt} {webrtc.rtpmaps(om)[int(pt)]}"]
+    return "\r\n".join(head + [x for sec in media for x in sec]) + "\r\n"
+
+
+async def case_bundle(relay) -> None:
+    from aiortc import RTCSessionDescription
+    from aiortc.mediastreams import VideoStreamTrack
+    c = Call(relay)
+    try:
+        audio = c.pc.addTransceiver(c.track, direction="sendrecv")
+        webrtc.prefer_codec(audio, "audio/PCMU")
+        video = c.pc.addTransceiver(VideoStreamTrack(), direction="sendrecv")
+        max_bundle(c.pc, audio, video)
+        await c.pc.setLocalDescription(await c.pc.createOffer())
+        offer = c.pc.localDescription.sdp
+        o = vox.parse_sdp(offer)
+        mids = [m.attr("mid")[0] for m in o.media]
+        assert [m.kind for m in o.media] == ["audio", "video"] and \
+            o.media[0].port == o.media[1].port and f"a=group:BUNDLE {' '.join(mids)}" in \
+            o.session_lines, f"aiortc's offer is not audio + video bundled on one port:\n{offer}"
+
+        to_trunk = c.ng("offer", offer, BROWSER_SIDE, ("browser",))
+        t = vox.parse_sdp(to_trunk)
+        assert [m.kind for m in t.media] == ["audio", "video"], \
+            f"offer to trunk: m= lines {[m.kind for m in t.media]}, expected audio, video " \
+            f"(RFC 3264 §8: the m= lines stay):\n{to_trunk}"
+        ta, tv = t.media
+        assert ta.port and ta.proto == "RTP/AVP" and "0" in ta.fmts, f"offer to trunk:\n{to_trunk}"
+        for m in t.media:
+            assert not m.has("candidate") and not m.has("ice-ufrag") and \
+                not m.has("fingerprint"), \
+                f"offer to trunk keeps ICE/DTLS in m={m.kind}:\n{to_trunk}"
+        if tv.port:  # offered on: a port of its own (no BUNDLE toward a plain RTP/AVP peer)
+            assert tv.proto == "RTP/AVP" and (tv.port, tv.conn) != (ta.port, ta.conn), \
+                f"offer to trunk: video m={tv.lines[0]} next to audio m={ta.lines[0]}"
+        video_to_trunk = tv.lines[0]
+        # the audio-only trunk rejects the video m= line
+        plain = c.plain.sdp(("PCMU",)) + f"m=video 0 {tv.proto} {' '.join(tv.fmts)}\r\n"
+        to_browser = c.ng("answer", plain, ANSWER_TO_BROWSER, ("browser", "trunk"))
+        b = vox.parse_sdp(to_browser)
+        assert [m.kind for m in b.media] == ["audio", "video"], \
+            f"answer to aiortc: m= lines {[m.kind for m in b.media]}:\n{to_browser}"
+        ba, bv = b.media
+        assert bv.port == 0, f"answer to aiortc: video not rejected: {bv.lines[0]}\n{to_browser}"
+        assert ba.port and ba.proto == "UDP/TLS/RTP/SAVPF" and ba.has("fingerprint") and \
+            ba.has("ice-ufrag") and ba.has("candidate") and \
+            any("PCMU/8000" in v for v in ba.attr("rtpmap")), f"answer to aiortc:\n{to_browser}"
+        assert ba.attr("mid") == [mids[0]], f"answer to aiortc: audio a=mid {ba.attr('mid')}"
+        groups = [x.split()[1:] for x in b.session_lines if x.startswith("a=group:BUNDLE")]
+        assert not any(mids[1] in g for g in groups), \
+            f"answer to aiortc: the rejected video mid {mids[1]} is still in {groups} " \
+            f"(RFC 9143 §7.3.3)"
+        await c.pc.setRemoteDescription(RTCSessionDescription(
+            webrtc.for_aiortc(rejected_for_aiortc(to_browser, offer)), "answer"))
+        c.plain.start(webrtc.media_target(to_trunk))
+        c.to_browser, c.to_trunk = to_browser, to_trunk
+        await c.connected()
+        await c.audio_both_ways("bundled audio")
+        stray = sorted({p.pt for p in c.plain.rtp_since(0) if p.pt != 0})
+        assert not stray, f"the trunk got RTP with payload types {stray} besides PCMU"
+        print(f"      to trunk: {video_to_trunk}; to aiortc: {bv.lines[0]}, "
+              f"group {groups}", flush=True)
+    finally:
+        await c.close()
+
+
+def add_telephone_event(sdp: str) -> str:
+    """What a browser offers beside Opus: telephone-event/48000 (PT 110) and
+    telephone-event/8000 (PT 126), as Chromium numbers them."""
+    out, audio = [], False
+    for line in sdp.replace("\r\n", "\n").split("\n"):
+        if line.startswith("m="):
+            audio = line.startswith("m=audio")
+            if audio:
+                line += " 110 126"
+        if audio and line.startswith("a=rtpmap:"):
+            out += ["a=rtpmap:110 telephone-event/48000", "a=rtpmap:126 telephone-event/8000",
+                    "a=fmtp:126 0-16"]
+            audio = False  # once
+        out.append(line)
+    return "\r\n".join(out)
+
+
+def record_rtp(c: Call) -> list:
+    """Every RTP packet aiortc's DTLS transport decrypts: (monotonic time,
+    rtpaudio.Rtp), whether or not a receiver takes its payload type."""
+    got: list = []
+    dtls = c.pc.getTransceivers()[0].receiver.transport
+    real = dtls._handle_rtp_data
+
+    async def spy(data, arrival_time_ms):
+        p = webrtc.rtpaudio.parse_rtp(data)
+        if p is not None:
+            got.append((time.monotonic(), p))
+        await real(data, arrival_time_ms)
+    dtls._handle_rtp_data = spy
+    return got
+
+
+async def case_dtmf(relay) -> None:
+    c = Call(relay, webrtc.DtmfPlainPeer(TRUNK_HZ))
+    digits = "15#"
+    try:
+        def trunk_answer(to_trunk: str) -> str:
+            m = vox.parse_sdp(to_trunk).media[0]
+            te = webrtc.pt_of(m, "telephone-event/8000")
+            assert te, f"offer to trunk: no telephone-event/8000:\n{to_trunk}"
+            c.plain.te_pt = te[0]
+            return c.plain.sdp(("PCMU", "telephone-event"))
+        await browser_to_trunk(c, "opus", transcode=True, mangle=add_telephone_event,
+                               trunk_answer=trunk_answer)
+        a = vox.parse_sdp(c.to_browser).media[0]
+        maps = webrtc.rtpmaps(a)
+        te_pts = webrtc.pt_of(a, "telephone-event/")
+        assert te_pts, f"answer to aiortc: no telephone-event (it offered PT 110 " \
+                       f"telephone-event/48000 and 126 /8000):\n{c.to_browser}"
+        for pt in te_pts:
+            assert (pt, maps[pt]) in ((110, "telephone-event/48000"),
+                                      (126, "telephone-event/8000")), \
+                f"answer to aiortc: telephone-event PT {pt} {maps[pt]} is not one it offered"
+        got = record_rtp(c)
+        await c.connected()
+        await c.audio_both_ways("opus <-> PCMU before DTMF", 1.5)
+        t0 = time.monotonic()
+        c.plain.send_dtmf(digits)
+        deadline = t0 + 0.02 * (len(digits) * webrtc.DtmfPlainPeer.GAP) + 3
+        while c.plain.dtmf_done is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert c.plain.dtmf_done, "the plain peer did not finish sending its digits"
+        await asyncio.sleep(0.5)
+        pkts = [p for t, p in got if t >= t0]
+        pts = {}
+        for p in pkts:
+            pts[p.pt] = pts.get(p.pt, 0) + 1
+        events = webrtc.dtmf_events([p for p in pkts if p.pt in te_pts])
+        desc = webrtc.describe_dtmf(events)
+        if ARGS.verbose:
+            print([(p.pt, p.seq, p.ts, p.marker, p.payload.hex()) for p in pkts if p.pt in te_pts])
+        tes = ", ".join(f"{pt} {maps[pt]}" for pt in te_pts)
+        print(f"      answer to aiortc: {a.lines[0]} ({tes}); "
+              f"aiortc got PTs {pts}; events: {desc}", flush=True)
+        got_digits = "".join(e["digit"] for e in events)
+        assert got_digits == digits, \
+            f"aiortc got telephone-event digits {got_digits!r}, expected {digits!r}: {desc}"
+        pt_rate = {pt: int(maps[pt].split("/")[1]) for pt in te_pts}
+        rates = {pt_rate[p.pt] for p in pkts if p.pt in te_pts}
+        assert len(rates) == 1, f"telephone-event at several clock rates {rates}"
+        rate = rates.pop()
+        sent = c.plain.dtmf_sent[0][1] * rate // 8000
+        for e in events:
+            assert e["ends"] >= 1, f"digit {e['digit']}: no end packet (E bit): {desc}"
+            assert e["marker"], f"digit {e['digit']}: first packet without marker bit: {desc}"
+            assert 0.8 * sent <= e["duration"] <= 1.25 * sent, \
+                f"digit {e['digit']}: duration {e['duration']} at {rate} Hz, sent " \
+                f"{c.plain.dtmf_sent[0][1]} at 8000 Hz (expected ~{sent}): {desc}"
+        await c.audio_both_ways("opus <-> PCMU after DTMF", 1.5)
+    finally:
+        await c.close()
+
+
+# --------------------------------------------------------------------------
 
 
 CASES = [
@@ -371,6 +596,8 @@ CASES = [
     ("c-forged-stun", case_forged_stun),
     ("d-ice-restart", case_ice_restart),
     ("d-new-address", case_new_address),
+    ("e-bundle", case_bundle),
+    ("e-dtmf", case_dtmf),
 ]
 LONG_CASES = [("c-consent", case_consent)]
 
