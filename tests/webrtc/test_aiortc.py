@@ -219,8 +219,30 @@ async def case_a(relay, codec: str, transcode: bool) -> None:
         await browser_to_trunk(c, codec, transcode)
         await c.connected()
         await c.audio_both_ways(f"browser->trunk {codec}")
+        if ARGS.relay == "voxrelay":
+            check_query(c)
     finally:
         await c.close()
+
+
+def check_query(c: "Call") -> None:
+    """voxrelay's `query` and `statistics` name the browser side's ICE and
+    DTLS state as the handshake thread last published it (at most 1 s old)."""
+    time.sleep(1.1)
+    q = vox.ng_ok(c.relay.ng, {"command": "query", "call-id": c.cid})
+    stream = q["tags"]["browser"]["medias"][0]["streams"][0]
+    ice, dtls = stream.get("ICE"), stream.get("DTLS")
+    assert ice and ice["state"] == "connected" and ice["nominated pair"]["port"], f"query ICE: {ice}"
+    assert dtls and dtls["state"] == "connected", f"query DTLS: {dtls}"
+    # aiortc 1.4 offers only SRTP_AES128_CM_SHA1_80 (Chromium gets GCM)
+    assert dtls["role"] == "active" and dtls["SRTP profile"] in (
+        "SRTP_AEAD_AES_128_GCM", "SRTP_AES128_CM_SHA1_80"), dtls
+    assert "ICE" not in q["tags"]["trunk"]["medias"][0]["streams"][0], "the trunk side has no ICE"
+    st = vox.ng_ok(c.relay.ng, {"command": "statistics"})["statistics"]["totalstatistics"]["webrtc"]
+    assert st["handshakes completed"] >= 1 and st["STUN checks answered"] >= 1, st
+    print(f"      query: ICE {ice['state']} via {ice['nominated pair']['address']}:"
+          f"{ice['nominated pair']['port']}, DTLS {dtls['state']} {dtls['role']} "
+          f"{dtls['SRTP profile']} {dtls.get('cipher')} in {dtls.get('handshake us')} us", flush=True)
 
 
 async def case_b(relay) -> None:
