@@ -68,10 +68,7 @@ void WebrtcLeg::on_stun(std::span<const uint8_t> d, const Endpoint& source, int6
   if (out.reply_len) send(source, {reply, out.reply_len});
   if (out.peer_changed) {
     expired_ = false;
-    LegEvent e;
-    e.kind = LegEventKind::kIcePeer;
-    e.id = spec_.id;
-    e.key = spec_.key;
+    LegEvent e = event(LegEventKind::kIcePeer);
     e.peer = ice_->peer();
     report(e);
   }
@@ -113,39 +110,46 @@ void WebrtcLeg::flush_dtls(int64_t now_ns, const Send& send, const Report& repor
     if (to.port) send(to, datagram);
   if (finished_ || dtls_->state() == DtlsState::kHandshaking) return;
   finished_ = true;
-  LegEvent e;
-  e.id = spec_.id;
-    e.key = spec_.key;
-  if (dtls_->state() == DtlsState::kConnected) {
-    ++counters_.handshakes_completed;
-    connected_at_ns_ = std::max<int64_t>(now_ns, 1);
-    e.kind = LegEventKind::kDtlsConnected;
-    e.keys = dtls_->keys();
-    e.detail = std::string(dtls_->srtp_profile()) + " " + std::string(dtls_->cipher());
-    e.handshake_ns = dtls_->handshake_ns();
-    done_.srtp_profile = dtls_->srtp_profile();
-    done_.cipher = dtls_->cipher();
-    done_.handshake_ns = e.handshake_ns;
-  } else {
+  done_.dtls = dtls_->state();
+  report_outcome(now_ns, report);
+}
+
+void WebrtcLeg::report_outcome(int64_t now_ns, const Report& report) {
+  if (dtls_->state() == DtlsState::kFailed) {
     ++counters_.handshakes_failed[size_t(dtls_->failure())];
-    e.kind = LegEventKind::kDtlsFailed;
+    LegEvent e = event(LegEventKind::kDtlsFailed);
     e.failure = dtls_->failure();
     e.detail = std::string(dtls_->failure_detail());
+    report(e);
+    return;
   }
-  done_.dtls = dtls_->state();
+  ++counters_.handshakes_completed;
+  connected_at_ns_ = std::max<int64_t>(now_ns, 1);
+  done_.srtp_profile = dtls_->srtp_profile();
+  done_.cipher = dtls_->cipher();
+  done_.handshake_ns = dtls_->handshake_ns();
+  LegEvent e = event(LegEventKind::kDtlsConnected);
+  e.keys = dtls_->keys();
+  e.detail = done_.srtp_profile + " " + done_.cipher;
+  e.handshake_ns = done_.handshake_ns;
   report(e);
   e.keys.inbound.wipe();
   e.keys.outbound.wipe();
+}
+
+LegEvent WebrtcLeg::event(LegEventKind kind) const {
+  LegEvent e;
+  e.kind = kind;
+  e.id = spec_.id;
+  e.key = spec_.key;
+  return e;
 }
 
 void WebrtcLeg::on_timer(int64_t now_ns, const Send& send, const Report& report) {
   maybe_start(now_ns, send, report);  // a role learned from an answer, after the checks
   if (ice_ && !expired_ && ice_->consent_expired(now_ns)) {
     expired_ = true;
-    LegEvent e;
-    e.kind = LegEventKind::kIceExpired;
-    e.id = spec_.id;
-    e.key = spec_.key;
+    LegEvent e = event(LegEventKind::kIceExpired);
     e.peer = ice_->peer();
     report(e);
   }

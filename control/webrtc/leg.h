@@ -130,6 +130,9 @@ class WebrtcLeg {
   // Starts the client's handshake once it knows where to send.
   void maybe_start(int64_t now_ns, const Send& send, const Report& report);
   void flush_dtls(int64_t now_ns, const Send& send, const Report& report);
+  // The handshake ended: counts it and reports its keys or its failure.
+  void report_outcome(int64_t now_ns, const Report& report);
+  LegEvent event(LegEventKind kind) const;  // one of this leg's
   const Endpoint& client_target() const;
 
   LegSpec spec_;
