@@ -70,11 +70,9 @@ class BurstLoop {
 
   // The worker's slow path, if it has one (WorkerState::slow_path(), set
   // before the loop runs); without, STUN and DTLS are dropped as not-media.
-  BurstLoop(WorkerState& w, Io& io)
-      : w_(w),
-        io_(io),
-        slow_(w.slow_path()),
-        slow_burst_(slow_ ? std::make_unique<SlowBurst>() : nullptr) {}
+  // run() looks again: the DPDK engine makes its loops when it is created,
+  // before the handshake thread enables the slow paths.
+  BurstLoop(WorkerState& w, Io& io) : w_(w), io_(io) { bind_slow_path(); }
   BurstLoop(const BurstLoop&) = delete;
   BurstLoop& operator=(const BurstLoop&) = delete;
 
@@ -106,6 +104,7 @@ class BurstLoop {
   // to look), then applies the commands still queued, so that removed
   // flows release their ports, and lets the backend give back the rest.
   void run(const std::atomic<bool>& stop) {
+    bind_slow_path();
     while (!stop.load(std::memory_order_relaxed)) run_once();
     drain_commands();
     io_.shutdown();
@@ -120,6 +119,11 @@ class BurstLoop {
   }
 
  private:
+  void bind_slow_path() {
+    slow_ = w_.slow_path();
+    if (slow_ && !slow_burst_) slow_burst_ = std::make_unique<SlowBurst>();
+  }
+
   // Out of line: a call per burst, and the unit in which callgrind counts
   // the worker's instructions per packet (bench/RESULTS.md).
   [[gnu::noinline]] void burst(RxBurst& b, int64_t now) {
@@ -173,7 +177,7 @@ class BurstLoop {
 
   WorkerState& w_;
   Io& io_;
-  SlowPath* slow_;
+  SlowPath* slow_ = nullptr;
   std::unique_ptr<SlowBurst> slow_burst_;
   TxPacket tx_[Io::kMaxBurst];
 };

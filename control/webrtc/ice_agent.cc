@@ -48,10 +48,20 @@ IceLiteAgent::IceLiteAgent(IceCredentials local, IceCredentials remote)
 
 void IceLiteAgent::update(const IceCredentials& local, const IceCredentials& remote) {
   if (local == local_ && remote == remote_) return;
+  // The answer names the remote credentials an offerer did not know yet: its
+  // checks may have come first (a lite agent answers them with its own pwd,
+  // any remote ufrag). Not a restart when they named the same ufrag: keep
+  // the validated and nominated peer (a reset drops DTLS until its next
+  // consent check, seconds later).
+  if (local == local_ && remote_.ufrag.empty() && remote.ufrag == checked_ufrag_) {
+    remote_ = remote;
+    return;
+  }
   local_ = local;
   remote_ = remote;
   peer_ = {};
   last_checked_ = {};
+  checked_ufrag_.clear();
   consent_ns_ = 0;
   ++restarts_;
 }
@@ -112,6 +122,7 @@ IceCheckOutcome IceLiteAgent::on_check(std::span<const uint8_t> packet, const En
   if (out.refusal != IceRefusal::kNone) return out;
 
   last_checked_ = source;
+  checked_ufrag_ = parsed->username.substr(local_.ufrag.size() + 1);
   // Nomination (RFC 8445 §7.3.1.5): USE-CANDIDATE from the controlling
   // agent. A later one from another address replaces the pair (the party
   // moved networks, or nominated again after an ICE restart of its own).

@@ -81,7 +81,8 @@ class IceLiteAgent {
 
   // New SDP: different credentials on either side are an ICE restart (RFC
   // 8445 §9: nomination and consent start over; the old peer is
-  // forgotten); the same ones change nothing.
+  // forgotten); the same ones change nothing, and neither does learning the
+  // remote ones (empty before) that the checks so far already used.
   void update(const IceCredentials& local, const IceCredentials& remote);
 
   // One STUN datagram that arrived from `source` on this side's port at
@@ -119,6 +120,7 @@ class IceLiteAgent {
   IceCredentials local_, remote_;
   Endpoint peer_;
   Endpoint last_checked_;
+  std::string checked_ufrag_;  // the remote ufrag of the latest valid check's USERNAME
   int64_t consent_ns_ = 0;  // the latest valid check from peer_
   uint64_t nominations_ = 0, restarts_ = 0;
   std::array<uint64_t, size_t(IceRefusal::kCount)> outcomes_{};

@@ -241,6 +241,24 @@ TEST_F(IceAgentTest, IceRestartViaUpdate) {
   EXPECT_FALSE(agent_.peer().valid());
 }
 
+TEST_F(IceAgentTest, AnswerNamingTheCheckedRemoteUfragIsNoRestart) {
+  // An offerer's agent knows no remote credentials until the answer, and the
+  // answerer's checks may come first: the answer then keeps what they did.
+  agent_ = IceLiteAgent(kLocal, {});
+  ASSERT_TRUE(check({.use_candidate = true}, a_, kSecond).peer_changed);  // "vOxr:ChRm"
+  agent_.update(kLocal, kRemote);
+  EXPECT_EQ(agent_.restarts(), 0u);
+  EXPECT_EQ(agent_.peer(), a_);
+  EXPECT_EQ(agent_.last_checked(), a_);
+  EXPECT_EQ(agent_.remote(), kRemote);
+  // An answer naming another ufrag than the checks used is a restart.
+  agent_ = IceLiteAgent(kLocal, {});
+  ASSERT_TRUE(check({.use_candidate = true}, a_, kSecond).peer_changed);
+  agent_.update(kLocal, {"0thr", "otherbrowserpasswordother1"});
+  EXPECT_EQ(agent_.restarts(), 1u);
+  EXPECT_FALSE(agent_.peer().valid());
+}
+
 TEST_F(IceAgentTest, ConsentExpiresAfter30sAndIsRefreshed) {
   const int64_t t0 = 1000 * kSecond;
   EXPECT_FALSE(agent_.consent_expired(t0));  // nothing nominated: nothing to expire

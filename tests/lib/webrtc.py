@@ -631,3 +631,47 @@ def whole_test_limit(seconds: int) -> None:
         raise Deadline(f"whole test exceeded {seconds} s")
     signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(seconds)
+
+
+# --------------------------------------------------------------------------
+# aiortc and the plain peer on an address other than 127.0.0.1 (a network
+# namespace's veth address: test_dpdk_aiortc.py; the SIP UAs of
+# test_kamailio_webrtc.py). Call these with the calling thread already in the
+# namespace that owns ``addr`` (netns.Netns.entered()): aioice and the
+# sockets bind to ``addr`` there.
+
+
+def host_only(addr: str = LOCAL) -> None:
+    """Like ``loopback_only()`` for any IPv4 address: aioice gathers ``addr``
+    and nothing else (one host candidate)."""
+    import aioice.ice
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [addr] if use_ipv4 else []
+
+
+def peer_connection_at(addr: str = LOCAL):
+    """``peer_connection()`` whose only ICE candidate is ``addr``."""
+    from aiortc import RTCConfiguration, RTCPeerConnection
+    host_only(addr)
+    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+
+
+class PlainPeerAt(PlainPeer):
+    """``PlainPeer`` with its RTP/RTCP sockets and SDP on ``addr``."""
+
+    def __init__(self, addr: str, freq: float = 1000.0, amplitude: float = 8000.0):
+        self.addr = addr
+        self.rtp, self.rtcp = vox.udp_peer_pair(addr)
+        self.port = self.rtp.port
+        self.freq, self.amplitude = freq, amplitude
+        self.received = []
+        self.dest = None
+        self._stop = threading.Event()
+        self.sent = 0
+        self._rx = threading.Thread(target=self._receive, daemon=True)
+        self._rx.start()
+        self._tx = None
+
+    def sdp(self, codecs=("PCMU",), session_id: int = 4711, version: int = 1) -> str:
+        text = super().sdp(codecs, session_id, version)
+        return re.sub(rf"IN IP4 {re.escape(LOCAL)}(\r?)$", rf"IN IP4 {self.addr}\1", text,
+                      flags=re.M)
