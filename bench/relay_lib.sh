@@ -1,8 +1,8 @@
 # relay_lib.sh: what relay_bench.sh and transcode_bench.sh share: argument
 # checks, and starting, pinging and stopping one relay (voxrelay or
 # rtpengine) on one pinned core. Sourced; the caller sets prog (its name
-# for messages), build, ng, port_min, port_max, relay_core and vox_args,
-# then calls choose_relays and check_tools.
+# for messages), build, ng, port_min, port_max, relay_core and vox_args
+# (and optionally rtpe_args), then calls choose_relays and check_tools.
 
 relay_pid=""
 
@@ -57,7 +57,7 @@ start_relay() {  # $1 = relay, $2 = log file
       # 32 kbit/s.
       taskset -c "$relay_core" rtpengine --config-file=none --foreground --table=-1 \
         --interface=127.0.0.1 --listen-ng="$ng" --port-min="$port_min" --port-max="$port_max" \
-        --num-threads=1 --log-stderr --log-level=3 >"$2" 2>&1 &
+        --num-threads=1 --log-stderr --log-level=3 ${rtpe_args:-} >"$2" 2>&1 &
       ;;
     voxrelay)
       # Transcoding defaults: --opus-complexity=5, --opus-bitrate=24000,

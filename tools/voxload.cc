@@ -33,6 +33,7 @@
 #include "voxload_sockets.h"
 #include "voxload_transcode.h"
 #include "voxload_usage.h"
+#include "voxload_webrtc.h"
 
 namespace {
 
@@ -200,6 +201,7 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   prctl(PR_SET_TIMERSLACK, 1000UL);  // ticks are a few hundred µs: default 50 µs slack is too coarse
+  if (opt.wr.calls > 0) return run_webrtc(opt, *ng_addr, sides->local_a);
 
   const size_t nsock = size_t(opt.calls) * 2;
   if (!raise_fd_limit(rlim_t(nsock + 64))) {

@@ -3,6 +3,7 @@
 #include "voxload_options.h"
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 
 #include "voxload_marker.h"
 
@@ -12,7 +13,8 @@ std::optional<int> parse_options(int argc, char** argv, Options* out) {
   Options& opt = *out;
   CLI::App app{"voxload: NG call setup + paced RTP load through a relay; loss and latency"};
   app.add_option("--ng", opt.ng, "Relay NG address IP:PORT (required unless --direct)");
-  app.add_option("--calls", opt.calls, "Concurrent calls (2 streams each)")->required()->check(CLI::Range(1, 100000));
+  auto* calls_opt =
+      app.add_option("--calls", opt.calls, "Concurrent calls (2 streams each)")->check(CLI::Range(1, 100000));
   auto* pps = app.add_option("--pps-per-stream", opt.pps_per_stream, "Packets/s per stream (50 = 20 ms ptime)")
                   ->capture_default_str()
                   ->check(CLI::Range(0.1, 100000.0));
@@ -67,12 +69,58 @@ std::optional<int> parse_options(int argc, char** argv, Options* out) {
                "measuring the generator's own cost and latency floor")
       ->excludes(tc_flag);
   tc_flag->excludes(payload_opt);
+  // WebRTC client mode (voxload_webrtc.h): the browser side of each call.
+  auto* wr_flag = app.add_option("--webrtc-calls", opt.wr.calls,
+                                 "WebRTC mode: this many calls whose A side is a browser (ICE, DTLS-SRTP) and B a "
+                                 "plain RTP peer; each is set up, checked, handshaken, sent a first packet, deleted")
+                      ->check(CLI::Range(1, 100000))
+                      ->excludes(calls_opt)
+                      ->excludes(tc_flag);
+  app.add_option("--concurrency", opt.wr.concurrency, "--webrtc-calls: calls (handshakes) in flight at once; 1: one at a time")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000))
+      ->needs(wr_flag);
+  app.add_option("--webrtc-mode", opt.wr.mode,
+                 "calls: each call whole (offer .. delete) in turn; phases: every call's offer/answer, then every "
+                 "ICE check, handshake, first packet, [media], [hold], delete, with the relay's CPU and RSS per phase")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"calls", "phases"}))
+      ->needs(wr_flag);
+  app.add_option("--webrtc-leg", opt.wr.leg,
+                 "dtls: UDP/TLS/RTP/SAVPF with ICE; sdes: RTP/SAVP with a=crypto; plain: RTP/AVP (baselines for --media-s)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"dtls", "sdes", "plain"}))
+      ->needs(wr_flag);
+  app.add_option("--sdes-suite", opt.wr.sdes_suite, "--webrtc-leg sdes: the crypto suite offered")
+      ->capture_default_str()
+      ->needs(wr_flag);
+  app.add_flag("--split-handshake", opt.wr.split_handshake,
+               "phases: stop every handshake after the relay's first flight and sample the relay's RSS there")
+      ->needs(wr_flag);
+  app.add_option("--media-s", opt.wr.media_s, "phases: seconds of media from every browser after the first packets")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->needs(wr_flag);
+  app.add_option("--media-pps", opt.wr.media_pps, "phases: total packets/s of that media")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 1000000.0))
+      ->needs(wr_flag);
+  app.add_option("--hold-s", opt.wr.hold_s, "phases: seconds to hold every call up before the last RSS sample")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->needs(wr_flag);
+  app.add_option("--step-timeout-ms", opt.wr.step_timeout_ms, "--webrtc-calls: limit on each ICE/DTLS/first-packet step")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 600000))
+      ->needs(wr_flag);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);
+    return 2;
+  }
+  if (opt.calls == 0 && opt.wr.calls == 0) {
+    std::fprintf(stderr, "voxload: --calls (or --webrtc-calls) is required\n");
     return 2;
   }
   return std::nullopt;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "voxload_transcode.h"
+#include "voxload_webrtc.h"
 
 namespace voxload {
 
@@ -32,6 +33,7 @@ struct Options {
   bool transcode = false;  // A offers PCMU, B answers Opus: the relay transcodes both ways
   bool socket_drops = false;  // read /proc/net/udp drops at the window's edges (always with --transcode)
   TranscodeOptions tc;
+  WebrtcOptions wr;  // --webrtc-calls and its companions
 };
 
 // Fills opt from the command line. nullopt to go on; otherwise the exit
