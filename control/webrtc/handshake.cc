@@ -1,5 +1,6 @@
 #include "control/webrtc/handshake.h"
 
+#include <malloc.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -7,6 +8,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <utility>
 
 #include "base/clock.h"
 #include "dataplane/slow_path.h"
@@ -96,11 +98,12 @@ std::optional<LegStatus> HandshakeThread::status(dataplane::LocalKey key) const 
 
 void HandshakeThread::run() {
   while (!stop_.load(std::memory_order_relaxed)) {
-    const int64_t now = monotonic_ns();
-    run_once(now);
-    const int64_t wait_ns = std::max<int64_t>(0, next_wake_ns() - monotonic_ns());
+    const size_t handled = run_once(monotonic_ns());
+    // Round up to the next millisecond so a timer is never polled early; a
+    // timer still due after firing (OpenSSL's own clock lags ours by a
+    // little) is looked at again in 1 ms, not spun on.
+    const int64_t wait_ns = std::max<int64_t>(handled ? 0 : 1, next_wake_ns() - monotonic_ns());
     pollfd p{wake_fd_, POLLIN, 0};
-    // Round up to the next millisecond so a timer is never polled early.
     ::poll(&p, 1, int(std::min<int64_t>(wait_ns + 999'999, kSweepNs) / 1'000'000));
     drain(wake_fd_);
   }
@@ -129,12 +132,14 @@ void HandshakeThread::apply_commands() {
   }
   for (Command& c : commands) {
     if (c.remove) {
+      unschedule(c.spec.key);
       legs_.erase(c.spec.key);
       continue;
     }
     auto& leg = legs_[c.spec.key];
     if (leg) leg->update(c.spec);
     else leg = std::make_unique<WebrtcLeg>(c.spec, &dtls_, counters_);
+    reschedule(c.spec.key, *leg);
   }
 }
 
@@ -156,6 +161,7 @@ size_t HandshakeThread::drain_worker(int w, int64_t now_ns) {
         it->second->on_stun(data, p->source, now_ns, send, rep);
       else
         it->second->on_dtls(data, p->source, now_ns, send, rep);
+      reschedule(local, *it->second);
     }
     slow->in.consume(1);
   }
@@ -187,13 +193,39 @@ void HandshakeThread::report(const LegEvent& e) {
 }
 
 void HandshakeThread::run_timers(int64_t now_ns, bool sweep) {
-  for (auto& [key, leg] : legs_) {
-    if (!sweep && leg->next_timer_ns() > now_ns) continue;
-    const int w = leg->spec().worker;
-    auto send = [&, k = key](const Endpoint& to, std::span<const uint8_t> d) { this->send(w, k, to, d); };
-    leg->on_timer(now_ns, send, [&](const LegEvent& e) { report(e); });
+  auto fire = [&](dataplane::LocalKey key, WebrtcLeg& leg) {
+    const int w = leg.spec().worker;
+    auto send = [&](const Endpoint& to, std::span<const uint8_t> d) { this->send(w, key, to, d); };
+    leg.on_timer(now_ns, send, [&](const LegEvent& e) { report(e); });
+    reschedule(key, leg);
+  };
+  if (sweep) {  // every leg: consent (RFC 7675) is looked at once a second
+    for (auto& [key, leg] : legs_) fire(key, *leg);
+    next_sweep_ns_ = now_ns + kSweepNs;
+    if (std::exchange(trim_, false)) malloc_trim(0);  // give released sessions' pages back
+    return;
   }
-  if (sweep) next_sweep_ns_ = now_ns + kSweepNs;
+  // Those due now, each once (a timer that stays due waits for the next round).
+  due_now_.clear();
+  for (auto it = timers_.begin(); it != timers_.end() && it->first <= now_ns; ++it)
+    due_now_.push_back(it->second);
+  for (dataplane::LocalKey key : due_now_) fire(key, *legs_.at(key));
+}
+
+void HandshakeThread::reschedule(dataplane::LocalKey key, WebrtcLeg& leg) {
+  unschedule(key);
+  trim_ |= leg.take_released();
+  const int64_t t = leg.next_timer_ns();
+  if (t == INT64_MAX) return;
+  timers_.emplace(t, key);
+  due_[key] = t;
+}
+
+void HandshakeThread::unschedule(dataplane::LocalKey key) {
+  auto it = due_.find(key);
+  if (it == due_.end()) return;
+  timers_.erase({it->second, key});
+  due_.erase(it);
 }
 
 void HandshakeThread::publish(int64_t now_ns, bool all) {
@@ -210,9 +242,7 @@ void HandshakeThread::publish(int64_t now_ns, bool all) {
 }
 
 int64_t HandshakeThread::next_wake_ns() const {
-  int64_t t = next_sweep_ns_;
-  for (auto& [key, leg] : legs_) t = std::min(t, leg->next_timer_ns());
-  return t;
+  return timers_.empty() ? next_sweep_ns_ : std::min(next_sweep_ns_, timers_.begin()->first);
 }
 
 }  // namespace vox::control::webrtc

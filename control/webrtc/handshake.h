@@ -17,8 +17,10 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "control/webrtc/leg.h"
@@ -63,6 +65,9 @@ class HandshakeThread : public LegControl {
   void send(int w, dataplane::LocalKey from, const Endpoint& to, std::span<const uint8_t> d);
   void report(const LegEvent& e);
   int64_t next_wake_ns() const;
+  // Files the leg's next timer (after anything touched it).
+  void reschedule(dataplane::LocalKey key, WebrtcLeg& leg);
+  void unschedule(dataplane::LocalKey key);
   // Copies the counters, and the status of the legs in `touched_` (every
   // leg on the once-a-second sweep), for the control thread to read.
   void publish(int64_t now_ns, bool all);
@@ -80,6 +85,12 @@ class HandshakeThread : public LegControl {
   int64_t next_sweep_ns_ = 0;
   std::vector<bool> notify_;  // workers with replies queued this round
   std::vector<dataplane::LocalKey> touched_;  // legs that saw a datagram this round
+  // The legs with a timer (retransmission, a start, a release), by when:
+  // a wake-up looks at those due, not at every leg.
+  std::set<std::pair<int64_t, dataplane::LocalKey>> timers_;
+  std::unordered_map<dataplane::LocalKey, int64_t> due_;
+  std::vector<dataplane::LocalKey> due_now_;
+  bool trim_ = false;  // sessions were released since the last heap trim
 
   // Shared with the control thread, each behind mu_.
   mutable std::mutex mu_;

@@ -135,6 +135,13 @@ void WebrtcLeg::report_outcome(int64_t now_ns, const Report& report) {
   report(e);
   e.keys.inbound.wipe();
   e.keys.outbound.wipe();
+  if (spec_.dtls_client) release_dtls();
+}
+
+void WebrtcLeg::release_dtls() {
+  dtls_->release();
+  connected_at_ns_ = -1;  // released: nothing more to do
+  released_ = true;
 }
 
 LegEvent WebrtcLeg::event(LegEventKind kind) const {
@@ -158,10 +165,7 @@ void WebrtcLeg::on_timer(int64_t now_ns, const Send& send, const Report& report)
     dtls_->on_timer(now_ns);
     flush_dtls(now_ns, send, report);
   }
-  if (connected_at_ns_ > 0 && now_ns - connected_at_ns_ >= kReleaseAfterNs) {
-    dtls_->release();
-    connected_at_ns_ = -1;  // released: nothing more to do
-  }
+  if (connected_at_ns_ > 0 && now_ns - connected_at_ns_ >= kReleaseAfterNs) release_dtls();
 }
 
 int64_t WebrtcLeg::next_timer_ns() const {

@@ -16,6 +16,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "base/endpoint.h"
 #include "base/names.h"
@@ -117,12 +118,17 @@ class WebrtcLeg {
   // Retransmissions, consent, releasing an established handshake's state.
   void on_timer(int64_t now_ns, const Send& send, const Report& report);
   int64_t next_timer_ns() const;
+  // Whether the leg released its session's OpenSSL state since the last
+  // look (the thread then trims the heap, once a second at most).
+  bool take_released() { return std::exchange(released_, false); }
 
   LegStatus status(int64_t now_ns) const;
   const LegSpec& spec() const { return spec_; }
 
-  // An established handshake's OpenSSL state is kept this long (the peer
-  // may retransmit its last flight if ours was lost), then released.
+  // An established handshake's OpenSSL state is released at once by the
+  // client (it received the last flight: RFC 6347 §4.2.4), by the server
+  // this long after (the peer retransmits its last flight if ours was lost,
+  // and the server must answer it).
   static constexpr int64_t kReleaseAfterNs = 10'000'000'000;
 
  private:
@@ -133,6 +139,7 @@ class WebrtcLeg {
   // The handshake ended: counts it and reports its keys or its failure.
   void report_outcome(int64_t now_ns, const Report& report);
   LegEvent event(LegEventKind kind) const;  // one of this leg's
+  void release_dtls();
   const Endpoint& client_target() const;
 
   LegSpec spec_;
@@ -146,6 +153,7 @@ class WebrtcLeg {
   bool expired_ = false;   // consent loss reported
   int64_t connected_at_ns_ = 0;  // when connected; -1: state released
   LegStatus done_;  // kept after release()
+  bool released_ = false;
 };
 
 }  // namespace vox::control::webrtc
