@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -49,6 +50,7 @@ HandshakeThread::~HandshakeThread() {
 void HandshakeThread::start() {
   stop_ = false;
   thread_ = std::thread([this] { run(); });
+  pthread_setname_np(thread_.native_handle(), "vox-handshake");
 }
 
 void HandshakeThread::stop() {
@@ -113,6 +115,7 @@ size_t HandshakeThread::run_once(int64_t now_ns) {
   apply_commands();
   size_t handled = 0;
   for (int w = 0; w < workers_.workers(); ++w) handled += drain_worker(w, now_ns);
+  busy_ |= handled > 0;
   const bool sweep = now_ns >= next_sweep_ns_;
   run_timers(now_ns, sweep);
   if (sweep || !touched_.empty()) publish(now_ns, sweep);
@@ -202,7 +205,13 @@ void HandshakeThread::run_timers(int64_t now_ns, bool sweep) {
   if (sweep) {  // every leg: consent (RFC 7675) is looked at once a second
     for (auto& [key, leg] : legs_) fire(key, *leg);
     next_sweep_ns_ = now_ns + kSweepNs;
-    if (std::exchange(trim_, false)) malloc_trim(0);  // give released sessions' pages back
+    // Released sessions' pages go back to the system once handshakes have
+    // paused for a second: trimming in the middle of a burst would only
+    // fault the same pages in again for the next handshakes.
+    if (trim_ && !std::exchange(busy_, false)) {
+      malloc_trim(0);
+      trim_ = false;
+    }
     return;
   }
   // Those due now, each once (a timer that stays due waits for the next round).

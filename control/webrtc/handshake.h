@@ -91,6 +91,7 @@ class HandshakeThread : public LegControl {
   std::unordered_map<dataplane::LocalKey, int64_t> due_;
   std::vector<dataplane::LocalKey> due_now_;
   bool trim_ = false;  // sessions were released since the last heap trim
+  bool busy_ = false;  // datagrams were handled since the last sweep
 
   // Shared with the control thread, each behind mu_.
   mutable std::mutex mu_;
