@@ -222,14 +222,6 @@ NgValue drops_value(const uint64_t (&counts)[kDropReasonCount]) {
   return drops;
 }
 
-NgValue endpoint_value(const Endpoint& e) {
-  NgValue v = NgValue::dict();
-  v.set("family", e.addr.is_v4() ? "IPv4" : "IPv6");
-  v.set("address", e.addr.to_string());
-  v.set("port", int64_t(e.port));
-  return v;
-}
-
 NgValue flow_stats(const dataplane::FlowSnapshot& f) {
   NgValue s = NgValue::dict();
   s.set("packets", int64_t(f.packets));

@@ -69,4 +69,12 @@ NgValue& NgValue::push(NgValue value) {
   return l.back();
 }
 
+NgValue endpoint_value(const Endpoint& e) {
+  NgValue v = NgValue::dict();
+  v.set("family", e.addr.is_v4() ? "IPv4" : "IPv6");
+  v.set("address", e.addr.to_string());
+  v.set("port", int64_t(e.port));
+  return v;
+}
+
 }  // namespace vox::control

@@ -13,6 +13,8 @@
 #include <variant>
 #include <vector>
 
+#include "base/endpoint.h"
+
 namespace vox::control {
 
 class NgValue {
@@ -65,6 +67,9 @@ class NgValue {
   explicit NgValue(Dict d) : v_(std::move(d)) {}
   std::variant<std::string, int64_t, List, Dict> v_;
 };
+
+// {family: IPv4|IPv6, address, port}: an endpoint as rtpengine's replies write it.
+NgValue endpoint_value(const Endpoint& e);
 
 // True when two keys or flag names are the same under NG spelling rules:
 // ASCII case-insensitive, and ' ', '-', '_' all equal.

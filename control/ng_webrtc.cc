@@ -4,14 +4,6 @@ namespace vox::control {
 
 namespace {
 
-NgValue endpoint(const Endpoint& e) {
-  NgValue v = NgValue::dict();
-  v.set("family", e.addr.is_v4() ? "IPv4" : "IPv6");
-  v.set("address", e.addr.to_string());
-  v.set("port", int64_t(e.port));
-  return v;
-}
-
 // {name: count} over an enum's names, for the non-zero counts.
 template <typename E, size_t N>
 NgValue by_reason(const uint64_t (&counts)[N], const EnumNames<E>& names) {
@@ -31,7 +23,7 @@ void add_webrtc_stream(NgValue& s, const webrtc::LegControl& legs, const MediaSi
     NgValue ice = NgValue::dict();
     ice.set("state", webrtc::to_string(st->ice));
     ice.set("role", "controlled");  // voxrelay is the ICE-lite agent
-    if (st->peer.port) ice.set("nominated pair", endpoint(st->peer));
+    if (st->peer.port) ice.set("nominated pair", endpoint_value(st->peer));
     s.set("ICE", std::move(ice));
   }
   if (m.dtls.enabled) {
