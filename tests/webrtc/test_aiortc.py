@@ -64,172 +64,33 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 import vox  # noqa: E402
 import webrtc  # noqa: E402
-from webrtc import BROWSER_SIDE, LOCAL, WEBRTC_SIDE  # noqa: E402
+import webrtc_calls as wc  # noqa: E402
+from webrtc import BROWSER_SIDE  # noqa: E402
+from webrtc_calls import ANSWER_TO_BROWSER, TRUNK_HZ, Call, browser_to_trunk  # noqa: E402
 
-BROWSER_HZ, TRUNK_HZ = 440.0, 1000.0
-MEDIA_S = 3.0
-CONNECT_S = 10.0
-MOVE_S = 6.0  # aiortc re-checks consent every 4-6 s
 ARGS = None
 
-# what Kamailio adds on the answer toward each side
-ANSWER_TO_BROWSER = {"flags": ["trust-address"], "replace": ["origin", "session-connection"],
-                     "ICE": "force"}
-ANSWER_TO_TRUNK = BROWSER_SIDE
 
-
-class Call:
-    """One call: aiortc (tag `browser`) and a PlainPeer (tag `trunk`)."""
-
-    n = 0
-
-    def __init__(self, relay: vox.Relay, plain=None):
-        Call.n += 1
-        self.relay = relay
-        self.cid = f"webrtc-{Call.n}-{os.getpid()}"
-        self.pc = webrtc.peer_connection()
-        self.plain = plain or webrtc.PlainPeer(TRUNK_HZ)
-        self.sink = None
-        self.to_browser = self.to_trunk = ""
-        self.track = webrtc.ToneTrack(BROWSER_HZ)
-
-        @self.pc.on("track")
-        def on_track(track):
-            if track.kind == "audio":
-                self.sink = webrtc.TrackSink(track)
-
-    def ng(self, cmd: str, sdp: str, keys: dict, tags: tuple) -> str:
-        msg = {"command": cmd, "call-id": self.cid, "from-tag": tags[0], "sdp": sdp, **keys}
-        if len(tags) > 1:
-            msg["to-tag"] = tags[1]
-        return webrtc.ng(self.relay, msg, ARGS.verbose)["sdp"]
-
-    async def connected(self, timeout: float = CONNECT_S) -> None:
-        """Wait for ICE connected and DTLS connected in aiortc."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.dtls_state() == "connected" and \
-                    self.pc.iceConnectionState in ("connected", "completed"):
-                return
-            if self.dtls_state() == "failed" or self.pc.iceConnectionState == "failed":
-                break
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"aiortc not connected within {timeout} s: ICE "
-                             f"{self.pc.iceConnectionState}, DTLS {self.dtls_state()}")
-
-    def dtls_state(self) -> str:
-        t = self.pc.getTransceivers()[0].sender.transport
-        return t.state if t else "none"
-
-    def ice(self):
-        """aiortc's aioice Connection of the (only) transport."""
-        return self.pc.getTransceivers()[0].sender.transport.transport._connection
-
-    async def audio_both_ways(self, what: str, seconds: float = MEDIA_S) -> None:
-        """Play ``seconds`` of audio, then check each side got the other's tone
-        (the first 0.5 s skipped: jitter buffer, decoder start)."""
-        t0 = time.monotonic()
-        frames0 = self.sink.frames() if self.sink else 0
-        await asyncio.sleep(seconds)
-        pcm = self.plain.decoded(t0 + 0.5)
-        up = webrtc.assert_tone(pcm, 8000, BROWSER_HZ, f"{what}: plain peer decoding aiortc's audio")
-        assert self.sink is not None, f"{what}: aiortc got no remote track"
-        got = self.sink.frames() - frames0
-        assert got >= seconds * 25, f"{what}: aiortc got only {got} audio frames in {seconds} s"
-        down = webrtc.assert_tone(self.sink.samples(since=(t0 - self.sink.chunks[0][0]) + 0.5),
-                                  self.sink.rate, TRUNK_HZ, f"{what}: aiortc decoding the plain peer")
-        print(f"      {what}: trunk got {up['freq']:.0f} Hz RMS {up['rms']:.0f} purity "
-              f"{up['purity']:.2f}; aiortc got {down['freq']:.0f} Hz RMS {down['rms']:.0f} "
-              f"purity {down['purity']:.2f} ({got} frames at {self.sink.rate} Hz); "
-              f"ICE {self.pc.iceConnectionState}, DTLS {self.dtls_state()}", flush=True)
-
-    async def close(self) -> None:
-        if self.sink:
-            self.sink.stop()
-        await self.pc.close()
-        self.plain.close()
-        try:
-            self.relay.ng.call({"command": "delete", "call-id": self.cid, "delete delay": 0})
-        except vox.NgTimeout:
-            pass
+def call(relay: vox.Relay, plain=None) -> Call:
+    """A fresh call on 127.0.0.1 through ``relay``'s NG."""
+    return Call(relay.ng, plain=plain, verbose=ARGS.verbose)
 
 
 # --------------------------------------------------------------------------
-# call setup, both directions
+# cases (a-pcmu, a-opus, b-trunk, c-fingerprint, c-forged-stun and
+# d-new-address are webrtc_calls.shared_cases, also run by test_dpdk_aiortc.py)
 
 
-async def browser_to_trunk(c: Call, codec: str, transcode: bool = False, mangle=None,
-                           trunk_answer=None) -> None:
-    """aiortc offers (``codec`` only), the plain peer answers PCMU (or
-    ``trunk_answer(offer to the trunk)``)."""
-    tr = c.pc.addTransceiver(c.track, direction="sendrecv")
-    webrtc.prefer_codec(tr, f"audio/{codec}")
-    await c.pc.setLocalDescription(await c.pc.createOffer())
-    offer = c.pc.localDescription.sdp
-    keys = dict(BROWSER_SIDE, codec={"transcode": ["PCMU"]}) if transcode else BROWSER_SIDE
-    to_trunk = c.ng("offer", mangle(offer) if mangle else offer, keys, ("browser",))
-    info = vox.parse_sdp(to_trunk)
-    m = info.media[0]
-    assert m.proto == "RTP/AVP", f"offer to trunk: m= proto {m.proto!r}, expected RTP/AVP"
-    assert not m.has("candidate") and not m.has("ice-ufrag") and not m.has("fingerprint"), \
-        f"offer to trunk still carries ICE/DTLS attributes:\n{to_trunk}"
-    assert "0" in m.fmts, f"offer to trunk has no PCMU: m={m.lines[0]}"
-    answer = trunk_answer(to_trunk) if trunk_answer else c.plain.sdp(("PCMU",))
-    to_browser = c.ng("answer", answer, ANSWER_TO_BROWSER, ("browser", "trunk"))
-    a = vox.parse_sdp(to_browser).media[0]
-    assert a.proto == "UDP/TLS/RTP/SAVPF", f"answer to aiortc: m= proto {a.proto!r}"
-    assert a.has("fingerprint") and a.has("ice-ufrag") and a.has("candidate"), \
-        f"answer to aiortc lacks fingerprint/ICE:\n{to_browser}"
-    want = "opus/48000" if transcode else "PCMU/8000"
-    assert any(want in v for v in a.attr("rtpmap")), \
-        f"answer to aiortc lacks {want} (it offered {codec} only):\n{to_browser}"
-    from aiortc import RTCSessionDescription
-    await c.pc.setRemoteDescription(RTCSessionDescription(webrtc.for_aiortc(to_browser), "answer"))
-    c.plain.start(webrtc.media_target(to_trunk))
-    c.to_browser, c.to_trunk = to_browser, to_trunk
+def check_query_on_voxrelay(c: Call) -> None:
+    if ARGS.relay == "voxrelay":
+        check_query(c)
 
 
-async def trunk_to_browser(c: Call) -> None:
-    """The plain peer offers PCMU, PCMA, telephone-event; aiortc answers."""
-    to_browser = c.ng("offer", c.plain.sdp(("PCMU", "PCMA", "telephone-event")), WEBRTC_SIDE,
-                      ("trunk",))
-    m = vox.parse_sdp(to_browser).media[0]
-    assert m.proto == "UDP/TLS/RTP/SAVPF", f"offer to aiortc: m= proto {m.proto!r}"
-    for attr in ("fingerprint", "ice-ufrag", "ice-pwd", "candidate", "mid", "rtcp-mux", "setup"):
-        assert m.has(attr), f"offer to aiortc lacks a={attr}:\n{to_browser}"
-    assert not m.has("crypto"), "offer to aiortc has SDES a=crypto despite SDES-off"
-    from aiortc import RTCSessionDescription
-    await c.pc.setRemoteDescription(RTCSessionDescription(webrtc.for_aiortc(to_browser), "offer"))
-    c.pc.addTrack(c.track)  # takes the transceiver the offer created
-    await c.pc.setLocalDescription(await c.pc.createAnswer())
-    to_trunk = c.ng("answer", c.pc.localDescription.sdp, ANSWER_TO_TRUNK, ("trunk", "browser"))
-    t = vox.parse_sdp(to_trunk).media[0]
-    assert t.proto == "RTP/AVP" and not t.has("candidate"), f"answer to trunk:\n{to_trunk}"
-    c.plain.start(webrtc.media_target(to_trunk))
-    c.to_browser, c.to_trunk = to_browser, to_trunk
-
-
-# --------------------------------------------------------------------------
-# cases
-
-
-async def case_a(relay, codec: str, transcode: bool) -> None:
-    c = Call(relay)
-    try:
-        await browser_to_trunk(c, codec, transcode)
-        await c.connected()
-        await c.audio_both_ways(f"browser->trunk {codec}")
-        if ARGS.relay == "voxrelay":
-            check_query(c)
-    finally:
-        await c.close()
-
-
-def check_query(c: "Call") -> None:
+def check_query(c: Call) -> None:
     """voxrelay's `query` and `statistics` name the browser side's ICE and
     DTLS state as the handshake thread last published it (at most 1 s old)."""
     time.sleep(1.1)
-    q = vox.ng_ok(c.relay.ng, {"command": "query", "call-id": c.cid})
+    q = vox.ng_ok(c.ngc, {"command": "query", "call-id": c.cid})
     stream = q["tags"]["browser"]["medias"][0]["streams"][0]
     ice, dtls = stream.get("ICE"), stream.get("DTLS")
     assert ice and ice["state"] == "connected" and ice["nominated pair"]["port"], f"query ICE: {ice}"
@@ -238,73 +99,19 @@ def check_query(c: "Call") -> None:
     assert dtls["role"] == "active" and dtls["SRTP profile"] in (
         "SRTP_AEAD_AES_128_GCM", "SRTP_AES128_CM_SHA1_80"), dtls
     assert "ICE" not in q["tags"]["trunk"]["medias"][0]["streams"][0], "the trunk side has no ICE"
-    st = vox.ng_ok(c.relay.ng, {"command": "statistics"})["statistics"]["totalstatistics"]["webrtc"]
+    st = vox.ng_ok(c.ngc, {"command": "statistics"})["statistics"]["totalstatistics"]["webrtc"]
     assert st["handshakes completed"] >= 1 and st["STUN checks answered"] >= 1, st
     print(f"      query: ICE {ice['state']} via {ice['nominated pair']['address']}:"
           f"{ice['nominated pair']['port']}, DTLS {dtls['state']} {dtls['role']} "
           f"{dtls['SRTP profile']} {dtls.get('cipher')} in {dtls.get('handshake us')} us", flush=True)
 
 
-async def case_b(relay) -> None:
-    c = Call(relay)
-    try:
-        await trunk_to_browser(c)
-        await c.connected()
-        await c.audio_both_ways("trunk->browser")
-    finally:
-        await c.close()
-
-
-async def case_fingerprint(relay) -> None:
-    """The relay gets aiortc's offer with a wrong a=fingerprint: it must
-    refuse aiortc's DTLS certificate, so no SRTP keys and no media."""
-    c = Call(relay)
-    try:
-        await browser_to_trunk(c, "PCMU", mangle=webrtc.mangle_fingerprint)
-        t0 = time.monotonic()
-        await asyncio.sleep(MEDIA_S)
-        got = c.plain.rtp_since(t0)
-        assert not got, (f"wrong fingerprint: the plain peer received {len(got)} RTP packets "
-                         f"from aiortc (DTLS {c.dtls_state()}); expected none")
-        assert c.dtls_state() != "connected", \
-            "wrong fingerprint: aiortc's DTLS is connected: the relay accepted the certificate"
-        print(f"      no media after {MEDIA_S} s; aiortc: ICE {c.pc.iceConnectionState}, "
-              f"DTLS {c.dtls_state()}", flush=True)
-    finally:
-        await c.close()
-
-
-async def case_forged_stun(relay) -> None:
-    """Binding requests with a bad MESSAGE-INTEGRITY (claiming the ICE
-    username and nominating) from another socket must not divert the media."""
-    c = Call(relay)
-    forger = vox.UdpPeer(LOCAL)
-    try:
-        await browser_to_trunk(c, "PCMU")
-        await c.connected()
-        relay_ufrag = webrtc.sdp_attr(c.to_browser, "ice-ufrag")[0]
-        relay_port = webrtc.media_target(c.to_browser)
-        user = f"{relay_ufrag}:{c.ice().local_username}"
-        for _ in range(5):  # the forger does not know the relay's ice-pwd
-            forger.sendto(webrtc.stun_binding_request(user, "not-the-password", controlling=True,
-                                                      use_candidate=True), relay_port)
-            await asyncio.sleep(0.05)
-        await c.audio_both_ways("after forged STUN")
-        got = forger.recv_for(0.2)
-        bad = [(d[:4].hex(), webrtc.stun_parse(d)) for d, _ in got
-               if (webrtc.stun_parse(d) or (0,))[0] != 3]  # only error responses are fine
-        assert not bad, f"the forger received {len(bad)} packets that are not STUN errors: {bad[:5]}"
-        print(f"      forger got {len(got)} packets, all STUN error responses", flush=True)
-    finally:
-        forger.close()
-        await c.close()
-
 
 async def case_consent(relay) -> None:
     """RFC 7675: aiortc stops answering the relay's STUN (its socket drops
     every STUN request); after 30 s without consent the relay must stop
     sending it media."""
-    c = Call(relay)
+    c = call(relay)
     try:
         await browser_to_trunk(c, "PCMU")
         await c.connected()
@@ -342,7 +149,7 @@ async def case_ice_restart(relay) -> None:
     ice-ufrag/ice-pwd: audio keeps flowing both ways. aiortc 1.4 has no
     restartIce(), so its aioice agent gets the new credentials in place and
     sends a fresh nominating check with them, as a restarting browser would."""
-    c = Call(relay)
+    c = call(relay)
     try:
         await browser_to_trunk(c, "PCMU")
         await c.connected()
@@ -367,33 +174,6 @@ async def case_ice_restart(relay) -> None:
         await webrtc.nominate_again(ice)
         await c.audio_both_ways("after ICE restart")
         print(f"      relay ufrag {old_relay_ufrag} -> {new_ufrag}", flush=True)
-    finally:
-        await c.close()
-
-
-async def case_new_address(relay) -> None:
-    """The browser's address changes mid-call (127.0.0.1:p -> 127.0.0.2:q,
-    a NAT rebinding or a Wi-Fi -> LTE move without ICE restart): it sends a
-    nominating check and media from the new address; within MOVE_S the relay
-    sends its media there, and then nothing more to the old address."""
-    c = Call(relay)
-    try:
-        await browser_to_trunk(c, "PCMU")
-        await c.connected()
-        await c.audio_both_ways("before the move", 1.5)
-        moved = await webrtc.move_socket(c.ice(), "127.0.0.2")
-        await webrtc.nominate_again(c.ice())
-        while not moved.new and time.monotonic() < moved.t0 + MOVE_S:
-            await asyncio.sleep(0.05)
-        assert moved.new, (f"the relay sent nothing to aiortc's new address {moved.addr} within "
-                           f"{MOVE_S} s ({len(moved.old)} packets still to the old one)")
-        print(f"      relay followed to {moved.addr[0]}:{moved.addr[1]} after "
-              f"{moved.new[0] - moved.t0:.2f} s", flush=True)
-        await asyncio.sleep(0.2)
-        switched = time.monotonic()
-        await c.audio_both_ways("after the move")
-        stale = [t for t in moved.old if t > switched]
-        assert not stale, f"after the move the relay still sent {len(stale)} packets to the old address"
     finally:
         await c.close()
 
@@ -454,7 +234,7 @@ def rejected_for_aiortc(answer: str, offer: str) -> str:
 async def case_bundle(relay) -> None:
     from aiortc import RTCSessionDescription
     from aiortc.mediastreams import VideoStreamTrack
-    c = Call(relay)
+    c = call(relay)
     try:
         audio = c.pc.addTransceiver(c.track, direction="sendrecv")
         webrtc.prefer_codec(audio, "audio/PCMU")
@@ -547,7 +327,7 @@ def record_rtp(c: Call) -> list:
 
 
 async def case_dtmf(relay) -> None:
-    c = Call(relay, webrtc.DtmfPlainPeer(TRUNK_HZ))
+    c = call(relay, webrtc.DtmfPlainPeer(TRUNK_HZ))
     digits = "15#"
     try:
         def trunk_answer(to_trunk: str) -> str:
@@ -607,21 +387,23 @@ async def case_dtmf(relay) -> None:
         await c.close()
 
 
-# --------------------------------------------------------------------------
-
-
 CASES = [
-    ("a-pcmu", lambda r: case_a(r, "PCMU", False)),
-    ("a-opus", lambda r: case_a(r, "opus", True)),
-    ("b-trunk", case_b),
-    ("c-fingerprint", case_fingerprint),
-    ("c-forged-stun", case_forged_stun),
     ("d-ice-restart", case_ice_restart),
-    ("d-new-address", case_new_address),
     ("e-bundle", case_bundle),
     ("e-dtmf", case_dtmf),
 ]
 LONG_CASES = [("c-consent", case_consent)]
+
+
+def cases(relay) -> list:
+    """(name, coroutine function without arguments) in the order they run."""
+    shared = {name: fn for name, _, fn in wc.shared_cases(
+        lambda: call(relay), "127.0.0.2", after_a=check_query_on_voxrelay)}
+    own = {name: (lambda fn=fn: fn(relay)) for name, fn in
+           CASES + (LONG_CASES if ARGS.long else [])}
+    return [(n, shared.get(n) or own[n]) for n in (
+        "a-pcmu", "a-opus", "b-trunk", "c-fingerprint", "c-forged-stun", "d-ice-restart",
+        "d-new-address", "e-bundle", "e-dtmf", "c-consent") if n in shared or n in own]
 
 
 def main() -> int:
@@ -632,10 +414,10 @@ def main() -> int:
     runner = vox.CaseRunner(f"WebRTC aiortc interop on {ARGS.relay}")
     try:
         with webrtc.start_relay(ARGS) as relay:
-            for name, fn in CASES + (LONG_CASES if ARGS.long else []):
+            for name, fn in cases(relay):
                 if ARGS.only and not any(o in name for o in ARGS.only):
                     continue
-                runner.run(name, lambda: asyncio.run(asyncio.wait_for(fn(relay), 60)))
+                runner.run(name, lambda: asyncio.run(asyncio.wait_for(fn(), 60)))
     except webrtc.Deadline as e:
         runner.fail("deadline", str(e))
     except vox.RelayError as e:

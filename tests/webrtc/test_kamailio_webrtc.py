@@ -62,11 +62,10 @@ sys.path.insert(0, str(HERE.parent / "interop"))
 import test_kamailio_sipp as ks  # noqa: E402  (Proc, sip_options_ok, ng_exchanges, paths)
 import vox  # noqa: E402
 import webrtc  # noqa: E402
+import webrtc_calls  # noqa: E402
+from webrtc import LOCAL  # noqa: E402
+from webrtc_calls import MEDIA_S, TRUNK_HZ, Browser  # noqa: E402
 
-LOCAL = "127.0.0.1"
-BROWSER_HZ, TRUNK_HZ = 440.0, 1000.0
-MEDIA_S = 3.0
-CONNECT_S = 10.0
 SIP_T1 = 0.5
 ARGS = None
 
@@ -345,38 +344,8 @@ class SipUA(asyncio.DatagramProtocol):
 # the two media sides
 
 
-class Browser:
-    """aiortc on 127.0.0.1 sending a 440 Hz tone, recording what it gets."""
-
-    def __init__(self):
-        self.pc = webrtc.peer_connection_at(LOCAL)
-        self.track = webrtc.ToneTrack(BROWSER_HZ)
-        self.sink = None
-
-        @self.pc.on("track")
-        def on_track(track):
-            self.sink = webrtc.TrackSink(track)
-
-    def dtls_state(self) -> str:
-        t = self.pc.getTransceivers()[0].sender.transport
-        return t.state if t else "none"
-
-    async def connected(self) -> None:
-        deadline = time.monotonic() + CONNECT_S
-        while time.monotonic() < deadline:
-            if self.dtls_state() == "connected" and \
-                    self.pc.iceConnectionState in ("connected", "completed"):
-                return
-            if self.dtls_state() == "failed" or self.pc.iceConnectionState == "failed":
-                break
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"aiortc not connected within {CONNECT_S} s: ICE "
-                             f"{self.pc.iceConnectionState}, DTLS {self.dtls_state()}")
-
-    async def close(self):
-        if self.sink:
-            self.sink.stop()
-        await self.pc.close()
+# The browser: webrtc_calls.Browser (aiortc on 127.0.0.1 sending a 440 Hz
+# tone, recording what it gets); the trunk: webrtc.PlainPeerAt.
 
 
 def check_sdp_to_trunk(sdp: str, what: str) -> None:
@@ -396,20 +365,11 @@ def check_sdp_to_browser(sdp: str, what: str) -> None:
 
 
 async def audio_both_ways(browser: Browser, plain: webrtc.PlainPeer, what: str) -> str:
-    t0 = time.monotonic()
-    frames0 = browser.sink.frames() if browser.sink else 0
-    await asyncio.sleep(MEDIA_S)
-    up = webrtc.assert_tone(plain.decoded(t0 + 0.5), 8000, BROWSER_HZ,
-                            f"{what}: the trunk decoding aiortc's audio")
-    assert browser.sink is not None, f"{what}: aiortc got no remote track"
-    got = browser.sink.frames() - frames0
-    assert got >= MEDIA_S * 25, f"{what}: aiortc got only {got} audio frames in {MEDIA_S} s"
-    down = webrtc.assert_tone(
-        browser.sink.samples(since=(t0 - browser.sink.chunks[0][0]) + 0.5), browser.sink.rate,
-        TRUNK_HZ, f"{what}: aiortc decoding the trunk's audio")
+    r = await webrtc_calls.audio_check(browser, plain, what, MEDIA_S, peer="the trunk")
+    up, down = r["up"], r["down"]
     return (f"trunk heard {up['freq']:.0f} Hz (RMS {up['rms']:.0f}, purity {up['purity']:.2f}); "
             f"aiortc heard {down['freq']:.0f} Hz (RMS {down['rms']:.0f}, purity "
-            f"{down['purity']:.2f}, {got} frames); ICE {browser.pc.iceConnectionState}, "
+            f"{down['purity']:.2f}, {r['frames']} frames); ICE {browser.pc.iceConnectionState}, "
             f"DTLS {browser.dtls_state()}")
 
 
