@@ -170,9 +170,10 @@ class DtlsSession {
   ~DtlsSession();
 
   void start(int64_t now_ns);  // client: queues the ClientHello flight; server: nothing
-  // One received datagram (may hold several records). Ignored once failed or
-  // released. Connected and not released: a retransmission of the peer's
-  // last flight makes OpenSSL resend its own (the peer lost our Finished).
+  // One received datagram (may hold several records). Ignored once failed.
+  // Connected: a retransmission of the peer's last flight (the peer lost
+  // our Finished) makes OpenSSL resend ours, or after release() the
+  // server resends the copy it kept; anything else is dropped.
   void on_datagram(std::span<const uint8_t> d, int64_t now_ns);
   // When on_timer must run; INT64_MAX: no timer. OpenSSL 3.0 keeps its
   // retransmission timer on gettimeofday(): after each call the time it has
@@ -198,11 +199,12 @@ class DtlsSession {
   bool client() const { return client_; }
 
   // Frees OpenSSL's per-connection state (keys, names and queued datagrams
-  // stay): an established call keeps no SSL object. Later datagrams are
-  // ignored, so call it once the peer has shown it has the keys too (its
-  // first SRTP packet authenticates) or after a grace period: until then a
-  // peer that lost our last flight needs us to answer its retransmission.
-  // Releasing a session still handshaking fails it (kProtocol).
+  // stay): an established call keeps no SSL object, only, on the server,
+  // its last flight as sent (a datagram or two of ChangeCipherSpec and
+  // Finished), resent when the client retransmits its Finished. The copy
+  // is byte for byte: the client never read it, so its replay window has
+  // not seen those record numbers. Releasing a session still handshaking
+  // fails it (kProtocol).
   void release();
 
  private:
@@ -222,6 +224,7 @@ class DtlsSession {
   DtlsContext& ctx_;
   ssl_st* ssl_ = nullptr;
   DtlsDatagramQueue queue_;
+  std::vector<std::vector<uint8_t>> last_flight_;  // server, once connected
   DtlsFingerprint remote_{};
   SdesSession keys_;
   std::string_view srtp_profile_, cipher_;  // static strings (ours, OpenSSL's cipher table)

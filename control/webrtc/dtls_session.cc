@@ -50,6 +50,20 @@ std::string first_openssl_error(bool* timeout) {
   return reason != nullptr ? reason : "handshake failed";
 }
 
+// Whether a datagram holds a handshake record of epoch 1 or later: the
+// peer's Finished (RFC 6347 §4.1: type, version, epoch, sequence, length).
+// A client that lost our last flight retransmits its own, ending in it.
+bool holds_encrypted_handshake(std::span<const uint8_t> d) {
+  constexpr size_t kHeader = 13;
+  constexpr uint8_t kHandshake = 22;
+  while (d.size() >= kHeader) {
+    const size_t len = size_t(d[11]) << 8 | d[12];
+    if (d[0] == kHandshake && (d[3] | d[4]) != 0) return true;
+    d = d.subspan(std::min(d.size(), kHeader + len));
+  }
+  return false;
+}
+
 }  // namespace
 
 // OpenSSL's callbacks, with access to the session they run for.
@@ -230,7 +244,12 @@ void DtlsSession::start(int64_t now_ns) {
 }
 
 void DtlsSession::on_datagram(std::span<const uint8_t> d, int64_t now_ns) {
-  if (ssl_ == nullptr || state_ == DtlsState::kFailed) return;
+  if (state_ == DtlsState::kFailed) return;
+  if (ssl_ == nullptr) {  // released: only our last flight is left to give
+    if (!last_flight_.empty() && holds_encrypted_handshake(d))
+      queue_.out.insert(queue_.out.end(), last_flight_.begin(), last_flight_.end());
+    return;
+  }
   if (started_ns_ < 0) started_ns_ = now_ns;
   queue_.in = d;
   if (state_ == DtlsState::kHandshaking) {
@@ -350,6 +369,9 @@ void DtlsSession::connected(int64_t now_ns) {
   cipher_ = c != nullptr ? SSL_CIPHER_get_name(c) : "";  // OpenSSL's static cipher table
   handshake_ns_ = now_ns - started_ns_;
   state_ = DtlsState::kConnected;
+  // The server's last flight, for a peer that lost it after release()
+  // (RFC 6347 §4.2.4). The client's last flight is answered: nothing to keep.
+  if (!client_) last_flight_.assign(queue_.out.begin() + ptrdiff_t(queue_.head), queue_.out.end());
   next_timer_ns_ = INT64_MAX;
   ERR_clear_error();
 }

@@ -26,7 +26,6 @@ WebrtcLeg::~WebrtcLeg() = default;
 void WebrtcLeg::new_dtls() {
   dtls_.reset();
   started_ = finished_ = false;
-  connected_at_ns_ = 0;
   done_ = {};
   if (spec_.dtls && context_)
     dtls_ = std::make_unique<DtlsSession>(*context_, spec_.dtls_client, spec_.remote_fingerprint);
@@ -86,11 +85,12 @@ void WebrtcLeg::on_dtls(std::span<const uint8_t> d, const Endpoint& source, int6
     ++counters_.unexpected;
     return;
   }
-  // A failed or released session takes nothing more.
-  if (dtls_->state() == DtlsState::kFailed || connected_at_ns_ < 0) return;
+  // A failed session takes nothing more (a released one may resend its
+  // last flight).
+  if (dtls_->state() == DtlsState::kFailed) return;
   dtls_peer_ = source;
   dtls_->on_datagram(d, now_ns);
-  flush_dtls(now_ns, send, report);
+  flush_dtls(send, report);
 }
 
 void WebrtcLeg::maybe_start(int64_t now_ns, const Send& send, const Report& report) {
@@ -98,10 +98,10 @@ void WebrtcLeg::maybe_start(int64_t now_ns, const Send& send, const Report& repo
   started_ = true;
   dtls_peer_ = client_target();
   dtls_->start(now_ns);
-  flush_dtls(now_ns, send, report);
+  flush_dtls(send, report);
 }
 
-void WebrtcLeg::flush_dtls(int64_t now_ns, const Send& send, const Report& report) {
+void WebrtcLeg::flush_dtls(const Send& send, const Report& report) {
   std::vector<uint8_t> datagram;
   // The client sends where ICE says (a network change moves it too); the
   // server answers where the peer's datagram came from.
@@ -111,10 +111,10 @@ void WebrtcLeg::flush_dtls(int64_t now_ns, const Send& send, const Report& repor
   if (finished_ || dtls_->state() == DtlsState::kHandshaking) return;
   finished_ = true;
   done_.dtls = dtls_->state();
-  report_outcome(now_ns, report);
+  report_outcome(report);
 }
 
-void WebrtcLeg::report_outcome(int64_t now_ns, const Report& report) {
+void WebrtcLeg::report_outcome(const Report& report) {
   if (dtls_->state() == DtlsState::kFailed) {
     ++counters_.handshakes_failed[size_t(dtls_->failure())];
     LegEvent e = event(LegEventKind::kDtlsFailed);
@@ -124,7 +124,6 @@ void WebrtcLeg::report_outcome(int64_t now_ns, const Report& report) {
     return;
   }
   ++counters_.handshakes_completed;
-  connected_at_ns_ = std::max<int64_t>(now_ns, 1);
   done_.srtp_profile = dtls_->srtp_profile();
   done_.cipher = dtls_->cipher();
   done_.handshake_ns = dtls_->handshake_ns();
@@ -135,12 +134,7 @@ void WebrtcLeg::report_outcome(int64_t now_ns, const Report& report) {
   report(e);
   e.keys.inbound.wipe();
   e.keys.outbound.wipe();
-  if (spec_.dtls_client) release_dtls();
-}
-
-void WebrtcLeg::release_dtls() {
   dtls_->release();
-  connected_at_ns_ = -1;  // released: nothing more to do
   released_ = true;
 }
 
@@ -163,16 +157,14 @@ void WebrtcLeg::on_timer(int64_t now_ns, const Send& send, const Report& report)
   if (!dtls_) return;
   if (dtls_->state() == DtlsState::kHandshaking && now_ns >= dtls_->next_timer_ns()) {
     dtls_->on_timer(now_ns);
-    flush_dtls(now_ns, send, report);
+    flush_dtls(send, report);
   }
-  if (connected_at_ns_ > 0 && now_ns - connected_at_ns_ >= kReleaseAfterNs) release_dtls();
 }
 
 int64_t WebrtcLeg::next_timer_ns() const {
   if (dtls_ && spec_.dtls_client && !started_ && client_target().port) return 0;  // start now
   int64_t t = INT64_MAX;
   if (dtls_ && dtls_->state() == DtlsState::kHandshaking) t = dtls_->next_timer_ns();
-  if (dtls_ && connected_at_ns_ > 0) t = std::min(t, connected_at_ns_ + kReleaseAfterNs);
   return t;
 }
 

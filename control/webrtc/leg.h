@@ -115,7 +115,7 @@ class WebrtcLeg {
                const Report& report);
   void on_dtls(std::span<const uint8_t> d, const Endpoint& source, int64_t now_ns, const Send& send,
                const Report& report);
-  // Retransmissions, consent, releasing an established handshake's state.
+  // Retransmissions, consent.
   void on_timer(int64_t now_ns, const Send& send, const Report& report);
   int64_t next_timer_ns() const;
   // Whether the leg released its session's OpenSSL state since the last
@@ -125,21 +125,16 @@ class WebrtcLeg {
   LegStatus status(int64_t now_ns) const;
   const LegSpec& spec() const { return spec_; }
 
-  // An established handshake's OpenSSL state is released at once by the
-  // client (it received the last flight: RFC 6347 §4.2.4), by the server
-  // this long after (the peer retransmits its last flight if ours was lost,
-  // and the server must answer it).
-  static constexpr int64_t kReleaseAfterNs = 10'000'000'000;
-
  private:
   void new_dtls();
   // Starts the client's handshake once it knows where to send.
   void maybe_start(int64_t now_ns, const Send& send, const Report& report);
-  void flush_dtls(int64_t now_ns, const Send& send, const Report& report);
-  // The handshake ended: counts it and reports its keys or its failure.
-  void report_outcome(int64_t now_ns, const Report& report);
+  void flush_dtls(const Send& send, const Report& report);
+  // The handshake ended: counts it and reports its keys or its failure. A
+  // connected session's OpenSSL state is freed at once, in either role
+  // (the server keeps a copy of its last flight: DtlsSession::release).
+  void report_outcome(const Report& report);
   LegEvent event(LegEventKind kind) const;  // one of this leg's
-  void release_dtls();
   const Endpoint& client_target() const;
 
   LegSpec spec_;
@@ -151,7 +146,6 @@ class WebrtcLeg {
   bool started_ = false;
   bool finished_ = false;  // connected or failed: reported once
   bool expired_ = false;   // consent loss reported
-  int64_t connected_at_ns_ = 0;  // when connected; -1: state released
   LegStatus done_;  // kept after release()
   bool released_ = false;
 };
