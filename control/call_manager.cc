@@ -3,6 +3,8 @@
 // then change); the media-side resources it uses are in call_media.cc.
 #include "control/call_manager.h"
 
+#include <spdlog/spdlog.h>
+
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -455,17 +457,60 @@ std::vector<const Call*> CallManager::active_calls(size_t limit) const {
   return out;
 }
 
+namespace {
+
+// "pub" for "pub:2": names BASE:SUFFIX form a round-robin group.
+bool in_group(const std::string& name, std::string_view base) {
+  return name.size() > base.size() && name.compare(0, base.size(), base) == 0 &&
+         name[base.size()] == ':';
+}
+
+}  // namespace
+
 Result<int, NgError> CallManager::resolve_interface(const std::string& name,
-                                                    std::optional<int> family, int fallback) const {
-  if (name.empty() && !family) return fallback;
-  for (size_t i = 0; i < config_.interfaces.size(); ++i) {
-    const auto& itf = config_.interfaces[i];
-    if (!name.empty() && itf.name != name) continue;
-    if (family && (*family == AF_INET) != itf.local.is_v4()) continue;
-    return int(i);
+                                                    std::optional<int> family, int worker) {
+  const auto& itfs = config_.interfaces;
+  const auto fits = [&](size_t i) { return !family || (*family == AF_INET) == itfs[i].local.is_v4(); };
+  const auto named = [&](std::string_view n) {
+    return std::any_of(itfs.begin(), itfs.end(), [&](const InterfaceConfig& i) { return i.name == n; });
+  };
+  std::string group = name;
+  if (!name.empty() && named(name)) {
+    for (size_t i = 0; i < itfs.size(); ++i)
+      if (itfs[i].name == name && fits(i)) return int(i);
+    return ng_fail(NgErrc::kNoInterfaceForFamily);
   }
-  if (name.empty()) return ng_fail(NgErrc::kNoInterfaceForFamily);
-  return ng_fail(NgErrc::kUnknownInterface, name);
+  const bool is_group = !name.empty() && std::any_of(itfs.begin(), itfs.end(), [&](const InterfaceConfig& i) {
+    return in_group(i.name, name);
+  });
+  if (!is_group) {
+    // No name, or one nobody configured (the legacy internal/external, a
+    // typo): the default, as rtpengine does, which logs it too.
+    if (!name.empty()) spdlog::warn("NG direction '{}': no such interface, using the default", name);
+    const std::string& first = itfs[0].name;
+    group = first.substr(0, first.find(':'));
+    if (group == first) {
+      for (size_t i = 0; i < itfs.size(); ++i)
+        if (fits(i)) return int(i);
+      return ng_fail(NgErrc::kNoInterfaceForFamily);
+    }
+  }
+  // Round robin over the group's members of the family (without one, the
+  // first member's) that have a free port pair for the call's worker.
+  std::vector<size_t> members;
+  for (size_t i = 0; i < itfs.size(); ++i)
+    if (in_group(itfs[i].name, group) && fits(i) &&
+        (members.empty() || itfs[i].local.is_v4() == itfs[members[0]].local.is_v4()))
+      members.push_back(i);
+  if (members.empty()) return ng_fail(NgErrc::kNoInterfaceForFamily);
+  for (size_t k = 0; k < members.size(); ++k) {
+    const size_t i = members[(round_robin_ + k) % members.size()];
+    if (pools_[i].free_pairs(worker) > 0) {
+      round_robin_ += k + 1;
+      return int(i);
+    }
+  }
+  return int(members[0]);  // all full: the offer reports it
 }
 
 int CallManager::pick_worker() {
@@ -478,13 +523,15 @@ Result<std::unique_ptr<Call>, NgError> CallManager::new_call(const SignalRequest
   if (config_.max_sessions > 0 && active_count() >= size_t(config_.max_sessions))
     return ng_fail(NgErrc::kSessionLimit);
   // Interfaces are chosen when the call is created; re-offers keep them.
-  auto a = resolve_interface(r.direction.size() > 0 ? r.direction[0] : "", r.address_family, 0);
+  // A side without a direction gets the default (rtpengine's rule).
+  const int worker = pick_worker();
+  auto a = resolve_interface(r.direction.size() > 0 ? r.direction[0] : "", r.address_family, worker);
   if (!a.ok()) return Err{a.error()};
-  auto b = resolve_interface(r.direction.size() > 1 ? r.direction[1] : "", r.address_family, *a);
+  auto b = resolve_interface(r.direction.size() > 1 ? r.direction[1] : "", r.address_family, worker);
   if (!b.ok()) return Err{b.error()};
   auto c = std::make_unique<Call>();
   c->id = r.call_id;
-  c->worker = pick_worker();
+  c->worker = worker;
   c->created_ns = now.mono_ns;
   c->created_unix = now.unix_s;
   c->parties[0].iface = *a;

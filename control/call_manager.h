@@ -179,8 +179,12 @@ class CallManager {
   // ---- the state machine (call_manager.cc) ----
   // A call for this first offer (admission control, interfaces), not yet in the table.
   Result<std::unique_ptr<Call>, NgError> new_call(const SignalRequest& r, Clock now);
+  // The interface a call side uses: the one of that name (and family);
+  // for a BASE of names BASE:SUFFIX, the next of them in turn with a free
+  // port pair on `worker`; no name or an unknown one, the default (the
+  // first interface, or its BASE group).
   Result<int, NgError> resolve_interface(const std::string& name, std::optional<int> family,
-                                         int fallback) const;
+                                         int worker);
   int pick_worker();
   // Transcoders for what this answer needs, made before anything changes.
   struct StreamTranscoders {
@@ -251,6 +255,7 @@ class CallManager {
   const Config& config_;
   dataplane::Dataplane& plane_;
   std::vector<PortPool> pools_;  // one per interface
+  size_t round_robin_ = 0;       // resolve_interface's turn in BASE:SUFFIX groups
   std::mt19937 rng_{std::random_device{}()};
   std::random_device ice_random_;  // ICE credentials (RFC 8445 §5.3: unguessable)  // transcoders' SSRC and first seq/ts (RFC 3550 §5.1)
   std::vector<std::vector<FlowId>> free_flow_ids_;  // per worker

@@ -1,42 +1,55 @@
-// Command line and config file parsing (CLI11; INI file, section
-// [voxrelay]), then validation. Flag names follow rtpengine's.
+// Command line and config file parsing (CLI11; INI file, sections
+// [rtpengine] and [voxrelay]), then validation. Flag names follow rtpengine's.
 #include "control/config.h"
+
+#include <syslog.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <fstream>
 
+#include "control/rtpengine_options.h"
 #include "dataplane/dpdk/limits.h"
 
 namespace vox::control {
 
 namespace {
 
-Result<InterfaceConfig, std::string> parse_interface(const std::string& spec) {
-  InterfaceConfig itf;
-  std::string rest = spec;
+// A parsed --interface: its addresses (one or several) under one name.
+Result<std::vector<InterfaceConfig>, std::string> parse_interface(const std::string& spec,
+                                                                  const AddressSource& addresses) {
+  std::string name = "default", rest = spec, adv;
   if (auto slash = rest.find('/'); slash != std::string::npos) {
-    itf.name = rest.substr(0, slash);
+    name = rest.substr(0, slash);
     rest = rest.substr(slash + 1);
-    if (itf.name.empty()) return Err{"--interface: empty name in '" + spec + "'"};
+    if (name.empty()) return Err{"--interface: empty name in '" + spec + "'"};
   }
-  std::string adv;
   if (auto bang = rest.find('!'); bang != std::string::npos) {
     adv = rest.substr(bang + 1);
     rest = rest.substr(0, bang);
   }
-  auto local = IpAddr::parse(rest);
-  if (!local) return Err{"--interface: invalid address '" + rest + "' in '" + spec + "'"};
-  itf.local = *local;
-  itf.advertised = *local;
+  std::vector<IpAddr> locals;
+  if (auto ip = IpAddr::parse(rest)) locals.push_back(*ip);
+  else if (!rest.empty()) locals = addresses.device(rest);
+  if (locals.empty() && !rest.empty() && rest != "any") locals = addresses.host(rest);
+  if (locals.empty())
+    return Err{"--interface: '" + rest + "' in '" + spec +
+               "' is no address, network device with addresses, or host name"};
+  std::optional<IpAddr> advertised;
   if (!adv.empty()) {
-    auto a = IpAddr::parse(adv);
-    if (!a) return Err{"--interface: invalid advertised address '" + adv + "'"};
-    if (a->is_v4() != local->is_v4())
-      return Err{"--interface: advertised address family differs in '" + spec + "'"};
-    itf.advertised = *a;
+    advertised = IpAddr::parse(adv);
+    if (!advertised) return Err{"--interface: invalid advertised address '" + adv + "'"};
   }
-  return itf;
+  std::vector<InterfaceConfig> out;
+  for (const IpAddr& local : locals) {
+    if (advertised && advertised->is_v4() != local.is_v4()) {
+      if (locals.size() == 1)
+        return Err{"--interface: advertised address family differs in '" + spec + "'"};
+      continue;  // a device's other family keeps its own address
+    }
+    out.push_back({name, local, advertised ? *advertised : local});
+  }
+  return out;
 }
 
 std::string trim(std::string s) {
@@ -57,15 +70,20 @@ std::vector<std::string> split_trimmed(const std::string& s, char sep) {
   }
 }
 
-// Reads an INI config file into "--key=value" arguments: keys before any
-// section or in [voxrelay]; other sections are ignored (a file can be
-// shared with other tools). Lists (interface, ng-allow) may be written
-// "a; b" as in rtpengine's file. CLI11 2.1's own section support applies
-// only the first key of a section, hence this small reader.
-Result<std::vector<std::string>, std::string> read_config_file(const std::string& path) {
+// One key of a config file.
+struct FileEntry {
+  std::string key, value;  // value "" for a bare key
+  bool bare = false;
+};
+
+// Reads an INI config file: the keys of `sections` in the order the
+// sections are listed (a later section overrides an earlier one), then by
+// line. "" names the keys before any section header.
+Result<std::vector<FileEntry>, std::string> read_config_file(
+    const std::string& path, const std::vector<std::string>& sections) {
   std::ifstream in(path);
-  if (!in) return Err{"--config: cannot read '" + path + "'"};
-  std::vector<std::string> args;
+  if (!in) return Err{"--config-file: cannot read '" + path + "'"};
+  std::vector<std::vector<FileEntry>> by_section(sections.size());
   std::string line, section;
   int lineno = 0;
   while (std::getline(in, line)) {
@@ -77,28 +95,21 @@ Result<std::vector<std::string>, std::string> read_config_file(const std::string
       section = trim(line.substr(1, line.size() - 2));
       continue;
     }
-    if (!section.empty() && section != "voxrelay") continue;
+    auto which = std::find(sections.begin(), sections.end(), section);
+    if (which == sections.end()) continue;
+    FileEntry e;
     auto eq = line.find('=');
-    if (eq == std::string::npos) {
-      // A bare key is a boolean flag ("foreground").
-      args.push_back("--" + line);
-      continue;
-    }
-    std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
-      value = value.substr(1, value.size() - 2);
-    if (key == "foreground") {
-      if (value == "true" || value == "1" || value == "yes") args.push_back("--foreground");
-      continue;
-    }
-    if (key == "interface" || key == "ng-allow") {
-      for (const std::string& item : split_trimmed(value, ';'))
-        if (!item.empty()) args.push_back("--" + key + "=" + item);
-      continue;
-    }
-    args.push_back("--" + key + "=" + value);
+    e.bare = eq == std::string::npos;
+    e.key = trim(line.substr(0, eq));
+    if (!e.bare) e.value = trim(line.substr(eq + 1));
+    if (e.value.size() >= 2 && e.value.front() == '"' && e.value.back() == '"')
+      e.value = e.value.substr(1, e.value.size() - 2);
+    by_section[size_t(which - sections.begin())].push_back(std::move(e));
   }
-  return args;
+  std::vector<FileEntry> out;
+  for (auto& entries : by_section)
+    for (auto& e : entries) out.push_back(std::move(e));
+  return out;
 }
 
 // "a b  c" -> {"a", "b", "c"}: EAL arguments as one flag value.
@@ -234,18 +245,22 @@ namespace {
 // Flag values that are not Config fields as they stand: parsed or checked
 // once CLI11 is done.
 struct RawFlags {
-  std::vector<std::string> interfaces, ng_allow, dpdk_ports, dpdk_gateways;
-  std::string listen_ng = "127.0.0.1:22222";
-  std::string dpdk_args;
+  std::vector<std::string> interfaces, listen_ng, ng_allow, dpdk_ports, dpdk_gateways;
+  std::string dpdk_args, log_facility = "daemon";
   int table = -1;
+  bool no_fallback = false, no_log_timestamps = false, codecs = false;
+  // rtpengine options voxrelay does not implement: given or not, and value
+  std::vector<std::string> compat_values;
+  std::vector<CLI::Option*> compat_options;
 };
 
 // Interfaces, NG control, calls and their timeouts, workers.
 void add_general_flags(CLI::App& app, Config& c, RawFlags& raw) {
   app.add_option("-i,--interface", raw.interfaces,
-                 "[NAME/]IP[!ADVERTISED]: local address for media (repeatable)");
-  app.add_option("-n,--listen-ng", raw.listen_ng, "NG control socket IP:PORT")
-      ->capture_default_str();
+                 "[NAME/]ADDRESS[!ADVERTISED]: local address for media; ADDRESS an IP, a device, "
+                 "'any' or a host name (repeatable)");
+  app.add_option("-n,--listen-ng", raw.listen_ng,
+                 "NG control socket [IP|HOST:]PORT (repeatable; default 127.0.0.1:22222)");
   app.add_option("--ng-allow", raw.ng_allow, "Only accept NG commands from these addresses");
   app.add_option("-m,--port-min", c.port_min, "Lowest local media port")->capture_default_str();
   app.add_option("-M,--port-max", c.port_max, "Highest local media port")->capture_default_str();
@@ -316,58 +331,228 @@ void add_backend_flags(CLI::App& app, Config& c, RawFlags& raw) {
       ->capture_default_str();
 }
 
-// The process: foreground, logging, pid file (after the others in --help).
+// The process: foreground, logging, pid file, rtpengine's kernel table.
 void add_process_flags(CLI::App& app, Config& c, RawFlags& raw) {
-  app.add_flag("-f,--foreground", c.foreground, "Stay in the foreground (log to stderr)");
-  app.add_option("-L,--log-level", c.log_level, "Syslog level 0..7")->capture_default_str();
-  app.add_option("-p,--pidfile", c.pidfile, "Write the process id here");
-  app.add_option("--table", raw.table, "Accepted for rtpengine compatibility; must be -1")
+  app.add_flag("-f,--foreground", c.foreground, "Stay in the foreground");
+  app.add_flag("-E,--log-stderr", c.log_stderr, "Log to stderr, also in the background");
+  app.add_flag("--no-log-timestamps", raw.no_log_timestamps, "No time stamps on stderr log lines");
+  app.add_option("--log-facility", raw.log_facility, "Syslog facility: daemon, local0..local7, user")
       ->capture_default_str();
+  app.add_option("-L,--log-level", c.log_level, "Syslog level 0..7")->capture_default_str();
+  app.add_option("-p,--pidfile", c.pidfile, "Write the process id here (once the sockets are bound)");
+  app.add_option("--control-tos", c.control_tos, "TOS of NG replies (0..255; 0: the kernel's)")
+      ->capture_default_str();
+  app.add_option("-t,--table", raw.table,
+                 "rtpengine's kernel table: voxrelay has no kernel module and relays in its "
+                 "workers whatever the value")
+      ->capture_default_str();
+  app.add_flag("-F,--no-fallback", raw.no_fallback,
+               "With --table >= 0: refuse to start (there is no kernel forwarding to require)");
+  app.add_flag("--codecs", raw.codecs, "Print the codecs voxrelay relays and transcodes, and exit");
 }
 
-// The arguments for CLI11 (which wants them reversed): the command line,
-// then each --config file's settings, appended so that they are parsed
-// first and command-line flags override them.
-Result<std::vector<std::string>, std::string> cli_arguments(int argc, const char* const* argv) {
+// rtpengine's options that voxrelay accepts with a warning or refuses.
+void add_compat_flags(CLI::App& app, RawFlags& raw) {
+  const auto table = rtpengine_compat_options();
+  raw.compat_values.resize(table.size());
+  for (size_t i = 0; i < table.size(); ++i) {
+    const CompatOption& o = table[i];
+    const std::string names(o.names);
+    CLI::Option* opt = o.takes_value ? app.add_option(names, raw.compat_values[i])
+                                     : app.add_flag(names);
+    opt->group("rtpengine options voxrelay does not implement (see README)");
+    raw.compat_options.push_back(opt);
+  }
+}
+
+const char* const kCodecList =
+    "PCMU/8000 relay and transcode (G.711 u-law)\n"
+    "PCMA/8000 relay and transcode (G.711 A-law)\n"
+    "opus/48000/2 relay and transcode (libopus)\n"
+    "telephone-event relay and transcode (RFC 4733, 8000 and 48000)\n"
+    "any other codec: relayed unchanged";
+
+bool is_true(const std::string& v) {
+  return v == "true" || v == "yes" || v == "on" || v == "1";
+}
+
+// Options whose values a config file may list "a; b" (rtpengine's form).
+bool is_list_key(const std::string& key) {
+  return key == "interface" || key == "listen-ng" || key == "ng-allow" || key == "dpdk-port" ||
+         key == "dpdk-gateway";
+}
+
+// A config file's entries as command-line arguments, in file order. A
+// boolean option takes true/false (rtpengine) or stands bare (voxrelay).
+Result<std::vector<std::string>, std::string> file_arguments(const CLI::App& app,
+                                                             const std::vector<FileEntry>& entries) {
   std::vector<std::string> args;
-  for (int i = argc - 1; i >= 1; --i) args.emplace_back(argv[i]);
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    std::string path;
-    if (a.rfind("--config=", 0) == 0) path = a.substr(9);
-    else if (a == "--config" && i + 1 < argc) path = argv[i + 1];
-    else continue;
-    auto file_args = read_config_file(path);
-    if (!file_args.ok()) return Err{file_args.error()};
-    for (auto& fa : *file_args) args.push_back(fa);
+  for (const FileEntry& e : entries) {
+    const CLI::Option* opt = app.get_option_no_throw("--" + e.key);
+    if (opt == nullptr) return Err{"config file: unknown key '" + e.key + "'"};
+    if (opt->get_expected_max() == 0) {  // a flag
+      if (e.bare || is_true(e.value)) args.push_back("--" + e.key);
+      continue;
+    }
+    if (is_list_key(e.key)) {
+      for (const std::string& item : split_trimmed(e.value, ';'))
+        if (!item.empty()) args.push_back("--" + e.key + "=" + item);
+      continue;
+    }
+    args.push_back("--" + e.key + "=" + e.value);
   }
   return args;
 }
 
+// The value of `--name VALUE` or `--name=VALUE` on the command line; "" if absent.
+std::string command_line_value(int argc, const char* const* argv, std::initializer_list<std::string_view> names) {
+  std::string found;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    for (std::string_view n : names) {
+      if (a == n && i + 1 < argc) found = argv[i + 1];
+      else if (a.size() > n.size() && a.substr(0, n.size()) == n && a[n.size()] == '=')
+        found = std::string(a.substr(n.size() + 1));
+    }
+  }
+  return found;
+}
+
+// The arguments for CLI11 (which parses from the back of the vector): the
+// command line, reversed, then the config file's, reversed after it, so the
+// file is parsed first, in its own order, and the command line overrides it.
+Result<std::vector<std::string>, std::string> cli_arguments(const CLI::App& app, int argc,
+                                                            const char* const* argv) {
+  std::vector<std::string> args;
+  for (int i = argc - 1; i >= 1; --i) args.emplace_back(argv[i]);
+  const std::string path = command_line_value(argc, argv, {"--config-file", "--config"});
+  if (path.empty()) return args;
+  const std::string section = command_line_value(argc, argv, {"--config-section"});
+  const std::vector<std::string> sections =
+      section.empty() ? std::vector<std::string>{"", "rtpengine", "voxrelay"}
+                      : std::vector<std::string>{section};
+  auto entries = read_config_file(path, sections);
+  if (!entries.ok()) return Err{entries.error()};
+  auto file_args = file_arguments(app, *entries);
+  if (!file_args.ok()) return Err{path + ": " + file_args.error()};
+  args.insert(args.end(), file_args->rbegin(), file_args->rend());
+  return args;
+}
+
+// "PORT", "IP:PORT", "[IPv6]:PORT" or "HOST:PORT" (the host's first IPv4
+// address, else its first). A port alone listens on every IPv4 address.
+Result<Endpoint, std::string> parse_listen(const std::string& spec, const AddressSource& addresses) {
+  const auto bad = [&] { return Err{"--listen-ng: expected [IP|HOST:]PORT, got '" + spec + "'"}; };
+  if (auto e = Endpoint::parse(spec)) return *e;
+  const size_t colon = spec.rfind(':');
+  const std::string host = colon == std::string::npos ? "" : spec.substr(0, colon);
+  const std::string port = colon == std::string::npos ? spec : spec.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
+    return bad();
+  const unsigned long p = std::stoul(port);
+  if (p == 0 || p > 65535) return bad();
+  Endpoint e;
+  e.port = uint16_t(p);
+  if (host.empty()) {
+    e.addr = *IpAddr::parse("0.0.0.0");
+    return e;
+  }
+  const std::vector<IpAddr> found = addresses.host(host);
+  if (found.empty()) return Err{"--listen-ng: cannot resolve '" + host + "' in '" + spec + "'"};
+  auto v4 = std::find_if(found.begin(), found.end(), [](const IpAddr& a) { return a.is_v4(); });
+  e.addr = v4 != found.end() ? *v4 : found.front();
+  return e;
+}
+
+// Keeps the first address of each (name, family); the rest are warned about.
+void drop_extra_addresses(Config& c, std::vector<std::string>& warnings) {
+  std::vector<InterfaceConfig> kept;
+  for (const InterfaceConfig& itf : c.interfaces) {
+    auto primary = std::find_if(kept.begin(), kept.end(), [&](const InterfaceConfig& k) {
+      return k.name == itf.name && k.local.is_v4() == itf.local.is_v4();
+    });
+    if (primary == kept.end()) {
+      kept.push_back(itf);
+      continue;
+    }
+    warnings.push_back("--interface: " + itf.name + "/" + itf.local.to_string() +
+                       " not used: voxrelay relays on the first address of a name and family (" +
+                       primary->local.to_string() +
+                       "); rtpengine would offer it as an extra ICE candidate. Use "
+                       "names BASE:1, BASE:2 to spread calls over addresses");
+  }
+  c.interfaces = std::move(kept);
+}
+
+int syslog_facility(const std::string& name) {
+  if (name == "daemon") return LOG_DAEMON;
+  if (name == "user") return LOG_USER;
+  if (name.size() == 6 && name.rfind("local", 0) == 0 && name[5] >= '0' && name[5] <= '7')
+    return (16 + (name[5] - '0')) << 3;  // LOG_LOCAL0..7
+  return -1;
+}
+
 // The raw flag values into c; the error message, or "".
-std::string apply_raw_flags(RawFlags& raw, Config& c) {
-  if (raw.table != -1) return "--table: only -1 (no kernel forwarding) is supported";
+std::string apply_raw_flags(RawFlags& raw, const AddressSource& addresses, ConfigOutcome& out) {
+  Config& c = out.config;
+  if (raw.table >= 0 && raw.no_fallback)
+    return "--no-fallback: voxrelay has no kernel module to require (--table=" +
+           std::to_string(raw.table) + "); drop --no-fallback or set --table=-1";
+  if (raw.table >= 0)
+    out.warnings.push_back("--table=" + std::to_string(raw.table) +
+                           ": voxrelay has no kernel forwarding; its workers relay every packet "
+                           "(as rtpengine does when its kernel module is missing)");
   if (raw.interfaces.empty()) raw.interfaces.push_back("127.0.0.1");
   for (const auto& spec : raw.interfaces) {
-    auto itf = parse_interface(spec);
-    if (!itf.ok()) return itf.error();
-    c.interfaces.push_back(*itf);
+    auto itfs = parse_interface(spec, addresses);
+    if (!itfs.ok()) return itfs.error();
+    c.interfaces.insert(c.interfaces.end(), itfs->begin(), itfs->end());
   }
-  auto ng = Endpoint::parse(raw.listen_ng);
-  if (!ng) return "--listen-ng: expected IP:PORT, got '" + raw.listen_ng + "'";
-  c.listen_ng = *ng;
+  drop_extra_addresses(c, out.warnings);
+  if (raw.listen_ng.empty()) raw.listen_ng.push_back("127.0.0.1:22222");
+  for (const auto& spec : raw.listen_ng) {
+    auto ng = parse_listen(spec, addresses);
+    if (!ng.ok()) return ng.error();
+    if (std::find(c.listen_ng.begin(), c.listen_ng.end(), *ng) == c.listen_ng.end())
+      c.listen_ng.push_back(*ng);
+  }
   for (const auto& a : raw.ng_allow) {
     auto ip = IpAddr::parse(a);
     if (!ip) return "--ng-allow: invalid address '" + a + "'";
     c.ng_allow.push_back(*ip);
   }
+  for (const Endpoint& ng : c.listen_ng)
+    if (ng.addr.is_unspecified() && c.ng_allow.empty())
+      out.warnings.push_back("--listen-ng=" + ng.to_string() +
+                             ": NG is open to any address and --ng-allow is not set: anyone who "
+                             "reaches this port can create and delete calls");
+  c.log_timestamps = !raw.no_log_timestamps;
+  c.log_facility = syslog_facility(raw.log_facility);
+  if (c.log_facility < 0) return "--log-facility: '" + raw.log_facility + "' is not daemon, user or local0..local7";
+  if (c.control_tos < 0 || c.control_tos > 255) return "--control-tos: must be 0..255";
   c.dpdk_args = split_words(raw.dpdk_args);
   return parse_dpdk_ports(raw.dpdk_ports, raw.dpdk_gateways, &c);
 }
 
+// Warnings for the rtpengine options given that voxrelay accepts, the
+// error for the first it refuses (or "").
+std::string apply_compat_flags(const RawFlags& raw, ConfigOutcome& out) {
+  const auto table = rtpengine_compat_options();
+  for (size_t i = 0; i < table.size(); ++i) {
+    const CLI::Option* opt = raw.compat_options[i];
+    if (opt->count() == 0) continue;
+    const std::string_view names = table[i].names;
+    const std::string name(names.substr(names.find("--")));
+    const std::string given = table[i].takes_value ? name + "=" + raw.compat_values[i] : name;
+    if (table[i].action == CompatAction::kRefuse) return given + ": " + std::string(table[i].note);
+    out.warnings.push_back(given + ": " + std::string(table[i].note));
+  }
+  return "";
+}
+
 }  // namespace
 
-ConfigOutcome parse_config(int argc, const char* const* argv) {
+ConfigOutcome parse_config(int argc, const char* const* argv, const AddressSource& addresses) {
   ConfigOutcome out;
   const auto finish = [&](std::string message, int exit_code) {
     out.message = std::move(message);
@@ -376,18 +561,22 @@ ConfigOutcome parse_config(int argc, const char* const* argv) {
   };
   CLI::App app{"voxrelay: media relay and transcoder for telephony (NG protocol)", "voxrelay"};
   const std::string version = std::string("voxrelay 0.1.0 (backends: ") + available_backends() + ")";
-  app.set_version_flag("--version", version);
-  std::string config_file;  // found before parsing (cli_arguments); here for --help
-  app.add_option("--config", config_file,
-                 "Config file (INI, section [voxrelay], keys as the long flags); flags override it");
+  app.set_version_flag("-v,--version", version);
+  std::string config_file, config_section;  // found before parsing (cli_arguments); here for --help
+  app.add_option("--config-file,--config", config_file,
+                 "Config file (INI; sections [rtpengine] then [voxrelay], keys as the long "
+                 "flags); the command line overrides it");
+  app.add_option("--config-section", config_section,
+                 "Read only this section of the config file");
   // A flag given twice (config file, then command line) takes the last value.
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   RawFlags raw;
   add_general_flags(app, out.config, raw);
   add_backend_flags(app, out.config, raw);
   add_process_flags(app, out.config, raw);
+  add_compat_flags(app, raw);
 
-  auto args = cli_arguments(argc, argv);
+  auto args = cli_arguments(app, argc, argv);
   if (!args.ok()) return finish(args.error(), 2);
   try {
     app.parse(*args);
@@ -398,7 +587,9 @@ ConfigOutcome parse_config(int argc, const char* const* argv) {
   } catch (const CLI::ParseError& e) {
     return finish(e.what(), 2);
   }
-  if (auto err = apply_raw_flags(raw, out.config); !err.empty()) return finish(err, 2);
+  if (raw.codecs) return finish(kCodecList, 0);
+  if (auto err = apply_compat_flags(raw, out); !err.empty()) return finish(err, 2);
+  if (auto err = apply_raw_flags(raw, addresses, out); !err.empty()) return finish(err, 2);
   if (auto err = validate_config(out.config); !err.empty()) return finish(err, 2);
   return out;
 }

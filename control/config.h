@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/endpoint.h"
@@ -13,8 +15,11 @@
 
 namespace vox::control {
 
-// --interface=[NAME/]IP[!ADVERTISED]: a local address media is relayed on;
-// NG "direction" picks interfaces by name per call side.
+// --interface=[NAME/]ADDRESS[!ADVERTISED]: a local address media is relayed
+// on; NG "direction" picks interfaces by name per call side. ADDRESS is an
+// IP address, a network device (all its addresses), "any" (every
+// non-loopback address) or a host name (resolved once at start). Names
+// BASE:SUFFIX form a round-robin group that "direction=BASE" picks from.
 struct InterfaceConfig {
   std::string name = "default";
   IpAddr local;
@@ -34,7 +39,7 @@ struct DpdkPortConfig {
 
 struct Config {
   std::vector<InterfaceConfig> interfaces;  // at least one after parsing
-  Endpoint listen_ng;                       // 127.0.0.1:22222
+  std::vector<Endpoint> listen_ng;          // NG sockets; default 127.0.0.1:22222
   std::vector<IpAddr> ng_allow;             // empty: any source may send NG commands
   uint16_t port_min = 30000;
   uint16_t port_max = 40000;
@@ -69,20 +74,40 @@ struct Config {
   // The relay's certificate fingerprint for a=fingerprint ("sha-256 AB:CD:..."),
   // set by the daemon from its DTLS identity at start; not a flag.
   std::string dtls_fingerprint;
+  int control_tos = 0;         // --control-tos: TOS of NG replies (0: the kernel's)
   bool foreground = false;
+  bool log_stderr = false;     // -E: log to stderr even in the background
+  bool log_timestamps = true;  // --no-log-timestamps: stderr lines without time
+  int log_facility = 3 << 3;   // --log-facility: syslog facility (LOG_DAEMON)
   int log_level = 6;           // syslog levels: 3 error .. 7 debug
   std::string pidfile;
 };
 
-// Parses argv (and --config=FILE, INI format, section [voxrelay]).
-// On error returns "KEY: reason"; "--help"/"--version" return the text to
-// print with exit code 0 through `exit_now`.
+// Where --interface and --listen-ng names become addresses: the system's
+// (getifaddrs, getaddrinfo) in the daemon, a table in tests. Each returns
+// no address for an unknown name.
+struct AddressSource {
+  // A network device's addresses ("eth0"); "any": every address of every
+  // device except loopback and IPv6 link-local ones.
+  std::function<std::vector<IpAddr>(std::string_view device)> device;
+  std::function<std::vector<IpAddr>(std::string_view host)> host;  // DNS
+};
+AddressSource system_addresses();
+
+// Parses argv and the config file (--config-file or --config; INI, sections
+// [rtpengine] then [voxrelay], or --config-section's alone; the command
+// line overrides the file). rtpengine's options voxrelay does not implement
+// are accepted with a warning or refused (rtpengine_options.h). On error
+// returns "KEY: reason"; --help, --version and --codecs return the text to
+// print with exit code 0.
 struct ConfigOutcome {
   Config config;
-  std::string message;  // help/version text, or the error
-  int exit_code = -1;   // -1: run; 0: print message and exit; 2: error
+  std::string message;                // help/version text, or the error
+  int exit_code = -1;                 // -1: run; 0: print message and exit; 2: error
+  std::vector<std::string> warnings;  // one line each, logged at start
 };
-ConfigOutcome parse_config(int argc, const char* const* argv);
+ConfigOutcome parse_config(int argc, const char* const* argv,
+                           const AddressSource& addresses = system_addresses());
 
 // The packet backends this build has: "socket", plus "dpdk" when libdpdk
 // was found at build time.

@@ -437,6 +437,22 @@ NgValue handle_ping(const NgValue&, NgContext&) {
   return v;
 }
 
+// voxrelay does not record calls (README, "Moving from rtpengine"): a
+// request that asks it to still succeeds, with this warning.
+constexpr std::string_view kNotRecorded = "call recording is not supported: the call is not recorded";
+
+// "record call": yes|on, or the "record-call" flag (rtpengine's spellings).
+bool asks_to_record(const NgValue& req) {
+  if (auto v = req.find_scalar("record call"))
+    return ng_name_equal(*v, "yes") || ng_name_equal(*v, "on");
+  return has(req.find_strings("flags"), "record-call");
+}
+
+void add_warning(NgValue& reply, std::string_view warning) {
+  std::string w(reply.find_scalar("warning").value_or(""));
+  reply.set("warning", w.empty() ? std::string(warning) : w + "; " + std::string(warning));
+}
+
 NgValue handle_signal(const NgValue& req, NgContext& ctx, bool is_answer) {
   CallManager& cm = ctx.calls;
   auto sr = parse_signal(req, is_answer);
@@ -446,7 +462,21 @@ NgValue handle_signal(const NgValue& req, NgContext& ctx, bool is_answer) {
   }
   auto r = is_answer ? cm.answer(*sr, ctx.now) : cm.offer(*sr, ctx.now);
   if (!r.ok()) ++cm.stats().errors;
-  return signal_reply(std::move(r), req);
+  NgValue reply = signal_reply(std::move(r), req);
+  if (asks_to_record(req) && reply.find_scalar("sdp")) add_warning(reply, kNotRecorded);
+  return reply;
+}
+
+// "start recording", "stop recording", "pause recording": an existing call
+// answers ok, with the warning that it is not recorded.
+NgValue handle_recording(const NgValue& req, NgContext& ctx) {
+  auto call_id = req.find_scalar("call-id");
+  if (!call_id || call_id->empty()) return ng_error(NgErrc::kNoCallId);
+  if (!ctx.calls.find(*call_id)) return ng_error(NgErrc::kUnknownCallId);
+  NgValue v = NgValue::dict();
+  v.set("result", "ok");
+  add_warning(v, kNotRecorded);
+  return v;
 }
 
 NgValue handle_offer(const NgValue& req, NgContext& ctx) { return handle_signal(req, ctx, false); }
@@ -510,6 +540,9 @@ constexpr NgCommand kNgCommands[] = {
     {"query", handle_query},
     {"list", handle_list},
     {"statistics", handle_statistics},
+    {"start recording", handle_recording},
+    {"stop recording", handle_recording},
+    {"pause recording", handle_recording},
 };
 
 }  // namespace

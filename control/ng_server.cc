@@ -2,6 +2,7 @@
 // one from the command handlers out; and the reply cache's two generations.
 #include "control/ng_server.h"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -37,18 +38,28 @@ NgServer::NgServer(CallManager& calls, const Config& config)
     : calls_(calls), config_(config), buffer_(65536) {}
 
 NgServer::~NgServer() {
-  if (fd_ >= 0) close(fd_);
+  for (int fd : fds_) close(fd);
 }
 
 std::string NgServer::open() {
-  sockaddr_storage ss;
-  socklen_t len = config_.listen_ng.to_sockaddr(&ss);
-  fd_ = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd_ < 0) return std::string("socket: ") + strerror(errno);
-  int size = 4 << 20;  // bursts of signalling (failover of a whole proxy)
-  setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-  if (bind(fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0)
-    return "listen-ng " + config_.listen_ng.to_string() + ": " + strerror(errno);
+  for (const Endpoint& at : config_.listen_ng) {
+    sockaddr_storage ss;
+    socklen_t len = at.to_sockaddr(&ss);
+    const int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return "listen-ng " + at.to_string() + ": socket: " + strerror(errno);
+    fds_.push_back(fd);
+    int size = 4 << 20;  // bursts of signalling (failover of a whole proxy)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    if (config_.control_tos > 0) {
+      const int tos = config_.control_tos;
+      if (at.addr.is_v4())
+        setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+      else
+        setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
+    }
+    if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0)
+      return "listen-ng " + at.to_string() + ": " + strerror(errno);
+  }
   return "";
 }
 
@@ -82,10 +93,14 @@ std::string NgServer::handle_datagram(std::string_view datagram, const Endpoint&
 }
 
 void NgServer::poll_once(CallManager::Clock now) {
+  for (int fd : fds_) drain(fd, now);
+}
+
+void NgServer::drain(int fd, CallManager::Clock now) {
   for (;;) {
     sockaddr_storage ss;
     socklen_t slen = sizeof ss;
-    ssize_t n = recvfrom(fd_, buffer_.data(), buffer_.size(), 0, reinterpret_cast<sockaddr*>(&ss),
+    ssize_t n = recvfrom(fd, buffer_.data(), buffer_.size(), 0, reinterpret_cast<sockaddr*>(&ss),
                          &slen);
     if (n < 0) return;  // EAGAIN: drained
     Endpoint peer = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
@@ -99,7 +114,7 @@ void NgServer::poll_once(CallManager::Clock now) {
     }
     std::string reply = handle_datagram(std::string_view(buffer_.data(), size_t(n)), peer, now);
     if (!reply.empty())
-      sendto(fd_, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&ss), slen);
+      sendto(fd, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&ss), slen);
   }
 }
 

@@ -37,10 +37,11 @@ class NgServer {
  public:
   NgServer(CallManager& calls, const Config& config);
   ~NgServer();
-  // Binds the socket; "" on success, else the error text.
+  // Binds a socket per --listen-ng address; "" on success, else the error
+  // text naming the address.
   std::string open();
-  int fd() const { return fd_; }
-  // Handles every datagram waiting on the socket (non-blocking).
+  const std::vector<int>& fds() const { return fds_; }
+  // Handles every datagram waiting on the sockets (non-blocking).
   void poll_once(CallManager::Clock now);
   // Processes one datagram and returns the framed reply ("" = no reply).
   // Public so tests can drive the protocol without sockets.
@@ -49,9 +50,11 @@ class NgServer {
   const NgServerStats& stats() const { return stats_; }
 
  private:
+  void drain(int fd, CallManager::Clock now);
+
   CallManager& calls_;
   const Config& config_;
-  int fd_ = -1;
+  std::vector<int> fds_;
   ReplyCache cache_;
   NgServerStats stats_;
   std::vector<char> buffer_;

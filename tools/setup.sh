@@ -9,7 +9,7 @@ BUILD_PKGS=(
   cmake g++ make pkg-config git
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev liburing-dev
-  libdpdk-dev libsrtp2-dev libopus-dev libspandsp-dev libssl-dev
+  libdpdk-dev libsrtp2-dev libopus-dev libspandsp-dev libssl-dev libsystemd-dev
 )
 # Test-only tools: fuzzers, interop peers, the reference relay for benchmarks.
 TEST_PKGS=(

@@ -8,10 +8,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/sinks/syslog_sink.h>
 #include <spdlog/spdlog.h>
 
@@ -20,6 +26,7 @@
 #include "control/ng_server.h"
 #include "control/webrtc/handshake.h"
 #include "dataplane/io/socket_engine.h"
+#include "voxrelay_systemd.h"
 #ifdef VOX_HAVE_DPDK
 #include "dataplane/dpdk/dpdk_engine.h"
 #endif
@@ -134,15 +141,48 @@ std::unique_ptr<vox::control::webrtc::DtlsContext> make_dtls(vox::control::Confi
   return std::move(*made);
 }
 
+// Logs to stderr in the foreground or with -E (rtpengine's --log-stderr),
+// else to syslog with --log-facility.
+void set_up_logging(const vox::control::Config& config) {
+  if (config.foreground || config.log_stderr)
+    spdlog::set_default_logger(spdlog::stderr_color_mt("voxrelay"));
+  else
+    spdlog::set_default_logger(
+        spdlog::syslog_logger_mt("voxrelay", "voxrelay", LOG_PID, config.log_facility));
+  if (!config.log_timestamps) spdlog::set_pattern("[%l] %v");
+  spdlog::set_level(spd_level(config.log_level));
+}
+
+// An interface address the host does not have fails every offer later
+// ("Ran out of ports"): say so at start instead. Socket backend only (the
+// DPDK backend's addresses are not the kernel's).
+std::string check_interfaces(const vox::control::Config& config) {
+  for (const auto& itf : config.interfaces) {
+    vox::Endpoint at{itf.local, 0};
+    sockaddr_storage ss;
+    const socklen_t len = at.to_sockaddr(&ss);
+    const int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    const bool ok = fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0;
+    const int err = errno;
+    if (fd >= 0) close(fd);
+    if (!ok)
+      return "--interface " + itf.name + "/" + itf.local.to_string() + ": cannot bind: " +
+             std::strerror(err);
+  }
+  return "";
+}
+
 // NG requests, the handshake thread's events, the once-a-second timeout
-// sweep, until SIGTERM or SIGINT.
+// sweep, the systemd watchdog, until SIGTERM or SIGINT.
 void control_loop(vox::control::CallManager& calls, vox::control::NgServer& ng,
-                  vox::control::webrtc::HandshakeThread& handshakes, int sig_fd) {
+                  vox::control::webrtc::HandshakeThread& handshakes, int sig_fd,
+                  vox::tools::SystemdNotifier& systemd) {
   int64_t next_tick = now().mono_ns;
+  std::vector<pollfd> fds = {{sig_fd, POLLIN, 0}, {handshakes.event_fd(), POLLIN, 0}};
+  for (int fd : ng.fds()) fds.push_back({fd, POLLIN, 0});
   for (;;) {
-    pollfd fds[3] = {{ng.fd(), POLLIN, 0}, {sig_fd, POLLIN, 0}, {handshakes.event_fd(), POLLIN, 0}};
-    poll(fds, 3, 200);
-    if (fds[1].revents & POLLIN) {
+    poll(fds.data(), fds.size(), 200);
+    if (fds[0].revents & POLLIN) {
       signalfd_siginfo si;
       if (read(sig_fd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGPIPE &&
           si.ssi_signo != SIGHUP) {
@@ -151,9 +191,12 @@ void control_loop(vox::control::CallManager& calls, vox::control::NgServer& ng,
       }
     }
     auto t = now();
-    if (fds[2].revents & POLLIN)
+    if (fds[1].revents & POLLIN)
       for (const auto& e : handshakes.take_events()) calls.apply_leg_event(e, t.mono_ns);
-    if (fds[0].revents & POLLIN) ng.poll_once(t);
+    bool ng_ready = false;
+    for (size_t i = 2; i < fds.size(); ++i) ng_ready |= (fds[i].revents & POLLIN) != 0;
+    if (ng_ready) ng.poll_once(t);
+    systemd.tick(t.mono_ns);
     if (t.mono_ns >= next_tick) {
       size_t gone = calls.tick(t);
       if (gone) spdlog::debug("{} call(s) ended by timeout or delete delay", gone);
@@ -176,27 +219,26 @@ int main(int argc, char** argv) {
   }
   vox::control::Config& config = parsed.config;
 
-  if (!config.foreground) {
-    if (daemon(0, 0) != 0) {
-      std::perror("voxrelay: daemon");
-      return 1;
-    }
-    spdlog::set_default_logger(spdlog::syslog_logger_mt("voxrelay", "voxrelay", LOG_PID));
+  if (!config.foreground && daemon(0, 0) != 0) {
+    std::perror("voxrelay: daemon");
+    return 1;
   }
-  spdlog::set_level(spd_level(config.log_level));
-  if (!config.pidfile.empty()) std::ofstream(config.pidfile) << getpid() << "\n";
+  set_up_logging(config);
+  for (const auto& w : parsed.warnings) spdlog::warn("{}", w);
+  const auto fail = [](const std::string& what) {
+    spdlog::critical("{}", what);
+    std::fprintf(stderr, "voxrelay: %s\n", what.c_str());
+    return 1;
+  };
+  if (config.backend == "socket")
+    if (auto err = check_interfaces(config); !err.empty()) return fail(err);
   const int sig_fd = signal_descriptor();
 
   Engines engines;
   if (config.backend == "socket") make_socket_engine(config, engines);
 #ifdef VOX_HAVE_DPDK
-  if (config.backend == "dpdk") {
-    if (auto err = make_dpdk_engine(config, engines); !err.empty()) {
-      spdlog::critical("DPDK backend: {}", err);
-      std::fprintf(stderr, "voxrelay: DPDK backend: %s\n", err.c_str());
-      return 1;
-    }
-  }
+  if (config.backend == "dpdk")
+    if (auto err = make_dpdk_engine(config, engines); !err.empty()) return fail("DPDK backend: " + err);
 #endif
   auto dtls = make_dtls(config);
   if (!dtls) return 1;
@@ -205,23 +247,27 @@ int main(int argc, char** argv) {
   vox::control::CallManager calls(config, *engines.plane);
   calls.attach_legs(&handshakes);
   vox::control::NgServer ng(calls, config);
-  if (auto err = ng.open(); !err.empty()) {
-    spdlog::critical("{}", err);
-    std::fprintf(stderr, "voxrelay: %s\n", err.c_str());
-    return 1;
-  }
+  if (auto err = ng.open(); !err.empty()) return fail(err);
+  // Only now, with every socket bound: a second daemon that fails to bind
+  // leaves the running one's pid file alone.
+  if (!config.pidfile.empty()) std::ofstream(config.pidfile) << getpid() << "\n";
   engines.start();
   handshakes.start();
+  std::string listening;
+  for (const auto& at : config.listen_ng) listening += (listening.empty() ? "" : ", ") + at.to_string();
   spdlog::info("voxrelay up: NG on {}, media ports {}-{}, {} worker(s), {} interface(s), {}",
-               config.listen_ng.to_string(), config.port_min, config.port_max, config.workers,
+               listening, config.port_min, config.port_max, config.workers,
                config.interfaces.size(), engines.io_method);
   for (const auto& itf : config.interfaces)
     spdlog::info("interface {}: {} (advertised {})", itf.name, itf.local.to_string(),
                  itf.advertised.to_string());
 
   spdlog::info("DTLS certificate fingerprint {}", config.dtls_fingerprint);
+  vox::tools::SystemdNotifier systemd;
+  systemd.ready("NG on " + listening);
 
-  control_loop(calls, ng, handshakes, sig_fd);
+  control_loop(calls, ng, handshakes, sig_fd, systemd);
+  systemd.stopping();
   calls.destroy_all();
   handshakes.stop();
   engines.stop();
