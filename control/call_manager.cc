@@ -711,6 +711,15 @@ Result<const Call*, NgError> CallManager::remove(const std::string& call_id,
   return static_cast<const Call*>(&c);
 }
 
+void CallManager::reap(const std::string& call_id, Clock now) {
+  auto it = calls_.find(call_id);
+  if (it == calls_.end() || !it->second->deleted || now.mono_ns < it->second->delete_at_ns) return;
+  destroy(*it->second);
+  calls_.erase(it);
+  ++stats_.calls_deleted;
+  plane_.flush();
+}
+
 void CallManager::destroy(Call& c) {
   for (Party& p : c.parties)
     for (MediaSide& m : p.media) release_side(c, p, m);

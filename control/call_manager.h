@@ -131,9 +131,13 @@ class CallManager {
 
   Result<SignalReply, NgError> offer(const SignalRequest& r, Clock now);
   Result<SignalReply, NgError> answer(const SignalRequest& r, Clock now);
-  // Deletes the call (delay_s < 0: the configured delete delay; 0: now).
+  // Marks the call deleted (delay_s < 0: the configured delete delay); it
+  // stays for `query` and retransmissions until the delay has passed.
   Result<const Call*, NgError> remove(const std::string& call_id, const std::string& from_tag,
                                       const std::string& to_tag, int delay_s, Clock now);
+  // Tears down a deleted call whose delay is up (a delay of 0: at once,
+  // once the delete's reply is built), without the sweep of tick().
+  void reap(const std::string& call_id, Clock now);
   // Tears down calls whose time is up (timeouts, delete delay). Returns how many.
   size_t tick(Clock now);
 

@@ -503,7 +503,7 @@ NgValue handle_delete(const NgValue& req, NgContext& ctx) {
   v.set("created", (*r)->created_unix);
   v.set("last signal", (*r)->last_signal_unix);
   v.set("totals", totals_value(cm.totals(**r)));
-  if (delay == 0) cm.tick(ctx.now);
+  cm.reap(*call_id, ctx.now);
   return v;
 }
 

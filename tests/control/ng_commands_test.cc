@@ -113,6 +113,29 @@ TEST_F(NgCommandsTest, FindsEachCommandInEverySpellingNgNameEqualAccepts) {
   EXPECT_EQ(reason(handle(command("DELETE"))), "No call-id in message");
 }
 
+// A delete whose delay is 0 (the request's, or --delete-delay=0) frees the
+// call at once, not at the next once-a-second sweep; a delay keeps it.
+TEST_F(NgCommandsTest, DeleteWithoutDelayFreesTheCallAtOnce) {
+  const size_t free_pairs = cm->free_port_pairs();
+  ASSERT_EQ(handle(offer("d0")).find_string("result"), "ok");
+  ASSERT_EQ(handle(offer("d1")).find_string("result"), "ok");
+  ASSERT_LT(cm->free_port_pairs(), free_pairs);
+  NgValue del = command("delete");
+  del.set("call-id", "d0");  // config: delete delay 0
+  EXPECT_EQ(handle(del).find_string("result"), "ok");
+  EXPECT_EQ(cm->find("d0"), nullptr);
+  del.set("call-id", "d1");
+  del.set("delete delay", "5");
+  EXPECT_EQ(handle(del).find_string("result"), "ok");
+  EXPECT_NE(cm->find("d1"), nullptr);  // kept for its delay
+  del = command("delete");
+  del.set("call-id", "d1");
+  del.set("delete delay", "0");
+  handle(del);  // deleting it again, now with no delay
+  EXPECT_EQ(cm->find("d1"), nullptr);
+  EXPECT_EQ(cm->free_port_pairs(), free_pairs);
+}
+
 TEST_F(NgCommandsTest, RefusesUnknownCommands) {
   for (const char* name :
        {"pong", "", "offe", "offers", "delete ", "start recordings", "block-dtmf"}) {
