@@ -7,6 +7,10 @@
 //    packet from the SDP-signalled IP may take the latch over from a source
 //    with another IP (the signalled party beats a stranger that raced it).
 //    After the window, an unlatched flow accepts only the SDP address.
+//    At any time, a packet from exactly the SDP address and port takes the
+//    latch back from any other source, even one on the same IP (a stranger
+//    on the caller's own host or NAT that sent first does not keep the
+//    stream for the call: rtpengine gives the path back too).
 //  - strict-source: only the exact SDP address is ever accepted.
 //  - media-handover: any new source takes over at any time (mobile
 //    handover); this disables the lock by the operator's choice.
@@ -28,10 +32,10 @@ inline SourceVerdict check_source(FlowState& f, const Endpoint& src, int64_t now
     learn = src == f.sdp_source;
   } else if (f.flags & kFlowMediaHandover) {
     learn = true;
+  } else if (src == f.sdp_source) {
+    learn = true;  // the signalled endpoint itself (not latched to it: see the first test)
   } else if (now_ns < f.latch_until_ns) {
     learn = !f.latched || (src.addr == f.sdp_source.addr && !(f.source.addr == f.sdp_source.addr));
-  } else {
-    learn = !f.latched && src == f.sdp_source;
   }
   if (!learn) return SourceVerdict::kReject;
   f.source = src;

@@ -38,6 +38,27 @@ TEST(SourcePolicy, SignalledAddressBeatsARacingStrangerInWindow) {
   EXPECT_EQ(check_source(f, ep("203.0.113.66:5000"), 3), SourceVerdict::kReject);
 }
 
+// A stranger on the caller's own IP (another port: a second process on
+// its host, another phone behind its NAT) sends first and latches; the
+// caller's exact SDP address and port takes the stream back, inside the
+// window or after it, and keeps it.
+TEST(SourcePolicy, TheExactSdpAddressTakesTheLatchBack) {
+  for (int64_t when : {int64_t(2), int64_t(5000)}) {
+    FlowState f = flow("192.0.2.10:4000", 1000);
+    EXPECT_EQ(check_source(f, ep("192.0.2.10:4500"), 1), SourceVerdict::kLatched);
+    EXPECT_EQ(check_source(f, ep("192.0.2.10:4000"), when), SourceVerdict::kLatched) << when;
+    EXPECT_EQ(f.source, ep("192.0.2.10:4000"));
+    EXPECT_EQ(check_source(f, ep("192.0.2.10:4500"), when + 1), SourceVerdict::kReject) << when;
+    EXPECT_EQ(check_source(f, ep("192.0.2.10:4000"), when + 2), SourceVerdict::kAccept) << when;
+  }
+  // Behind NAT the latch stays with the NAT address; only the exact SDP
+  // endpoint could take it, not another port of the NAT's IP after the window.
+  FlowState nat = flow("10.0.0.5:4000", 1000);
+  EXPECT_EQ(check_source(nat, ep("198.51.100.9:61000"), 1), SourceVerdict::kLatched);
+  EXPECT_EQ(check_source(nat, ep("198.51.100.9:61002"), 5000), SourceVerdict::kReject);
+  EXPECT_EQ(nat.source, ep("198.51.100.9:61000"));
+}
+
 TEST(SourcePolicy, AfterWindowOnlyTheSdpAddressCanLatch) {
   FlowState f = flow("192.0.2.10:4000", 1000);
   EXPECT_EQ(check_source(f, ep("203.0.113.66:5000"), 5000), SourceVerdict::kReject);

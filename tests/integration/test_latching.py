@@ -16,7 +16,10 @@ Relay 2 (--latch-window-ms=300):
   - media-handover (offer flag): the source may change at any time, also
     after the window; without the flag the same change is dropped;
   - a foreign source sending first after the window expired never latches:
-    dropped and counted; A's SDP address then works and gets B's replies.
+    dropped and counted; A's SDP address then works and gets B's replies;
+  - a stranger on A's own IP (another port) that sends first latches, but
+    A sending from its exact SDP address after the window takes the stream
+    back (rtpengine does too): B's media reaches A, not the stranger.
 Exit 0 = pass.
 """
 
@@ -275,6 +278,25 @@ def case_foreign_first_after_window(relay):
         c.close()
 
 
+def case_stranger_on_callers_ip(relay):
+    """A stranger on the caller's own IP (another port) sends first and
+    latches; once the caller sends from exactly its SDP address, even after
+    the window, the stream is the caller's: B's media goes to it, and the
+    stranger's packets are dropped from then on."""
+    c = Call(relay)
+    try:
+        f = c.peer()  # 127.0.0.1 like A, another port
+        send_expect(f, c.pa, c.b, c.pb, "STRANGER1", "stranger on A's IP first -> B (latches)")
+        time.sleep(max(0.0, c.t_answer + 0.6 - time.monotonic()))  # window (300 ms) over
+        send_expect(c.a, c.pa, c.b, c.pb, "A1", "A from its exact SDP address takes the stream")
+        send_expect(c.b, c.pb, c.a, c.pa, "B1", "B -> A goes to A, not to the stranger")
+        expect_nothing(f, "the stranger receives nothing once A has the stream")
+        f.sendto(pkt("STRANGER2"), (LOCAL, c.pa))
+        expect_nothing(c.b, "the stranger's packets after A took the stream back")
+    finally:
+        c.close()
+
+
 def main() -> int:
     build_dir = vox.build_dir_from_argv()
     runner = vox.CaseRunner("test_latching")
@@ -299,6 +321,8 @@ def main() -> int:
                        case_media_handover, relay)
             runner.run("foreign source first after the window never latches",
                        case_foreign_first_after_window, relay)
+            runner.run("a stranger on the caller's IP that sent first gives the stream back",
+                       case_stranger_on_callers_ip, relay)
         if not relay.clean_exit:
             runner.fail("relay 2 SIGTERM", relay.report())
     except (vox.RelayError, vox.NgTimeout) as e:
