@@ -74,6 +74,7 @@ struct Config {
   // The relay's certificate fingerprint for a=fingerprint ("sha-256 AB:CD:..."),
   // set by the daemon from its DTLS identity at start; not a flag.
   std::string dtls_fingerprint;
+  int tos = 0;                 // --tos: TOS of media the relay sends (0: the kernel's, unmarked)
   int control_tos = 0;         // --control-tos: TOS of NG replies (0: the kernel's)
   bool foreground = false;
   bool log_stderr = false;     // -E: log to stderr even in the background

@@ -65,9 +65,6 @@ constexpr std::array kOptions = std::to_array<CompatOption>({
     {"-G,--graphite-interval", true, W, kNoGraphite},
     {"--graphite-prefix", true, W, kNoGraphite},
     {"--graphite-timeout", true, W, kNoGraphite},
-    {"-T,--tos", true, W,
-     "not applied yet: media leaves marked DSCP EF (TOS 184) on the socket backend and keeps "
-     "the sender's DSCP on the DPDK backend"},
     {"-r,--redis", true, R, kNoRedis},
     {"-w,--redis-write", true, R, kNoRedis},
     {"--redis-num-threads", true, W, kRedisTuning},

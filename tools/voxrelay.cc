@@ -86,6 +86,7 @@ void make_socket_engine(const vox::control::Config& config, Engines& e) {
   ec.max_flows_per_worker = flows_per_worker(config);
   ec.socket.coalesce_ns = int64_t(config.coalesce_us) * 1000;
   ec.socket.use_uring = config.socket_io == "uring";
+  ec.tos = config.tos;
   e.socket = std::make_unique<vox::dataplane::SocketEngine>(ec);
   e.plane = e.socket.get();
   e.io_method = std::string("socket backend, ") + e.socket->io_method();

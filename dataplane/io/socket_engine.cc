@@ -10,7 +10,7 @@ namespace vox::dataplane {
 SocketEngine::SocketEngine(SocketEngineConfig config)
     : WorkerSet(config.workers, config.max_flows_per_worker),
       config_(config),
-      sockets_(config.interfaces) {
+      sockets_(config.interfaces, config.tos) {
   if (config_.socket.use_uring) {
     for (int w = 0; w < workers(); ++w) {
       auto io = UringIo::create(state(w), sockets_, config_.socket);

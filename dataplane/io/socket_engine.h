@@ -22,6 +22,7 @@ struct SocketEngineConfig {
   int workers = 1;
   uint32_t max_flows_per_worker = 16384;
   SocketLoopConfig socket;
+  int tos = 0;  // every media socket's TOS octet (open_udp_port); 0: unmarked
 };
 
 class SocketEngine final : public WorkerSet {

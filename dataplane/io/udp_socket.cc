@@ -9,7 +9,7 @@
 
 namespace vox::dataplane {
 
-Result<int, int> open_udp_port(const IpAddr& addr, uint16_t port) {
+Result<int, int> open_udp_port(const IpAddr& addr, uint16_t port, int tos) {
   Endpoint ep{addr, port};
   sockaddr_storage ss;
   socklen_t len = ep.to_sockaddr(&ss);
@@ -19,12 +19,12 @@ Result<int, int> open_udp_port(const IpAddr& addr, uint16_t port) {
     int one = 1;
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   }
-  // DSCP EF (46) for voice, as RFC 4594 recommends for telephony.
-  int tos = 46 << 2;
-  if (ss.ss_family == AF_INET)
-    setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
-  else
-    setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
+  if (tos > 0) {  // 0: the kernel's (unmarked), as rtpengine without --tos
+    if (ss.ss_family == AF_INET)
+      setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+    else
+      setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
+  }
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
     int e = errno;
     close(fd);
@@ -33,8 +33,8 @@ Result<int, int> open_udp_port(const IpAddr& addr, uint16_t port) {
   return fd;
 }
 
-PortSockets::PortSockets(std::vector<IpAddr> interfaces)
-    : interfaces_(std::move(interfaces)), fds_(new std::atomic<int32_t>[interfaces_.size() << 16]) {
+PortSockets::PortSockets(std::vector<IpAddr> interfaces, int tos)
+    : interfaces_(std::move(interfaces)), tos_(tos), fds_(new std::atomic<int32_t>[interfaces_.size() << 16]) {
   for (size_t k = 0; k < interfaces_.size() << 16; ++k) fds_[k].store(-1, std::memory_order_relaxed);
 }
 
@@ -46,7 +46,7 @@ PortSockets::~PortSockets() {
 Result<PortHandle, int> PortSockets::bind(LocalKey key) {
   const size_t iface = local_key_iface(key);
   if (iface >= interfaces_.size()) return Err{EINVAL};
-  auto fd = open_udp_port(interfaces_[iface], local_key_port(key));
+  auto fd = open_udp_port(interfaces_[iface], local_key_port(key), tos_);
   if (!fd.ok()) return Err{fd.error()};
   // A slot still holding a socket here would be a control-plane bug (a
   // port bound twice); the kernel refuses the second bind first.

@@ -18,7 +18,9 @@ namespace vox::dataplane {
 
 // Opens a non-blocking UDP socket bound to addr:port, marked DSCP EF.
 // Returns the fd, or the errno (EADDRINUSE when the port is taken).
-Result<int, int> open_udp_port(const IpAddr& addr, uint16_t port);
+// tos: the IPv4 TOS / IPv6 traffic class octet its packets leave with (184
+// = DSCP EF, RFC 4594's class for telephony); 0: the kernel's (unmarked).
+Result<int, int> open_udp_port(const IpAddr& addr, uint16_t port, int tos = 0);
 
 // The socket of every bound local port, by LocalKey (interface index and
 // UDP port index it directly). The control thread opens a port's socket
@@ -28,7 +30,7 @@ Result<int, int> open_udp_port(const IpAddr& addr, uint16_t port);
 // old socket is closed (bind fails until then).
 class PortSockets {
  public:
-  explicit PortSockets(std::vector<IpAddr> interfaces);
+  explicit PortSockets(std::vector<IpAddr> interfaces, int tos = 0);  // tos: open_udp_port's
   ~PortSockets();  // closes every socket still bound
   PortSockets(const PortSockets&) = delete;
   PortSockets& operator=(const PortSockets&) = delete;
@@ -43,6 +45,7 @@ class PortSockets {
 
  private:
   std::vector<IpAddr> interfaces_;
+  int tos_;
   std::unique_ptr<std::atomic<int32_t>[]> fds_;
 };
 

@@ -298,10 +298,11 @@ TEST(Config, DebianRtpengineConfAndUnitLine) {
   EXPECT_EQ(c.timeout_s, 60);
   EXPECT_EQ(c.silent_timeout_s, 3600);
   for (const char* w : {"--table=0", "--listen-http=localhost:2225", "--listen-cli=localhost:2224",
-                        "--tos=184", "--recording-dir=/var/spool/rtpengine",
+                        "--recording-dir=/var/spool/rtpengine",
                         "--recording-method=proc", "192.168.1.5 not used"})
     EXPECT_TRUE(has_warning(o, w)) << w;
-  EXPECT_EQ(o.warnings.size(), 7u);
+  EXPECT_EQ(o.warnings.size(), 6u);
+  EXPECT_EQ(c.tos, 184);  // implemented: media leaves marked EF
   for (const auto& w : o.warnings) EXPECT_EQ(w.find('\n'), std::string::npos) << w;
 
   // The other section, alone: a port alone listens on any IPv4 address,
@@ -408,7 +409,13 @@ TEST(Config, EveryRtpengineOptionIsKnown) {
   EXPECT_EQ(s.config.final_timeout_s, 7200);
   EXPECT_EQ(s.config.delete_delay_s, 5);
   EXPECT_EQ(s.config.interfaces.at(0).local.to_string(), "192.168.1.5");
-  EXPECT_TRUE(has_warning(s, "--tos=184"));
+  EXPECT_EQ(s.config.tos, 184);
+  EXPECT_TRUE(s.warnings.empty());
+  auto dpdk = parse({"--backend=dpdk", "--dpdk-args=-l 0", "--tos=184"});
+  if (dpdk.exit_code == -1) {
+    EXPECT_TRUE(has_warning(dpdk, "--tos=184: not applied by the DPDK"));
+  }
+  EXPECT_EQ(parse({"--tos=256"}).exit_code, 2);
 }
 
 TEST(Config, TableAndNoFallback) {

@@ -9,7 +9,10 @@
     $NOTIFY_SOCKET (a socket this test listens on), feeds a watchdog
     (WATCHDOG_USEC), answers NG on localhost:2223 as the file says, warns
     once per option it does not implement (table, listen-http, listen-cli,
-    tos, recording-dir, recording-method) and says STOPPING=1 on SIGTERM;
+    recording-dir, recording-method) and says STOPPING=1 on SIGTERM;
+  - --tos=184 (Debian's file has it): relayed RTP arrives marked 184 (DSCP
+    EF), read with IP_RECVTOS; without --tos it arrives unmarked (0), as
+    from rtpengine;
   - the pid file is written only once the sockets are bound: a second start
     on the same NG port fails naming it and leaves the first one's pid file;
   - an --interface address the host does not have stops the start with an
@@ -64,7 +67,7 @@ log-level = 7
 EXEC_START_COPY = ("/usr/bin/rtpengine -f -E --no-log-timestamps --pidfile "
                    "/run/rtpengine/rtpengine-daemon.pid --config-file /etc/rtpengine/rtpengine.conf")
 EXPECTED_WARNINGS = ["--table=0", "--listen-http=localhost:2225", "--listen-cli=localhost:2224",
-                     "--tos=184", "--recording-dir=/var/spool/rtpengine", "--recording-method=proc"]
+                     "--recording-dir=/var/spool/rtpengine", "--recording-method=proc"]
 
 failures: list = []
 
@@ -207,6 +210,41 @@ def start_errors_case(build: Path) -> None:
     check(r.returncode == 0 and "PCMU" in r.stdout and "opus" in r.stdout, "--codecs lists codecs")
 
 
+def received_tos(build: Path, extra: list) -> int:
+    """A call A -> relay -> B on 127.0.0.1; the TOS octet B's packet has."""
+    IP_RECVTOS = getattr(socket, "IP_RECVTOS", 13)
+    with vox.Relay(build, extra_args=extra, verbose=False) as r:
+        a, b = vox.UdpPeer("127.0.0.1"), vox.UdpPeer("127.0.0.1")
+        b.sock.setsockopt(socket.IPPROTO_IP, IP_RECVTOS, 1)
+        vox.ng_ok(r.ng, {"command": "offer", "call-id": "tos", "from-tag": "a",
+                         "sdp": vox.make_sdp("127.0.0.1", [a.port])})
+        ans = vox.ng_ok(r.ng, {"command": "answer", "call-id": "tos", "from-tag": "a",
+                               "to-tag": "b", "sdp": vox.make_sdp("127.0.0.1", [b.port])})
+        relay_a = vox.parse_sdp(ans["sdp"]).media[0].port  # the relay port A sends to
+        time.sleep(0.05)
+        tos = -1
+        b.sock.settimeout(1.0)
+        for i in range(5):
+            a.sendto(vox.rtp_packet(i, i * 160, 0x1234, b"\xff" * 160), ("127.0.0.1", relay_a))
+        try:
+            _, ancillary, _, _ = b.sock.recvmsg(2048, socket.CMSG_SPACE(4))
+            for level, kind, data in ancillary:
+                if level == socket.IPPROTO_IP and kind == socket.IP_TOS:
+                    tos = data[0]
+        except socket.timeout:
+            pass
+        a.close()
+        b.close()
+    return tos
+
+
+def tos_case(build: Path) -> None:
+    marked = received_tos(build, ["--tos=184"])
+    check(marked == 184, "--tos=184: relayed RTP leaves marked 184 (DSCP EF)", f"TOS {marked}")
+    plain = received_tos(build, [])
+    check(plain == 0, "without --tos: unmarked, as rtpengine", f"TOS {plain}")
+
+
 def listen_case(build: Path, work: Path) -> None:
     second = vox.free_udp_port(31000, 32000)
     with vox.Relay(build, extra_args=[f"--listen-ng=127.0.0.1:{second}"], verbose=False) as r:
@@ -230,6 +268,7 @@ def main() -> int:
         pidfile_case(build, work)
         start_errors_case(build)
         listen_case(build, work)
+        tos_case(build)
     print(f"\nrtpengine drop-in: {len(failures)} failed")
     return 1 if failures else 0
 
