@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "control/loop_protect.h"
 #include "control/ng_webrtc.h"
 #include "control/srtp_negotiation.h"
 
@@ -460,8 +461,17 @@ NgValue handle_signal(const NgValue& req, NgContext& ctx, bool is_answer) {
     ++cm.stats().errors;
     return ng_error(sr.error());
   }
+  const bool loop_protect = has(req.find_strings("flags"), "loop-protect");
+  if (loop_protect && carries_loop_mark(sr->sdp, loop_protect_token())) {
+    // Our own SDP, back through a SIP loop: as it is, and no call touched.
+    NgValue v = NgValue::dict();
+    v.set("result", "ok");
+    v.set("sdp", sr->sdp);
+    return v;
+  }
   auto r = is_answer ? cm.answer(*sr, ctx.now) : cm.offer(*sr, ctx.now);
   if (!r.ok()) ++cm.stats().errors;
+  if (r.ok() && loop_protect) r->sdp = add_loop_mark(std::move(r->sdp), loop_protect_token());
   NgValue reply = signal_reply(std::move(r), req);
   if (asks_to_record(req) && reply.find_scalar("sdp")) add_warning(reply, kNotRecorded);
   return reply;
