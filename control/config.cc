@@ -342,7 +342,7 @@ void add_process_flags(CLI::App& app, Config& c, RawFlags& raw) {
   app.add_option("-p,--pidfile", c.pidfile, "Write the process id here (once the sockets are bound)");
   app.add_option("-T,--tos", c.tos,
                  "TOS octet of the media voxrelay sends, e.g. 184 (DSCP EF); 0: unmarked "
-                 "(socket backend; DPDK keeps the sender's)")
+                 "(DPDK: relayed packets keep the one they arrived with)")
       ->capture_default_str();
   app.add_option("--control-tos", c.control_tos, "TOS of NG replies (0..255; 0: the kernel's)")
       ->capture_default_str();
@@ -535,10 +535,6 @@ std::string apply_raw_flags(RawFlags& raw, const AddressSource& addresses, Confi
   if (c.log_facility < 0) return "--log-facility: '" + raw.log_facility + "' is not daemon, user or local0..local7";
   if (c.control_tos < 0 || c.control_tos > 255) return "--control-tos: must be 0..255";
   if (c.tos < 0 || c.tos > 255) return "--tos: must be 0..255";
-  if (c.tos > 0 && c.backend == "dpdk")
-    out.warnings.push_back("--tos=" + std::to_string(c.tos) +
-                           ": not applied by the DPDK backend yet: it keeps the DSCP each packet "
-                           "arrived with");
   c.dpdk_args = split_words(raw.dpdk_args);
   return parse_dpdk_ports(raw.dpdk_ports, raw.dpdk_gateways, &c);
 }

@@ -103,6 +103,7 @@ std::string make_dpdk_engine(const vox::control::Config& config, Engines& e) {
   for (const auto& itf : config.interfaces) dc.host.addresses.push_back(itf.local);
   dc.host.prefix_len = uint8_t(config.dpdk_prefix_len);
   dc.host.prefix_len6 = uint8_t(config.dpdk_prefix_len6);
+  dc.host.tos = uint8_t(config.tos);
   dc.idle_sleep_us = uint32_t(config.dpdk_idle_sleep_us);
   auto created = vox::dataplane::dpdk::DpdkEngine::create(dc);
   if (!created.ok()) return created.error();

@@ -44,6 +44,9 @@ struct HostConfig {
   int64_t arp_ttl_ns = 300'000'000'000;      // like a NIC's neighbour table: 5 min
   int64_t arp_retry_ns = 1'000'000'000;      // one request per second per next hop
   int64_t arp_hold_ns = 1'000'000'000;       // packets wait this long for a reply
+  // --tos: the TOS / traffic class octet of every packet sent; 0: relayed
+  // packets keep the one they arrived with, built ones leave unmarked.
+  uint8_t tos = 0;
 };
 
 // One of the worker's ports: the queues it owns there and the port's next

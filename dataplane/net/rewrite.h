@@ -47,6 +47,22 @@ struct UdpRewrite {
 // A zero IPv4 UDP checksum stays zero in kSoftware mode.
 bool rewrite_udp_frame(uint8_t* frame, const FrameView& v, const UdpRewrite& rw);
 
+// Marks a rewritten frame's IP header with the operator's TOS (IPv4 TOS
+// octet, or IPv6 traffic class across the version and flow label nibbles),
+// patching the IPv4 header checksum (RFC 1624) unless the NIC computes it.
+// UDP's checksum covers neither.
+inline void set_traffic_class(uint8_t* ip, bool v4, uint8_t tc, bool offload_ip_checksum) {
+  if (!v4) {
+    ip[0] = uint8_t((ip[0] & 0xf0) | (tc >> 4));
+    ip[1] = uint8_t((tc << 4) | (ip[1] & 0x0f));
+    return;
+  }
+  const uint16_t old_word = load_be16(ip);
+  ip[1] = tc;
+  if (offload_ip_checksum) return;
+  store_be16(ip + 10, checksum_adjust(load_be16(ip + 10), checksum_delta16(old_word, load_be16(ip))));
+}
+
 // New destination and source MACs at the start of a frame.
 inline void write_ethernet(uint8_t* frame, const MacAddr& dst, const MacAddr& src) {
   std::memcpy(frame, dst.bytes, 6);

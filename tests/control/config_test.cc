@@ -411,10 +411,6 @@ TEST(Config, EveryRtpengineOptionIsKnown) {
   EXPECT_EQ(s.config.interfaces.at(0).local.to_string(), "192.168.1.5");
   EXPECT_EQ(s.config.tos, 184);
   EXPECT_TRUE(s.warnings.empty());
-  auto dpdk = parse({"--backend=dpdk", "--dpdk-args=-l 0", "--tos=184"});
-  if (dpdk.exit_code == -1) {
-    EXPECT_TRUE(has_warning(dpdk, "--tos=184: not applied by the DPDK"));
-  }
   EXPECT_EQ(parse({"--tos=256"}).exit_code, 2);
 }
 

@@ -63,6 +63,36 @@ TEST(NetRewrite, BuilderIpv6ParsesAndChecks) {
   EXPECT_EQ(v.payload_length, 3u);
 }
 
+// --tos on a rewritten frame: the octet set, the IPv4 header checksum still
+// right (patched, or zeroed for the NIC), IPv6's version and flow label kept.
+TEST(NetRewrite, SetTrafficClass) {
+  UdpFrameSpec s;
+  s.src = ep("10.1.2.3", 5060);
+  s.dst = ep("10.4.5.6", 5062);
+  s.traffic_class = 0x2e;
+  auto f = build(s, "voice");
+  uint8_t* ip = f.data() + 14;
+  set_traffic_class(ip, true, 0xb8, false);
+  EXPECT_EQ(ip[1], 0xb8);
+  EXPECT_EQ(internet_checksum(ip, 20), 0);  // the header sums to all ones
+  store_be16(ip + 10, 0);  // offloaded: the rewrite zeroed it for the NIC
+  set_traffic_class(ip, true, 0x00, true);
+  EXPECT_EQ(ip[1], 0x00);
+  EXPECT_EQ(load_be16(ip + 10), 0);  // not patched: the NIC fills it in
+
+  s.src = ep("2001:db8::10", 40000);
+  s.dst = ep("2001:db8:1::20", 30000);
+  s.traffic_class = 0;
+  auto g = build(s, "voice");
+  uint8_t* ip6 = g.data() + 14;
+  ip6[1] |= 0x0a;  // a flow label in the low nibble
+  set_traffic_class(ip6, false, 0xb8, false);
+  EXPECT_EQ(ip6[0], 0x6b);
+  EXPECT_EQ(ip6[1], 0x8a);
+  FrameView v;
+  EXPECT_EQ(parse_frame(g.data(), g.size(), &v), FrameStatus::kOk);
+}
+
 TEST(NetRewrite, BuilderRejectsMixedFamiliesAndOversize) {
   UdpFrameSpec s;
   s.src = ep("10.0.0.1", 1);

@@ -463,14 +463,20 @@ def run_voxload(topo: Topology, relay: NsRelay, ng: vox.NgClient, build_dir: Pat
               f"of CPU", flush=True)
 
 
+# The relay marks what it sends (--tos, DSCP EF); the frames P gets show it,
+# with an IP header checksum still valid (patched after the rewrite).
+RELAY_TOS = 184
+
+
 def examine_frames(cap: netns.FrameCapture, what: str, src_mac: str, dst_mac: str, hint: str,
-                   problems: list) -> None:
+                   problems: list, tos: Optional[int] = None) -> None:
     """Every captured frame: src_mac -> dst_mac, IPv4 and UDP checksums valid
-    (UDP's present). Prints the tally; appends what is wrong to problems."""
+    (UDP's present), and the IPv4 TOS octet `tos` when given. Prints the
+    tally; appends what is wrong to problems."""
     if not cap.frames:
         problems.append(f"{what}: no frames captured ({cap.seen} frames seen in total)")
         return
-    bad_udp = bad_ip = partial = valid_flag = bad_mac = zero = 0
+    bad_udp = bad_ip = partial = valid_flag = bad_mac = zero = bad_tos = 0
     example = ""
     for f in cap.frames:
         u = netns.parse_udp4(f.data)
@@ -488,6 +494,8 @@ def examine_frames(cap: netns.FrameCapture, what: str, src_mac: str, dst_mac: st
                                  f"0x{u.udp_csum:04x}"
         if netns.mac_str(f.data[6:12]) != src_mac or netns.mac_str(f.data[0:6]) != dst_mac:
             bad_mac += 1
+        if tos is not None and f.data[15] != tos:  # IPv4, no VLAN: the TOS octet
+            bad_tos += 1
     n = len(cap.frames)
     print(f"      {what}: {n} frames, UDP checksum invalid {bad_udp}, zero {zero}, IP header "
           f"checksum invalid {bad_ip}; af_packet status CSUMNOTREADY {partial}, CSUM_VALID "
@@ -500,6 +508,8 @@ def examine_frames(cap: netns.FrameCapture, what: str, src_mac: str, dst_mac: st
         problems.append(f"{what}: {zero} of {n} frames without a UDP checksum (0)")
     if bad_mac:
         problems.append(f"{what}: {bad_mac} of {n} frames not {src_mac} -> {dst_mac}")
+    if bad_tos:
+        problems.append(f"{what}: {bad_tos} of {n} frames without TOS {tos} (--tos={tos})")
 
 
 def check_frames(topo: Topology, res: LoadResult) -> None:
@@ -510,7 +520,7 @@ def check_frames(topo: Topology, res: LoadResult) -> None:
     examine_frames(res.cap_in, f"P->relay on {MEDIA_R} (what the relay reads)", topo.mac_p,
                    topo.mac_r, PARTIAL_HINT, problems)
     examine_frames(res.cap_out, f"relay->P on {MEDIA_P} (what P's kernel gets)", topo.mac_r,
-                   topo.mac_p, PARTIAL_HINT, problems)
+                   topo.mac_p, PARTIAL_HINT, problems, tos=RELAY_TOS)
     check_udp_snmp(res, problems)
     assert not problems, "\n        ".join(problems)
 
@@ -668,7 +678,8 @@ def main() -> int:
                    check_frames, topo, res)
 
     topo = Topology(args.backend, args.keep_offloads)
-    return run_cases(runner, topo, args, build_dir, cases, "media + management veths, addresses")
+    return run_cases(runner, topo, args, build_dir, cases, "media + management veths, addresses",
+                     relay_kwargs={"extra_args": [f"--tos={RELAY_TOS}"]})
 
 if __name__ == "__main__":
     sys.exit(main())
