@@ -151,7 +151,7 @@ void EgressPath::forward(FrameBurst& fb, const TxPacket* tx, uint32_t n, int64_t
       m->data_len = m->pkt_len = uint16_t(v.payload_offset + t.len);
       net::rewrite_udp_frame(d, v, net::as_rewrite(frame_spec(out, t, *dst_mac), t.len));
     }
-    if (ifs_.config.tos) [[unlikely]]
+    if (ifs_.config.tos)  // the operator's --tos, the same for every packet
       net::set_traffic_class(d + v.l3_offset, true, ifs_.config.tos, out.tx_ip_offload);
     request_offloads(m, v.l3_offset, uint16_t(v.l4_offset - v.l3_offset), out.tx_ip_offload, out.tx_udp_offload);
     if (res == net::NeighborResolve::kResolved) [[likely]] {
