@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "control/ng_reply_fit.h"
+
 namespace vox::control {
 
 const std::string* ReplyCache::find(const std::string& key, int64_t now_ns) {
@@ -126,9 +128,13 @@ std::string NgServer::handle_datagram(std::string_view datagram, const Endpoint&
   }
   NgContext ctx{calls_, now, peer, &stats()};
   NgValue reply = handle_ng_request(*body, ctx);
-  std::string framed = frame_ng_reply(req->cookie, reply, req->encoding);
-  cache_.insert(key_, framed, now.mono_ns);
-  return framed;
+  const auto command = body->find_string("command");
+  FittedReply fitted = frame_fitting_reply(req->cookie, std::move(reply), req->encoding,
+                                           command && ng_name_equal(*command, "list"));
+  if (fitted.fit == ReplyFit::kTruncatedList) ++stats_.truncated_lists;
+  if (fitted.fit == ReplyFit::kTooLarge) ++stats_.oversized_replies;
+  cache_.insert(key_, fitted.framed, now.mono_ns);
+  return std::move(fitted.framed);
 }
 
 bool NgServer::admit(const IpAddr& peer, int64_t now_ns) {

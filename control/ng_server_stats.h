@@ -16,6 +16,8 @@ struct NgServerStats {
   uint64_t rate_limited = 0;      // over --ng-rate-limit for its source: dropped without reply
   uint64_t cache_evictions = 0;   // replies dropped early to keep the cache under its byte bound
   uint64_t cache_bytes = 0;       // the cache's size now (keys + replies + per-entry overhead)
+  uint64_t truncated_lists = 0;   // `list` replies cut to fit one datagram
+  uint64_t oversized_replies = 0; // other replies over a datagram: answered with an error
 
   // Calls f(name, value) for each counter, in the order above.
   template <class F>
@@ -28,6 +30,8 @@ struct NgServerStats {
     f("rate limited", rate_limited);
     f("cache evictions", cache_evictions);
     f("cache bytes", cache_bytes);
+    f("truncated lists", truncated_lists);
+    f("oversized replies", oversized_replies);
   }
 };
 

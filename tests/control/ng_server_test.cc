@@ -1,6 +1,6 @@
 // NgServer without sockets: framing, retransmission cache, error replies,
 // JSON requests, the reply cache's two generations and its byte bound,
-// the counters in `statistics`; and
+// `list` replies cut to one datagram, the counters in `statistics`; and
 // over real loopback sockets: the work per poll bounded and shared between
 // sockets, and the per-source rate limit (issue 16).
 #include "control/ng_server.h"
@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include "control/ng_json.h"
+#include "control/ng_reply_fit.h"
 
 #include "control/bencode.h"
 #include "fake_dataplane.h"
@@ -104,6 +106,32 @@ TEST_F(NgServerTest, UndecodableRequestsAreAnsweredButNotCached) {
   EXPECT_EQ(server->stats().cache_bytes, 0u);
 }
 
+TEST_F(NgServerTest, ListLargerThanADatagramIsTruncatedWithAWarning) {
+  constexpr int kCalls = 200;  // 200 call-ids of 400 octets: 81 KB of list
+  std::vector<std::string> ids;
+  for (int i = 0; i < kCalls; ++i) {
+    ids.push_back(std::string(396, 'c') + std::to_string(1000 + i));
+    const NgValue r = reply("o" + std::to_string(i) + " " + offer_body(ids.back().c_str()), "o" + std::to_string(i));
+    ASSERT_EQ(r.find_string("result"), "ok") << r.find_string("error-reason").value_or("") << " " << i;
+  }
+  for (bool json : {false, true}) {
+    SCOPED_TRACE(json ? "JSON" : "bencode");
+    std::string framed = server->handle_datagram(
+        json ? "l1 {\"command\":\"list\",\"limit\":1000}" : "l2 d7:command4:list5:limiti1000ee", peer, now);
+    ASSERT_LE(framed.size(), kMaxNgDatagram);
+    ASSERT_GT(framed.size(), kMaxNgDatagram - 1000);  // cut no more than needed
+    auto v = json ? decode_json(framed.substr(3)) : decode_bencode(framed.substr(3));
+    ASSERT_TRUE(v.ok());
+    EXPECT_EQ(v->find_string("result"), "ok");
+    const auto listed = v->find("calls")->as_list();
+    ASSERT_GT(listed.size(), 150u);
+    ASSERT_LT(listed.size(), size_t(kCalls));
+    EXPECT_EQ(v->find_string("warning"),
+              "list truncated: " + std::to_string(listed.size()) + " of 200 calls (one UDP datagram)");
+  }
+  EXPECT_EQ(server->stats().truncated_lists, 2u);
+}
+
 TEST_F(NgServerTest, StatisticsShowTheEndpointCounters) {
   server->handle_datagram("no-cookie", peer, now);
   auto v = reply("s1 d7:command10:statisticse", "s1");
@@ -111,8 +139,23 @@ TEST_F(NgServerTest, StatisticsShowTheEndpointCounters) {
   ASSERT_NE(ng, nullptr);
   EXPECT_EQ(ng->find_scalar("no cookie"), "1");
   EXPECT_EQ(ng->find_scalar("requests"), "2");
-  for (const char* name : {"rate limited", "cache evictions", "cache bytes", "retransmissions", "refused peer"})
+  for (const char* name : {"rate limited", "cache evictions", "cache bytes", "truncated lists",
+                           "oversized replies", "retransmissions", "refused peer"})
     EXPECT_TRUE(ng->find_scalar(name)) << name;
+}
+
+TEST(ReplyFit, AnyOtherReplyOverADatagramBecomesAnError) {
+  NgValue big = NgValue::dict();
+  big.set("result", "ok");
+  big.set("tags", std::string(70000, 't'));
+  FittedReply f = frame_fitting_reply("q1", big, NgEncoding::kBencode, false);
+  EXPECT_EQ(f.fit, ReplyFit::kTooLarge);
+  auto v = decode_bencode(std::string_view(f.framed).substr(3));
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->find_string("result"), "error");
+  EXPECT_EQ(v->find_string("error-reason"), "Reply too large for one UDP datagram: 70029 bytes");
+  // The same reply under the bound goes out as it is.
+  EXPECT_EQ(frame_fitting_reply("q1", big, NgEncoding::kBencode, false, 80000).fit, ReplyFit::kFits);
 }
 
 TEST(ReplyCache, KeepsRepliesForOneToTwoGenerations) {
