@@ -25,6 +25,7 @@ constexpr int64_t kTickNs = 500'000;      // pacing: what is due goes out every 
 constexpr size_t kCookieDigits = 12;      // the unique part of a cookie
 constexpr char kNoCookie[] = "\x01\x02garbage-without-a-cookie-or-space\x7f";
 constexpr char kBadBody[] = " \x01garbage-after-a-cookie\x80";
+constexpr char kPingBody[] = " d7:command4:pinge";
 
 struct FloodCounts {
   uint64_t attempted = 0;  // the pace: what was due, sent or not
@@ -32,15 +33,19 @@ struct FloodCounts {
   int first_errno = 0;
 };
 
-// One batch of datagrams: even ones without cookie, odd ones "fXXXXXXXXXXXX <junk>".
+// One batch of datagrams: garbage: even ones without cookie, odd ones
+// "fXXXXXXXXXXXX <junk>"; ping: every one "fXXXXXXXXXXXX <ping>".
 struct FloodBatch {
   std::string datagrams[kBatch];
   iovec iov[kBatch];
   mmsghdr msgs[kBatch];
+  unsigned first_numbered = 1, step = 2;
 
-  FloodBatch(sockaddr_storage* to, socklen_t to_len) {
+  FloodBatch(sockaddr_storage* to, socklen_t to_len, bool pings) {
+    if (pings) first_numbered = 0, step = 1;
     for (unsigned i = 0; i < kBatch; ++i) {
-      datagrams[i] = i % 2 ? "f" + std::string(kCookieDigits, '0') + kBadBody : std::string(kNoCookie);
+      const std::string cookie = "f" + std::string(kCookieDigits, '0');
+      datagrams[i] = pings ? cookie + kPingBody : i % 2 ? cookie + kBadBody : std::string(kNoCookie);
       iov[i] = {datagrams[i].data(), datagrams[i].size()};
       msgs[i] = {};
       msgs[i].msg_hdr.msg_name = to;
@@ -52,7 +57,7 @@ struct FloodBatch {
   // Fresh cookies, so no datagram is a retransmission of another.
   void number(uint64_t first) {
     static constexpr char kHex[] = "0123456789abcdef";
-    for (unsigned i = 1; i < kBatch; i += 2) {
+    for (unsigned i = first_numbered; i < kBatch; i += step) {
       uint64_t n = first + i;
       for (size_t d = kCookieDigits; d > 0; --d, n >>= 4) datagrams[i][d] = kHex[n & 15];
     }
@@ -105,10 +110,10 @@ int run_ng_flood(const Options& opt, const vox::Endpoint& ng, const vox::IpAddr&
   }
   sockaddr_storage to{};
   const socklen_t to_len = ng.to_sockaddr(&to);
-  FloodBatch batch(&to, to_len);
+  FloodBatch batch(&to, to_len, f.kind == "ping");
   FloodCounts c;
-  std::fprintf(stderr, "voxload: flooding %s with %.0f garbage datagrams/s for %.1f s from %d socket(s) on %s\n",
-               ng.to_string().c_str(), f.rate, f.seconds, f.sockets, local.to_string().c_str());
+  std::fprintf(stderr, "voxload: flooding %s with %.0f %s datagrams/s for %.1f s from %d socket(s) on %s\n",
+               ng.to_string().c_str(), f.rate, f.kind.c_str(), f.seconds, f.sockets, local.to_string().c_str());
   const int64_t start = mono_ns(), end = start + int64_t(f.seconds * 1e9);
   size_t turn = 0;
   for (int64_t now = start; now < end && !g_stop; now = mono_ns()) {

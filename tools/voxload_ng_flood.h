@@ -3,8 +3,12 @@
 // sockets in sendmmsg batches, so a test can check that NG keeps answering
 // (issue 16). Half the datagrams have no cookie (dropped unanswered), half a
 // unique cookie and an undecodable body (an error reply, unless the relay's
-// rate limit refuses them first). Reports what it sent and the replies.
+// rate limit refuses them first). --ng-flood-kind=ping: valid pings with
+// unique cookies instead, each a reply the relay caches (its reply cache's
+// bound). Reports what it sent and the replies.
 #pragma once
+
+#include <string>
 
 #include "base/endpoint.h"
 
@@ -14,6 +18,7 @@ struct NgFloodOptions {
   double rate = 0;      // --ng-flood: datagrams/s; 0 = not this mode
   double seconds = 5;   // --ng-flood-seconds: the flood stops by itself after this
   int sockets = 2;      // --ng-flood-sockets: 1 or 2 source sockets (on --local)
+  std::string kind = "garbage";  // --ng-flood-kind: garbage or ping
 };
 
 struct Options;

@@ -126,6 +126,11 @@ std::optional<int> parse_options(int argc, char** argv, Options* out) {
       ->capture_default_str()
       ->check(CLI::Range(1, 2))
       ->needs(flood_flag);
+  app.add_option("--ng-flood-kind", opt.flood.kind,
+                 "--ng-flood: garbage, or ping (valid pings with fresh cookies: replies the relay caches)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"garbage", "ping"}))
+      ->needs(flood_flag);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
