@@ -225,6 +225,7 @@ std::string validate_config(const Config& c) {
   if (c.delete_delay_s < 0) return "--delete-delay: must be >= 0";
   if (c.latch_window_ms < 0) return "--latch-window-ms: must be >= 0";
   if (c.max_sessions < 0) return "--max-sessions: must be >= 0";
+  if (c.ng_rate_limit < 0 || c.ng_rate_limit > 10000000) return "--ng-rate-limit: must be 0..10000000";
   if (c.log_level < 0 || c.log_level > 7) return "--log-level: must be 0..7";
   if (c.opus_complexity < 0 || c.opus_complexity > 10) return "--opus-complexity: must be 0..10";
   if (c.opus_bitrate < 6000 || c.opus_bitrate > 510000) return "--opus-bitrate: must be 6000..510000";
@@ -262,6 +263,8 @@ void add_general_flags(CLI::App& app, Config& c, RawFlags& raw) {
   app.add_option("-n,--listen-ng", raw.listen_ng,
                  "NG control socket [IP|HOST:]PORT (repeatable; default 127.0.0.1:22222)");
   app.add_option("--ng-allow", raw.ng_allow, "Only accept NG commands from these addresses");
+  app.add_option("--ng-rate-limit", c.ng_rate_limit, "NG requests/s per source address, burst twice that (0: no limit)")
+      ->capture_default_str();
   app.add_option("-m,--port-min", c.port_min, "Lowest local media port")->capture_default_str();
   app.add_option("-M,--port-max", c.port_max, "Highest local media port")->capture_default_str();
   app.add_option("-o,--timeout", c.timeout_s, "Seconds without media before a call is deleted")

@@ -339,7 +339,7 @@ NgValue call_value(CallManager& cm, const Call& c, CallManager::Clock now) {
   return v;
 }
 
-NgValue statistics_value(CallManager& cm) {
+NgValue statistics_value(CallManager& cm, const NgServerStats* server) {
   auto& plane = cm.plane();
   NgValue st = NgValue::dict();
   NgValue cur = NgValue::dict();
@@ -390,6 +390,11 @@ NgValue statistics_value(CallManager& cm) {
   tot.set("packets received", int64_t(rx));
   tot.set("drops", drops_value(drops_total));
   if (cm.legs()) tot.set("webrtc", webrtc_statistics(cm.legs()->counters()));
+  if (server) {
+    NgValue ng = NgValue::dict();
+    server->for_each([&](const char* name, uint64_t value) { ng.set(name, int64_t(value)); });
+    tot.set("ng", std::move(ng));
+  }
   st.set("totalstatistics", std::move(tot));
   st.set("workers", std::move(workers));
   if (auto extra = plane.backend_counters(); !extra.empty()) {
@@ -540,7 +545,7 @@ NgValue handle_list(const NgValue& req, NgContext& ctx) {
   return v;
 }
 
-NgValue handle_statistics(const NgValue&, NgContext& ctx) { return statistics_value(ctx.calls); }
+NgValue handle_statistics(const NgValue&, NgContext& ctx) { return statistics_value(ctx.calls, ctx.server); }
 
 constexpr NgCommand kNgCommands[] = {
     {"ping", handle_ping},

@@ -8,6 +8,7 @@
 
 #include "control/call_manager.h"
 #include "control/ng_error.h"
+#include "control/ng_server_stats.h"
 #include "control/ng_value.h"
 
 namespace vox::control {
@@ -16,6 +17,7 @@ struct NgContext {
   CallManager& calls;
   CallManager::Clock now;
   Endpoint peer;  // who sent the request (for logs)
+  const NgServerStats* server = nullptr;  // the NG endpoint's counters (statistics); null in tests
 };
 
 // One NG command: its name and what answers it.

@@ -41,6 +41,8 @@ enum class NgErrc : uint8_t {
   kSdp,    // control/sdp.h: SdpError's name
   kCodec,  // control/codec_negotiation.h: codec options, offer and answer plans
   kSrtp,   // control/srtp_negotiation.h, control/sdes.h: transport protocol, SDES
+  // The reply: over one UDP datagram (control/ng_reply_fit.h); detail: its size.
+  kReplyTooLarge,
   kCount
 };
 
@@ -69,6 +71,7 @@ inline constexpr EnumNames<NgErrc> kNgErrcNames = {{
     {NgErrc::kSdp, "Failed to parse SDP"},
     {NgErrc::kCodec, "Invalid codec request"},
     {NgErrc::kSrtp, "SRTP negotiation failed"},
+    {NgErrc::kReplyTooLarge, "Reply too large for one UDP datagram"},
 }};
 static_assert(kNgErrcNames.complete());
 inline const char* to_string(NgErrc e) { return kNgErrcNames[e]; }

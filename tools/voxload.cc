@@ -4,12 +4,14 @@
 // One thread; io_uring (epoll as a fallback) so the generator's cost is the
 // kernel's UDP path, not syscalls. --transcode: PCMU from A, Opus from B, the
 // relay asked to transcode (voxload_transcode.h explains what is measured).
+// --ng-flood: garbage at the NG socket instead (voxload_ng_flood.h).
 // Output: text, or with --json exactly one JSON line on stdout; progress and
 // "voxload: window start|end" on stderr.
 //
 // This file wires the pieces together: voxload_options (flags), voxload_calls
 // (NG setup and teardown), voxload_run (pacing and accounting), voxload_io
-// (the io_uring and epoll drivers) and voxload_report (the output).
+// (the io_uring and epoll drivers), voxload_report (the output) and the
+// other modes: voxload_webrtc, voxload_ng_flood.
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -27,6 +29,7 @@
 #include "base/endpoint.h"
 #include "voxload_calls.h"
 #include "voxload_io.h"
+#include "voxload_ng_flood.h"
 #include "voxload_options.h"
 #include "voxload_report.h"
 #include "voxload_run.h"
@@ -202,6 +205,7 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
   prctl(PR_SET_TIMERSLACK, 1000UL);  // ticks are a few hundred µs: default 50 µs slack is too coarse
   if (opt.wr.calls > 0) return run_webrtc(opt, *ng_addr, sides->local_a);
+  if (opt.flood.rate > 0) return run_ng_flood(opt, *ng_addr, sides->local_a);
 
   const size_t nsock = size_t(opt.calls) * 2;
   if (!raise_fd_limit(rlim_t(nsock + 64))) {

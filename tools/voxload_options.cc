@@ -111,6 +111,26 @@ std::optional<int> parse_options(int argc, char** argv, Options* out) {
       ->capture_default_str()
       ->check(CLI::Range(10, 600000))
       ->needs(wr_flag);
+  // NG flood mode (voxload_ng_flood.h): garbage at --ng, nothing else.
+  auto* flood_flag = app.add_option("--ng-flood", opt.flood.rate,
+                                    "NG flood mode: this many garbage datagrams/s at --ng (half without cookie, "
+                                    "half with an undecodable body), from --local")
+                         ->check(CLI::Range(1.0, 10000000.0))
+                         ->excludes(calls_opt)
+                         ->excludes(wr_flag);
+  app.add_option("--ng-flood-seconds", opt.flood.seconds, "--ng-flood: seconds, then it stops")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 3600.0))
+      ->needs(flood_flag);
+  app.add_option("--ng-flood-sockets", opt.flood.sockets, "--ng-flood: source sockets (sendmmsg batches alternate)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 2))
+      ->needs(flood_flag);
+  app.add_option("--ng-flood-kind", opt.flood.kind,
+                 "--ng-flood: garbage, or ping (valid pings with fresh cookies: replies the relay caches)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"garbage", "ping"}))
+      ->needs(flood_flag);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -119,8 +139,8 @@ std::optional<int> parse_options(int argc, char** argv, Options* out) {
     app.exit(e);
     return 2;
   }
-  if (opt.calls == 0 && opt.wr.calls == 0) {
-    std::fprintf(stderr, "voxload: --calls (or --webrtc-calls) is required\n");
+  if (opt.calls == 0 && opt.wr.calls == 0 && opt.flood.rate == 0) {
+    std::fprintf(stderr, "voxload: --calls (or --webrtc-calls, --ng-flood) is required\n");
     return 2;
   }
   return std::nullopt;

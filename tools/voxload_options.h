@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "voxload_ng_flood.h"
 #include "voxload_transcode.h"
 #include "voxload_webrtc.h"
 
@@ -34,6 +35,7 @@ struct Options {
   bool socket_drops = false;  // read /proc/net/udp drops at the window's edges (always with --transcode)
   TranscodeOptions tc;
   WebrtcOptions wr;  // --webrtc-calls and its companions
+  NgFloodOptions flood;  // --ng-flood and its companions
 };
 
 // Fills opt from the command line. nullopt to go on; otherwise the exit

@@ -459,6 +459,18 @@ class Relay:
             self._log.close()
         return self.returncode
 
+    def sigterm_within(self, limit: float, what: str = "SIGTERM") -> float:
+        """Sends SIGTERM; AssertionError unless the relay exits 0 within
+        ``limit`` s. Returns the seconds it took."""
+        t0 = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{what}: still running after {limit:g} s")
+        assert rc == 0, f"{what}: exit code {rc}, expected 0\n{self.stderr_tail()}"
+        return time.monotonic() - t0
+
     @property
     def clean_exit(self) -> bool:
         return self.returncode == 0 and not self.killed

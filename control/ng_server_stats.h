@@ -1,0 +1,38 @@
+// The NG endpoint's own counters (datagrams, not calls): what it answered,
+// refused, dropped and evicted. One table of names, read by `statistics`
+// (its "ng" dictionary) and the tests.
+#pragma once
+
+#include <cstdint>
+
+namespace vox::control {
+
+struct NgServerStats {
+  uint64_t requests = 0;          // datagrams taken (after --ng-allow and the rate limit)
+  uint64_t retransmissions = 0;   // answered from the reply cache
+  uint64_t undecodable = 0;       // a cookie, but no dictionary: an error reply, not cached
+  uint64_t no_cookie = 0;         // dropped without reply
+  uint64_t refused_peer = 0;      // a source --ng-allow does not list
+  uint64_t rate_limited = 0;      // over --ng-rate-limit for its source: dropped without reply
+  uint64_t cache_evictions = 0;   // replies dropped early to keep the cache under its byte bound
+  uint64_t cache_bytes = 0;       // the cache's size now (keys + replies + per-entry overhead)
+  uint64_t truncated_lists = 0;   // `list` replies cut to fit one datagram
+  uint64_t oversized_replies = 0; // other replies over a datagram: answered with an error
+
+  // Calls f(name, value) for each counter, in the order above.
+  template <class F>
+  void for_each(F&& f) const {
+    f("requests", requests);
+    f("retransmissions", retransmissions);
+    f("undecodable", undecodable);
+    f("no cookie", no_cookie);
+    f("refused peer", refused_peer);
+    f("rate limited", rate_limited);
+    f("cache evictions", cache_evictions);
+    f("cache bytes", cache_bytes);
+    f("truncated lists", truncated_lists);
+    f("oversized replies", oversized_replies);
+  }
+};
+
+}  // namespace vox::control
