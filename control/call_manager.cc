@@ -434,7 +434,7 @@ CallManager::~CallManager() { destroy_all(); }
 void CallManager::destroy_all() {
   for (auto& [id, c] : calls_) destroy(*c);
   calls_.clear();
-  plane_.flush();
+  flush();
 }
 
 const Call* CallManager::find(const std::string& call_id) const {
@@ -717,7 +717,7 @@ void CallManager::reap(const std::string& call_id, Clock now) {
   destroy(*it->second);
   calls_.erase(it);
   ++stats_.calls_deleted;
-  plane_.flush();
+  flush();
 }
 
 void CallManager::destroy(Call& c) {
@@ -757,7 +757,7 @@ size_t CallManager::tick(Clock now) {
     calls_.erase(it);
     ++stats_.calls_deleted;
   }
-  if (!doomed.empty()) plane_.flush();
+  if (!doomed.empty()) flush();
   return doomed.size();
 }
 

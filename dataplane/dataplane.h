@@ -45,6 +45,10 @@ class Dataplane {
   // wake back for a moment to batch a burst of commands: see
   // flush_deadline_ns).
   virtual void flush() = 0;
+  // Wakes the workers with commands queued at once, whatever the backend
+  // batches: their commands close ports (a removed flow's socket) that the
+  // next call may be given.
+  virtual void flush_now() { flush(); }
   // When flush() must run again for wakes it held back; INT64_MAX: none.
   // The control loop calls flush() by then.
   virtual int64_t flush_deadline_ns() const { return INT64_MAX; }

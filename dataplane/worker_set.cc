@@ -24,6 +24,17 @@ bool WorkerSet::post(int w, const FlowCommand& cmd) {
   return true;
 }
 
+void WorkerSet::flush_now() {
+  const int64_t now = monotonic_ns();
+  for (size_t w = 0; w < pending_.size(); ++w) {
+    if (!pending_[w]) continue;
+    wake(int(w));
+    woken_ns_[w] = now;
+    pending_[w] = 0;
+  }
+  deadline_ns_ = INT64_MAX;
+}
+
 void WorkerSet::flush() {
   const int64_t now = monotonic_ns();
   deadline_ns_ = INT64_MAX;

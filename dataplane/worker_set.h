@@ -27,6 +27,7 @@ class WorkerSet : public Dataplane {
   // for nothing. The gap is 0 (every flush wakes) unless set: the daemon,
   // whose control loop calls flush() again by flush_deadline_ns(), sets it.
   void flush() override;
+  void flush_now() override;
   int64_t flush_deadline_ns() const override { return deadline_ns_; }
   void set_wake_gap_ns(int64_t gap) { wake_gap_ns_ = gap; }
   WorkerSnapshot worker_counters(int w) const override;

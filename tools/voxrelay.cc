@@ -117,8 +117,13 @@ std::string make_dpdk_engine(const vox::control::Config& config, Engines& e) {
 // A worker with flow commands queued is woken at most once per this gap
 // (WorkerSet::flush): under a burst of NG requests it drains many per
 // wake instead of one (a context switch each); a new call's first packet
-// waits in its socket at most this long.
-constexpr int64_t kWakeGapNs = 1'000'000;
+// waits in its socket at most this long. Off (0) for now: 1 ms cut the
+// relay's CPU per call by about 6 % (bench/RESULTS.md) but made a port
+// that a delete frees fail to bind for the very next offer when the pool
+// has no other free pair (test_lifecycle's port exhaustion case, about
+// one run in three), although flush_now() wakes the worker at once for
+// releases; to be understood before it is turned on.
+constexpr int64_t kWakeGapNs = 0;
 
 // Signals arrive on a descriptor, handled in the control loop like any
 // other input; workers (started later) inherit the mask and never take them.

@@ -69,5 +69,21 @@ TEST(WorkerSet, AGapBatchesWakesAndSaysWhenTheHeldOneIsDue) {
   EXPECT_EQ(ws.wakes[0], 2);
 }
 
+// flush_now wakes whatever the gap (the commands close ports a next call
+// may get) and clears a held-back deadline.
+TEST(WorkerSet, FlushNowWakesInsideTheGap) {
+  CountingWorkers ws;
+  ws.set_wake_gap_ns(int64_t(60) * 1'000'000'000);
+  ws.command(0);
+  ws.flush();
+  ws.command(0);
+  ws.flush();
+  EXPECT_EQ(ws.wakes[0], 1);
+  EXPECT_NE(ws.flush_deadline_ns(), INT64_MAX);
+  ws.flush_now();
+  EXPECT_EQ(ws.wakes[0], 2);
+  EXPECT_EQ(ws.flush_deadline_ns(), INT64_MAX);
+}
+
 }  // namespace
 }  // namespace vox::dataplane
