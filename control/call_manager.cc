@@ -18,15 +18,22 @@ namespace {
 
 constexpr int64_t kNsPerSec = 1000000000;
 
-// Where a party wants to receive, from its SDP and the NG overrides:
-// "media address" wins, then SIP-source-address (the IP the SIP message
-// came from, for endpoints behind NAT that write private addresses).
+// Where a party wants to receive, from its SDP and SIP-source-address (the
+// IP the SIP message came from, for endpoints behind NAT that write
+// private addresses). "media address" is not about the party: rtpengine
+// writes it into the SDP it sends on (sdp_address below).
 IpAddr endpoint_address(const SignalRequest& r, const Sdp& sdp, const SdpMedia& m) {
-  if (r.media_address) return *r.media_address;
   auto sdp_addr = m.effective_address(sdp);
   if (r.sip_source && r.received_from && !(sdp_addr && sdp_addr->is_unspecified()))
     return *r.received_from;
   return sdp_addr.value_or(IpAddr{});
+}
+
+// The relay's address in the SDP it sends: "media address" when given (an
+// operator's NAT or load-balancer address, rtpengine 10.5's meaning), else
+// the interface's advertised one.
+IpAddr sdp_address(const SignalRequest& r, const InterfaceConfig& itf) {
+  return r.media_address.value_or(itf.advertised);
 }
 
 // Reads one party's media description into its MediaSide.
@@ -69,6 +76,7 @@ SdpRewrite make_rewrite(const SignalRequest& r, const Sdp& sdp, const IpAddr& ad
   rw.strip_ice = true;
   rw.strip_dtls = true;
   rw.strip_extmap = r.strip_extmap;
+  rw.replace_zero_address = r.replace_zero_address;
   bool ice = false, webrtc = false;
   std::vector<bool> accepted(sdp.media.size());
   for (size_t i = 0; i < sdp.media.size(); ++i) {
@@ -76,7 +84,8 @@ SdpRewrite make_rewrite(const SignalRequest& r, const Sdp& sdp, const IpAddr& ad
     rw.replace_zero_address |= read_peer_transport(sdp, sdp.media[i]).ice;
     SdpMediaRewrite mr;
     mr.address = address;
-    mr.rtcp_attribute = !r.no_rtcp_attribute;
+    // a=rtcp (RFC 3605) is about RTP: none for udptl, BFCP and the like.
+    mr.rtcp_attribute = !r.no_rtcp_attribute && is_media_proto(sdp.media[i].proto);
     mr.full_rtcp_attribute = r.full_rtcp_attribute;
     if (r.generate_mid) mr.mid = std::to_string(i);
     if (i < sides.size()) {
@@ -161,9 +170,10 @@ Result<std::vector<WebrtcOfferPlan>, NgError> plan_offer_webrtc(const SignalRequ
     if (m.port == 0 || !is_media_proto(m.proto)) continue;
     if (is_dtls_proto(m.proto) && w.offerer.fingerprint.empty())
       return ng_fail(NgErrc::kSrtp, "No DTLS fingerprint in " + m.proto + " offer");
-    // DTLS=off: an RTP/SAVP(F) offer with both a=crypto and a=fingerprint
-    // is taken as SDES; UDP/TLS leaves no choice.
-    w.offerer_dtls = is_dtls_proto(m.proto) || (w.offerer.dtls && !r.dtls_off);
+    // DTLS=off or SDES-prefer: an RTP/SAVP(F) offer with both a=crypto and
+    // a=fingerprint is taken as SDES; UDP/TLS leaves no choice.
+    const bool sdes_preferred = r.sdes.prefer && !m.attribute_values("crypto").empty();
+    w.offerer_dtls = is_dtls_proto(m.proto) || (w.offerer.dtls && !r.dtls_off && !sdes_preferred);
     // The answerer did ICE with the relay before (a re-offer): keep it.
     const bool known = i < b.media.size() && b.media[i].ice.enabled &&
                        !b.media[i].ice.remote_ufrag.empty();
@@ -332,7 +342,8 @@ void learn_answer(const SignalRequest& r, const Sdp& sdp, const Config& cfg,
   // A different to-tag is another fork answering (183 from one branch,
   // 200 from another): the latest answer owns the callee side.
   if (!r.to_tag.empty()) b.tag = r.to_tag;
-  if (!r.to_label.empty()) b.label = r.to_label;
+  // "label" names the party that sent this SDP: in an answer, the callee.
+  if (!r.to_label.empty() || !r.label.empty()) b.label = r.to_label.empty() ? r.label : r.to_label;
   b.policy = r.policy;
   b.has_sdp = true;
   size_t n = std::min(sdp.media.size(), b.media.size());
@@ -593,7 +604,7 @@ Result<SignalReply, NgError> CallManager::offer(const SignalRequest& r, Clock no
   install_flows(*c, now.mono_ns);
   sync_legs(*c);
   ++stats_.offers;
-  return SignalReply{render_offer(r, sdp, config_.interfaces[size_t(b.iface)].advertised, b,
+  return SignalReply{render_offer(r, sdp, sdp_address(r, config_.interfaces[size_t(b.iface)]), b,
                                   config_.dtls_fingerprint),
                      r.warning};
 }
@@ -683,7 +694,7 @@ Result<SignalReply, NgError> CallManager::answer(const SignalRequest& r, Clock n
   install_answer_media(c, a, b, m);
   sync_legs(c);
   ++stats_.answers;
-  const IpAddr& address = config_.interfaces[size_t(a.iface)].advertised;
+  const IpAddr address = sdp_address(r, config_.interfaces[size_t(a.iface)]);
   std::string warning = r.warning.empty() ? std::move(m.warning) : r.warning;
   return SignalReply{render_answer(r, sdp, address, a, m.plans, m.srtp, config_.dtls_fingerprint),
                      std::move(warning)};

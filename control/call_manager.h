@@ -69,11 +69,12 @@ static_assert(kIceLiteModeNames.complete());
 struct SignalRequest {
   std::string call_id, from_tag, to_tag, sdp;
   std::vector<std::string> direction;        // interface names, [offerer side, answerer side]
-  std::optional<IpAddr> media_address;       // "media address": overrides the SDP address
+  std::optional<IpAddr> media_address;       // "media address": the relay's address in the SDP sent
   std::optional<IpAddr> received_from;       // "received from" (with sip_source)
   bool sip_source = false;                   // flag SIP-source-address
   PartyPolicy policy;                        // asymmetric / strict-source / media-handover
   bool replace_origin = false;               // replace: origin
+  bool replace_zero_address = false;         // replace: zero-address (c=0.0.0.0 -> relay)
   bool replace_session_connection = true;
   bool rtcp_mux_offer = false, rtcp_mux_demux = false, rtcp_mux_accept = false,
        rtcp_mux_reject = false, rtcp_mux_require = false;

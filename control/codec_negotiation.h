@@ -153,7 +153,8 @@ struct CodecRequest {
 // request. Errors are NG error-reason texts.
 Result<CodecRequest, std::string> parse_codec_request(const NgValue& request);
 
-// Packet times the transcoder can produce (codecs::TranscoderConfig).
+// Packet times an NG ptime may ask for: what the transcoder produces for
+// some codec (codecs::valid_out_ptime: G.711 10 to 60 ms, Opus fewer).
 bool supported_ptime(int ms);
 
 // ---- offer ---------------------------------------------------------------------
