@@ -186,6 +186,8 @@ TEST(CodecRequest, FlagShorthandEqualsDictionary) {
             parsed(request({{"strip", {"PCMA"}}})).strip);
   EXPECT_EQ(parsed(request({}, {"CODEC_MASK_PCMA"})).mask,
             parsed(request({{"mask", {"PCMA"}}})).mask);
+  // "transcode-opus": the short form rtpengine takes (OpenSIPS's docs).
+  EXPECT_EQ(parsed(request({}, {"transcode-opus"})), parsed(request({{"transcode", {"opus"}}})));
 }
 
 TEST(CodecRequest, PtimeKeys) {
