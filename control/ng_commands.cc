@@ -132,7 +132,9 @@ NgValue call_value(CallManager& cm, const Call& c, CallManager::Clock now) {
       medias.push(std::move(md));
     }
     t.set("medias", std::move(medias));
-    tags.set(p.tag.empty() ? "(pending)" : p.tag, std::move(t));
+    // The party with no tag yet (the callee before the answer): rtpengine
+    // 10.5 keys it "<untagged N>".
+    tags.set(p.tag.empty() ? "<untagged " + std::to_string(i) + ">" : p.tag, std::move(t));
   }
   v.set("tags", std::move(tags));
   v.set("totals", totals_value(cm.totals(c)));

@@ -205,6 +205,22 @@ TEST_F(NgCommandsTest, BadDeleteDelayUsesTheDefault) {
   }
 }
 
+// Before the answer the callee has no tag: rtpengine 10.5 keys it
+// "<untagged 1>" in query, with empty endpoints.
+TEST_F(NgCommandsTest, QueryKeysTheUntaggedPartyAsRtpengine) {
+  ASSERT_EQ(handle(offer("q")).find_string("result"), "ok");
+  NgValue q = command("query");
+  q.set("call-id", "q");
+  const NgValue reply = handle(q);
+  const NgValue* tags = reply.find("tags");
+  ASSERT_TRUE(tags);
+  ASSERT_TRUE(tags->find("A"));
+  const NgValue* untagged = tags->find("<untagged 1>");
+  ASSERT_TRUE(untagged);
+  const NgValue& stream = untagged->find("medias")->as_list()[0].find("streams")->as_list()[0];
+  EXPECT_TRUE(stream.find("endpoint")->as_dict().empty());
+}
+
 TEST_F(NgCommandsTest, LoadLimitOnlyForTheSessionLimitAndOnlyWhenSupported) {
   config.max_sessions = 1;
   cm = std::make_unique<CallManager>(config, plane);
