@@ -206,12 +206,14 @@ std::string describe(const StreamPlan& p) {
 Result<std::vector<std::optional<CodecPlan>>, NgError> plan_offer_codecs(const SignalRequest& r,
                                                                          const Sdp& sdp) {
   std::vector<std::optional<CodecPlan>> plans(sdp.media.size());
-  if (r.codec == CodecRequest{}) return plans;
   for (size_t i = 0; i < sdp.media.size(); ++i) {
     if (!is_rtp_audio(sdp.media[i])) continue;
+    const bool requested = !(r.codec == CodecRequest{});
     auto plan = plan_offer(codecs_of(sdp.media[i]), r.codec, ptime_of(sdp.media[i]));
+    if (!plan.ok() && !requested) continue;  // nothing asked: the offer goes on as it is
     if (!plan.ok()) return ng_fail(NgErrc::kCodec, plan.error());
     plans[i] = std::move(*plan);
+    plans[i]->requested = requested;
   }
   return plans;
 }
@@ -327,7 +329,7 @@ std::string render_offer(const SignalRequest& r, const Sdp& sdp, const IpAddr& a
     rw.media[i].crypto = render_crypto(b.media[i].sdes_offer, r.sdes.pad);
     if (b.media[i].proto != sdp.media[i].proto) rw.media[i].proto = b.media[i].proto;
     rw.media[i].strip_feedback = drops_feedback(sdp.media[i], b.media[i].proto);
-    if (!b.media[i].offer_plan) continue;
+    if (!b.media[i].offer_plan || !b.media[i].offer_plan->requested) continue;
     rw.media[i].codecs = b.media[i].offer_plan->to_answerer;
     rw.media[i].ptime = b.media[i].offer_plan->answerer_sdp_ptime();
   }
@@ -614,7 +616,9 @@ std::optional<NgError> CallManager::prepare_answer_codecs(const SignalRequest& r
   m.plans.resize(b.media.size());
   m.transcoders.resize(b.media.size());
   for (size_t i = 0; i < b.media.size() && i < sdp.media.size(); ++i) {
-    if (!b.media[i].offer_plan || !is_rtp_audio(sdp.media[i])) continue;
+    const auto& offered = b.media[i].offer_plan;
+    if (!offered || !is_rtp_audio(sdp.media[i]) || (!offered->requested && r.codec == CodecRequest{}))
+      continue;
     auto plan = plan_answer(*b.media[i].offer_plan, codecs_of(sdp.media[i]), r.codec,
                             ptime_of(sdp.media[i]));
     if (!plan.ok()) return NgError{NgErrc::kCodec, plan.error()};

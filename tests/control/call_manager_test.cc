@@ -281,6 +281,26 @@ TEST_F(CallManagerTest, NoRtcpAttributeOnNonRtpStreams) {
   EXPECT_NE(audio.find("a=rtcp:"), std::string::npos) << off->sdp;
 }
 
+// single-codec in the answer works without any codec option in the
+// offer: the caller is answered the callee's first codec (and events).
+TEST_F(CallManagerTest, SingleCodecInTheAnswerAlone) {
+  const std::string g711 =
+      "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+      "m=audio 4000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n";
+  auto off = cm->offer(req(g711), now);
+  ASSERT_TRUE(off.ok());
+  EXPECT_NE(off->sdp.find(" RTP/AVP 0 8 101\r\n"), std::string::npos) << off->sdp;
+  SignalRequest a = req(g711, "A", "B");
+  a.codec.single_codec = true;
+  auto ans = cm->answer(a, now);
+  ASSERT_TRUE(ans.ok()) << ans.error().message();
+  EXPECT_NE(ans->sdp.find(" RTP/AVP 0 101\r\n"), std::string::npos) << ans->sdp;
+  // Without it the answer's list is passed on as it is.
+  auto plain = cm->answer(req(g711, "A", "B"), now);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_NE(plain->sdp.find(" RTP/AVP 0 8 101\r\n"), std::string::npos) << plain->sdp;
+}
+
 TEST_F(CallManagerTest, RejectedStreamGetsNoPorts) {
   std::string body = sdp(4000) + "m=video 0 RTP/AVP 96\r\n";
   auto off = cm->offer(req(body), now);
