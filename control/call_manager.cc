@@ -29,6 +29,14 @@ IpAddr endpoint_address(const SignalRequest& r, const Sdp& sdp, const SdpMedia& 
   return sdp_addr.value_or(IpAddr{});
 }
 
+// AF_INET or AF_INET6: the family of the SDP's first address (its first
+// m= line's, else the session c=); nullopt without one.
+std::optional<int> sdp_family(const Sdp& sdp) {
+  std::optional<IpAddr> addr = sdp.media.empty() ? sdp.connection : sdp.media[0].effective_address(sdp);
+  if (!addr) return std::nullopt;
+  return addr->is_v4() ? AF_INET : AF_INET6;
+}
+
 // The relay's address in the SDP it sends: "media address" when given (an
 // operator's NAT or load-balancer address, rtpengine 10.5's meaning), else
 // the interface's advertised one.
@@ -124,6 +132,7 @@ SdpRewrite make_rewrite(const SignalRequest& r, const Sdp& sdp, const IpAddr& ad
     std::string group = "BUNDLE";
     for (size_t i = 0; i < sdp.media.size() && i < sides.size(); ++i) {
       if (!sides[i].mid.empty()) rw.media[i].mid = sides[i].mid;
+      else if (!r.generate_mid) rw.media[i].strip_mid = true;
       if (webrtc && accepted[i] && sides[i].bundled) group += " " + sides[i].mid;
     }
     rw.bundle_group = "";  // the answerer's own group is about its transports
@@ -503,6 +512,9 @@ Result<int, NgError> CallManager::resolve_interface(const std::string& name,
     const std::string& first = itfs[0].name;
     group = first.substr(0, first.find(':'));
     if (group == first) {
+      // The default's own address of the family first, else any of it.
+      for (size_t i = 0; i < itfs.size(); ++i)
+        if (itfs[i].name == first && fits(i)) return int(i);
       for (size_t i = 0; i < itfs.size(); ++i)
         if (fits(i)) return int(i);
       return ng_fail(NgErrc::kNoInterfaceForFamily);
@@ -532,15 +544,25 @@ int CallManager::pick_worker() {
              calls_per_worker_.begin());
 }
 
-Result<std::unique_ptr<Call>, NgError> CallManager::new_call(const SignalRequest& r, Clock now) {
+Result<std::unique_ptr<Call>, NgError> CallManager::new_call(const SignalRequest& r, const Sdp& sdp,
+                                                          Clock now) {
   if (config_.max_sessions > 0 && active_count() >= size_t(config_.max_sessions))
     return ng_fail(NgErrc::kSessionLimit);
   // Interfaces are chosen when the call is created; re-offers keep them.
-  // A side without a direction gets the default (rtpengine's rule).
+  // A side without a direction gets the default (rtpengine's rule). The
+  // caller's side follows the family of its SDP, the callee's "address
+  // family" or else the caller's, as rtpengine does; the SDP's family is
+  // a preference (any interface will do), "address family" a demand.
   const int worker = pick_worker();
-  auto a = resolve_interface(r.direction.size() > 0 ? r.direction[0] : "", r.address_family, worker);
+  const std::optional<int> offerer_family = sdp_family(sdp);
+  const auto pick = [&](size_t side, std::optional<int> family, bool demanded) {
+    const std::string& name = r.direction.size() > side ? r.direction[side] : std::string();
+    auto i = resolve_interface(name, family, worker);
+    return i.ok() || demanded ? i : resolve_interface(name, std::nullopt, worker);
+  };
+  auto a = pick(0, offerer_family, false);
   if (!a.ok()) return Err{a.error()};
-  auto b = resolve_interface(r.direction.size() > 1 ? r.direction[1] : "", r.address_family, worker);
+  auto b = pick(1, r.address_family ? r.address_family : offerer_family, r.address_family.has_value());
   if (!b.ok()) return Err{b.error()};
   auto c = std::make_unique<Call>();
   c->id = r.call_id;
@@ -563,7 +585,7 @@ Result<SignalReply, NgError> CallManager::offer(const SignalRequest& r, Clock no
   if (auto it = calls_.find(r.call_id); it != calls_.end()) {
     c = it->second.get();
   } else {
-    auto made = new_call(r, now);
+    auto made = new_call(r, sdp, now);
     if (!made.ok()) return Err{made.error()};
     fresh = std::move(*made);
     c = fresh.get();

@@ -179,7 +179,7 @@ class CallManager {
 
   // ---- the state machine (call_manager.cc) ----
   // A call for this first offer (admission control, interfaces), not yet in the table.
-  Result<std::unique_ptr<Call>, NgError> new_call(const SignalRequest& r, Clock now);
+  Result<std::unique_ptr<Call>, NgError> new_call(const SignalRequest& r, const Sdp& sdp, Clock now);
   // The interface a call side uses: the one of that name (and family);
   // for a BASE of names BASE:SUFFIX, the next of them in turn with a free
   // port pair on `worker`; no name or an unknown one, the default (the

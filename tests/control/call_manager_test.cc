@@ -301,6 +301,20 @@ TEST_F(CallManagerTest, SingleCodecInTheAnswerAlone) {
   EXPECT_NE(plain->sdp.find(" RTP/AVP 0 8 101\r\n"), std::string::npos) << plain->sdp;
 }
 
+// RFC 5888 §9.1: an answer carries a=mid only for an offered one, so the
+// callee's a=mid (say a browser answering a generate-mid offer) does not
+// reach a caller that sent none; an offered mid is answered.
+TEST_F(CallManagerTest, AnswerMidOnlyForAnOfferedOne) {
+  ASSERT_TRUE(cm->offer(req(sdp(4000)), now).ok());
+  auto ans = cm->answer(req(sdp(5000, "198.51.100.7", "a=mid:0\r\n"), "A", "B"), now);
+  ASSERT_TRUE(ans.ok());
+  EXPECT_EQ(ans->sdp.find("a=mid"), std::string::npos) << ans->sdp;
+  ASSERT_TRUE(cm->offer(req(sdp(4000, "192.0.2.10", "a=mid:audio\r\n")), now).ok());
+  ans = cm->answer(req(sdp(5000, "198.51.100.7", "a=mid:audio\r\n"), "A", "B"), now);
+  ASSERT_TRUE(ans.ok());
+  EXPECT_NE(ans->sdp.find("a=mid:audio"), std::string::npos) << ans->sdp;
+}
+
 TEST_F(CallManagerTest, RejectedStreamGetsNoPorts) {
   std::string body = sdp(4000) + "m=video 0 RTP/AVP 96\r\n";
   auto off = cm->offer(req(body), now);
