@@ -35,9 +35,6 @@ constexpr int kQuietestToneDbm0 = -36;
 constexpr uint32_t clock_of(AudioCodec c) {
   return c == AudioCodec::kOpus ? kOpusRtpClockHz : kNarrowbandHz;
 }
-constexpr bool valid_out_ptime(int ms) {
-  return ms == 10 || ms == 20 || ms == 30 || ms == 40 || ms == 60;
-}
 constexpr bool valid_pt(int pt) {
   return pt >= 0 && pt <= 127;
 }
@@ -45,7 +42,7 @@ constexpr bool valid_pt(int pt) {
 }  // namespace
 
 Result<std::unique_ptr<Transcoder>, TranscoderError> Transcoder::create(const TranscoderConfig& c) {
-  if (!valid_out_ptime(c.out_ptime_ms) || c.in_ptime_ms < 10 || c.in_ptime_ms > 120)
+  if (!valid_out_ptime(c.out_codec, c.out_ptime_ms) || c.in_ptime_ms < 10 || c.in_ptime_ms > 120)
     return Err{TranscoderError::kBadPtime};
   if (!valid_pt(c.in_pt) || !valid_pt(c.out_pt) || c.in_event_pt < kNoPayloadType ||
       c.in_event_pt > 127 || c.out_event_pt < kNoPayloadType || c.out_event_pt > 127 ||

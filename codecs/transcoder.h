@@ -39,6 +39,14 @@ enum class AudioCodec : uint8_t {
 inline constexpr int kNoPayloadType = -1;
 inline constexpr uint8_t kComfortNoisePt = 13;  // RFC 3551 static CN (RFC 3389)
 
+// Packet times a transcoder produces toward `out`: Opus 10, 20, 30, 40 or
+// 60 ms; G.711, whose frames are single samples (RFC 3551 §4.5.14), any
+// whole number of milliseconds from 10 to 60 (the output frame buffer).
+constexpr bool valid_out_ptime(AudioCodec out, int ms) {
+  if (out == AudioCodec::kOpus) return ms == 10 || ms == 20 || ms == 30 || ms == 40 || ms == 60;
+  return ms >= 10 && ms <= 60;
+}
+
 struct TranscoderConfig {
   AudioCodec in_codec = AudioCodec::kPcmu;
   uint8_t in_pt = 0;
@@ -47,7 +55,7 @@ struct TranscoderConfig {
   AudioCodec out_codec = AudioCodec::kOpus;
   uint8_t out_pt = 111;
   int out_event_pt = kNoPayloadType;
-  int out_ptime_ms = 20;  // 10, 20, 30, 40 or 60: output repacketization
+  int out_ptime_ms = 20;  // output repacketization: valid_out_ptime(out_codec, ms)
   // The Opus peer negotiated in-band FEC (useinbandfec=1): an Opus output
   // may carry LBRR, once the peer reports loss (on_receiver_report), and a
   // lost Opus input packet is rebuilt from the LBRR in the packet after it.
@@ -61,7 +69,7 @@ struct TranscoderConfig {
 };
 
 enum class TranscoderError : uint8_t {
-  kBadPtime,        // out_ptime_ms not 10/20/30/40/60, or in_ptime_ms outside 10..120
+  kBadPtime,        // out_ptime_ms not valid_out_ptime, or in_ptime_ms outside 10..120
   kBadPayloadType,  // a payload type above 127, or two roles sharing one
   kOpusInit,        // libopus rejected the encoder settings or could not allocate
   kCount

@@ -18,15 +18,30 @@ namespace {
 
 constexpr int64_t kNsPerSec = 1000000000;
 
-// Where a party wants to receive, from its SDP and the NG overrides:
-// "media address" wins, then SIP-source-address (the IP the SIP message
-// came from, for endpoints behind NAT that write private addresses).
+// Where a party wants to receive, from its SDP and SIP-source-address (the
+// IP the SIP message came from, for endpoints behind NAT that write
+// private addresses). "media address" is not about the party: rtpengine
+// writes it into the SDP it sends on (sdp_address below).
 IpAddr endpoint_address(const SignalRequest& r, const Sdp& sdp, const SdpMedia& m) {
-  if (r.media_address) return *r.media_address;
   auto sdp_addr = m.effective_address(sdp);
   if (r.sip_source && r.received_from && !(sdp_addr && sdp_addr->is_unspecified()))
     return *r.received_from;
   return sdp_addr.value_or(IpAddr{});
+}
+
+// AF_INET or AF_INET6: the family of the SDP's first address (its first
+// m= line's, else the session c=); nullopt without one.
+std::optional<int> sdp_family(const Sdp& sdp) {
+  std::optional<IpAddr> addr = sdp.media.empty() ? sdp.connection : sdp.media[0].effective_address(sdp);
+  if (!addr) return std::nullopt;
+  return addr->is_v4() ? AF_INET : AF_INET6;
+}
+
+// The relay's address in the SDP it sends: "media address" when given (an
+// operator's NAT or load-balancer address, rtpengine 10.5's meaning), else
+// the interface's advertised one.
+IpAddr sdp_address(const SignalRequest& r, const InterfaceConfig& itf) {
+  return r.media_address.value_or(itf.advertised);
 }
 
 // Reads one party's media description into its MediaSide.
@@ -69,6 +84,7 @@ SdpRewrite make_rewrite(const SignalRequest& r, const Sdp& sdp, const IpAddr& ad
   rw.strip_ice = true;
   rw.strip_dtls = true;
   rw.strip_extmap = r.strip_extmap;
+  rw.replace_zero_address = r.replace_zero_address;
   bool ice = false, webrtc = false;
   std::vector<bool> accepted(sdp.media.size());
   for (size_t i = 0; i < sdp.media.size(); ++i) {
@@ -76,7 +92,8 @@ SdpRewrite make_rewrite(const SignalRequest& r, const Sdp& sdp, const IpAddr& ad
     rw.replace_zero_address |= read_peer_transport(sdp, sdp.media[i]).ice;
     SdpMediaRewrite mr;
     mr.address = address;
-    mr.rtcp_attribute = !r.no_rtcp_attribute;
+    // a=rtcp (RFC 3605) is about RTP: none for udptl, BFCP and the like.
+    mr.rtcp_attribute = !r.no_rtcp_attribute && is_media_proto(sdp.media[i].proto);
     mr.full_rtcp_attribute = r.full_rtcp_attribute;
     if (r.generate_mid) mr.mid = std::to_string(i);
     if (i < sides.size()) {
@@ -115,6 +132,7 @@ SdpRewrite make_rewrite(const SignalRequest& r, const Sdp& sdp, const IpAddr& ad
     std::string group = "BUNDLE";
     for (size_t i = 0; i < sdp.media.size() && i < sides.size(); ++i) {
       if (!sides[i].mid.empty()) rw.media[i].mid = sides[i].mid;
+      else if (!r.generate_mid) rw.media[i].strip_mid = true;
       if (webrtc && accepted[i] && sides[i].bundled) group += " " + sides[i].mid;
     }
     rw.bundle_group = "";  // the answerer's own group is about its transports
@@ -161,9 +179,10 @@ Result<std::vector<WebrtcOfferPlan>, NgError> plan_offer_webrtc(const SignalRequ
     if (m.port == 0 || !is_media_proto(m.proto)) continue;
     if (is_dtls_proto(m.proto) && w.offerer.fingerprint.empty())
       return ng_fail(NgErrc::kSrtp, "No DTLS fingerprint in " + m.proto + " offer");
-    // DTLS=off: an RTP/SAVP(F) offer with both a=crypto and a=fingerprint
-    // is taken as SDES; UDP/TLS leaves no choice.
-    w.offerer_dtls = is_dtls_proto(m.proto) || (w.offerer.dtls && !r.dtls_off);
+    // DTLS=off or SDES-prefer: an RTP/SAVP(F) offer with both a=crypto and
+    // a=fingerprint is taken as SDES; UDP/TLS leaves no choice.
+    const bool sdes_preferred = r.sdes.prefer && !m.attribute_values("crypto").empty();
+    w.offerer_dtls = is_dtls_proto(m.proto) || (w.offerer.dtls && !r.dtls_off && !sdes_preferred);
     // The answerer did ICE with the relay before (a re-offer): keep it.
     const bool known = i < b.media.size() && b.media[i].ice.enabled &&
                        !b.media[i].ice.remote_ufrag.empty();
@@ -196,12 +215,14 @@ std::string describe(const StreamPlan& p) {
 Result<std::vector<std::optional<CodecPlan>>, NgError> plan_offer_codecs(const SignalRequest& r,
                                                                          const Sdp& sdp) {
   std::vector<std::optional<CodecPlan>> plans(sdp.media.size());
-  if (r.codec == CodecRequest{}) return plans;
   for (size_t i = 0; i < sdp.media.size(); ++i) {
     if (!is_rtp_audio(sdp.media[i])) continue;
+    const bool requested = !(r.codec == CodecRequest{});
     auto plan = plan_offer(codecs_of(sdp.media[i]), r.codec, ptime_of(sdp.media[i]));
+    if (!plan.ok() && !requested) continue;  // nothing asked: the offer goes on as it is
     if (!plan.ok()) return ng_fail(NgErrc::kCodec, plan.error());
     plans[i] = std::move(*plan);
+    plans[i]->requested = requested;
   }
   return plans;
 }
@@ -317,7 +338,7 @@ std::string render_offer(const SignalRequest& r, const Sdp& sdp, const IpAddr& a
     rw.media[i].crypto = render_crypto(b.media[i].sdes_offer, r.sdes.pad);
     if (b.media[i].proto != sdp.media[i].proto) rw.media[i].proto = b.media[i].proto;
     rw.media[i].strip_feedback = drops_feedback(sdp.media[i], b.media[i].proto);
-    if (!b.media[i].offer_plan) continue;
+    if (!b.media[i].offer_plan || !b.media[i].offer_plan->requested) continue;
     rw.media[i].codecs = b.media[i].offer_plan->to_answerer;
     rw.media[i].ptime = b.media[i].offer_plan->answerer_sdp_ptime();
   }
@@ -332,7 +353,8 @@ void learn_answer(const SignalRequest& r, const Sdp& sdp, const Config& cfg,
   // A different to-tag is another fork answering (183 from one branch,
   // 200 from another): the latest answer owns the callee side.
   if (!r.to_tag.empty()) b.tag = r.to_tag;
-  if (!r.to_label.empty()) b.label = r.to_label;
+  // "label" names the party that sent this SDP: in an answer, the callee.
+  if (!r.to_label.empty() || !r.label.empty()) b.label = r.to_label.empty() ? r.label : r.to_label;
   b.policy = r.policy;
   b.has_sdp = true;
   size_t n = std::min(sdp.media.size(), b.media.size());
@@ -490,6 +512,9 @@ Result<int, NgError> CallManager::resolve_interface(const std::string& name,
     const std::string& first = itfs[0].name;
     group = first.substr(0, first.find(':'));
     if (group == first) {
+      // The default's own address of the family first, else any of it.
+      for (size_t i = 0; i < itfs.size(); ++i)
+        if (itfs[i].name == first && fits(i)) return int(i);
       for (size_t i = 0; i < itfs.size(); ++i)
         if (fits(i)) return int(i);
       return ng_fail(NgErrc::kNoInterfaceForFamily);
@@ -519,15 +544,25 @@ int CallManager::pick_worker() {
              calls_per_worker_.begin());
 }
 
-Result<std::unique_ptr<Call>, NgError> CallManager::new_call(const SignalRequest& r, Clock now) {
+Result<std::unique_ptr<Call>, NgError> CallManager::new_call(const SignalRequest& r, const Sdp& sdp,
+                                                          Clock now) {
   if (config_.max_sessions > 0 && active_count() >= size_t(config_.max_sessions))
     return ng_fail(NgErrc::kSessionLimit);
   // Interfaces are chosen when the call is created; re-offers keep them.
-  // A side without a direction gets the default (rtpengine's rule).
+  // A side without a direction gets the default (rtpengine's rule). The
+  // caller's side follows the family of its SDP, the callee's "address
+  // family" or else the caller's, as rtpengine does; the SDP's family is
+  // a preference (any interface will do), "address family" a demand.
   const int worker = pick_worker();
-  auto a = resolve_interface(r.direction.size() > 0 ? r.direction[0] : "", r.address_family, worker);
+  const std::optional<int> offerer_family = sdp_family(sdp);
+  const auto pick = [&](size_t side, std::optional<int> family, bool demanded) {
+    const std::string& name = r.direction.size() > side ? r.direction[side] : std::string();
+    auto i = resolve_interface(name, family, worker);
+    return i.ok() || demanded ? i : resolve_interface(name, std::nullopt, worker);
+  };
+  auto a = pick(0, offerer_family, false);
   if (!a.ok()) return Err{a.error()};
-  auto b = resolve_interface(r.direction.size() > 1 ? r.direction[1] : "", r.address_family, worker);
+  auto b = pick(1, r.address_family ? r.address_family : offerer_family, r.address_family.has_value());
   if (!b.ok()) return Err{b.error()};
   auto c = std::make_unique<Call>();
   c->id = r.call_id;
@@ -550,7 +585,7 @@ Result<SignalReply, NgError> CallManager::offer(const SignalRequest& r, Clock no
   if (auto it = calls_.find(r.call_id); it != calls_.end()) {
     c = it->second.get();
   } else {
-    auto made = new_call(r, now);
+    auto made = new_call(r, sdp, now);
     if (!made.ok()) return Err{made.error()};
     fresh = std::move(*made);
     c = fresh.get();
@@ -593,7 +628,7 @@ Result<SignalReply, NgError> CallManager::offer(const SignalRequest& r, Clock no
   install_flows(*c, now.mono_ns);
   sync_legs(*c);
   ++stats_.offers;
-  return SignalReply{render_offer(r, sdp, config_.interfaces[size_t(b.iface)].advertised, b,
+  return SignalReply{render_offer(r, sdp, sdp_address(r, config_.interfaces[size_t(b.iface)]), b,
                                   config_.dtls_fingerprint),
                      r.warning};
 }
@@ -603,7 +638,9 @@ std::optional<NgError> CallManager::prepare_answer_codecs(const SignalRequest& r
   m.plans.resize(b.media.size());
   m.transcoders.resize(b.media.size());
   for (size_t i = 0; i < b.media.size() && i < sdp.media.size(); ++i) {
-    if (!b.media[i].offer_plan || !is_rtp_audio(sdp.media[i])) continue;
+    const auto& offered = b.media[i].offer_plan;
+    if (!offered || !is_rtp_audio(sdp.media[i]) || (!offered->requested && r.codec == CodecRequest{}))
+      continue;
     auto plan = plan_answer(*b.media[i].offer_plan, codecs_of(sdp.media[i]), r.codec,
                             ptime_of(sdp.media[i]));
     if (!plan.ok()) return NgError{NgErrc::kCodec, plan.error()};
@@ -683,7 +720,7 @@ Result<SignalReply, NgError> CallManager::answer(const SignalRequest& r, Clock n
   install_answer_media(c, a, b, m);
   sync_legs(c);
   ++stats_.answers;
-  const IpAddr& address = config_.interfaces[size_t(a.iface)].advertised;
+  const IpAddr address = sdp_address(r, config_.interfaces[size_t(a.iface)]);
   std::string warning = r.warning.empty() ? std::move(m.warning) : r.warning;
   return SignalReply{render_answer(r, sdp, address, a, m.plans, m.srtp, config_.dtls_fingerprint),
                      std::move(warning)};

@@ -69,11 +69,12 @@ static_assert(kIceLiteModeNames.complete());
 struct SignalRequest {
   std::string call_id, from_tag, to_tag, sdp;
   std::vector<std::string> direction;        // interface names, [offerer side, answerer side]
-  std::optional<IpAddr> media_address;       // "media address": overrides the SDP address
+  std::optional<IpAddr> media_address;       // "media address": the relay's address in the SDP sent
   std::optional<IpAddr> received_from;       // "received from" (with sip_source)
   bool sip_source = false;                   // flag SIP-source-address
   PartyPolicy policy;                        // asymmetric / strict-source / media-handover
   bool replace_origin = false;               // replace: origin
+  bool replace_zero_address = false;         // replace: zero-address (c=0.0.0.0 -> relay)
   bool replace_session_connection = true;
   bool rtcp_mux_offer = false, rtcp_mux_demux = false, rtcp_mux_accept = false,
        rtcp_mux_reject = false, rtcp_mux_require = false;
@@ -182,7 +183,7 @@ class CallManager {
 
   // ---- the state machine (call_manager.cc) ----
   // A call for this first offer (admission control, interfaces), not yet in the table.
-  Result<std::unique_ptr<Call>, NgError> new_call(const SignalRequest& r, Clock now);
+  Result<std::unique_ptr<Call>, NgError> new_call(const SignalRequest& r, const Sdp& sdp, Clock now);
   // The interface a call side uses: the one of that name (and family);
   // for a BASE of names BASE:SUFFIX, the next of them in turn with a free
   // port pair on `worker`; no name or an unknown one, the default (the

@@ -4,6 +4,7 @@
 // The rules are listed in control/codec_negotiation.h.
 #include <algorithm>
 
+#include "codecs/transcoder.h"
 #include "control/codec_negotiation.h"
 
 namespace vox::control {
@@ -40,10 +41,16 @@ int clamp_in_ptime(int ms) {
   return std::clamp(ms, 10, 120);
 }
 
-int out_ptime(std::optional<int> requested, std::optional<int> spec, int receiver_ms) {
-  if (requested) return *requested;  // validated by parse_codec_request
-  if (spec && supported_ptime(*spec)) return *spec;
-  return supported_ptime(receiver_ms) ? receiver_ms : 20;
+// The first of the requested, the spec's and the receiver's packet time
+// that the transcoder produces toward `out` (an NG ptime of 25 suits G.711
+// but is no Opus frame size), else 20 ms.
+int out_ptime(const SdpCodec& out, std::optional<int> requested, std::optional<int> spec,
+              int receiver_ms) {
+  const auto codec = codec_kind(out) == CodecKind::kOpus ? codecs::AudioCodec::kOpus
+                                                         : codecs::AudioCodec::kPcmu;
+  for (std::optional<int> ms : {requested, spec, std::optional<int>(receiver_ms)})
+    if (ms && codecs::valid_out_ptime(codec, *ms)) return *ms;
+  return 20;
 }
 
 // The last option spec (transcode ones first, then set: set wins) that
@@ -242,7 +249,7 @@ Result<AnswerPlan, std::string> plan_answer(const CodecPlan& plan,
           options_for(plan, s->out, [](const CodecSpec& x) { return x.ptime.has_value(); });
       const bool toward_answerer = s == &ab;
       s->out_ptime_ms =
-          out_ptime(toward_answerer ? plan.ptime : plan.ptime_reverse,
+          out_ptime(s->out, toward_answerer ? plan.ptime : plan.ptime_reverse,
                     spec ? spec->ptime : std::nullopt, toward_answerer ? b_send : a_send);
     }
     set_opus(*s, plan);

@@ -413,6 +413,21 @@ bool CodecPlan::is_added(uint8_t pt) const {
 
 // ---- offer ----------------------------------------------------------------------
 
+namespace {
+
+// `req` without what changes the codec list (strip, offer, mask, consume,
+// accept, transcode, except), keeping packet times and encoder options.
+CodecRequest without_codec_changes(const CodecRequest& req) {
+  CodecRequest plain;
+  plain.set = req.set;
+  plain.single_codec = req.single_codec;
+  plain.ptime = req.ptime;
+  plain.ptime_reverse = req.ptime_reverse;
+  return plain;
+}
+
+}  // namespace
+
 Result<CodecPlan, std::string> plan_offer(const std::vector<SdpCodec>& offered,
                                           const CodecRequest& req, int offered_ptime_ms) {
   CodecPlan plan;
@@ -445,9 +460,15 @@ Result<CodecPlan, std::string> plan_offer(const std::vector<SdpCodec>& offered,
   }
 
   std::vector<SdpCodec> out = answerer_list(st);
-  if (!offered.empty() &&
-      std::all_of(out.begin(), out.end(), [](const SdpCodec& c) { return is_supplemental(c); }))
+  const auto no_media = [](const std::vector<SdpCodec>& l) {
+    return std::all_of(l.begin(), l.end(), [](const SdpCodec& c) { return is_supplemental(c); });
+  };
+  if (!offered.empty() && no_media(out)) {
+    // rtpengine takes options that leave no codec as a usage error and
+    // restores the offered list, so that media can still flow.
+    if (!no_media(offered)) return plan_offer(offered, without_codec_changes(req), offered_ptime_ms);
     return Err{std::string("No codec left to offer (all codecs stripped or masked)")};
+  }
 
   for (auto& e : st.list) plan.offerer.push_back(std::move(e.c));
   for (const auto& c : out)

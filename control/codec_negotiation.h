@@ -153,7 +153,8 @@ struct CodecRequest {
 // request. Errors are NG error-reason texts.
 Result<CodecRequest, std::string> parse_codec_request(const NgValue& request);
 
-// Packet times the transcoder can produce (codecs::TranscoderConfig).
+// Packet times an NG ptime may ask for: what the transcoder produces for
+// some codec (codecs::valid_out_ptime: G.711 10 to 60 ms, Opus fewer).
 bool supported_ptime(int ms);
 
 // ---- offer ---------------------------------------------------------------------
@@ -182,6 +183,10 @@ struct CodecPlan {
   bool single_codec = false;
   std::optional<int> ptime, ptime_reverse;
   int offerer_ptime_ms = 0;  // the offer's a=ptime, 0 when none
+  // The offer carried codec options. Without, the plan only records the
+  // offer, for options the answer may bring (single-codec), and changes
+  // neither SDP.
+  bool requested = false;
 
   bool is_added(uint8_t pt) const;
   // a=ptime for the SDP sent to the answerer (nullopt: leave as offered).

@@ -100,6 +100,16 @@ std::optional<std::pair<Op, std::string_view>> codec_flag(std::string_view flag)
   return std::nullopt;
 }
 
+// "transcode-opus": the short form of codec-transcode-opus that rtpengine
+// takes and OpenSIPS's documentation uses.
+std::optional<std::string_view> transcode_flag(std::string_view flag) {
+  constexpr std::string_view kPrefix = "transcode";
+  if (flag.size() <= kPrefix.size() + 1 || !ng_name_equal(flag.substr(0, kPrefix.size()), kPrefix) ||
+      !is_separator(flag[kPrefix.size()]))
+    return std::nullopt;
+  return flag.substr(kPrefix.size() + 1);
+}
+
 // libopus takes 6 to 510 kbit/s (OPUS_SET_BITRATE).
 std::optional<std::string> check_bitrate(const CodecSpec& s) {
   if (s.bitrate && codec_name_equal(s.name, "opus") && (*s.bitrate < 6000 || *s.bitrate > 510000))
@@ -137,7 +147,7 @@ Result<std::optional<int>, std::string> parse_ptime(const NgValue& request, std:
   if (*ms == 0) return std::optional<int>();  // 0: not set
   if (!supported_ptime(int(*ms)))
     return Err{"Unsupported " + std::string(key) + ": " + *v +
-               " (voxrelay packetizes 10, 20, 30, 40 or 60 ms)"};
+               " (voxrelay packetizes 10 to 60 ms)"};
   return std::optional<int>(int(*ms));
 }
 
@@ -158,7 +168,7 @@ std::optional<std::string> add_spec(CodecRequest& r, Op op, std::string_view tex
 }  // namespace
 
 bool supported_ptime(int ms) {
-  return ms == 10 || ms == 20 || ms == 30 || ms == 40 || ms == 60;
+  return ms >= 10 && ms <= 60;
 }
 
 bool CodecSpec::is_all() const {
@@ -222,8 +232,8 @@ Result<CodecSpec, std::string> parse_codec_spec(std::string_view text) {
 
 Result<CodecRequest, std::string> parse_codec_request(const NgValue& request) {
   CodecRequest r;
-  if (const NgValue* codec = request.find("codec")) {
-    if (!codec->is_dict()) return Err{std::string("Invalid codec dictionary")};
+  // A `codec` that is not a dictionary is ignored (the NG layer logs it).
+  if (const NgValue* codec = request.find("codec"); codec && codec->is_dict()) {
     for (const auto& [op, name] : kOpNames.entries) {
       // find_strings: a list of strings, or one string.
       for (std::string_view text : codec->find_strings(name))
@@ -237,6 +247,8 @@ Result<CodecRequest, std::string> parse_codec_request(const NgValue& request) {
       r.single_codec = true;
     } else if (auto f = codec_flag(flag)) {
       if (auto e = add_spec(r, f->first, f->second)) return Err{*e};
+    } else if (auto t = transcode_flag(flag)) {
+      if (auto e = add_spec(r, Op::kTranscode, *t)) return Err{*e};
     }
   }
   auto ptime = parse_ptime(request, "ptime");

@@ -1,15 +1,13 @@
 // NG command handlers. Key and flag spellings follow rtpengine's
 // ng_control_protocol.md: spaces, hyphens and underscores are equivalent.
+// Offers and answers are read by control/ng_request.h.
 #include "control/ng_commands.h"
 
-#include <sys/socket.h>
-
-#include <algorithm>
 #include <cstdlib>
 
 #include "control/loop_protect.h"
+#include "control/ng_request.h"
 #include "control/ng_webrtc.h"
-#include "control/srtp_negotiation.h"
 
 namespace vox::control {
 
@@ -17,203 +15,6 @@ namespace {
 
 using dataplane::DropReason;
 using dataplane::kDropReasonCount;
-
-bool has(const std::vector<std::string_view>& list, std::string_view name) {
-  return std::any_of(list.begin(), list.end(),
-                     [&](std::string_view s) { return ng_name_equal(s, name); });
-}
-
-// "received from": ["IP4", "203.0.113.7"] (or a bare address string).
-std::optional<IpAddr> parse_received_from(const NgValue& req) {
-  auto parts = req.find_strings("received from");
-  if (parts.empty()) return std::nullopt;
-  return IpAddr::parse(parts.back());
-}
-
-// A key's string value, or else a "<key>=<value>" entry of "flags"
-// (rtpengine takes both; proxies pass "ICE=force" and the like as flags).
-std::optional<std::string_view> keyed(const NgValue& req, const std::vector<std::string_view>& flags,
-                                      std::string_view key) {
-  if (auto v = req.find_string(key)) return v;
-  for (auto f : flags) {
-    const size_t eq = f.find('=');
-    if (eq != std::string_view::npos && ng_name_equal(f.substr(0, eq), key)) return f.substr(eq + 1);
-  }
-  return std::nullopt;
-}
-
-// "<prefix><name>" entries of "flags" ("rtcp-mux-offer", "replace-origin"),
-// the names.
-std::vector<std::string_view> prefixed(const std::vector<std::string_view>& flags,
-                                       std::string_view prefix) {
-  std::vector<std::string_view> out;
-  for (auto f : flags)
-    if (f.size() > prefix.size() && ng_name_equal(f.substr(0, prefix.size()), prefix))
-      out.push_back(f.substr(prefix.size()));
-  return out;
-}
-
-template <class E, size_t N>
-std::optional<E> enum_value(const EnumNames<E, N>& names, std::string_view v) {
-  for (const auto& e : names.entries)
-    if (*e.name && ng_name_equal(v, e.name)) return e.value;
-  return std::nullopt;
-}
-
-// rtpengine's wording for a value it does not know.
-NgError unknown_value(std::string_view key, std::string_view value) {
-  return NgError{NgErrc::kSrtp, "Unknown '" + std::string(key) + "' flag encountered: '" +
-                                    std::string(value) + "'"};
-}
-
-// "DTLS" and "DTLS-reverse": off/no/disable, passive, active.
-Result<std::optional<bool>, NgError> parse_dtls_role(std::string_view key, std::string_view v,
-                                                      bool* off) {
-  if (ng_name_equal(v, "passive")) return std::optional<bool>(true);
-  if (ng_name_equal(v, "active")) return std::optional<bool>(false);
-  if (off && (ng_name_equal(v, "off") || ng_name_equal(v, "no") || ng_name_equal(v, "disable"))) {
-    *off = true;
-    return std::optional<bool>();
-  }
-  return Err{unknown_value(key, v)};
-}
-
-// ICE, DTLS and the other WebRTC keys and flags (rtpengine's names).
-std::optional<NgError> parse_webrtc(const NgValue& req, const std::vector<std::string_view>& flags,
-                                    SignalRequest& r) {
-  if (auto v = keyed(req, flags, "ICE")) {
-    auto mode = enum_value(kIceModeNames, *v);
-    if (!mode) return unknown_value("ICE", *v);
-    r.ice = *mode;
-  }
-  if (auto v = keyed(req, flags, "ICE-lite")) {
-    auto mode = enum_value(kIceLiteModeNames, *v);
-    if (!mode || v->empty()) return unknown_value("ICE-lite", *v);
-    r.ice_lite = *mode;
-  }
-  r.trickle_ice = has(flags, "trickle-ICE");
-  if (auto v = keyed(req, flags, "DTLS")) {
-    auto role = parse_dtls_role("DTLS", *v, &r.dtls_off);
-    if (!role.ok()) return role.error();
-    r.dtls_passive = *role;
-  }
-  if (auto v = keyed(req, flags, "DTLS-reverse")) {
-    auto role = parse_dtls_role("DTLS-reverse", *v, nullptr);
-    if (!role.ok()) return role.error();
-    r.dtls_reverse_passive = *role;
-  }
-  if (auto v = keyed(req, flags, "DTLS-fingerprint")) {
-    // The relay's certificate has one fingerprint, sha-256 (RFC 8122 §5:
-    // what every WebRTC endpoint accepts); other hashes are not available.
-    if (!ng_name_equal(*v, "sha-256")) {
-      bool known = false;
-      for (std::string_view h : {"sha-1", "sha-224", "sha-384", "sha-512"}) known |= ng_name_equal(*v, h);
-      if (!known) return unknown_value("DTLS-fingerprint", *v);
-      r.warning = "DTLS-fingerprint " + std::string(*v) + " is not available: using sha-256";
-    }
-  }
-  r.generate_mid = has(flags, "generate-mid");
-  r.strip_extmap = has(flags, "strip-extmap");
-  return std::nullopt;
-}
-
-// The "SDES" list and "SDES-<flag>" entries of "flags". Session parameters
-// may be written in upper case too (UNENCRYPTED_SRTP), as rtpengine allows.
-Result<SdesFlags, NgError> parse_sdes(const NgValue& req,
-                                      const std::vector<std::string_view>& flags) {
-  std::vector<std::string_view> list = req.find_strings("SDES");
-  for (auto f : flags)
-    if (f.size() > 5 && (ng_name_equal(f.substr(0, 5), "SDES-") || ng_name_equal(f.substr(0, 5), "SDES=")))
-      list.push_back(f.substr(5));
-  SdesFlags out;
-  for (auto f : list) {
-    std::string flag(f);
-    if (std::none_of(flag.begin(), flag.end(), [](char c) { return c >= 'a' && c <= 'z'; }) &&
-        (flag.ends_with("_SRTP") || flag.ends_with("_SRTCP")))
-      std::transform(flag.begin(), flag.end(), flag.begin(),
-                     [](char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; });
-    auto r = apply_sdes_flag(out, flag);
-    if (!r.ok())
-      return ng_fail(NgErrc::kSrtp, std::string(to_string(r.error())) + " '" + flag + "'");
-    out = *r;
-  }
-  return out;
-}
-
-Result<SignalRequest, NgError> parse_signal(const NgValue& req, bool is_answer) {
-  SignalRequest r;
-  auto call_id = req.find_scalar("call-id");
-  if (!call_id || call_id->empty()) return ng_fail(NgErrc::kNoCallId);
-  auto from_tag = req.find_scalar("from-tag");
-  if (!from_tag || from_tag->empty()) return ng_fail(NgErrc::kNoFromTag);
-  auto to_tag = req.find_scalar("to-tag");
-  if (is_answer && (!to_tag || to_tag->empty())) return ng_fail(NgErrc::kNoToTag);
-  auto sdp = req.find_string("sdp");
-  if (!sdp || sdp->empty()) return ng_fail(NgErrc::kNoSdp);
-  r.call_id = *call_id;
-  r.from_tag = *from_tag;
-  r.to_tag = to_tag.value_or("");
-  r.sdp = std::string(*sdp);
-
-  auto flags = req.find_strings("flags");
-  r.sip_source = has(flags, "SIP-source-address") && !has(flags, "trust-address");
-  r.policy.asymmetric = has(flags, "asymmetric");
-  r.policy.strict_source = has(flags, "strict-source");
-  r.policy.media_handover = has(flags, "media-handover");
-  r.no_rtcp_attribute = has(flags, "no-rtcp-attribute");
-  r.full_rtcp_attribute = has(flags, "full-rtcp-attribute");
-
-  auto replace = req.find_strings("replace");
-  for (auto f : prefixed(flags, "replace-")) replace.push_back(f);
-  r.replace_origin = has(replace, "origin");
-  // The session-level c= always points at the relay: that is the point of
-  // the rewrite. "session-connection" is accepted and changes nothing.
-
-  auto mux = req.find_strings("rtcp-mux");
-  for (auto f : prefixed(flags, "rtcp-mux-")) mux.push_back(f);
-  for (auto m : mux)
-    if (!has({"offer", "demux", "accept", "reject", "require"}, m))
-      return Err{unknown_value("rtcp-mux", m)};
-  r.rtcp_mux_offer = has(mux, "offer");
-  r.rtcp_mux_demux = has(mux, "demux");
-  r.rtcp_mux_accept = has(mux, "accept");
-  r.rtcp_mux_reject = has(mux, "reject");
-  r.rtcp_mux_require = has(mux, "require");
-
-  for (auto d : req.find_strings("direction")) r.direction.emplace_back(d);
-  if (auto ma = req.find_string("media address"); ma && !ma->empty()) {
-    auto ip = IpAddr::parse(*ma);
-    if (!ip) return ng_fail(NgErrc::kInvalidMediaAddress);
-    r.media_address = ip;
-  }
-  r.received_from = parse_received_from(req);
-  if (auto fam = req.find_string("address family")) {
-    if (ng_name_equal(*fam, "IP4")) r.address_family = AF_INET;
-    else if (ng_name_equal(*fam, "IP6")) r.address_family = AF_INET6;
-    else return ng_fail(NgErrc::kInvalidAddressFamily);
-  }
-  r.label = std::string(req.find_string("label").value_or(""));
-  r.from_label = std::string(req.find_string("from-label").value_or(""));
-  r.to_label = std::string(req.find_string("to-label").value_or(""));
-  auto codec = parse_codec_request(req);
-  if (!codec.ok()) return ng_fail(NgErrc::kCodec, codec.error());
-  r.codec = std::move(*codec);
-  // "transport protocol", or a protocol named as a bare flag ("RTP/AVP",
-  // "UDP/TLS/RTP/SAVPF"), as rtpengine accepts.
-  auto tp = req.find_string("transport protocol");
-  for (auto f : flags)
-    if (!tp && f.find('/') != std::string_view::npos && parse_transport_protocol(f).ok()) tp = f;
-  if (tp && !tp->empty()) {
-    auto proto = parse_transport_protocol(*tp);
-    if (!proto.ok()) return ng_fail(NgErrc::kSrtp, proto.error());
-    r.transport_protocol = std::move(*proto);
-  }
-  if (auto e = parse_webrtc(req, flags, r)) return Err{*e};
-  auto sdes = parse_sdes(req, flags);
-  if (!sdes.ok()) return Err{sdes.error()};
-  r.sdes = *sdes;
-  return r;
-}
 
 // {reason: count} for every named drop reason.
 NgValue drops_value(const uint64_t (&counts)[kDropReasonCount]) {
@@ -332,7 +133,9 @@ NgValue call_value(CallManager& cm, const Call& c, CallManager::Clock now) {
       medias.push(std::move(md));
     }
     t.set("medias", std::move(medias));
-    tags.set(p.tag.empty() ? "(pending)" : p.tag, std::move(t));
+    // The party with no tag yet (the callee before the answer): rtpengine
+    // 10.5 keys it "<untagged N>".
+    tags.set(p.tag.empty() ? "<untagged " + std::to_string(i) + ">" : p.tag, std::move(t));
   }
   v.set("tags", std::move(tags));
   v.set("totals", totals_value(cm.totals(c)));
@@ -412,7 +215,7 @@ NgValue signal_reply(Result<SignalReply, NgError> r, const NgValue& req) {
   if (!r.ok()) {
     // Admission control: clients that support it get "load limit" and fail
     // over to the next relay of their set.
-    if (r.error().code == NgErrc::kSessionLimit && has(req.find_strings("supports"), "load limit")) {
+    if (r.error().code == NgErrc::kSessionLimit && ng_list_has(req.find_strings("supports"), "load limit")) {
       NgValue v = NgValue::dict();
       v.set("result", "load limit");
       v.set("message", r.error().message());
@@ -451,7 +254,7 @@ constexpr std::string_view kNotRecorded = "call recording is not supported: the 
 bool asks_to_record(const NgValue& req) {
   if (auto v = req.find_scalar("record call"))
     return ng_name_equal(*v, "yes") || ng_name_equal(*v, "on");
-  return has(req.find_strings("flags"), "record-call");
+  return ng_list_has(req.find_strings("flags"), "record-call");
 }
 
 void add_warning(NgValue& reply, std::string_view warning) {
@@ -466,7 +269,7 @@ NgValue handle_signal(const NgValue& req, NgContext& ctx, bool is_answer) {
     ++cm.stats().errors;
     return ng_error(sr.error());
   }
-  const bool loop_protect = has(req.find_strings("flags"), "loop-protect");
+  const bool loop_protect = ng_list_has(req.find_strings("flags"), "loop-protect");
   if (loop_protect && carries_loop_mark(sr->sdp, loop_protect_token())) {
     // Our own SDP, back through a SIP loop: as it is, and no call touched.
     NgValue v = NgValue::dict();
@@ -497,22 +300,33 @@ NgValue handle_recording(const NgValue& req, NgContext& ctx) {
 NgValue handle_offer(const NgValue& req, NgContext& ctx) { return handle_signal(req, ctx, false); }
 NgValue handle_answer(const NgValue& req, NgContext& ctx) { return handle_signal(req, ctx, true); }
 
+// A delete that finds no such call or tag: a late BYE retransmission is
+// not a failure, so rtpengine answers ok with a warning unless the request
+// has the "fatal" flag (ng_control_protocol.md, delete); either way with
+// its one wording for both cases.
+NgValue delete_not_found(const NgValue& req, const NgError& error) {
+  if (error.code != NgErrc::kUnknownCallId && error.code != NgErrc::kTagsMismatch)
+    return ng_error(error);
+  if (ng_list_has(req.find_strings("flags"), "fatal")) return ng_error(NgErrc::kTagsMismatch);
+  NgValue v = NgValue::dict();
+  v.set("result", "ok");
+  v.set("warning", to_string(NgErrc::kTagsMismatch));
+  return v;
+}
+
 NgValue handle_delete(const NgValue& req, NgContext& ctx) {
   CallManager& cm = ctx.calls;
   auto call_id = req.find_scalar("call-id");
   if (!call_id || call_id->empty()) return ng_error(NgErrc::kNoCallId);
-  int delay = -1;
+  int delay = -1;  // the configured --delete-delay
   if (auto d = req.find_scalar("delete delay")) {
     auto v = non_negative(*d);
-    if (!v || *v > 86400) return ng_error(NgErrc::kInvalidDeleteDelay);
-    delay = int(*v);
+    if (v && *v <= 86400) delay = int(*v);
+    else warn_ignored("Invalid delete delay '" + *d + "': using the default");
   }
   auto r = cm.remove(*call_id, req.find_scalar("from-tag").value_or(""),
                      req.find_scalar("to-tag").value_or(""), delay, ctx.now);
-  if (!r.ok()) {
-    ++cm.stats().errors;
-    return ng_error(r.error());
-  }
+  if (!r.ok()) return delete_not_found(req, r.error());
   NgValue v = NgValue::dict();
   v.set("result", "ok");
   v.set("created", (*r)->created_unix);

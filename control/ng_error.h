@@ -14,6 +14,8 @@ namespace vox::control {
 
 enum class NgErrc : uint8_t {
   // The request itself.
+  kNoPayload,           // nothing after the cookie
+  kUnknownFormat,       // the body starts with neither 'd' (bencode) nor '{' (JSON)
   kUndecodableBencode,  // the body is not a bencode dictionary
   kUndecodableJson,     // the body is not a JSON object
   kNoCommand,
@@ -22,9 +24,6 @@ enum class NgErrc : uint8_t {
   kNoFromTag,
   kNoToTag,
   kNoSdp,
-  kInvalidMediaAddress,
-  kInvalidAddressFamily,
-  kInvalidDeleteDelay,
   kInvalidLimit,
   // The call table.
   kUnknownCallId,
@@ -47,17 +46,16 @@ enum class NgErrc : uint8_t {
 };
 
 inline constexpr EnumNames<NgErrc> kNgErrcNames = {{
+    {NgErrc::kNoPayload, "Invalid data (no payload)"},
+    {NgErrc::kUnknownFormat, "Invalid NG data format"},
     {NgErrc::kUndecodableBencode, "Could not decode bencode dictionary"},
     {NgErrc::kUndecodableJson, "Failed to parse JSON document"},
-    {NgErrc::kNoCommand, "No command in message"},
+    {NgErrc::kNoCommand, "Dictionary contains no key \"command\""},
     {NgErrc::kUnknownCommand, "Unrecognized command"},
     {NgErrc::kNoCallId, "No call-id in message"},
     {NgErrc::kNoFromTag, "No from-tag in message"},
     {NgErrc::kNoToTag, "No to-tag in message"},
     {NgErrc::kNoSdp, "No SDP body in message"},
-    {NgErrc::kInvalidMediaAddress, "Invalid media address"},
-    {NgErrc::kInvalidAddressFamily, "Invalid address family"},
-    {NgErrc::kInvalidDeleteDelay, "Invalid delete delay"},
     {NgErrc::kInvalidLimit, "Invalid limit"},
     {NgErrc::kUnknownCallId, "Unknown call-id"},
     {NgErrc::kTagsMismatch, "Call-ID not found or tags didn't match"},

@@ -24,8 +24,11 @@ std::optional<NgRequest> split_ng_datagram(std::string_view datagram) {
   NgRequest req;
   req.cookie = cookie;
   req.body = datagram.substr(sp + 1);
-  // rtpengine looks at the first byte only: '{' is JSON, anything else bencode.
-  req.encoding = (!req.body.empty() && req.body.front() == '{') ? NgEncoding::kJson : NgEncoding::kBencode;
+  // rtpengine looks at the first byte only.
+  if (req.body.empty()) req.encoding = NgEncoding::kEmpty;
+  else if (req.body.front() == 'd') req.encoding = NgEncoding::kBencode;
+  else if (req.body.front() == '{') req.encoding = NgEncoding::kJson;
+  else req.encoding = NgEncoding::kUnknown;
   return req;
 }
 
@@ -37,7 +40,13 @@ Result<NgValue, DecodeError> decode_ng_body(const NgRequest& req) {
 }
 
 NgErrc ng_decode_error(NgEncoding enc) {
-  return enc == NgEncoding::kJson ? NgErrc::kUndecodableJson : NgErrc::kUndecodableBencode;
+  switch (enc) {
+    case NgEncoding::kJson: return NgErrc::kUndecodableJson;
+    case NgEncoding::kEmpty: return NgErrc::kNoPayload;
+    case NgEncoding::kUnknown: return NgErrc::kUnknownFormat;
+    case NgEncoding::kBencode: break;
+  }
+  return NgErrc::kUndecodableBencode;
 }
 
 std::string frame_ng_reply(std::string_view cookie, const NgValue& reply, NgEncoding enc) {

@@ -12,7 +12,14 @@
 
 namespace vox::control {
 
-enum class NgEncoding : uint8_t { kBencode, kJson };
+// The body's encoding, from its first byte as rtpengine reads it. Replies
+// to a body of no known encoding are bencode.
+enum class NgEncoding : uint8_t {
+  kBencode,  // 'd'
+  kJson,     // '{'
+  kEmpty,    // nothing after the cookie
+  kUnknown,  // any other first byte
+};
 
 struct NgRequest {
   std::string_view cookie;  // views into the datagram
@@ -25,7 +32,8 @@ struct NgRequest {
 // contains control bytes; such a datagram is dropped without reply.
 std::optional<NgRequest> split_ng_datagram(std::string_view datagram);
 
-// Decodes the body by its encoding; the top level must be a dictionary.
+// Decodes the body by its encoding; the top level must be a dictionary (a
+// body of no known encoding is read as bencode, for the error's detail).
 Result<NgValue, DecodeError> decode_ng_body(const NgRequest& req);
 
 // The error for a body that failed to decode (its name is rtpengine's exact

@@ -71,6 +71,9 @@ NgValue& NgValue::push(NgValue value) {
 
 NgValue endpoint_value(const Endpoint& e) {
   NgValue v = NgValue::dict();
+  // Not known yet (a party that has not sent its SDP): an empty dict, as
+  // rtpengine gives.
+  if (e.port == 0 && e.addr.is_unspecified()) return v;
   v.set("family", e.addr.is_v4() ? "IPv4" : "IPv6");
   v.set("address", e.addr.to_string());
   v.set("port", int64_t(e.port));

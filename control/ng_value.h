@@ -68,7 +68,8 @@ class NgValue {
   std::variant<std::string, int64_t, List, Dict> v_;
 };
 
-// {family: IPv4|IPv6, address, port}: an endpoint as rtpengine's replies write it.
+// {family: IPv4|IPv6, address, port}: an endpoint as rtpengine's replies
+// write it; {} for one not known yet (no address, no port).
 NgValue endpoint_value(const Endpoint& e);
 
 // True when two keys or flag names are the same under NG spelling rules:

@@ -288,6 +288,33 @@ std::string render_sdes_crypto(const SdesCrypto& c, SdesRenderOptions opt) {
 
 // --- NG flags ------------------------------------------------------------------
 
+namespace {
+
+// "A;B;C" (rtpengine's separator; a trailing one is allowed): the suites
+// voxrelay has, in that order.
+std::vector<SrtpSuite> suite_list(std::string_view names) {
+  std::vector<SrtpSuite> out;
+  while (!names.empty()) {
+    const size_t end = std::min(names.find(';'), names.size());
+    for (const auto& info : kSrtpSuites)
+      if (iequals(info.name, names.substr(0, end))) out.push_back(info.suite);
+    names.remove_prefix(std::min(end + 1, names.size()));
+  }
+  return out;
+}
+
+// Moves the suites `order` names to the front, in its order; the others
+// follow as they were. Tags stay with their lines.
+void apply_order(std::vector<SdesCrypto>& lines, const std::vector<SrtpSuite>& order) {
+  const auto rank = [&](const SdesCrypto& c) {
+    return size_t(std::find(order.begin(), order.end(), c.key.suite) - order.begin());
+  };
+  std::stable_sort(lines.begin(), lines.end(),
+                   [&](const SdesCrypto& a, const SdesCrypto& b) { return rank(a) < rank(b); });
+}
+
+}  // namespace
+
 bool SdesFlags::allows(SrtpSuite s) const {
   if (off || (excluded & suite_bit(s))) return false;
   return !only_given || (only & suite_bit(s));
@@ -329,6 +356,12 @@ Result<SdesFlags, SdesError> apply_sdes_flag(SdesFlags f, std::string_view flag)
     f.lifetime = true;
   } else if (flag == "static") {
     f.static_keys = true;
+  } else if (flag == "nonew") {
+    f.nonew = true;
+  } else if (flag == "prefer") {
+    f.prefer = true;
+  } else if (flag.starts_with("order:")) {
+    f.order = suite_list(flag.substr(6));
   } else {
     return Err{SdesError::kUnknownFlag};
   }
@@ -421,6 +454,7 @@ Result<std::vector<SdesCrypto>, SdesError> make_sdes_offer(
     used += c.key.key_salt_length;
   }
   explicit_bzero(pool.data(), pool.size());
+  apply_order(out, flags.order);
   return out;
 }
 

@@ -96,14 +96,16 @@ struct SdesFlags {
   bool pad = false;          // "pad": see SdesRenderOptions
   bool lifetime = false;     // "lifetime": the relay's lines carry "|2^31"
   bool static_keys = false;  // "static": keep negotiated keys across re-offers
+  bool nonew = false;        // "nonew": offer only suites the offerer offered
+  bool prefer = false;       // "prefer": an offer with a=crypto and a=fingerprint is SDES
+  std::vector<SrtpSuite> order;  // "order:A;B": these suites first, in this order
 
   bool allows(SrtpSuite s) const;
 };
-// Applies one flag; the NG layer turns an error into its error-reason.
-// "no-"/"only-" take any suite name (case-insensitive, as rtpengine): one
-// voxrelay lacks is simply never offered. Other rtpengine SDES flags
-// voxrelay does not implement ("nonew", "prefer", ...) give kUnknownFlag: the
-// command layer may choose to ignore that error.
+// Applies one flag. "no-"/"only-"/"order:" take any suite name
+// (case-insensitive, as rtpengine): one voxrelay lacks is simply never
+// offered. A flag voxrelay does not know gives kUnknownFlag, which the NG
+// layer logs and ignores (as rtpengine does).
 Result<SdesFlags, SdesError> apply_sdes_flag(SdesFlags flags, std::string_view flag);
 Result<SdesFlags, SdesError> parse_sdes_flags(std::span<const std::string_view> flags);
 
@@ -125,7 +127,8 @@ struct SdesSession {
 
 // --- The relay offers SRTP to a party --------------------------------------
 // One line per allowed suite, strongest first, tags 1..n, each with its own
-// fresh key. With `previous` (a re-offer), lines of suites still allowed keep
+// fresh key; "order:" then moves the suites it names to the front, each
+// keeping its tag (rtpengine's docs). With `previous` (a re-offer), lines of suites still allowed keep
 // their tag and key, so a plain re-INVITE does not re-key; with "static" the
 // previous offer is repeated as it was. GCM lines are left out when the flags
 // ask for unencrypted or unauthenticated SRTP (AEAD has no such mode).

@@ -162,6 +162,9 @@ struct SdpMediaRewrite {
   // generate-mid: a=mid:<value> first among the attributes when the
   // section has no a=mid of its own.
   std::optional<std::string> mid;
+  // Drop the section's a=mid: an answer to an offerer that sent none
+  // (RFC 5888 §9.1: an answer has a=mid only for an offered one).
+  bool strip_mid = false;
 };
 
 struct SdpRewrite {

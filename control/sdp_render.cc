@@ -179,6 +179,7 @@ void render_attributes(std::string& out, const SdpMedia& m, const SdpMediaRewrit
     if (rw && (a.name == "rtcp" || a.name == "rtcp-mux")) continue;
     if (rw && dropped(rewrite, a.name)) continue;
     if (rw && rw->strip_feedback && (a.name == "rtcp-fb" || a.name == "rtcp-rsize")) continue;
+    if (rw && rw->strip_mid && a.name == "mid") continue;
     if (crypto && a.name == "crypto") {
       add_crypto();  // the replacements stand where the first key stood
     } else if (codecs && is_codec_attribute(a)) {

@@ -76,6 +76,23 @@ std::vector<std::string> render_crypto(const std::vector<SdesCrypto>& lines, boo
   return out;
 }
 
+namespace {
+
+// "nonew": the relay offers only suites the offerer's own a=crypto lines
+// name (rtpengine's docs: no new suite is generated). An offerer without
+// SDES gives nothing to keep, and the flag nothing to do: the relay's
+// suites are offered as without it.
+SdesFlags offer_flags(SdesFlags flags, const SdpMedia& m) {
+  if (!flags.nonew) return flags;
+  uint8_t offered = 0;
+  for (auto v : m.attribute_values("crypto"))
+    if (auto c = parse_sdes_crypto(v)) offered |= uint8_t(1u << unsigned(c->key.suite));
+  if (offered) flags.excluded |= uint8_t(~offered);
+  return flags;
+}
+
+}  // namespace
+
 Result<SrtpOfferPlan, std::string> plan_srtp_offer(const SdpMedia& m, std::string_view transport,
                                                    const SdesFlags& flags, const MediaSide* offerer,
                                                    const MediaSide* answerer,
@@ -106,7 +123,7 @@ Result<SrtpOfferPlan, std::string> plan_srtp_offer(const SdpMedia& m, std::strin
   }
   if (is_sdes_proto(p.proto)) {
     auto previous = answerer ? previous_offer(*answerer) : std::vector<SdesCrypto>{};
-    auto o = make_sdes_offer(flags, previous.empty() ? nullptr : &previous);
+    auto o = make_sdes_offer(offer_flags(flags, m), previous.empty() ? nullptr : &previous);
     if (!o.ok()) return Err{std::string(to_string(o.error()))};
     if (o->empty()) {
       // Nothing to offer by SDES ("SDES off", or no suite left): DTLS-SRTP

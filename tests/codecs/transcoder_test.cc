@@ -56,7 +56,13 @@ void expect_continuous(const std::vector<Sent>& out, uint32_t step) {
 
 TEST(Transcoder, RejectsBadConfiguration) {
   auto c = pcmu_to_opus();
-  c.out_ptime_ms = 25;
+  c.out_ptime_ms = 25;  // not an Opus frame size
+  EXPECT_EQ(Transcoder::create(c).error(), TranscoderError::kBadPtime);
+  c.out_codec = AudioCodec::kPcma;  // G.711 takes any whole ms from 10 to 60
+  EXPECT_TRUE(Transcoder::create(c).ok());
+  c.out_ptime_ms = 61;
+  EXPECT_EQ(Transcoder::create(c).error(), TranscoderError::kBadPtime);
+  c.out_ptime_ms = 9;
   EXPECT_EQ(Transcoder::create(c).error(), TranscoderError::kBadPtime);
   c = pcmu_to_opus();
   c.in_pt = 200;
@@ -144,6 +150,30 @@ TEST(Transcoder, RepacketizesG711) {
   std::vector<uint8_t> want2;
   for (size_t i = 160; i < 320; ++i) want2.push_back(linear_to_ulaw(ulaw_to_linear(big[1][i])));
   EXPECT_EQ(h2.all[4].payload, want2);
+}
+
+TEST(Transcoder, RepacketizesG711ToAnyWholeMillisecond) {
+  // PCMU 20 ms -> PCMU 25 ms (NG ptime 25, which rtpengine takes): four
+  // outputs of 200 samples per five inputs of 160, the audio unchanged.
+  TranscoderConfig c;
+  c.in_codec = AudioCodec::kPcmu;
+  c.out_codec = AudioCodec::kPcmu;
+  c.out_pt = 0;
+  c.out_ptime_ms = 25;
+  auto t = make(c);
+  Harness h(*t);
+  Sender s;
+  const auto frames = pcmu_frames(5);
+  std::vector<uint8_t> want;
+  for (const auto& f : frames) {
+    h.feed(s.next(0, f));
+    for (uint8_t u : f) want.push_back(linear_to_ulaw(ulaw_to_linear(u)));
+  }
+  ASSERT_EQ(h.all.size(), 4u);
+  expect_continuous(h.all, 200);
+  std::vector<uint8_t> got;
+  for (const auto& o : h.all) got.insert(got.end(), o.payload.begin(), o.payload.end());
+  EXPECT_EQ(got, want);
 }
 
 TEST(Transcoder, RepacketizesToThirtyMillisecondOpus) {

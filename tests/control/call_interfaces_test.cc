@@ -79,5 +79,41 @@ TEST_F(CallInterfacesTest, NoNameOrAnUnknownOneIsTheDefault) {
   EXPECT_EQ(callee_address({"int"}), "203.0.113.1");
 }
 
+// rtpengine: the caller's side follows its SDP's family, "address family"
+// is for the callee only (else the callee follows the caller).
+TEST_F(CallInterfacesTest, EachSideHasItsFamily) {
+  const auto offer = [&](const std::string& body, std::optional<int> family) {
+    SignalRequest r;
+    r.call_id = "call-" + std::to_string(++calls);
+    r.from_tag = "A";
+    r.sdp = body;
+    r.address_family = family;
+    auto reply = cm->offer(r, now);
+    EXPECT_TRUE(reply.ok()) << (reply.ok() ? "" : reply.error().message());
+    return reply.ok() ? advertised(reply->sdp) : "";
+  };
+  const auto answer_address = [&](const std::string& body) {
+    SignalRequest r;
+    r.call_id = "call-" + std::to_string(calls);
+    r.from_tag = "A";
+    r.to_tag = "B";
+    r.sdp = body;
+    auto reply = cm->answer(r, now);
+    EXPECT_TRUE(reply.ok()) << (reply.ok() ? "" : reply.error().message());
+    return reply.ok() ? advertised(reply->sdp) : "";
+  };
+  const std::string v6 = std::regex_replace(sdp(4000), std::regex("IN IP4 192.0.2.10"),
+                                            "IN IP6 2001:db8::10");
+  // An IPv6 caller, no family: IPv6 both ways.
+  EXPECT_EQ(offer(v6, std::nullopt), "2001:db8::1");
+  EXPECT_EQ(answer_address(v6), "2001:db8::1");
+  // An IPv4 caller with "address family IP6": only the callee is IPv6.
+  EXPECT_EQ(offer(sdp(4000), AF_INET6), "2001:db8::1");
+  EXPECT_EQ(answer_address(sdp(5000)), "203.0.113.1");
+  // An IPv6 caller with "address family IP4".
+  EXPECT_EQ(offer(v6, AF_INET), "203.0.113.1");
+  EXPECT_EQ(answer_address(sdp(5000)), "2001:db8::1");
+}
+
 }  // namespace
 }  // namespace vox::control

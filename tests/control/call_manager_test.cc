@@ -231,6 +231,90 @@ TEST_F(CallManagerTest, RtcpMuxNegotiation) {
             b2.rtcp_flow);
 }
 
+// replace: zero-address (rtpengine): a c=0.0.0.0 becomes the relay's
+// address instead of staying a hold.
+TEST_F(CallManagerTest, ReplaceZeroAddress) {
+  auto hold = cm->offer(req(sdp(4000, "0.0.0.0")), now);
+  ASSERT_TRUE(hold.ok());
+  EXPECT_NE(hold->sdp.find("c=IN IP4 0.0.0.0"), std::string::npos) << hold->sdp;
+  SignalRequest r = req(sdp(4000, "0.0.0.0"));
+  r.replace_zero_address = true;
+  auto replaced = cm->offer(r, now);
+  ASSERT_TRUE(replaced.ok());
+  EXPECT_EQ(replaced->sdp.find("c=IN IP4 0.0.0.0"), std::string::npos) << replaced->sdp;
+  EXPECT_NE(replaced->sdp.find("c=IN IP4 203.0.113.1"), std::string::npos) << replaced->sdp;
+}
+
+// "media address" is written into the SDP sent on, in place of the relay's
+// own address (rtpengine 10.5); media still goes to the party's SDP address.
+TEST_F(CallManagerTest, MediaAddressGoesIntoTheSdpSent) {
+  SignalRequest r = req(sdp(4000));
+  r.media_address = IpAddr::parse("198.51.100.50");
+  auto off = cm->offer(r, now);
+  ASSERT_TRUE(off.ok());
+  EXPECT_NE(off->sdp.find("c=IN IP4 198.51.100.50"), std::string::npos) << off->sdp;
+  EXPECT_EQ(off->sdp.find("203.0.113.1"), std::string::npos) << off->sdp;
+  EXPECT_EQ(cm->find("call-1")->parties[0].media[0].sdp_rtp, *Endpoint::parse("192.0.2.10:4000"));
+}
+
+// "label" names the party that sent the SDP: the callee in an answer.
+TEST_F(CallManagerTest, LabelInAnAnswerLabelsTheCallee) {
+  SignalRequest o = req(sdp(4000));
+  o.label = "caller";
+  ASSERT_TRUE(cm->offer(o, now).ok());
+  SignalRequest a = req(sdp(5000), "A", "B");
+  a.label = "callee";
+  ASSERT_TRUE(cm->answer(a, now).ok());
+  const Call* c = cm->find("call-1");
+  EXPECT_EQ(c->parties[0].label, "caller");
+  EXPECT_EQ(c->parties[1].label, "callee");
+}
+
+// a=rtcp (RFC 3605) is about RTP: a T.38 (udptl) stream gets none.
+TEST_F(CallManagerTest, NoRtcpAttributeOnNonRtpStreams) {
+  const std::string body = sdp(4000) + "m=image 4002 udptl t38\r\na=T38FaxVersion:0\r\n";
+  auto off = cm->offer(req(body), now);
+  ASSERT_TRUE(off.ok()) << off.error().message();
+  const std::string image = off->sdp.substr(off->sdp.find("m=image"));
+  const std::string audio = off->sdp.substr(0, off->sdp.find("m=image"));
+  EXPECT_EQ(image.find("a=rtcp"), std::string::npos) << off->sdp;
+  EXPECT_NE(audio.find("a=rtcp:"), std::string::npos) << off->sdp;
+}
+
+// single-codec in the answer works without any codec option in the
+// offer: the caller is answered the callee's first codec (and events).
+TEST_F(CallManagerTest, SingleCodecInTheAnswerAlone) {
+  const std::string g711 =
+      "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+      "m=audio 4000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n";
+  auto off = cm->offer(req(g711), now);
+  ASSERT_TRUE(off.ok());
+  EXPECT_NE(off->sdp.find(" RTP/AVP 0 8 101\r\n"), std::string::npos) << off->sdp;
+  SignalRequest a = req(g711, "A", "B");
+  a.codec.single_codec = true;
+  auto ans = cm->answer(a, now);
+  ASSERT_TRUE(ans.ok()) << ans.error().message();
+  EXPECT_NE(ans->sdp.find(" RTP/AVP 0 101\r\n"), std::string::npos) << ans->sdp;
+  // Without it the answer's list is passed on as it is.
+  auto plain = cm->answer(req(g711, "A", "B"), now);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_NE(plain->sdp.find(" RTP/AVP 0 8 101\r\n"), std::string::npos) << plain->sdp;
+}
+
+// RFC 5888 §9.1: an answer carries a=mid only for an offered one, so the
+// callee's a=mid (say a browser answering a generate-mid offer) does not
+// reach a caller that sent none; an offered mid is answered.
+TEST_F(CallManagerTest, AnswerMidOnlyForAnOfferedOne) {
+  ASSERT_TRUE(cm->offer(req(sdp(4000)), now).ok());
+  auto ans = cm->answer(req(sdp(5000, "198.51.100.7", "a=mid:0\r\n"), "A", "B"), now);
+  ASSERT_TRUE(ans.ok());
+  EXPECT_EQ(ans->sdp.find("a=mid"), std::string::npos) << ans->sdp;
+  ASSERT_TRUE(cm->offer(req(sdp(4000, "192.0.2.10", "a=mid:audio\r\n")), now).ok());
+  ans = cm->answer(req(sdp(5000, "198.51.100.7", "a=mid:audio\r\n"), "A", "B"), now);
+  ASSERT_TRUE(ans.ok());
+  EXPECT_NE(ans->sdp.find("a=mid:audio"), std::string::npos) << ans->sdp;
+}
+
 TEST_F(CallManagerTest, RejectedStreamGetsNoPorts) {
   std::string body = sdp(4000) + "m=video 0 RTP/AVP 96\r\n";
   auto off = cm->offer(req(body), now);

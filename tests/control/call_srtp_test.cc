@@ -368,17 +368,40 @@ TEST_F(CallSrtpTest, FlagsLeavingNothingToOfferAreAnErrorAndCreateNothing) {
   EXPECT_EQ(crypto_lines(offer(body, {{"SDES", strings({"off"})}})).size(), 0u);
 }
 
-TEST_F(CallSrtpTest, InvalidFlagsAndProtocolsAreNgErrors) {
+// rtpengine logs an SDES flag or a transport protocol it does not know and
+// goes on; only what cannot be done (DTLS without a certificate) fails.
+TEST_F(CallSrtpTest, UnknownFlagsAndProtocolsAreIgnored) {
   const std::string body = sdp(4000, kOfferer, "RTP/AVP");
-  EXPECT_EQ(error_of(request("offer", body, "A", "", "call-1", {{"SDES", strings({"bogus"})}})),
-            "Unknown SDES flag 'bogus'");
-  EXPECT_EQ(error_of(request("offer", body, "A", "", "call-1", {{"flags", strings({"SDES-no-"})}})),
-            "Unknown SDES flag 'no-'");
-  EXPECT_EQ(error_of(request("offer", body, "A", "", "call-1", {transport("RTP/XYZ")})),
-            "Invalid transport protocol");
-  EXPECT_EQ(error_of(request("offer", body, "A", "", "call-1", {transport("UDP/TLS/RTP/SAVPF")})),
+  const NgValue ignored[] = {
+      request("offer", body, "A", "", "call-1", {{"SDES", strings({"bogus"})}}),
+      request("offer", body, "A", "", "call-2", {{"flags", strings({"SDES-no-"})}}),
+      request("offer", body, "A", "", "call-3", {transport("RTP/XYZ")}),
+  };
+  for (const NgValue& r : ignored) {
+    ASSERT_EQ(r.find_string("result"), "ok") << r.find_string("error-reason").value_or("");
+    const std::string out(r.find_string("sdp").value_or(""));
+    EXPECT_NE(out.find(" RTP/AVP "), std::string::npos) << out;
+    EXPECT_EQ(out.find("a=crypto"), std::string::npos) << out;
+  }
+  EXPECT_EQ(error_of(request("offer", body, "A", "", "call-4", {transport("UDP/TLS/RTP/SAVPF")})),
             "DTLS-SRTP is not available: the relay has no DTLS certificate");
-  expect_nothing_left();
+  EXPECT_EQ(cm->find("call-4"), nullptr);
+}
+
+// SDES-nonew: the relay offers the callee only the suites the caller
+// offered (rtpengine's docs: no new suite is generated); SDES-order puts
+// the named suites first.
+TEST_F(CallSrtpTest, NonewOffersOnlyTheOfferersSuites) {
+  const std::string body = sdp(4000, kOfferer, "RTP/SAVP",
+                               {"1 AES_CM_128_HMAC_SHA1_80 inline:4fl6DT4Bi+DWT6MsBt5BOQ7Gda1Jiv7rtpYLOqvm",
+                                "2 AES_CM_128_HMAC_SHA1_32 inline:4fl6DT4Bi+DWT6MsBt5BOQ7Gda1Jiv7rtpYLOqvm"});
+  NgValue r = request("offer", body, "A", "", "call-1",
+                      {{"SDES", strings({"nonew", "order:AES_CM_128_HMAC_SHA1_32"})}});
+  ASSERT_EQ(r.find_string("result"), "ok") << r.find_string("error-reason").value_or("");
+  const auto& offered = cm->find("call-1")->parties[1].media[0].sdes_offer;
+  ASSERT_EQ(offered.size(), 2u);
+  EXPECT_EQ(offered[0].key.suite, SrtpSuite::kAesCm128HmacSha1_32);
+  EXPECT_EQ(offered[1].key.suite, SrtpSuite::kAesCm128HmacSha1_80);
 }
 
 // --- the offerer's keys ----------------------------------------------------------------------

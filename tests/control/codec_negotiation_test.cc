@@ -186,6 +186,8 @@ TEST(CodecRequest, FlagShorthandEqualsDictionary) {
             parsed(request({{"strip", {"PCMA"}}})).strip);
   EXPECT_EQ(parsed(request({}, {"CODEC_MASK_PCMA"})).mask,
             parsed(request({{"mask", {"PCMA"}}})).mask);
+  // "transcode-opus": the short form rtpengine takes (OpenSIPS's docs).
+  EXPECT_EQ(parsed(request({}, {"transcode-opus"})), parsed(request({{"transcode", {"opus"}}})));
 }
 
 TEST(CodecRequest, PtimeKeys) {
@@ -217,13 +219,14 @@ TEST(CodecRequest, Errors) {
   EXPECT_EQ(parse_error(request({{"set", {"opus/48000/2/1000"}}})),
             "Invalid codec bitrate: opus/48000/2/1000 (opus takes 6000 to 510000 bit/s)");
   EXPECT_EQ(parse_error(request({{"strip", {"PCMU/x"}}})), "Invalid codec specification: PCMU/x");
-  NgValue bad_dict = request({});
+  NgValue bad_dict = request({});  // ignored (the NG layer logs it), as rtpengine does
   bad_dict.set("codec", "PCMU");
-  EXPECT_EQ(parse_error(bad_dict), "Invalid codec dictionary");
+  EXPECT_TRUE(parse_codec_request(bad_dict).ok());
   NgValue bad_ptime = request({});
-  bad_ptime.set("ptime", int64_t(25));
-  EXPECT_EQ(parse_error(bad_ptime),
-            "Unsupported ptime: 25 (voxrelay packetizes 10, 20, 30, 40 or 60 ms)");
+  bad_ptime.set("ptime", int64_t(25));  // any whole ms G.711 can be packetized in
+  EXPECT_EQ(parse_codec_request(bad_ptime)->ptime, 25);
+  bad_ptime.set("ptime", int64_t(7));
+  EXPECT_EQ(parse_error(bad_ptime), "Unsupported ptime: 7 (voxrelay packetizes 10 to 60 ms)");
   bad_ptime.set("ptime", "twenty");
   EXPECT_EQ(parse_error(bad_ptime), "Invalid ptime: twenty");
   // Unknown codec-* flags and other flags are not errors.
@@ -427,14 +430,24 @@ TEST(CodecAnswer, OpusEncoderOptions) {
 
 // (g) offer and answer errors.
 TEST(CodecErrors, OfferAndAnswer) {
-  auto empty = plan_offer(g711_offer(), parsed(request({{"strip", {"all"}}})));
-  ASSERT_FALSE(empty.ok());
-  EXPECT_EQ(empty.error(), "No codec left to offer (all codecs stripped or masked)");
-  auto only_events = plan_offer(g711_offer(), parsed(request({{"strip", {"PCMU", "PCMA"}}})));
+  // Options that leave no media codec: rtpengine restores the offered list
+  // (keeping ptime), and so does voxrelay.
+  const auto plain = plan_offer(g711_offer(), parsed(request({})));
+  ASSERT_TRUE(plain.ok());
+  using Ops = std::vector<std::pair<std::string, std::vector<std::string>>>;
+  for (const Ops& ops : {Ops{{"strip", {"all"}}}, Ops{{"strip", {"PCMU", "PCMA"}}}, Ops{{"mask", {"all"}}}}) {
+    NgValue req = request(ops);
+    req.set("ptime", int64_t(30));
+    auto restored = plan_offer(g711_offer(), parsed(req));
+    ASSERT_TRUE(restored.ok()) << ops[0].first;
+    EXPECT_EQ(restored->to_answerer, plain->to_answerer) << ops[0].first;
+    EXPECT_TRUE(restored->added.empty());
+    EXPECT_EQ(restored->ptime, 30);
+  }
+  // An offer of telephone-event alone has no media codec to restore.
+  auto only_events = plan_offer({kEvents8k}, parsed(request({})));
   ASSERT_FALSE(only_events.ok());
   EXPECT_EQ(only_events.error(), "No codec left to offer (all codecs stripped or masked)");
-  auto masked_all = plan_offer(g711_offer(), parsed(request({{"mask", {"all"}}})));
-  ASSERT_FALSE(masked_all.ok());
 
   auto no_source =
       plan_offer({codec(18, "G729", 8000)}, parsed(request({{"transcode", {"opus"}}})));

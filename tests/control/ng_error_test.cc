@@ -32,9 +32,8 @@ TEST(NgError, NamesAreRtpengines) {
   EXPECT_STREQ(to_string(NgErrc::kNoFromTag), "No from-tag in message");
   EXPECT_STREQ(to_string(NgErrc::kNoToTag), "No to-tag in message");
   EXPECT_STREQ(to_string(NgErrc::kNoSdp), "No SDP body in message");
-  EXPECT_STREQ(to_string(NgErrc::kNoCommand), "No command in message");
+  EXPECT_STREQ(to_string(NgErrc::kNoCommand), "Dictionary contains no key \"command\"");
   EXPECT_STREQ(to_string(NgErrc::kUnknownCommand), "Unrecognized command");
-  EXPECT_STREQ(to_string(NgErrc::kInvalidDeleteDelay), "Invalid delete delay");
   EXPECT_STREQ(to_string(NgErrc::kInvalidLimit), "Invalid limit");
 }
 

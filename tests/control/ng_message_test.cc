@@ -80,7 +80,7 @@ TEST(NgMessage, EmptyBodyKeepsCookieButFailsToDecode) {
   ASSERT_TRUE(req.has_value());  // an error reply can still be sent
   EXPECT_EQ(req->cookie, "cookie");
   EXPECT_TRUE(req->body.empty());
-  EXPECT_EQ(req->encoding, NgEncoding::kBencode);
+  EXPECT_EQ(req->encoding, NgEncoding::kEmpty);
   auto body = decode_ng_body(*req);
   ASSERT_FALSE(body.ok());
   EXPECT_EQ(body.error(), DecodeError::kTruncated);
@@ -94,10 +94,10 @@ TEST(NgMessage, BodyMustBeADictionary) {
     ASSERT_FALSE(body.ok()) << dgram;
     EXPECT_EQ(body.error(), DecodeError::kNotDict) << dgram;
   }
-  // A JSON array does not start with '{', so it is taken as (bad) bencode.
+  // A JSON array starts with neither 'd' nor '{': no known encoding.
   auto req = split_ng_datagram(R"(c ["ping"])");
   ASSERT_TRUE(req.has_value());
-  EXPECT_EQ(req->encoding, NgEncoding::kBencode);
+  EXPECT_EQ(req->encoding, NgEncoding::kUnknown);
   EXPECT_EQ(decode_ng_body(*req).error(), DecodeError::kSyntax);
 }
 
@@ -113,6 +113,11 @@ TEST(NgMessage, DecodeErrorsPropagate) {
 TEST(NgMessage, ErrorReasonsUseRtpengineWording) {
   EXPECT_STREQ(to_string(ng_decode_error(NgEncoding::kBencode)), "Could not decode bencode dictionary");
   EXPECT_STREQ(to_string(ng_decode_error(NgEncoding::kJson)), "Failed to parse JSON document");
+  EXPECT_STREQ(to_string(ng_decode_error(NgEncoding::kEmpty)), "Invalid data (no payload)");
+  EXPECT_STREQ(to_string(ng_decode_error(NgEncoding::kUnknown)), "Invalid NG data format");
+  for (const char* dgram : {"c le", "c l7:command4:pinge", "c i1e", "c 4:ping"})
+    EXPECT_EQ(split_ng_datagram(dgram)->encoding, NgEncoding::kUnknown) << dgram;
+  EXPECT_EQ(split_ng_datagram("c d7:command4:pinge")->encoding, NgEncoding::kBencode);
 }
 
 TEST(NgMessage, FramesReplies) {

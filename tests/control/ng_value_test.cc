@@ -114,5 +114,14 @@ TEST(NgValue, EqualityIsDeepAndOrderSensitive) {
   EXPECT_NE(a, c);  // dicts are ordered: order is part of the message
 }
 
+TEST(NgValue, EndpointAsRtpengineWritesIt) {
+  NgValue v = endpoint_value(*Endpoint::parse("192.0.2.10:4000"));
+  EXPECT_EQ(v.find_string("family"), "IPv4");
+  EXPECT_EQ(v.find_string("address"), "192.0.2.10");
+  EXPECT_EQ(v.find_scalar("port"), "4000");
+  // Not known yet: rtpengine's empty dict, not "::" port 0.
+  EXPECT_TRUE(endpoint_value(Endpoint{}).as_dict().empty());
+}
+
 }  // namespace
 }  // namespace vox::control

@@ -291,7 +291,13 @@ TEST(SdesFlags, EachFlag) {
   EXPECT_TRUE(flags_of({"no-F8_128_HMAC_SHA1_80"}).allows(SrtpSuite::kAesCm128HmacSha1_80));
   EXPECT_FALSE(flags_of({"only-AES_192_CM_HMAC_SHA1_80"}).allows(SrtpSuite::kAesCm128HmacSha1_80));
 
-  std::vector<std::string_view> bad[] = {{"bogus"}, {"no-"}, {"only-AES CM"}, {"nonew"}, {"OFF"}};
+  EXPECT_TRUE(flags_of({"nonew"}).nonew);
+  EXPECT_TRUE(flags_of({"prefer"}).prefer);
+  // order: suites voxrelay has, in the given order; unknown names skipped.
+  EXPECT_EQ(flags_of({"order:aes_cm_128_hmac_sha1_32;F8_128_HMAC_SHA1_80;AEAD_AES_128_GCM;"}).order,
+            (std::vector<SrtpSuite>{SrtpSuite::kAesCm128HmacSha1_32, SrtpSuite::kAeadAes128Gcm}));
+
+  std::vector<std::string_view> bad[] = {{"bogus"}, {"no-"}, {"only-AES CM"}, {"OFF"}};
   for (const auto& b : bad) {
     auto r = parse_sdes_flags(b);
     ASSERT_FALSE(r.ok()) << b[0];
@@ -300,6 +306,23 @@ TEST(SdesFlags, EachFlag) {
 }
 
 // --- offers -------------------------------------------------------------------------
+
+// rtpengine's docs: "order:" moves the named suites to the top of the
+// offer and changes no tag.
+TEST(SdesOffer, OrderMovesSuitesAndKeepsTags) {
+  auto plain = make_sdes_offer({});
+  ASSERT_TRUE(plain.ok());
+  SdesFlags f = flags_of({"order:AES_CM_128_HMAC_SHA1_32;AES_256_CM_HMAC_SHA1_80"});
+  auto o = make_sdes_offer(f);
+  ASSERT_TRUE(o.ok());
+  ASSERT_EQ(o->size(), plain->size());
+  std::vector<std::pair<uint32_t, SrtpSuite>> got, want;
+  for (const auto& l : *o) got.emplace_back(l.tag, l.key.suite);
+  want = {{5, SrtpSuite::kAesCm128HmacSha1_32}, {3, SrtpSuite::kAes256CmHmacSha1_80},
+          {1, SrtpSuite::kAeadAes256Gcm}, {2, SrtpSuite::kAeadAes128Gcm},
+          {4, SrtpSuite::kAesCm128HmacSha1_80}};
+  EXPECT_EQ(got, want);
+}
 
 TEST(SdesOffer, DefaultIsEverySuiteStrongestFirst) {
   auto o = make_sdes_offer({});

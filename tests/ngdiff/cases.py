@@ -679,6 +679,14 @@ case("sdes-flag-form", "flags [SDES-no-AEAD_AES_256_GCM, SDES-no-AEAD_AES_128_GC
                   "flags": ["SDES-no-AEAD_AES_256_GCM", "SDES-no-AEAD_AES_128_GCM"]}))
 case("sdes-nonew", "SDES [nonew] on an SDES offer", offer(SRTP_A, {"SDES": ["nonew"]}))
 case("sdes-unknown", "SDES [sometimes]", offer(None, {"transport protocol": "RTP/SAVP", "SDES": ["sometimes"]}))
+case("sdes-nonew-plain", "RTP/SAVP with SDES [nonew] on a plain offer",
+     offer(None, {"transport protocol": "RTP/SAVP", "SDES": ["nonew"]}))
+case("sdes-order", "RTP/SAVP with SDES [order:AES_CM_128_HMAC_SHA1_32;AES_256_CM_HMAC_SHA1_80]",
+     offer(None, {"transport protocol": "RTP/SAVP", "SDES": ["order:AES_CM_128_HMAC_SHA1_32;AES_256_CM_HMAC_SHA1_80"]}))
+case("sdes-prefer", "SDES [prefer] on an RTP/SAVP offer with a=crypto and a=fingerprint, to RTP/AVP",
+     *call({"transport protocol": "RTP/AVP", "SDES": ["prefer"]},
+           a=sdp_a(medias=[media(2000, proto="RTP/SAVP", attrs=[crypto(1, KEY_A), f"a=fingerprint:sha-256 {FP_A}",
+                                                                  "a=setup:actpass"])])))
 case("pad-crypto", "flags [pad-crypto] (legacy alias of SDES pad)",
      offer(None, {"transport protocol": "RTP/SAVP", "flags": ["pad-crypto"]}))
 case("srtp-bad-key", "SDES offer with a key that is not base64",
@@ -727,6 +735,11 @@ case("codec-strip", "codec strip [PCMA]", *call({"codec": {"strip": ["PCMA"]}}))
 case("codec-strip-all-except", "codec strip [all], except [PCMU]",
      offer(None, {"codec": {"strip": ["all"], "except": ["PCMU"]}}))
 case("codec-strip-everything", "codec strip [all] leaves nothing", offer(None, {"codec": {"strip": ["all"]}}))
+case("codec-flag-strip-all-alone", "flags [codec-strip-all] alone, then the answer",
+     offer(None, {"flags": ["codec-strip-all"]}), answer())
+case("codec-flag-mask-all-alone", "flags [codec-mask-all] alone, then the answer",
+     offer(None, {"flags": ["codec-mask-all"]}), answer())
+case("codec-mask-everything", "codec mask [all] alone", offer(None, {"codec": {"mask": ["all"]}}))
 case("codec-strip-telephone-event", "codec strip [telephone-event]",
      offer(None, {"codec": {"strip": ["telephone-event"]}}))
 case("codec-strip-payload-type", "codec strip [8] (by payload type number)",
@@ -770,6 +783,8 @@ case("ptime-30", "ptime 30 on the offer", offer(None, {"ptime": 30}))
 case("ptime-string", "ptime \"40\" given as a string", offer(None, {"ptime": "40"}))
 case("ptime-reverse", "ptime-reverse 30, then the answer", offer(None, {"ptime-reverse": 30}), answer())
 case("ptime-invalid", "ptime 7", offer(None, {"ptime": 7}))
+case("ptime-25", "ptime 25 on a G.711 offer, then the answer", offer(None, {"ptime": 25}), answer())
+case("ptime-reverse-25", "ptime-reverse 25, then the answer", offer(None, {"ptime-reverse": 25}), answer())
 case("answer-unoffered-codec", "the callee answers a codec never offered",
      offer(), answer(sdp_b(medias=[media(3000, pts=(9,))])))
 case("static-pt-no-rtpmap", "static payload types without a=rtpmap",
