@@ -4,7 +4,6 @@
 // the replies sent in one sendmmsg. And the reply cache's two generations.
 #include "control/ng_server.h"
 
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include <cstring>
 
 #include "control/ng_reply_fit.h"
+#include "dataplane/io/udp_socket.h"
 
 namespace vox::control {
 
@@ -86,13 +86,7 @@ std::string NgServer::open() {
     fds_.push_back(fd);
     int size = 4 << 20;  // bursts of signalling (failover of a whole proxy)
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-    if (config_.control_tos > 0) {
-      const int tos = config_.control_tos;
-      if (at.addr.is_v4())
-        setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
-      else
-        setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
-    }
+    dataplane::set_tos(fd, at.addr.is_v4(), config_.control_tos);
     if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0)
       return "listen-ng " + at.to_string() + ": " + strerror(errno);
   }

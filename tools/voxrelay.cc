@@ -8,10 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sys/socket.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cstring>
@@ -28,6 +25,7 @@
 #include "control/ng_server.h"
 #include "control/webrtc/handshake.h"
 #include "dataplane/io/socket_engine.h"
+#include "dataplane/io/udp_socket.h"
 #include "voxrelay_systemd.h"
 #ifdef VOX_HAVE_DPDK
 #include "dataplane/dpdk/dpdk_engine.h"
@@ -173,16 +171,11 @@ void set_up_logging(const vox::control::Config& config) {
 // DPDK backend's addresses are not the kernel's).
 std::string check_interfaces(const vox::control::Config& config) {
   for (const auto& itf : config.interfaces) {
-    vox::Endpoint at{itf.local, 0};
-    sockaddr_storage ss;
-    const socklen_t len = at.to_sockaddr(&ss);
-    const int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    const bool ok = fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0;
-    const int err = errno;
-    if (fd >= 0) close(fd);
-    if (!ok)
+    auto fd = vox::dataplane::open_udp_port(itf.local, 0);
+    if (!fd.ok())
       return "--interface " + itf.name + "/" + itf.local.to_string() + ": cannot bind: " +
-             std::strerror(err);
+             std::strerror(fd.error());
+    close(*fd);
   }
   return "";
 }

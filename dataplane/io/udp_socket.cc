@@ -9,6 +9,14 @@
 
 namespace vox::dataplane {
 
+void set_tos(int fd, bool v4, int tos) {
+  if (tos <= 0) return;  // 0: the kernel's (unmarked), as rtpengine without --tos
+  if (v4)
+    setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+  else
+    setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
+}
+
 Result<int, int> open_udp_port(const IpAddr& addr, uint16_t port, int tos) {
   Endpoint ep{addr, port};
   sockaddr_storage ss;
@@ -19,12 +27,7 @@ Result<int, int> open_udp_port(const IpAddr& addr, uint16_t port, int tos) {
     int one = 1;
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   }
-  if (tos > 0) {  // 0: the kernel's (unmarked), as rtpengine without --tos
-    if (ss.ss_family == AF_INET)
-      setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
-    else
-      setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
-  }
+  set_tos(fd, ss.ss_family == AF_INET, tos);
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
     int e = errno;
     close(fd);

@@ -18,6 +18,10 @@ namespace vox::dataplane {
 
 // Opens a non-blocking UDP socket bound to addr:port, marked DSCP EF.
 // Returns the fd, or the errno (EADDRINUSE when the port is taken).
+// Marks a UDP socket's packets with `tos` (IPv4 TOS octet or IPv6 traffic
+// class); 0 or less leaves the kernel's default.
+void set_tos(int fd, bool v4, int tos);
+
 // tos: the IPv4 TOS / IPv6 traffic class octet its packets leave with (184
 // = DSCP EF, RFC 4594's class for telephony); 0: the kernel's (unmarked).
 Result<int, int> open_udp_port(const IpAddr& addr, uint16_t port, int tos = 0);
