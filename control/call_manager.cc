@@ -456,7 +456,7 @@ CallManager::~CallManager() { destroy_all(); }
 void CallManager::destroy_all() {
   for (auto& [id, c] : calls_) destroy(*c);
   calls_.clear();
-  flush();
+  plane_.flush();
 }
 
 const Call* CallManager::find(const std::string& call_id) const {
@@ -754,7 +754,7 @@ void CallManager::reap(const std::string& call_id, Clock now) {
   destroy(*it->second);
   calls_.erase(it);
   ++stats_.calls_deleted;
-  flush();
+  plane_.flush();
 }
 
 void CallManager::destroy(Call& c) {
@@ -794,7 +794,7 @@ size_t CallManager::tick(Clock now) {
     calls_.erase(it);
     ++stats_.calls_deleted;
   }
-  if (!doomed.empty()) flush();
+  if (!doomed.empty()) plane_.flush();
   return doomed.size();
 }
 

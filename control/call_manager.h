@@ -241,10 +241,6 @@ class CallManager {
   bool allocate_media(Call& c, Party& a, Party& b, const Sdp& sdp, const std::vector<bool>& skip,
                       std::vector<MediaSide>& ma, std::vector<MediaSide>& mb);
   void release_side(Call& c, Party& p, MediaSide& m);
-  // Hands the queued commands to the workers: at once when ports were
-  // released (their sockets must close before the pool hands them out
-  // again), else as the dataplane batches wakes.
-  void flush();
   // Pushes every side's flows (add or update) and opens both parties'
   // source learning windows (--latch-window-ms from now). This is also
   // what the WebRTC handshake calls once a side's dtls.connected or
@@ -265,7 +261,6 @@ class CallManager {
   dataplane::Dataplane& plane_;
   std::vector<PortPool> pools_;  // one per interface
   size_t round_robin_ = 0;       // resolve_interface's turn in BASE:SUFFIX groups
-  bool ports_released_ = false;  // since the last flush()
   std::mt19937 rng_{std::random_device{}()};
   std::random_device ice_random_;  // ICE credentials (RFC 8445 §5.3: unguessable)  // transcoders' SSRC and first seq/ts (RFC 3550 §5.1)
   std::vector<std::vector<FlowId>> free_flow_ids_;  // per worker

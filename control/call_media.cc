@@ -3,7 +3,6 @@
 // handed to it; and the counters read back from those flows. The
 // offer/answer state machine that drives them is in call_manager.cc.
 #include <algorithm>
-#include <utility>
 
 #include "control/call_manager.h"
 
@@ -133,7 +132,7 @@ void CallManager::install_answer_media(Call& c, Party& a, Party& b, AnswerMedia&
     set_srtp(c, a.media[i], std::move(m.srtp_a[i]));
     set_srtp(c, b.media[i], std::move(m.srtp_b[i]));
   }
-  flush();
+  plane_.flush();
 }
 
 size_t CallManager::free_port_pairs() const {
@@ -250,13 +249,6 @@ bool CallManager::allocate_media(Call& c, Party& a, Party& b, const Sdp& sdp,
   return true;
 }
 
-void CallManager::flush() {
-  if (std::exchange(ports_released_, false))
-    plane_.flush_now();
-  else
-    plane_.flush();
-}
-
 void CallManager::release_side(Call& c, Party& p, MediaSide& m) {
   if (!m.rtp_port) return;
   drop_leg(m);
@@ -275,7 +267,6 @@ void CallManager::release_side(Call& c, Party& p, MediaSide& m) {
   free_flow_ids_[size_t(c.worker)].push_back(m.rtp_flow);
   free_flow_ids_[size_t(c.worker)].push_back(m.rtcp_flow);
   pools_[size_t(p.iface)].release_pair(m.rtp_port);
-  ports_released_ = true;
   m = MediaSide{};
 }
 
@@ -283,7 +274,7 @@ void CallManager::install_flows(Call& c, int64_t now_ns) {
   const int64_t latch_until_ns = now_ns + int64_t(config_.latch_window_ms) * 1000000;
   size_t n = std::max(c.parties[0].media.size(), c.parties[1].media.size());
   for (size_t i = 0; i < n; ++i) install_stream_flows(c, i, latch_until_ns);
-  flush();
+  plane_.flush();
 }
 
 void CallManager::install_stream_flows(Call& c, size_t i, int64_t latch_until_ns) {

@@ -6,7 +6,6 @@
 // DpdkEngine and the in-memory InlineDataplane add their ports.
 #pragma once
 
-#include <climits>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -41,17 +40,8 @@ class Dataplane {
   // Queues a command to worker w; false if it cannot be queued (the ring
   // is full and the worker is not running to drain it).
   virtual bool post(int w, const FlowCommand& cmd) = 0;
-  // Wakes the workers that have commands queued (a backend may hold a
-  // wake back for a moment to batch a burst of commands: see
-  // flush_deadline_ns).
+  // Wakes the workers that have commands queued.
   virtual void flush() = 0;
-  // Wakes the workers with commands queued at once, whatever the backend
-  // batches: their commands close ports (a removed flow's socket) that the
-  // next call may be given.
-  virtual void flush_now() { flush(); }
-  // When flush() must run again for wakes it held back; INT64_MAX: none.
-  // The control loop calls flush() by then.
-  virtual int64_t flush_deadline_ns() const { return INT64_MAX; }
   // Counters, read with relaxed loads: never a lock, never a write.
   virtual WorkerSnapshot worker_counters(int w) const = 0;
   virtual FlowSnapshot flow_counters(int w, FlowId id) const = 0;

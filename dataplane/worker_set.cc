@@ -1,15 +1,12 @@
 // WorkerSet: posting commands and reading counters, for every backend.
 #include "dataplane/worker_set.h"
 
-#include <algorithm>
 #include <thread>
-
-#include "base/clock.h"
 
 namespace vox::dataplane {
 
 WorkerSet::WorkerSet(int workers, uint32_t max_flows)
-    : max_flows_(max_flows), pending_(size_t(workers), 0), woken_ns_(size_t(workers), INT64_MIN / 2) {
+    : max_flows_(max_flows), pending_(size_t(workers), 0) {
   for (int w = 0; w < workers; ++w) states_.push_back(std::make_unique<WorkerState>(w, max_flows));
 }
 
@@ -24,28 +21,10 @@ bool WorkerSet::post(int w, const FlowCommand& cmd) {
   return true;
 }
 
-void WorkerSet::flush_now() {
-  const int64_t now = monotonic_ns();
-  for (size_t w = 0; w < pending_.size(); ++w) {
-    if (!pending_[w]) continue;
-    wake(int(w));
-    woken_ns_[w] = now;
-    pending_[w] = 0;
-  }
-  deadline_ns_ = INT64_MAX;
-}
-
 void WorkerSet::flush() {
-  const int64_t now = monotonic_ns();
-  deadline_ns_ = INT64_MAX;
   for (size_t w = 0; w < pending_.size(); ++w) {
     if (!pending_[w]) continue;
-    if (now - woken_ns_[w] < wake_gap_ns_) {
-      deadline_ns_ = std::min(deadline_ns_, woken_ns_[w] + wake_gap_ns_);
-      continue;
-    }
     wake(int(w));
-    woken_ns_[w] = now;
     pending_[w] = 0;
   }
 }

@@ -19,17 +19,7 @@ class WorkerSet : public Dataplane {
   // Waits while worker w's ring is full and the workers run (a burst of
   // call ends fills it): dropping a command would leak a port or a flow.
   bool post(int w, const FlowCommand& cmd) override;
-  // Wakes each worker with commands queued, at most once per wake gap:
-  // under a burst of signalling its commands collect and it wakes once per
-  // gap instead of once per request (a context switch each); a new call's
-  // first packets wait in their socket meanwhile, at most that long. A
-  // worker not woken for a gap wakes at once, so sparse signalling waits
-  // for nothing. The gap is 0 (every flush wakes) unless set: the daemon,
-  // whose control loop calls flush() again by flush_deadline_ns(), sets it.
   void flush() override;
-  void flush_now() override;
-  int64_t flush_deadline_ns() const override { return deadline_ns_; }
-  void set_wake_gap_ns(int64_t gap) { wake_gap_ns_ = gap; }
   WorkerSnapshot worker_counters(int w) const override;
   FlowSnapshot flow_counters(int w, FlowId id) const override;
 
@@ -57,10 +47,7 @@ class WorkerSet : public Dataplane {
  private:
   uint32_t max_flows_;
   std::vector<std::unique_ptr<WorkerState>> states_;
-  std::vector<uint8_t> pending_;  // commands posted since the worker's last wake
-  std::vector<int64_t> woken_ns_;  // when each worker was last woken by flush()
-  int64_t deadline_ns_ = INT64_MAX;
-  int64_t wake_gap_ns_ = 0;
+  std::vector<uint8_t> pending_;  // commands posted since the last flush
   bool running_ = false;
 };
 

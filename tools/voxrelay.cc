@@ -8,8 +8,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -112,17 +110,6 @@ std::string make_dpdk_engine(const vox::control::Config& config, Engines& e) {
 }
 #endif
 
-// A worker with flow commands queued is woken at most once per this gap
-// (WorkerSet::flush): under a burst of NG requests it drains many per
-// wake instead of one (a context switch each); a new call's first packet
-// waits in its socket at most this long. Off (0) for now: 1 ms cut the
-// relay's CPU per call by about 6 % (bench/RESULTS.md) but made a port
-// that a delete frees fail to bind for the very next offer when the pool
-// has no other free pair (test_lifecycle's port exhaustion case, about
-// one run in three), although flush_now() wakes the worker at once for
-// releases; to be understood before it is turned on.
-constexpr int64_t kWakeGapNs = 0;
-
 // Signals arrive on a descriptor, handled in the control loop like any
 // other input; workers (started later) inherit the mask and never take them.
 int signal_descriptor() {
@@ -184,18 +171,12 @@ std::string check_interfaces(const vox::control::Config& config) {
 // sweep, the systemd watchdog, until SIGTERM or SIGINT.
 void control_loop(vox::control::CallManager& calls, vox::control::NgServer& ng,
                   vox::control::webrtc::HandshakeThread& handshakes, int sig_fd,
-                  vox::tools::SystemdNotifier& systemd, vox::dataplane::WorkerSet& plane) {
+                  vox::tools::SystemdNotifier& systemd) {
   int64_t next_tick = now().mono_ns;
   std::vector<pollfd> fds = {{sig_fd, POLLIN, 0}, {handshakes.event_fd(), POLLIN, 0}};
   for (int fd : ng.fds()) fds.push_back({fd, POLLIN, 0});
   for (;;) {
-    // Workers' wakes held back to batch a burst of commands are due by
-    // flush_deadline_ns (at most kWakeGapNs away).
-    const int64_t flush_at = plane.flush_deadline_ns();
-    int timeout_ms = 200;
-    if (flush_at != INT64_MAX)
-      timeout_ms = int(std::clamp<int64_t>((flush_at - now().mono_ns + 999'999) / 1'000'000, 0, 200));
-    poll(fds.data(), fds.size(), timeout_ms);
+    poll(fds.data(), fds.size(), 200);
     if (fds[0].revents & POLLIN) {
       signalfd_siginfo si;
       if (read(sig_fd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGPIPE &&
@@ -210,7 +191,6 @@ void control_loop(vox::control::CallManager& calls, vox::control::NgServer& ng,
     bool ng_ready = false;
     for (size_t i = 2; i < fds.size(); ++i) ng_ready |= (fds[i].revents & POLLIN) != 0;
     if (ng_ready) ng.poll_once(t);
-    if (t.mono_ns >= plane.flush_deadline_ns()) plane.flush();
     systemd.tick(t.mono_ns);
     if (t.mono_ns >= next_tick) {
       size_t gone = calls.tick(t);
@@ -266,7 +246,6 @@ int main(int argc, char** argv) {
   // Only now, with every socket bound: a second daemon that fails to bind
   // leaves the running one's pid file alone.
   if (!config.pidfile.empty()) std::ofstream(config.pidfile) << getpid() << "\n";
-  engines.plane->set_wake_gap_ns(kWakeGapNs);
   engines.start();
   handshakes.start();
   std::string listening;
@@ -282,7 +261,7 @@ int main(int argc, char** argv) {
   vox::tools::SystemdNotifier systemd;
   systemd.ready("NG on " + listening);
 
-  control_loop(calls, ng, handshakes, sig_fd, systemd, *engines.plane);
+  control_loop(calls, ng, handshakes, sig_fd, systemd);
   systemd.stopping();
   calls.destroy_all();
   handshakes.stop();

@@ -1,14 +1,9 @@
-// WorkerSet::flush: every flush wakes a worker with commands queued, or,
-// with a wake gap (the daemon's), at most once per gap, the held-back wake
-// announced by flush_deadline_ns and made by the next flush after it.
+// WorkerSet::flush wakes the workers with commands queued, each once, and
+// no other.
 #include "dataplane/worker_set.h"
 
 #include <gtest/gtest.h>
 
-#include <chrono>
-#include <thread>
-
-#include "base/clock.h"
 
 namespace vox::dataplane {
 namespace {
@@ -28,7 +23,7 @@ struct CountingWorkers : WorkerSet {
   }
 };
 
-TEST(WorkerSet, EveryFlushWakesWithoutAGap) {
+TEST(WorkerSet, FlushWakesTheWorkersWithCommandsQueued) {
   CountingWorkers ws;
   ws.flush();
   EXPECT_EQ(ws.wakes[0], 0);  // nothing queued: no wake
@@ -38,51 +33,8 @@ TEST(WorkerSet, EveryFlushWakesWithoutAGap) {
   }
   EXPECT_EQ(ws.wakes[0], 3);
   EXPECT_EQ(ws.wakes[1], 0);
-  EXPECT_EQ(ws.flush_deadline_ns(), INT64_MAX);
-}
-
-TEST(WorkerSet, AGapBatchesWakesAndSaysWhenTheHeldOneIsDue) {
-  CountingWorkers ws;
-  constexpr int64_t kGap = 50'000'000;  // 50 ms: longer than this test's steps
-  ws.set_wake_gap_ns(kGap);
-  const int64_t start = monotonic_ns();
-  ws.command(0);
-  ws.flush();  // not woken for a gap: at once
-  EXPECT_EQ(ws.wakes[0], 1);
-  EXPECT_EQ(ws.flush_deadline_ns(), INT64_MAX);
-  for (int i = 0; i < 5; ++i) {  // a burst: held back
-    ws.command(0);
-    ws.flush();
-  }
-  ws.command(1);
-  ws.flush();  // another worker is not held back by worker 0's gap
-  EXPECT_EQ(ws.wakes[0], 1);
-  EXPECT_EQ(ws.wakes[1], 1);
-  const int64_t due = ws.flush_deadline_ns();
-  EXPECT_GE(due, start + kGap);
-  EXPECT_LE(due, monotonic_ns() + kGap);
-  std::this_thread::sleep_for(std::chrono::nanoseconds(due - monotonic_ns() + 1'000'000));
-  ws.flush();  // the control loop, at the deadline
-  EXPECT_EQ(ws.wakes[0], 2);
-  EXPECT_EQ(ws.flush_deadline_ns(), INT64_MAX);
-  ws.flush();  // nothing queued any more
-  EXPECT_EQ(ws.wakes[0], 2);
-}
-
-// flush_now wakes whatever the gap (the commands close ports a next call
-// may get) and clears a held-back deadline.
-TEST(WorkerSet, FlushNowWakesInsideTheGap) {
-  CountingWorkers ws;
-  ws.set_wake_gap_ns(int64_t(60) * 1'000'000'000);
-  ws.command(0);
-  ws.flush();
-  ws.command(0);
-  ws.flush();
-  EXPECT_EQ(ws.wakes[0], 1);
-  EXPECT_NE(ws.flush_deadline_ns(), INT64_MAX);
-  ws.flush_now();
-  EXPECT_EQ(ws.wakes[0], 2);
-  EXPECT_EQ(ws.flush_deadline_ns(), INT64_MAX);
+  ws.flush();  // nothing queued since
+  EXPECT_EQ(ws.wakes[0], 3);
 }
 
 }  // namespace
