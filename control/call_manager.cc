@@ -751,10 +751,14 @@ Result<const Call*, NgError> CallManager::remove(const std::string& call_id,
 void CallManager::reap(const std::string& call_id, Clock now) {
   auto it = calls_.find(call_id);
   if (it == calls_.end() || !it->second->deleted || now.mono_ns < it->second->delete_at_ns) return;
+  erase(it);
+  plane_.flush();
+}
+
+void CallManager::erase(CallMap::iterator it) {
   destroy(*it->second);
   calls_.erase(it);
   ++stats_.calls_deleted;
-  plane_.flush();
 }
 
 void CallManager::destroy(Call& c) {
@@ -788,12 +792,7 @@ size_t CallManager::tick(Clock now) {
     if (!c.deleted) ++stats_.calls_timed_out;
     doomed.push_back(id);
   }
-  for (const auto& id : doomed) {
-    auto it = calls_.find(id);
-    destroy(*it->second);
-    calls_.erase(it);
-    ++stats_.calls_deleted;
-  }
+  for (const auto& id : doomed) erase(calls_.find(id));
   if (!doomed.empty()) plane_.flush();
   return doomed.size();
 }

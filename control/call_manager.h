@@ -220,6 +220,9 @@ class CallManager {
   std::optional<NgError> prepare_answer_srtp(const SignalRequest& r, const Sdp& sdp,
                                              const Party& a, const Party& b, AnswerMedia& m);
   void destroy(Call& c);
+  using CallMap = std::unordered_map<std::string, std::unique_ptr<Call>>;
+  // Tears a call down and takes it out of the table (a delete or timeout due).
+  void erase(CallMap::iterator it);
 
   // ---- media-side resources (call_media.cc) ----
   Result<std::unique_ptr<dataplane::TranscodeSlot>, NgError> make_transcoder(const StreamPlan& p);
@@ -265,7 +268,7 @@ class CallManager {
   std::random_device ice_random_;  // ICE credentials (RFC 8445 §5.3: unguessable)  // transcoders' SSRC and first seq/ts (RFC 3550 §5.1)
   std::vector<std::vector<FlowId>> free_flow_ids_;  // per worker
   std::vector<size_t> calls_per_worker_;
-  std::unordered_map<std::string, std::unique_ptr<Call>> calls_;
+  CallMap calls_;
   ControlStats stats_;
   // WebRTC legs: who runs them, and each leg's side by id.
   struct LegSide {
