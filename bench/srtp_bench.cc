@@ -367,7 +367,7 @@ void BM_CallManagerSetup(benchmark::State& state, bool srtp_caller) {
     auto a = cm.answer(answer, now);
     if (!o.ok() || !a.ok()) return state.SkipWithError("offer/answer failed");
     benchmark::DoNotOptimize(a->sdp.data());
-    if (!cm.remove("bench", "", "", 0, now).ok() || cm.tick(now) != 1)
+    if (!cm.remove("bench", "", "", "", 0, now).ok() || cm.tick(now) != 1)
       return state.SkipWithError("delete failed");
   }
   // Every setup installed SRTP on both flows of each SRTP side.

@@ -119,6 +119,11 @@ struct PartyPolicy {
 struct Party {
   std::string tag;
   std::string label;
+  // The callee's branch of a forked INVITE (NG "via-branch" of the offer
+  // that made it; empty: none given) and its number in the call, 1 for
+  // the first callee side (query's "<untagged N>" before its answer).
+  std::string via_branch;
+  int branch = 0;
   int iface = 0;  // index into Config::interfaces
   bool has_sdp = false;
   PartyPolicy policy;
@@ -134,6 +139,13 @@ struct Call {
   std::string id;
   int worker = 0;
   Party parties[2];  // [0] the first offerer, [1] the other side
+  // Forking (RFC 3261 §16.6): each via-branch of the caller's offer gets a
+  // callee side with its own ports. parties[1] is the branch in dialogue
+  // with the caller (the latest to signal); the others wait here, their
+  // flows off, until they answer (and take parties[1]'s place) or are
+  // deleted.
+  std::vector<Party> branches;
+  int branches_made = 1;
   bool answered = false;
   bool deleted = false;           // waiting for delete delay
   int64_t created_ns = 0;         // monotonic

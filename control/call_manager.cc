@@ -538,6 +538,70 @@ Result<int, NgError> CallManager::resolve_interface(const std::string& name,
   return int(members[0]);  // all full: the offer reports it
 }
 
+Party* CallManager::pick_branch(Call& c, const SignalRequest& r, bool offer, Party& fresh) {
+  Party& current = c.parties[1];
+  const auto parked = [&](auto same) -> Party* {
+    for (Party& p : c.branches)
+      if (same(p)) return &p;
+    return nullptr;
+  };
+  // A callee re-offering (its tag as from-tag), else the caller naming the callee.
+  for (const std::string* tag : {&r.from_tag, &r.to_tag}) {
+    if (tag->empty() || *tag == c.parties[0].tag) continue;
+    if (current.tag == *tag) return &current;
+    if (Party* p = parked([&](const Party& q) { return q.tag == *tag; })) return p;
+  }
+  const std::string& via = r.via_branch;
+  if (via.empty() || current.via_branch == via) return &current;
+  if (Party* p = parked([&](const Party& q) { return q.via_branch == via; })) return p;
+  // An answer from a branch never offered apart, or the first via-branch
+  // an untagged callee side hears of: that side.
+  if (!offer || (current.via_branch.empty() && current.tag.empty())) return &current;
+  fresh.iface = current.iface;
+  fresh.via_branch = via;
+  fresh.branch = c.branches_made + 1;
+  return &fresh;
+}
+
+void CallManager::enter_branch(Call& c, Party* b, const std::string& via_branch) {
+  Party& current = c.parties[1];
+  if (b == &current) {
+    if (current.via_branch.empty() && current.tag.empty()) current.via_branch = via_branch;
+    return;
+  }
+  Party* parked = nullptr;
+  if (b >= c.branches.data() && b < c.branches.data() + c.branches.size()) {
+    std::swap(current, *b);
+    parked = b;
+  } else {
+    ++c.branches_made;
+    c.branches.push_back(std::move(current));
+    current = std::move(*b);
+    parked = &c.branches.back();
+  }
+  park_flows(c, *parked);
+  spdlog::debug("call {}: branch {} in dialogue, branch {} parked", c.id, current.branch, parked->branch);
+}
+
+bool CallManager::drop_branch(Call& c, const std::string& via_branch, int64_t now_ns) {
+  if (c.branches.empty()) return false;  // the only branch: the call goes
+  auto it = std::find_if(c.branches.begin(), c.branches.end(),
+                         [&](const Party& p) { return p.via_branch == via_branch; });
+  if (it != c.branches.end()) {
+    release_party(c, *it);
+    c.branches.erase(it);
+    plane_.flush();
+    return true;
+  }
+  if (c.parties[1].via_branch != via_branch) return false;
+  // The branch in dialogue goes: the latest parked one takes its place.
+  release_party(c, c.parties[1]);
+  c.parties[1] = std::move(c.branches.back());
+  c.branches.pop_back();
+  install_flows(c, now_ns);
+  return true;
+}
+
 int CallManager::pick_worker() {
   // Least-loaded worker by call count: calls are long-lived and similar.
   return int(std::min_element(calls_per_worker_.begin(), calls_per_worker_.end()) -
@@ -571,6 +635,8 @@ Result<std::unique_ptr<Call>, NgError> CallManager::new_call(const SignalRequest
   c->created_unix = now.unix_s;
   c->parties[0].iface = *a;
   c->parties[1].iface = *b;
+  c->parties[1].branch = 1;
+  c->parties[1].via_branch = r.via_branch;
   c->parties[0].created_unix = c->parties[1].created_unix = now.unix_s;
   return c;
 }
@@ -590,10 +656,14 @@ Result<SignalReply, NgError> CallManager::offer(const SignalRequest& r, Clock no
     fresh = std::move(*made);
     c = fresh.get();
   }
-  // A re-offer from the callee side comes from parties[1].
-  const int self = !fresh && c->parties[1].tag == r.from_tag && !r.from_tag.empty() ? 1 : 0;
-  Party& a = c->parties[self];
-  Party& b = c->parties[1 - self];
+  // A re-offer from the callee side comes from parties[1]; the caller's
+  // goes to the branch it names (a new one: `forked`).
+  Party forked;
+  forked.created_unix = now.unix_s;
+  Party* callee = fresh ? nullptr : pick_branch(*c, r, /*offer=*/true, forked);
+  const int self = callee && callee->tag == r.from_tag && !r.from_tag.empty() ? 1 : 0;
+  Party& a = self ? *callee : c->parties[0];
+  Party& b = self ? c->parties[0] : callee ? *callee : c->parties[1];
 
   auto plans = plan_offer_codecs(r, sdp);
   if (!plans.ok()) return Err{plans.error()};
@@ -620,7 +690,10 @@ Result<SignalReply, NgError> CallManager::offer(const SignalRequest& r, Clock no
     ++calls_per_worker_[size_t(c->worker)];
     ++stats_.calls_created;
   }
-  learn_offer(r, sdp, config_, ice_random_, a, b, std::move(ma), std::move(mb), *srtp, *plans,
+  if (callee) enter_branch(*c, callee, r.via_branch);
+  Party& pa = c->parties[self];
+  Party& pb = c->parties[1 - self];
+  learn_offer(r, sdp, config_, ice_random_, pa, pb, std::move(ma), std::move(mb), *srtp, *plans,
               *webrtc);
   c->last_signal_ns = now.mono_ns;
   c->last_signal_unix = now.unix_s;
@@ -628,7 +701,7 @@ Result<SignalReply, NgError> CallManager::offer(const SignalRequest& r, Clock no
   install_flows(*c, now.mono_ns);
   sync_legs(*c);
   ++stats_.offers;
-  return SignalReply{render_offer(r, sdp, sdp_address(r, config_.interfaces[size_t(b.iface)]), b,
+  return SignalReply{render_offer(r, sdp, sdp_address(r, config_.interfaces[size_t(pb.iface)]), pb,
                                   config_.dtls_fingerprint),
                      r.warning};
 }
@@ -705,13 +778,18 @@ Result<SignalReply, NgError> CallManager::answer(const SignalRequest& r, Clock n
   auto parsed = parse_sdp(r.sdp);
   if (!parsed.ok()) return ng_fail(NgErrc::kSdp, to_string(parsed.error()));
   const Sdp& sdp = *parsed;
-  Party& a = c.parties[off];
-  Party& b = c.parties[1 - off];
+  // The caller's offer is answered by the branch named (it takes the
+  // dialogue over); the callee's re-offer by the caller.
+  Party unused;
+  Party* answerer = off == 0 ? pick_branch(c, r, /*offer=*/false, unused) : &c.parties[0];
 
   AnswerMedia m;  // made before anything changes
-  if (auto e = prepare_answer_codecs(r, sdp, b, m)) return Err{*e};
-  if (auto e = prepare_answer_srtp(r, sdp, a, b, m)) return Err{*e};
+  if (auto e = prepare_answer_codecs(r, sdp, *answerer, m)) return Err{*e};
+  if (auto e = prepare_answer_srtp(r, sdp, c.parties[off], *answerer, m)) return Err{*e};
 
+  if (off == 0) enter_branch(c, answerer, r.via_branch);
+  Party& a = c.parties[off];
+  Party& b = c.parties[1 - off];
   learn_answer(r, sdp, config_, ice_random_, a, b);
   c.answered = true;
   c.last_signal_ns = now.mono_ns;
@@ -728,7 +806,8 @@ Result<SignalReply, NgError> CallManager::answer(const SignalRequest& r, Clock n
 
 Result<const Call*, NgError> CallManager::remove(const std::string& call_id,
                                                  const std::string& from_tag,
-                                                 const std::string& to_tag, int delay_s,
+                                                 const std::string& to_tag,
+                                                 const std::string& via_branch, int delay_s,
                                                  Clock now) {
   auto it = calls_.find(call_id);
   if (it == calls_.end()) return ng_fail(NgErrc::kUnknownCallId);
@@ -738,12 +817,16 @@ Result<const Call*, NgError> CallManager::remove(const std::string& call_id,
   };
   if (!known(from_tag) || !known(to_tag))
     return ng_fail(NgErrc::kTagsMismatch);
+  c.last_signal_ns = now.mono_ns;
+  c.last_signal_unix = now.unix_s;
+  if (!via_branch.empty() && drop_branch(c, via_branch, now.mono_ns)) {
+    ++stats_.deletes;
+    return static_cast<const Call*>(&c);
+  }
   if (delay_s < 0) delay_s = config_.delete_delay_s;
   c.deleted = true;
   c.deleted_reason = "deleted";
   c.delete_at_ns = now.mono_ns + int64_t(delay_s) * kNsPerSec;
-  c.last_signal_ns = now.mono_ns;
-  c.last_signal_unix = now.unix_s;
   ++stats_.deletes;
   return static_cast<const Call*>(&c);
 }
@@ -761,9 +844,14 @@ void CallManager::erase(CallMap::iterator it) {
   ++stats_.calls_deleted;
 }
 
+void CallManager::release_party(Call& c, Party& p) {
+  for (MediaSide& m : p.media) release_side(c, p, m);
+}
+
 void CallManager::destroy(Call& c) {
-  for (Party& p : c.parties)
-    for (MediaSide& m : p.media) release_side(c, p, m);
+  for (Party& p : c.parties) release_party(c, p);
+  for (Party& p : c.branches) release_party(c, p);
+  c.branches.clear();
   if (calls_per_worker_[size_t(c.worker)] > 0) --calls_per_worker_[size_t(c.worker)];
 }
 

@@ -68,6 +68,7 @@ static_assert(kIceLiteModeNames.complete());
 // Options of one offer or answer, from the NG dictionary.
 struct SignalRequest {
   std::string call_id, from_tag, to_tag, sdp;
+  std::string via_branch;  // "via-branch": the forked branch an offer goes to, an answer comes from
   std::vector<std::string> direction;        // interface names, [offerer side, answerer side]
   std::optional<IpAddr> media_address;       // "media address": the relay's address in the SDP sent
   std::optional<IpAddr> received_from;       // "received from" (with sip_source)
@@ -134,8 +135,11 @@ class CallManager {
   Result<SignalReply, NgError> answer(const SignalRequest& r, Clock now);
   // Marks the call deleted (delay_s < 0: the configured delete delay); it
   // stays for `query` and retransmissions until the delay has passed.
+  // A via-branch that names one of several branches of a forked call
+  // deletes that branch alone, at once; the call goes on.
   Result<const Call*, NgError> remove(const std::string& call_id, const std::string& from_tag,
-                                      const std::string& to_tag, int delay_s, Clock now);
+                                      const std::string& to_tag, const std::string& via_branch,
+                                      int delay_s, Clock now);
   // Tears down a deleted call whose delay is up (a delay of 0: at once,
   // once the delete's reply is built), without the sweep of tick().
   void reap(const std::string& call_id, Clock now);
@@ -180,6 +184,20 @@ class CallManager {
   // Removes side m's leg, if it has one (the side is released or goes plain).
   void drop_leg(MediaSide& m);
   friend struct CallManagerTestPeer;  // tests/control: drives install_flows directly
+
+  // ---- forking (call_manager.cc) ----
+  // The callee side an offer from the caller, or an answer to it, is for:
+  // by the request's to-tag, else its via-branch, parties[1] or a parked
+  // branch; for an offer naming a via-branch not seen yet, `fresh` (made
+  // here: a new branch). Changes nothing in c.
+  Party* pick_branch(Call& c, const SignalRequest& r, bool offer, Party& fresh);
+  // Commits pick_branch's choice: b becomes parties[1], the branch it
+  // replaces is parked (its flows off).
+  void enter_branch(Call& c, Party* b, const std::string& via_branch);
+  // Deletes the branch of that via-branch when the call has others; false
+  // when the delete is for the whole call.
+  bool drop_branch(Call& c, const std::string& via_branch, int64_t now_ns);
+  void release_party(Call& c, Party& p);
 
   // ---- the state machine (call_manager.cc) ----
   // A call for this first offer (admission control, interfaces), not yet in the table.
@@ -258,6 +276,12 @@ class CallManager {
   // Both parties' flows of stream `index` (add or update), posted, not
   // flushed.
   void install_stream_flows(Call& c, size_t index, int64_t latch_until_ns);
+  // Side x's two flows, sending what they receive to peer y (null: no
+  // peer, the flows are off).
+  void install_side_flows(Call& c, const Party& px, MediaSide& x, const MediaSide* y,
+                          int64_t latch_until_ns);
+  // A parked branch's flows, off (nothing passes until it is back in dialogue).
+  void park_flows(Call& c, Party& p);
   FlowId take_flow_id(int w);
 
   const Config& config_;
@@ -271,14 +295,9 @@ class CallManager {
   CallMap calls_;
   ControlStats stats_;
   // WebRTC legs: who runs them, and each leg's side by id.
-  struct LegSide {
-    std::string call_id;
-    int party = 0;
-    size_t index = 0;
-  };
   webrtc::LegControl* legs_ = nullptr;
   uint64_t next_leg_id_ = 1;
-  std::unordered_map<uint64_t, LegSide> leg_sides_;
+  std::unordered_map<uint64_t, std::string> leg_calls_;  // leg id -> call id
 };
 
 }  // namespace vox::control

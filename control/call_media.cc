@@ -156,11 +156,14 @@ CallTotals CallManager::totals(const Call& c) const {
     (rtcp ? t.rtcp_bytes : t.rtp_bytes) += f.bytes;
     t.errors += f.errors();
   };
-  for (const Party& p : c.parties)
+  const auto add_party = [&](const Party& p) {
     for (const MediaSide& m : p.media) {
       add(m.rtp_flow, false);
       add(m.rtcp_flow, true);
     }
+  };
+  for (const Party& p : c.parties) add_party(p);
+  for (const Party& p : c.branches) add_party(p);
   return t;
 }
 
@@ -278,61 +281,68 @@ void CallManager::install_flows(Call& c, int64_t now_ns) {
 }
 
 void CallManager::install_stream_flows(Call& c, size_t i, int64_t latch_until_ns) {
-  // DTLS-SRTP toward a side not connected yet: no keys, so no media either
-  // way on this stream (RFC 5763 §5: SRTP only once the handshake is done).
-  auto waiting = [](const MediaSide* m) { return m && m->dtls.enabled && !m->dtls.connected; };
   for (int s = 0; s < 2; ++s) {
     Party& px = c.parties[s];
     Party& py = c.parties[1 - s];
-    if (i >= px.media.size()) continue;
-    MediaSide& x = px.media[i];
-    if (!x.rtp_port) continue;
-    MediaSide* y = i < py.media.size() && py.media[i].rtp_port ? &py.media[i] : nullptr;
-    uint16_t flags = 0;
-    if (px.policy.asymmetric) flags |= dataplane::kFlowAsymmetric;
-    if (px.policy.strict_source) flags |= dataplane::kFlowStrictSource;
-    if (px.policy.media_handover) flags |= dataplane::kFlowMediaHandover;
-    if (y && !x.rejected && !y->rejected && !waiting(&x) && !waiting(y))
-      flags |= dataplane::kFlowEnabled;
-    // RTCP feedback from an AVPF party (a browser) is not for a party that
-    // negotiated AVP (a trunk): the dataplane strips it on the way there.
-    if (y && x.proto.find("RTP/") != std::string::npos && !has_feedback(x.proto) &&
-        has_feedback(y->proto))
-      flags |= dataplane::kFlowNoFeedback;
-    // An ICE party is sent to at its nominated address only (RFC 8445
-    // §12: media goes over the selected pair), never where a packet came
-    // from; before nomination, nowhere (port 0).
-    Endpoint rtp_dest = x.sdp_rtp, rtcp_dest = x.uses_mux ? x.sdp_rtp : x.sdp_rtcp;
-    if (x.ice.enabled) {
-      flags |= dataplane::kFlowAsymmetric;
-      rtp_dest = x.ice_peer;
-      rtcp_dest = x.uses_mux ? x.ice_peer : x.ice_peer_rtcp;
-    }
-
-    dataplane::FlowCommand cmd;
-    cmd.type = x.installed ? dataplane::CommandType::kUpdateFlow
-                           : dataplane::CommandType::kAddFlow;
-    cmd.reset_latch = x.reset_latch;
-    auto& h = cmd.state;
-    h.egress_rtp = y ? y->rtp_flow : kNoFlow;
-    h.egress_rtcp = y ? (y->uses_mux ? y->rtp_flow : y->rtcp_flow) : kNoFlow;
-    h.latch_until_ns = latch_until_ns;
-
-    cmd.id = x.rtp_flow;
-    h.key = x.rtp_handle.key;
-    h.flags = flags;
-    h.sdp_source = rtp_dest;
-    plane_.post(c.worker, cmd);
-
-    cmd.id = x.rtcp_flow;
-    h.key = x.rtcp_handle.key;
-    h.flags = flags | dataplane::kFlowRtcpPort;
-    h.sdp_source = rtcp_dest;
-    plane_.post(c.worker, cmd);
-
-    x.installed = true;
-    x.reset_latch = false;
+    if (i >= px.media.size() || !px.media[i].rtp_port) continue;
+    const MediaSide* y = i < py.media.size() && py.media[i].rtp_port ? &py.media[i] : nullptr;
+    install_side_flows(c, px, px.media[i], y, latch_until_ns);
   }
+}
+
+void CallManager::park_flows(Call& c, Party& p) {
+  for (MediaSide& m : p.media)
+    if (m.installed) install_side_flows(c, p, m, nullptr, 0);
+}
+
+void CallManager::install_side_flows(Call& c, const Party& px, MediaSide& x, const MediaSide* y,
+                                     int64_t latch_until_ns) {
+  // DTLS-SRTP toward a side not connected yet: no keys, so no media either
+  // way on this stream (RFC 5763 §5: SRTP only once the handshake is done).
+  auto waiting = [](const MediaSide* m) { return m && m->dtls.enabled && !m->dtls.connected; };
+  uint16_t flags = 0;
+  if (px.policy.asymmetric) flags |= dataplane::kFlowAsymmetric;
+  if (px.policy.strict_source) flags |= dataplane::kFlowStrictSource;
+  if (px.policy.media_handover) flags |= dataplane::kFlowMediaHandover;
+  if (y && !x.rejected && !y->rejected && !waiting(&x) && !waiting(y))
+    flags |= dataplane::kFlowEnabled;
+  // RTCP feedback from an AVPF party (a browser) is not for a party that
+  // negotiated AVP (a trunk): the dataplane strips it on the way there.
+  if (y && x.proto.find("RTP/") != std::string::npos && !has_feedback(x.proto) &&
+      has_feedback(y->proto))
+    flags |= dataplane::kFlowNoFeedback;
+  // An ICE party is sent to at its nominated address only (RFC 8445
+  // §12: media goes over the selected pair), never where a packet came
+  // from; before nomination, nowhere (port 0).
+  Endpoint rtp_dest = x.sdp_rtp, rtcp_dest = x.uses_mux ? x.sdp_rtp : x.sdp_rtcp;
+  if (x.ice.enabled) {
+    flags |= dataplane::kFlowAsymmetric;
+    rtp_dest = x.ice_peer;
+    rtcp_dest = x.uses_mux ? x.ice_peer : x.ice_peer_rtcp;
+  }
+
+  dataplane::FlowCommand cmd;
+  cmd.type = x.installed ? dataplane::CommandType::kUpdateFlow : dataplane::CommandType::kAddFlow;
+  cmd.reset_latch = x.reset_latch;
+  auto& h = cmd.state;
+  h.egress_rtp = y ? y->rtp_flow : kNoFlow;
+  h.egress_rtcp = y ? (y->uses_mux ? y->rtp_flow : y->rtcp_flow) : kNoFlow;
+  h.latch_until_ns = latch_until_ns;
+
+  cmd.id = x.rtp_flow;
+  h.key = x.rtp_handle.key;
+  h.flags = flags;
+  h.sdp_source = rtp_dest;
+  plane_.post(c.worker, cmd);
+
+  cmd.id = x.rtcp_flow;
+  h.key = x.rtcp_handle.key;
+  h.flags = flags | dataplane::kFlowRtcpPort;
+  h.sdp_source = rtcp_dest;
+  plane_.post(c.worker, cmd);
+
+  x.installed = true;
+  x.reset_latch = false;
 }
 
 }  // namespace vox::control

@@ -28,14 +28,27 @@ webrtc::LegSpec leg_spec(const Call& c, const MediaSide& m, uint64_t id) {
   return s;
 }
 
+// The side whose leg this is, in dialogue or in a parked branch (a
+// branch's handshake goes on while another branch is in dialogue).
+MediaSide* find_leg_side(Call& c, uint64_t leg_id) {
+  const auto in = [&](Party& p) -> MediaSide* {
+    for (MediaSide& m : p.media)
+      if (m.leg_id == leg_id) return &m;
+    return nullptr;
+  };
+  for (Party& p : c.parties)
+    if (MediaSide* m = in(p)) return m;
+  for (Party& p : c.branches)
+    if (MediaSide* m = in(p)) return m;
+  return nullptr;
+}
+
 }  // namespace
 
 void CallManager::sync_legs(Call& c) {
   if (!legs_) return;
-  for (int p = 0; p < 2; ++p) {
-    auto& media = c.parties[p].media;
-    for (size_t i = 0; i < media.size(); ++i) {
-      MediaSide& m = media[i];
+  for (Party& p : c.parties)
+    for (MediaSide& m : p.media) {
       const bool wanted = m.rtp_port && !m.rejected && (m.ice.enabled || m.dtls.enabled);
       if (!wanted) {
         drop_leg(m);
@@ -43,29 +56,28 @@ void CallManager::sync_legs(Call& c) {
       }
       if (!m.leg_id) {
         m.leg_id = next_leg_id_++;
-        leg_sides_[m.leg_id] = {c.id, p, i};
+        leg_calls_[m.leg_id] = c.id;
       }
       legs_->set_leg(leg_spec(c, m, m.leg_id));
     }
-  }
 }
 
 void CallManager::drop_leg(MediaSide& m) {
   if (!m.leg_id) return;
   if (legs_) legs_->remove_leg(m.rtp_handle.key);
-  leg_sides_.erase(m.leg_id);
+  leg_calls_.erase(m.leg_id);
   m.leg_id = 0;
 }
 
 void CallManager::apply_leg_event(const webrtc::LegEvent& e, int64_t now_ns) {
-  auto side = leg_sides_.find(e.id);
-  if (side == leg_sides_.end()) return;  // the side has gone since
-  auto call = calls_.find(side->second.call_id);
+  auto leg = leg_calls_.find(e.id);
+  if (leg == leg_calls_.end()) return;  // the side has gone since
+  auto call = calls_.find(leg->second);
   if (call == calls_.end()) return;
   Call& c = *call->second;
-  auto& media = c.parties[side->second.party].media;
-  if (side->second.index >= media.size() || media[side->second.index].leg_id != e.id) return;
-  MediaSide& m = media[side->second.index];
+  MediaSide* side = find_leg_side(c, e.id);
+  if (!side) return;
+  MediaSide& m = *side;
   switch (e.kind) {
     case webrtc::LegEventKind::kIcePeer:
       m.ice_peer = e.peer;

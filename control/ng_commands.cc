@@ -93,14 +93,19 @@ NgValue call_value(CallManager& cm, const Call& c, CallManager::Clock now) {
   v.set("created", c.created_unix);
   v.set("last signal", c.last_signal_unix);
   NgValue tags = NgValue::dict();
-  for (int i = 0; i < 2; ++i) {
-    const Party& p = c.parties[i];
-    const Party& o = c.parties[1 - i];
+  // Both parties, then the parked branches of a forked call (in dialogue
+  // with nobody until one answers).
+  std::vector<std::pair<const Party*, const Party*>> listed = {{&c.parties[0], &c.parties[1]},
+                                                               {&c.parties[1], &c.parties[0]}};
+  for (const Party& b : c.branches) listed.emplace_back(&b, nullptr);
+  for (auto [pp, o] : listed) {
+    const Party& p = *pp;
     NgValue t = NgValue::dict();
     t.set("tag", p.tag);
     if (!p.label.empty()) t.set("label", p.label);
+    if (!p.via_branch.empty()) t.set("via-branch", p.via_branch);
     t.set("created", p.created_unix);
-    t.set("in dialogue with", o.tag);
+    t.set("in dialogue with", o ? o->tag : std::string());
     t.set("interface", cm.config().interfaces[size_t(p.iface)].name);
     NgValue medias = NgValue::list();
     for (size_t m = 0; m < p.media.size(); ++m) {
@@ -133,9 +138,9 @@ NgValue call_value(CallManager& cm, const Call& c, CallManager::Clock now) {
       medias.push(std::move(md));
     }
     t.set("medias", std::move(medias));
-    // The party with no tag yet (the callee before the answer): rtpengine
-    // 10.5 keys it "<untagged N>".
-    tags.set(p.tag.empty() ? "<untagged " + std::to_string(i) + ">" : p.tag, std::move(t));
+    // A party with no tag yet (a callee branch before its answer):
+    // rtpengine 10.5 keys it "<untagged N>", N counting the call's branches.
+    tags.set(p.tag.empty() ? "<untagged " + std::to_string(p.branch) + ">" : p.tag, std::move(t));
   }
   v.set("tags", std::move(tags));
   v.set("totals", totals_value(cm.totals(c)));
@@ -325,7 +330,8 @@ NgValue handle_delete(const NgValue& req, NgContext& ctx) {
     else warn_ignored("Invalid delete delay '" + *d + "': using the default");
   }
   auto r = cm.remove(*call_id, req.find_scalar("from-tag").value_or(""),
-                     req.find_scalar("to-tag").value_or(""), delay, ctx.now);
+                     req.find_scalar("to-tag").value_or(""),
+                     req.find_scalar("via-branch").value_or(""), delay, ctx.now);
   if (!r.ok()) return delete_not_found(req, r.error());
   NgValue v = NgValue::dict();
   v.set("result", "ok");

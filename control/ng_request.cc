@@ -207,6 +207,7 @@ Result<SignalRequest, NgError> parse_signal(const NgValue& req, bool is_answer) 
   r.call_id = *call_id;
   r.from_tag = *from_tag;
   r.to_tag = to_tag.value_or("");
+  r.via_branch = req.find_scalar("via-branch").value_or("");
   r.sdp = std::string(*sdp);
 
   auto flags = req.find_strings("flags");

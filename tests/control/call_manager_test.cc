@@ -91,7 +91,7 @@ TEST_F(CallManagerTest, FailuresChangeNothing) {
   ASSERT_TRUE(cm->offer(req(sdp(4000)), now).ok());
   EXPECT_EQ(cm->answer(req(sdp(5000), "X", "B"), now).error().message(),
             "Call-ID not found or tags didn't match");
-  EXPECT_EQ(cm->remove("nope", "", "", 0, now).error().message(), "Unknown call-id");
+  EXPECT_EQ(cm->remove("nope", "", "", "", 0, now).error().message(), "Unknown call-id");
   EXPECT_EQ(cm->size(), 1u);
 }
 
@@ -110,7 +110,7 @@ TEST_F(CallManagerTest, PortExhaustionIsAnErrorAndRollsBack) {
   EXPECT_EQ(res.error().message(), "Ran out of ports");
   EXPECT_EQ(cm->find("c-extra"), nullptr);
   EXPECT_EQ(plane.bound.size(), 8u);
-  ASSERT_TRUE(cm->remove("c0", "", "", 0, now).ok());
+  ASSERT_TRUE(cm->remove("c0", "", "", "", 0, now).ok());
   cm->tick(now);
   EXPECT_TRUE(cm->offer(r, now).ok());
 }
@@ -126,7 +126,7 @@ TEST_F(CallManagerTest, DeleteReleasesEverything) {
   ASSERT_TRUE(cm->offer(req(sdp(4000)), now).ok());
   ASSERT_TRUE(cm->answer(req(sdp(5000), "A", "B"), now).ok());
   size_t free_before = cm->free_port_pairs();
-  ASSERT_TRUE(cm->remove("call-1", "A", "", 5, now).ok());
+  ASSERT_TRUE(cm->remove("call-1", "A", "", "", 5, now).ok());
   EXPECT_TRUE(cm->active_calls(10).empty());
   EXPECT_NE(cm->find("call-1"), nullptr);  // kept for the delete delay
   EXPECT_EQ(cm->tick(now), 0u);

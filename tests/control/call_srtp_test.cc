@@ -605,7 +605,7 @@ TEST_F(CallSrtpTest, DeleteFreesEverySlot) {
   answer(sdp(5000, kAnswerer, "RTP/SAVP", {peer_line(1, SrtpSuite::kAeadAes256Gcm).text}));
   const FlowId flows[] = {side(0).rtp_flow, side(0).rtcp_flow, side(1).rtp_flow, side(1).rtcp_flow};
   for (FlowId id : flows) ASSERT_NE(slot(id), nullptr);
-  ASSERT_TRUE(cm->remove("call-1", "A", "", 0, now).ok());
+  ASSERT_TRUE(cm->remove("call-1", "A", "", "", 0, now).ok());
   cm->tick(now);
   EXPECT_EQ(cm->find("call-1"), nullptr);
   for (FlowId id : flows) {

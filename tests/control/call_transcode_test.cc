@@ -130,7 +130,7 @@ TEST_F(CallTranscodeTest, DeleteHandsTheTranscodersBackToTheWorkerAndKeepsTheirC
   ASSERT_TRUE(off.ok()) << off.error().message();
   ASSERT_TRUE(cm->answer(req(opus_answer(off->sdp), "B"), now).ok());
   const FlowId a_flow = side(0).rtp_flow;
-  ASSERT_TRUE(cm->remove("call-1", "A", "", 0, now).ok());
+  ASSERT_TRUE(cm->remove("call-1", "A", "", "", 0, now).ok());
   cm->tick(now);
   EXPECT_EQ(cm->find("call-1"), nullptr);
   EXPECT_FALSE(transcodes(a_flow));  // the worker deleted it with the flow (ASan: no leak)

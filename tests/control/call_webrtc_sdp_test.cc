@@ -310,7 +310,7 @@ TEST_F(CallWebrtcTest, PlainOfferGetsNoIceByDefaultAndNoneWithRemove) {
   EXPECT_EQ(count_prefix(to_b, "a=candidate"), 0u);
   EXPECT_FALSE(side(1).ice.enabled);
   // ICE=remove toward a party offered DTLS: DTLS without ICE.
-  ASSERT_TRUE(cm->remove("call-1", "", "", 0, now).ok());
+  ASSERT_TRUE(cm->remove("call-1", "", "", "", 0, now).ok());
   cm->tick(now);
   const std::string removed =
       offer(data("chromium_audio_offer.sdp"), {{"ICE", NgValue::str("remove")}});
@@ -372,7 +372,7 @@ TEST_F(CallWebrtcTest, BundledVideoIsRejectedTowardTheTrunkAndInTheAnswer) {
 TEST_F(CallWebrtcTest, AudioOnlyBundleKeepsGroupTowardWebrtcAndDropsItTowardTrunk) {
   const std::string to_trunk = offer(data("chromium_audio_offer.sdp"), browser_to_trunk());
   EXPECT_EQ(count_prefix(to_trunk, "a=group"), 0u);
-  ASSERT_TRUE(cm->remove("call-1", "", "", 0, now).ok());
+  ASSERT_TRUE(cm->remove("call-1", "", "", "", 0, now).ok());
   cm->tick(now);
   const std::string to_browser = offer(data("chromium_audio_offer.sdp"), {});
   EXPECT_TRUE(has_line(to_browser, "a=group:BUNDLE 0")) << to_browser;
@@ -569,7 +569,7 @@ TEST_F(CallWebrtcTest, LegsFollowTheCallAndTheirEventsBecomeFlowCommands) {
   EXPECT_EQ(flow(a.rtp_flow).sdp_source.port, 0);
 
   // The call ends: its leg goes with it.
-  ASSERT_TRUE(cm->remove("call-1", "A", "", 0, now).ok());
+  ASSERT_TRUE(cm->remove("call-1", "A", "", "", 0, now).ok());
   cm->tick(now);
   EXPECT_TRUE(legs.legs.empty());
   EXPECT_EQ(legs.removed, 1);

@@ -10,7 +10,8 @@ Relay 1 (127.0.0.1):
   demux -> no a=rtcp-mux toward B and A's muxed RTCP reaches B's RTCP port;
   ICE remove strips ICE lines and keeps the rest in order; replace origin
   rewrites o= (and without it o= is kept); forked answers: the later
-  answer wins; answer errors (unknown call-id, wrong from-tag); media sent
+  answer wins; via-branch forks: ports per branch, the branch that answers
+  in dialogue, a branch deleted alone; answer errors (unknown call-id, wrong from-tag); media sent
   right after the answer reply is relayed (no race with flow setup).
 Relay 2: --interface=::1, IPv6 SDP and media over ::1.
 Relay 3: --interface=int/127.0.0.1 --interface=ext/127.0.0.2 with
@@ -434,6 +435,39 @@ def case_forked_answers(ng):
         ps.close()
 
 
+def case_via_branch_fork(ng):
+    """A proxy forks the INVITE to two phones: one offer per branch, each
+    with its via-branch, gets its own ports. B2's 183 puts B2 in dialogue
+    (A's media goes there, B1's is dropped); B1's 200 takes the dialogue
+    over; deleting the losing branch B2 leaves the call to A and B1."""
+    ps = Peers()
+    cid = new_cid("via-fork")
+    try:
+        a, b1, b2 = ps.one(), ps.one(), ps.one()
+        o1 = offer(ng, cid, "tagA", vox.make_sdp(LOCAL, [a.port]), via_branch="z9hG4bK-b1")
+        o2 = offer(ng, cid, "tagA", vox.make_sdp(LOCAL, [a.port]), via_branch="z9hG4bK-b2")
+        pb1, pb2 = o1.media[0].port, o2.media[0].port
+        assert pb1 != pb2, f"via-branch fork: both branches were offered port {pb1}"
+        an2 = answer(ng, cid, "tagA", "tagB2", vox.make_sdp(LOCAL, [b2.port]), via_branch="z9hG4bK-b2")
+        pa = an2.media[0].port
+        two_way(a, pa, b2, pb2, "via-branch fork, B2 in dialogue")
+        b1.sendto(rtp("parked"), (LOCAL, pb1))
+        expect_nothing(a, "via-branch fork: media from the parked branch B1")
+        an1 = answer(ng, cid, "tagA", "tagB1", vox.make_sdp(LOCAL, [b1.port]), via_branch="z9hG4bK-b1")
+        assert an1.media[0].port == pa, f"via-branch fork: A's port moved {pa} -> {an1.media[0].port}"
+        two_way(a, pa, b1, pb1, "via-branch fork, B1 in dialogue")
+        expect_nothing(b2, "via-branch fork: the parked branch B2 after B1's answer")
+        r = vox.ng_ok(ng, {"command": "delete", "call-id": cid, "from-tag": "tagA",
+                           "via-branch": "z9hG4bK-b2", "delete delay": 0})
+        assert "warning" not in r, f"via-branch fork: delete of branch B2 warned: {r}"
+        tags = vox.ng_ok(ng, {"command": "query", "call-id": cid}).get("tags", {})
+        assert sorted(tags) == ["tagA", "tagB1"], f"via-branch fork: tags after deleting B2: {sorted(tags)}"
+        two_way(a, pa, b1, pb1, "via-branch fork, after B2's delete")
+    finally:
+        delete(ng, cid)
+        ps.close()
+
+
 def case_answer_errors(ng):
     r = ng.call({"command": "answer", "call-id": new_cid("nosuch"), "from-tag": "x",
                  "to-tag": "y", "sdp": vox.make_sdp(LOCAL, [40000])})
@@ -545,6 +579,8 @@ def main() -> int:
             ("ICE remove strips ICE lines, keeps the rest in order", case_ice_removed),
             ("replace origin rewrites o= (kept without it)", case_replace_origin),
             ("forked answers: the later answer wins", case_forked_answers),
+            ("via-branch: ports per branch, the answering one in dialogue, one deleted alone",
+             case_via_branch_fork),
             ("answer errors: unknown call-id, wrong from-tag", case_answer_errors),
             ("media sent right after the answer reply is relayed", case_media_right_after_answer),
         ]),

@@ -836,6 +836,28 @@ case("answer-twice", "the same answer twice (a 200 OK retransmission)", offer(),
 case("early-media-then-answer", "183 answer, then the 200 answer with another SDP", offer(), answer(),
      answer(sdp_b(version=2, medias=[media(3002, pts=(0, 101))])))
 
+# --- forking: one port set per via-branch ---------------------------------------------------------
+
+case("fork-via-branch", "two branches by via-branch, the second answers, the first is deleted",
+     offer(None, {"via-branch": "b1"}), offer(None, {"via-branch": "b2"}), query(),
+     answer(None, {"via-branch": "b2"}, tt="tt2"), query(),
+     delete({"via-branch": "b1"}), query())
+case("fork-via-branch-delete-answered", "two branches; the answered branch is deleted by via-branch",
+     offer(None, {"via-branch": "b1"}), offer(None, {"via-branch": "b2"}),
+     answer(None, {"via-branch": "b1"}, tt="tt1"),
+     delete({"via-branch": "b1"}), query())
+case("fork-via-branch-delete-unknown", "a delete naming a via-branch no offer had",
+     offer(None, {"via-branch": "b1"}), answer(None, {"via-branch": "b1"}, tt="tt1"),
+     delete({"via-branch": "bX"}), query())
+case("fork-via-branch-untagged-answer", "two branches; the answer names the branch by via-branch only",
+     offer(None, {"via-branch": "b1"}), offer(None, {"via-branch": "b2"}),
+     answer(None, {"via-branch": "b1"}, tt="tt1"), query())
+case("kam-fork-via-branch", "Kamailio: a forked INVITE, \"via-branch=1\" on each branch's offer and reply",
+     kamailio("offer", "via-branch=1 replace-origin"),
+     kamailio("offer", "via-branch=2 replace-origin"),
+     kamailio("answer", "via-branch=2 replace-origin", body=sdp_b(), tt="tt2", reply=True),
+     kamailio("delete", "via-branch=1"), query())
+
 # --- several m= lines, fax, video ---------------------------------------------------------------
 
 case("audio-video", "audio and video", *call(a=sdp_a(medias=[media(2000), media(2002, pts=(96, 97), kind="video")]),
