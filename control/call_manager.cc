@@ -44,6 +44,20 @@ IpAddr sdp_address(const SignalRequest& r, const InterfaceConfig& itf) {
   return r.media_address.value_or(itf.advertised);
 }
 
+// RFC 8866 §5.14 "m=audio P/N": N port pairs (layered coding). Ports are
+// steered to workers by pair, so consecutive pairs would land on different
+// workers; the relay gives each stream one pair and says so.
+std::string port_count_warning(const Sdp& sdp, std::string warning) {
+  for (size_t i = 0; i < sdp.media.size(); ++i) {
+    const SdpMedia& m = sdp.media[i];
+    if (m.port == 0 || m.port_count == 1) continue;
+    std::string w = "m= line " + std::to_string(i + 1) + ": " + std::to_string(m.port_count) +
+                    " ports: only the first port pair is relayed";
+    warning = warning.empty() ? w : warning + "; " + w;
+  }
+  return warning;
+}
+
 // Reads one party's media description into its MediaSide.
 void learn_media(MediaSide& side, const SignalRequest& r, const Sdp& sdp, const SdpMedia& m) {
   IpAddr addr = endpoint_address(r, sdp, m);
@@ -703,7 +717,7 @@ Result<SignalReply, NgError> CallManager::offer(const SignalRequest& r, Clock no
   ++stats_.offers;
   return SignalReply{render_offer(r, sdp, sdp_address(r, config_.interfaces[size_t(pb.iface)]), pb,
                                   config_.dtls_fingerprint),
-                     r.warning};
+                     port_count_warning(sdp, r.warning)};
 }
 
 std::optional<NgError> CallManager::prepare_answer_codecs(const SignalRequest& r, const Sdp& sdp,
@@ -799,7 +813,7 @@ Result<SignalReply, NgError> CallManager::answer(const SignalRequest& r, Clock n
   sync_legs(c);
   ++stats_.answers;
   const IpAddr address = sdp_address(r, config_.interfaces[size_t(a.iface)]);
-  std::string warning = r.warning.empty() ? std::move(m.warning) : r.warning;
+  std::string warning = port_count_warning(sdp, r.warning.empty() ? std::move(m.warning) : r.warning);
   return SignalReply{render_answer(r, sdp, address, a, m.plans, m.srtp, config_.dtls_fingerprint),
                      std::move(warning)};
 }

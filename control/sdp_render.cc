@@ -213,7 +213,9 @@ void render_media(std::string& out, const Sdp& sdp, const SdpMedia& m, const Sdp
   out += m.type;
   out += ' ';
   out += std::to_string(port);
-  if (m.port_count != 1) {
+  // The relay gives a stream one port pair (CallManager::offer says so in
+  // a warning): a port count stays only on a stream it does not rewrite.
+  if (m.port_count != 1 && !(rw && m.port != 0)) {
     out += '/';
     out += std::to_string(m.port_count);
   }

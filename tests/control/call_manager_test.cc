@@ -315,6 +315,25 @@ TEST_F(CallManagerTest, AnswerMidOnlyForAnOfferedOne) {
   EXPECT_NE(ans->sdp.find("a=mid:audio"), std::string::npos) << ans->sdp;
 }
 
+// "m=audio P/2": one port pair per stream (ports are steered to workers by
+// pair), said in the SDP sent on and in a warning, both ways.
+TEST_F(CallManagerTest, PortCountIsOnePairWithAWarning) {
+  std::string body = sdp(4000);
+  body.replace(body.find("m=audio 4000"), 12, "m=audio 4000/2");
+  auto off = cm->offer(req(body), now);
+  ASSERT_TRUE(off.ok()) << off.error().message();
+  EXPECT_EQ(off->sdp.find("/2 RTP"), std::string::npos) << off->sdp;
+  EXPECT_EQ(off->warning, "m= line 1: 2 ports: only the first port pair is relayed");
+  std::string answer_body = sdp(5000);
+  answer_body.replace(answer_body.find("m=audio 5000"), 12, "m=audio 5000/2");
+  auto ans = cm->answer(req(answer_body, "A", "B"), now);
+  ASSERT_TRUE(ans.ok());
+  EXPECT_EQ(ans->sdp.find("/2 RTP"), std::string::npos) << ans->sdp;
+  EXPECT_EQ(ans->warning, off->warning);
+  EXPECT_EQ(plane.bound.size(), 4u);
+  EXPECT_TRUE(cm->offer(req(sdp(4000)), now)->warning.empty());
+}
+
 TEST_F(CallManagerTest, RejectedStreamGetsNoPorts) {
   std::string body = sdp(4000) + "m=video 0 RTP/AVP 96\r\n";
   auto off = cm->offer(req(body), now);

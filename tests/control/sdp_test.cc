@@ -531,6 +531,19 @@ TEST(SdpRender, RejectionAndProto) {
             "m=video 0 RTP/AVP 96\r\n");  // a rejected offer stays rejected
 }
 
+// The relay gives a stream one port pair: "m=audio P/N" leaves as "m=audio
+// P'" when it is rewritten, and a stream it does not rewrite keeps its count.
+TEST(SdpRender, PortCountGoesWithTheRewrite) {
+  auto s = parse_sdp(kHead + "m=audio 5000/2 RTP/AVP 0\r\nm=video 6000/3 RTP/AVP 96\r\n");
+  ASSERT_TRUE(s.ok());
+  SdpRewrite rw;
+  rw.media = {relay(30000, 30001)};
+  rw.media[0].rtcp_attribute = false;
+  const std::string out = render_sdp(*s, rw);
+  EXPECT_NE(out.find("m=audio 30000 RTP/AVP 0\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("m=video 6000/3 RTP/AVP 96\r\n"), std::string::npos) << out;
+}
+
 TEST(SdpRender, CryptoLinesAreReplacedOrStripped) {
   const std::string body = kHead +
       "m=audio 5000 RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAA\r\n"

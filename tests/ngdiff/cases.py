@@ -860,6 +860,9 @@ case("kam-fork-via-branch", "Kamailio: a forked INVITE, \"via-branch=1\" on each
 
 # --- several m= lines, fax, video ---------------------------------------------------------------
 
+case("port-count", "m=audio P/2 (RFC 8866 §5.14: two RTP/RTCP port pairs) offered and answered",
+     offer(sdp_a(medias=[media("2000/2")])), answer(sdp_b(medias=[media("3000/2", pts=(0, 101))])), query())
+
 case("audio-video", "audio and video", *call(a=sdp_a(medias=[media(2000), media(2002, pts=(96, 97), kind="video")]),
                                              b=sdp_b(medias=[media(3000, pts=(0, 101)),
                                                              media(3002, pts=(96,), kind="video")])), query())
