@@ -153,6 +153,7 @@ struct Call {
   int64_t last_signal_ns = 0;
   int64_t last_signal_unix = 0;
   int64_t delete_at_ns = 0;       // when deleted: final teardown time
+  std::optional<uint8_t> tos;     // NG "TOS" of every port of the call (none: --tos)
   std::string deleted_reason;
 };
 

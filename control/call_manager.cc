@@ -713,6 +713,7 @@ Result<SignalReply, NgError> CallManager::offer(const SignalRequest& r, Clock no
   c->last_signal_unix = now.unix_s;
   c->deleted = false;
   install_flows(*c, now.mono_ns);
+  apply_tos(*c, r.tos);
   sync_legs(*c);
   ++stats_.offers;
   return SignalReply{render_offer(r, sdp, sdp_address(r, config_.interfaces[size_t(pb.iface)]), pb,
@@ -810,6 +811,7 @@ Result<SignalReply, NgError> CallManager::answer(const SignalRequest& r, Clock n
   c.last_signal_unix = now.unix_s;
   install_flows(c, now.mono_ns);
   install_answer_media(c, a, b, m);
+  apply_tos(c, r.tos);
   sync_legs(c);
   ++stats_.answers;
   const IpAddr address = sdp_address(r, config_.interfaces[size_t(a.iface)]);

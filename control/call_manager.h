@@ -92,6 +92,11 @@ struct SignalRequest {
   bool generate_mid = false;  // flag generate-mid
   bool strip_extmap = false;  // flag strip-extmap
   std::string warning;        // from reading the request, for the reply
+  // "TOS" (rtpengine's rule): 0..255 the call's TOS from now on; kTosKeep
+  // (a negative value) leaves it; kTosDefault (absent, or 256 and over)
+  // takes it back to --tos.
+  static constexpr int kTosDefault = -1, kTosKeep = -2;
+  int tos = kTosDefault;
   std::optional<int> address_family;  // AF_INET / AF_INET6 ("address family")
   std::string label, from_label, to_label;
   CodecRequest codec;  // codec dictionary, codec-* flags, ptime (transcoding)
@@ -262,6 +267,9 @@ class CallManager {
   bool allocate_media(Call& c, Party& a, Party& b, const Sdp& sdp, const std::vector<bool>& skip,
                       std::vector<MediaSide>& ma, std::vector<MediaSide>& mb);
   void release_side(Call& c, Party& p, MediaSide& m);
+  // NG "TOS" of an offer or answer (SignalRequest::tos) on every port of
+  // the call, its branches' too.
+  void apply_tos(Call& c, int request);
   // Pushes every side's flows (add or update) and opens both parties'
   // source learning windows (--latch-window-ms from now). This is also
   // what the WebRTC handshake calls once a side's dtls.connected or

@@ -273,6 +273,24 @@ void CallManager::release_side(Call& c, Party& p, MediaSide& m) {
   m = MediaSide{};
 }
 
+void CallManager::apply_tos(Call& c, int request) {
+  if (request == SignalRequest::kTosKeep) request = c.tos ? int(*c.tos) : SignalRequest::kTosDefault;
+  const std::optional<uint8_t> tos =
+      request >= 0 ? std::optional<uint8_t>(uint8_t(request)) : std::nullopt;
+  // New ports start on --tos: a call without a TOS of its own has nothing to set.
+  if (!tos && !c.tos) return;
+  c.tos = tos;
+  const auto set = [&](const Party& p) {
+    for (const MediaSide& m : p.media)
+      if (m.rtp_port) {
+        plane_.set_port_tos(m.rtp_handle.key, tos);
+        plane_.set_port_tos(m.rtcp_handle.key, tos);
+      }
+  };
+  for (const Party& p : c.parties) set(p);
+  for (const Party& p : c.branches) set(p);
+}
+
 void CallManager::install_flows(Call& c, int64_t now_ns) {
   const int64_t latch_until_ns = now_ns + int64_t(config_.latch_window_ms) * 1000000;
   size_t n = std::max(c.parties[0].media.size(), c.parties[1].media.size());

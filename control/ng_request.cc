@@ -175,6 +175,19 @@ void parse_transport(const NgValue& req, const std::vector<std::string_view>& fl
   else warn_ignored("Unknown transport protocol '" + std::string(*tp) + "'");
 }
 
+// "TOS": an integer (rtpengine reads it with a default of 256).
+void parse_tos(const NgValue& req, SignalRequest& r) {
+  auto v = req.find_scalar("TOS");
+  if (!v) return;
+  char* end = nullptr;
+  const long tos = strtol(v->c_str(), &end, 10);
+  if (v->empty() || *end) {
+    warn_ignored("Invalid TOS '" + *v + "'");
+    return;
+  }
+  r.tos = tos < 0 ? SignalRequest::kTosKeep : tos > 255 ? SignalRequest::kTosDefault : int(tos);
+}
+
 }  // namespace
 
 bool ng_list_has(const std::vector<std::string_view>& list, std::string_view name) {
@@ -208,6 +221,7 @@ Result<SignalRequest, NgError> parse_signal(const NgValue& req, bool is_answer) 
   r.from_tag = *from_tag;
   r.to_tag = to_tag.value_or("");
   r.via_branch = req.find_scalar("via-branch").value_or("");
+  parse_tos(req, r);
   r.sdp = std::string(*sdp);
 
   auto flags = req.find_strings("flags");

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,6 +38,10 @@ class Dataplane {
   // Releases a port bound but never given to a flow; a flow's port is
   // released by its kRemoveFlow.
   virtual void release_port(PortHandle port) = 0;
+  // A call's NG "TOS": the TOS octet of what leaves bound port `key`
+  // (nullopt: back to the backend's --tos). A port bound again starts on
+  // the default.
+  virtual void set_port_tos(LocalKey key, std::optional<uint8_t> tos) = 0;
   // Queues a command to worker w; false if it cannot be queued (the ring
   // is full and the worker is not running to drain it).
   virtual bool post(int w, const FlowCommand& cmd) = 0;

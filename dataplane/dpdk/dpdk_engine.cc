@@ -79,7 +79,8 @@ struct DpdkEngine::Impl {
 };
 
 DpdkEngine::DpdkEngine(int workers, uint32_t max_flows, size_t interfaces)
-    : WorkerSet(workers, max_flows), impl_(std::make_unique<Impl>()), interfaces_(interfaces) {}
+    : WorkerSet(workers, max_flows), impl_(std::make_unique<Impl>()), interfaces_(interfaces),
+      port_tos_(interfaces) {}
 
 DpdkEngine::~DpdkEngine() {
   stop();
@@ -178,6 +179,7 @@ Result<std::unique_ptr<DpdkEngine>, std::string> DpdkEngine::create(const DpdkEn
     }
     lc.workers = workers;
     lc.host = config.host;
+    lc.host.port_tos = &e->port_tos_;
     lc.idle_sleep_us = config.idle_sleep_us;
     if (handoff) {
       if (w == 0) {
@@ -214,6 +216,7 @@ void DpdkEngine::stop() {
 
 Result<PortHandle, int> DpdkEngine::bind_port(LocalKey key) {
   if (local_key_iface(key) >= interfaces_) return Err{EINVAL};
+  port_tos_.set(key, std::nullopt);  // a new call's port: --tos until it says otherwise
   return PortHandle{key};
 }
 

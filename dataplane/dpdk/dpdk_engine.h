@@ -54,6 +54,7 @@ class DpdkEngine final : public WorkerSet {
   // No socket: every port of the relay's addresses arrives on the NIC.
   Result<PortHandle, int> bind_port(LocalKey key) override;
   void release_port(PortHandle) override {}
+  void set_port_tos(LocalKey key, std::optional<uint8_t> tos) override { port_tos_.set(key, tos); }
   std::vector<std::pair<std::string, uint64_t>> backend_counters() const override;
 
   // "single queue", "rte_flow" or "rx core hand-off", and the ports' words.
@@ -65,6 +66,7 @@ class DpdkEngine final : public WorkerSet {
   DpdkEngine(int workers, uint32_t max_flows, size_t interfaces);
   std::unique_ptr<Impl> impl_;
   size_t interfaces_;
+  PortTos port_tos_;  // calls' NG TOS, read by the workers' egress
   std::atomic<bool> stop_{false};
   std::string steering_;
   std::string port_description_;

@@ -77,6 +77,14 @@ void EgressPath::free_held() {
   nheld_ = 0;
 }
 
+std::optional<uint8_t> EgressPath::tos_for(LocalKey source) const {
+  const PortTos* calls = ifs_.config.port_tos;
+  if (calls && calls->any())
+    if (auto own = calls->own(source)) return own;
+  if (ifs_.config.tos) return ifs_.config.tos;
+  return std::nullopt;
+}
+
 net::UdpFrameSpec EgressPath::frame_spec(const WorkerPort& out, const TxPacket& t,
                                          const net::MacAddr& dst_mac) const {
   net::UdpFrameSpec spec;
@@ -85,7 +93,7 @@ net::UdpFrameSpec EgressPath::frame_spec(const WorkerPort& out, const TxPacket& 
   spec.src = ifs_.endpoint(t.source);
   spec.dst = t.dest;
   spec.ttl = kRelayTtl;
-  spec.traffic_class = ifs_.config.tos;
+  spec.traffic_class = tos_for(t.source).value_or(0);
   // Checksum offload for IPv4 only (software for IPv6: the rare path).
   const bool v4 = spec.src.addr.is_v4();
   spec.udp_checksum = v4 && out.tx_udp_offload ? net::UdpChecksumMode::kOffload : net::UdpChecksumMode::kSoftware;
@@ -151,8 +159,8 @@ void EgressPath::forward(FrameBurst& fb, const TxPacket* tx, uint32_t n, int64_t
       m->data_len = m->pkt_len = uint16_t(v.payload_offset + t.len);
       net::rewrite_udp_frame(d, v, net::as_rewrite(frame_spec(out, t, *dst_mac), t.len));
     }
-    if (ifs_.config.tos)  // the operator's --tos, the same for every packet
-      net::set_traffic_class(d + v.l3_offset, true, ifs_.config.tos, out.tx_ip_offload);
+    if (const auto tc = tos_for(t.source))
+      net::set_traffic_class(d + v.l3_offset, true, *tc, out.tx_ip_offload);
     request_offloads(m, v.l3_offset, uint16_t(v.l4_offset - v.l3_offset), out.tx_ip_offload, out.tx_udp_offload);
     if (res == net::NeighborResolve::kResolved) [[likely]] {
       out.queue(m, t.len, t.source);
@@ -183,13 +191,14 @@ void EgressPath::forward_other(FrameBurst& fb, uint32_t i, const TxPacket& t, in
   spec.offload_ip_checksum = false;
   if ((v.ip_version == 4) == src.addr.is_v4()) {
     if (!net::rewrite_udp_frame(d, v, net::as_rewrite(spec, t.len))) return failed(t.source, dc_.rewrite_failed);
-    if (ifs_.config.tos) net::set_traffic_class(d + v.l3_offset, v.ip_version == 4, ifs_.config.tos, spec.offload_ip_checksum);
+    if (const auto tc = tos_for(t.source))
+      net::set_traffic_class(d + v.l3_offset, v.ip_version == 4, *tc, spec.offload_ip_checksum);
     m->data_len = m->pkt_len = uint16_t(v.payload_offset + t.len);
   } else {
     spec.has_vlan = v.has_vlan;
     spec.vlan_tci = v.vlan_tci;
-    // The operator's TOS, or the packet's DSCP (EF for voice) across the family change.
-    if (!ifs_.config.tos) spec.traffic_class = traffic_class(d, v);
+    // The call's or the operator's TOS, or the packet's DSCP (EF for voice) across the family change.
+    if (!tos_for(t.source)) spec.traffic_class = traffic_class(d, v);
     const size_t hdr = net::udp_frame_header_length(spec);
     if (hdr > v.payload_offset + rte_pktmbuf_headroom(m)) return failed(t.source, dc_.rewrite_failed);
     uint8_t* f = net::build_udp_frame(d + v.payload_offset, t.len, spec);

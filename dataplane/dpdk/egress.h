@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "dataplane/dpdk/counters.h"
@@ -54,6 +55,9 @@ class EgressPath {
   void forward_other(FrameBurst& fb, uint32_t frame, const TxPacket& t, int64_t now);
   // Headers toward t.dest from the interface t leaves by, on port `out`.
   net::UdpFrameSpec frame_spec(const WorkerPort& out, const TxPacket& t, const net::MacAddr& dst_mac) const;
+  // The TOS octet of a packet leaving `source`: its call's (NG "TOS"),
+  // else --tos; nullopt: the packet keeps its own.
+  std::optional<uint8_t> tos_for(LocalKey source) const;
   // v: the frame's own view (its VLAN tag asks for the hop), null for one
   // the worker built.
   bool hold(rte_mbuf* m, uint8_t port, net::NeighborResolve res, const IpAddr& hop, const IpAddr& src,

@@ -22,6 +22,7 @@
 #include "dataplane/dpdk/counters.h"
 #include "dataplane/dpdk/limits.h"
 #include "dataplane/net/frame.h"
+#include "dataplane/port_tos.h"
 #include "dataplane/worker.h"
 
 namespace vox::dataplane::dpdk {
@@ -47,6 +48,9 @@ struct HostConfig {
   // --tos: the TOS / traffic class octet of every packet sent; 0: relayed
   // packets keep the one they arrived with, built ones leave unmarked.
   uint8_t tos = 0;
+  // Calls' own TOS (NG "TOS") by the local port a packet leaves from,
+  // ahead of `tos`; owned by the engine (null: none).
+  const PortTos* port_tos = nullptr;
 };
 
 // One of the worker's ports: the queues it owns there and the port's next

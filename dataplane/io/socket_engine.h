@@ -37,6 +37,9 @@ class SocketEngine final : public WorkerSet {
 
   Result<PortHandle, int> bind_port(LocalKey key) override { return sockets_.bind(key); }
   void release_port(PortHandle port) override { sockets_.release(port.key); }
+  void set_port_tos(LocalKey key, std::optional<uint8_t> tos) override {
+    sockets_.set_tos(key, tos ? *tos : config_.tos);
+  }
 
   // "io_uring" or "epoll": what the socket backend ended up using.
   const char* io_method() const { return uring_.empty() ? "epoll" : "io_uring"; }

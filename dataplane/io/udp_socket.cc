@@ -9,12 +9,20 @@
 
 namespace vox::dataplane {
 
-void set_tos(int fd, bool v4, int tos) {
-  if (tos <= 0) return;  // 0: the kernel's (unmarked), as rtpengine without --tos
+namespace {
+
+void set_tos_option(int fd, bool v4, int tos) {
   if (v4)
     setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
   else
     setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
+}
+
+}  // namespace
+
+void set_tos(int fd, bool v4, int tos) {
+  if (tos <= 0) return;  // 0: the kernel's (unmarked), as rtpengine without --tos
+  set_tos_option(fd, v4, tos);
 }
 
 Result<int, int> open_udp_port(const IpAddr& addr, uint16_t port, int tos) {
@@ -55,6 +63,11 @@ Result<PortHandle, int> PortSockets::bind(LocalKey key) {
   // port bound twice); the kernel refuses the second bind first.
   fds_[key].store(*fd, std::memory_order_relaxed);
   return PortHandle{key};
+}
+
+void PortSockets::set_tos(LocalKey key, int tos) {
+  const int fd = this->fd(key);
+  if (fd >= 0) set_tos_option(fd, interfaces_[local_key_iface(key)].is_v4(), tos);
 }
 
 void PortSockets::release(LocalKey key) {

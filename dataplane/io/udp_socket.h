@@ -41,6 +41,7 @@ class PortSockets {
 
   Result<PortHandle, int> bind(LocalKey key);  // control thread
   void release(LocalKey key);                 // control thread: never given to a worker
+  void set_tos(LocalKey key, int tos);        // control thread, on a bound port (0: unmarked)
   int fd(LocalKey key) const {                // worker: -1 when not bound
     return local_key_iface(key) < interfaces_.size() ? fds_[key].load(std::memory_order_relaxed) : -1;
   }

@@ -334,6 +334,28 @@ TEST_F(CallManagerTest, PortCountIsOnePairWithAWarning) {
   EXPECT_TRUE(cm->offer(req(sdp(4000)), now)->warning.empty());
 }
 
+// NG "TOS" (rtpengine's rule): a value marks every port of the call, a
+// negative one leaves it, none (or 256 and over) takes it back to --tos.
+TEST_F(CallManagerTest, TosMarksEveryPortOfTheCall) {
+  SignalRequest o = req(sdp(4000));
+  o.tos = 184;
+  ASSERT_TRUE(cm->offer(o, now).ok());
+  EXPECT_EQ(plane.tos.size(), 4u);  // both parties' pairs
+  SignalRequest keep = req(sdp(5000), "A", "B");
+  keep.tos = SignalRequest::kTosKeep;
+  ASSERT_TRUE(cm->answer(keep, now).ok());
+  ASSERT_EQ(plane.tos.size(), 4u);
+  for (const auto& [key, tos] : plane.tos) EXPECT_EQ(tos, 184) << key;
+  SignalRequest zero = req(sdp(5000), "A", "B");
+  zero.tos = 0;  // unmarked on purpose, whatever --tos says
+  ASSERT_TRUE(cm->answer(zero, now).ok());
+  ASSERT_EQ(plane.tos.size(), 4u);
+  for (const auto& [key, tos] : plane.tos) EXPECT_EQ(tos, 0) << key;
+  ASSERT_TRUE(cm->answer(req(sdp(5000), "A", "B"), now).ok());  // no TOS: back to --tos
+  EXPECT_TRUE(plane.tos.empty());
+  EXPECT_FALSE(cm->find("call-1")->tos);
+}
+
 TEST_F(CallManagerTest, RejectedStreamGetsNoPorts) {
   std::string body = sdp(4000) + "m=video 0 RTP/AVP 96\r\n";
   auto off = cm->offer(req(body), now);

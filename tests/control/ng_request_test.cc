@@ -58,6 +58,25 @@ TEST(NgRequest, SdesFlagsOfBothFormsAndUnknownOnesIgnored) {
   EXPECT_EQ(r.sdes.order, std::vector<dataplane::SrtpSuite>{dataplane::SrtpSuite::kAesCm128HmacSha1_32});
 }
 
+// "TOS" as rtpengine reads it: 0..255 the call's, negative unchanged,
+// absent or 256 and over the default; not a number, ignored.
+TEST(NgRequest, TosValues) {
+  NgValue d = offer();
+  EXPECT_EQ(parsed(d).tos, SignalRequest::kTosDefault);
+  d.set("TOS", int64_t(184));
+  EXPECT_EQ(parsed(d).tos, 184);
+  d.set("TOS", int64_t(0));
+  EXPECT_EQ(parsed(d).tos, 0);
+  d.set("TOS", int64_t(-1));
+  EXPECT_EQ(parsed(d).tos, SignalRequest::kTosKeep);
+  d.set("TOS", int64_t(256));
+  EXPECT_EQ(parsed(d).tos, SignalRequest::kTosDefault);
+  d.set("TOS", "46");
+  EXPECT_EQ(parsed(d).tos, 46);
+  d.set("TOS", "EF");
+  EXPECT_EQ(parsed(d).tos, SignalRequest::kTosDefault);
+}
+
 TEST(NgRequest, MediaAddressAndFamilyIgnoredWhenMalformed) {
   NgValue d = offer();
   d.set("media address", "203.0.113.9");

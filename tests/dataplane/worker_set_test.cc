@@ -13,6 +13,7 @@ struct CountingWorkers : WorkerSet {
   CountingWorkers() : WorkerSet(2, 16) {}
   Result<PortHandle, int> bind_port(LocalKey key) override { return PortHandle{key}; }
   void release_port(PortHandle) override {}
+  void set_port_tos(LocalKey, std::optional<uint8_t>) override {}  // no ports to mark
   void wake(int w) override { ++wakes[w]; }
   int wakes[2] = {0, 0};
   void command(int w) {

@@ -30,6 +30,7 @@ class PolledDataplane final : public WorkerSet {
   PolledDataplane() : WorkerSet(1, 64) {}
   Result<PortHandle, int> bind_port(LocalKey key) override { return PortHandle{key}; }
   void release_port(PortHandle) override {}
+  void set_port_tos(LocalKey, std::optional<uint8_t>) override {}  // the conformance cases set none
 };
 
 // One ring pair for the whole process: a process has at most

@@ -289,6 +289,38 @@ TEST_F(WorkerLoopTest, RelaysRtpWithRewrittenHeadersAfterResolvingTheNextHop) {
   EXPECT_EQ(get(state_->counters().tx_packets), 3u);
 }
 
+// The TOS octet of what leaves a port: the call's (NG "TOS", the engine's
+// PortTos table) ahead of --tos; a port whose call set none, --tos.
+TEST_F(WorkerLoopTest, TosIsTheCallsElseTheOperators) {
+  PortTos calls(1);
+  HostConfig host;
+  host.tos = 184;  // --tos: DSCP EF
+  host.port_tos = &calls;
+  WorkerLoop& loop = make_loop(host);
+  install_call();
+  auto caller_frame = [&](uint16_t seq) {
+    return udp_frame(kPhoneMac, relay_mac_, ep("10.0.0.2", 5000), ep("10.0.0.1", 30000),
+                     rtp_packet(seq));
+  };
+  auto out = exchange(caller_frame(1));
+  ASSERT_EQ(out.size(), 1u);
+  answer_arp(out[0], ip("10.0.0.3").v4(), kCalleeMac);
+  EXPECT_EQ(loop.poll_once(), 1u);
+  const auto tos_out = [&](uint16_t seq) -> int {
+    auto got = seq ? exchange(caller_frame(seq)) : receive();
+    FrameView v;
+    if (got.size() != 1 || net::parse_frame(got[0].data(), got[0].size(), &v) != FrameStatus::kOk) return -1;
+    return got[0][v.l3_offset + 1];
+  };
+  EXPECT_EQ(tos_out(0), 184);
+  calls.set(make_local_key(0, 30002), 104);  // the callee-facing port: the call's AF31
+  EXPECT_EQ(tos_out(2), 104);
+  calls.set(make_local_key(0, 30002), 0);  // unmarked on purpose
+  EXPECT_EQ(tos_out(3), 0);
+  calls.set(make_local_key(0, 30002), std::nullopt);
+  EXPECT_EQ(tos_out(4), 184);
+}
+
 // The relay's TX ring (net_ring: 1023 frames) is left undrained: what the
 // queue refuses is freed, counted per worker and charged to the flow it
 // would have left by (the callee-facing 10.0.0.1:30002), as the socket

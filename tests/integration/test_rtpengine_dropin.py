@@ -210,16 +210,18 @@ def start_errors_case(build: Path) -> None:
     check(r.returncode == 0 and "PCMU" in r.stdout and "opus" in r.stdout, "--codecs lists codecs")
 
 
-def received_tos(build: Path, extra: list) -> int:
-    """A call A -> relay -> B on 127.0.0.1; the TOS octet B's packet has."""
+def received_tos(build: Path, extra: list, ng_tos=None) -> int:
+    """A call A -> relay -> B on 127.0.0.1 (NG "TOS" ng_tos in the offer and
+    the answer, if given); the TOS octet B's packet has."""
     IP_RECVTOS = getattr(socket, "IP_RECVTOS", 13)
     with vox.Relay(build, extra_args=extra, verbose=False) as r:
         a, b = vox.UdpPeer("127.0.0.1"), vox.UdpPeer("127.0.0.1")
         b.sock.setsockopt(socket.IPPROTO_IP, IP_RECVTOS, 1)
+        tos_key = {} if ng_tos is None else {"TOS": ng_tos}
         vox.ng_ok(r.ng, {"command": "offer", "call-id": "tos", "from-tag": "a",
-                         "sdp": vox.make_sdp("127.0.0.1", [a.port])})
+                         "sdp": vox.make_sdp("127.0.0.1", [a.port]), **tos_key})
         ans = vox.ng_ok(r.ng, {"command": "answer", "call-id": "tos", "from-tag": "a",
-                               "to-tag": "b", "sdp": vox.make_sdp("127.0.0.1", [b.port])})
+                               "to-tag": "b", "sdp": vox.make_sdp("127.0.0.1", [b.port]), **tos_key})
         relay_a = vox.parse_sdp(ans["sdp"]).media[0].port  # the relay port A sends to
         time.sleep(0.05)
         tos = -1
@@ -243,6 +245,12 @@ def tos_case(build: Path) -> None:
     check(marked == 184, "--tos=184: relayed RTP leaves marked 184 (DSCP EF)", f"TOS {marked}")
     plain = received_tos(build, [])
     check(plain == 0, "without --tos: unmarked, as rtpengine", f"TOS {plain}")
+    call = received_tos(build, [], ng_tos=104)
+    check(call == 104, "NG TOS=104 marks the call's RTP 104 (AF31)", f"TOS {call}")
+    over = received_tos(build, ["--tos=184"], ng_tos=0)
+    check(over == 0, "NG TOS=0 leaves the call unmarked despite --tos=184", f"TOS {over}")
+    back = received_tos(build, ["--tos=184"], ng_tos=256)
+    check(back == 184, "NG TOS=256 is --tos (rtpengine's rule)", f"TOS {back}")
 
 
 def listen_case(build: Path, work: Path) -> None:
