@@ -133,6 +133,20 @@ class WorkerLoopTest : public ::testing::Test {
     ASSERT_TRUE(state_->commands().push(b));
   }
 
+  // RTP from the caller to the relay's caller-facing port.
+  std::vector<uint8_t> caller_frame(uint16_t seq) const {
+    return udp_frame(kPhoneMac, relay_mac_, ep("10.0.0.2", 5000), ep("10.0.0.1", 30000),
+                     rtp_packet(seq));
+  }
+  // The call's first packet: its ARP request for the callee answered, the
+  // packet sent on (left for receive()).
+  void first_call_packet(WorkerLoop& loop, uint16_t seq) {
+    auto out = exchange(caller_frame(seq));
+    ASSERT_EQ(out.size(), 1u);
+    answer_arp(out[0], ip("10.0.0.3").v4(), kCalleeMac);
+    EXPECT_EQ(loop.poll_once(), 1u);
+  }
+
   void send(const std::vector<uint8_t>& frame) { send_on(*peer_, frame); }
 
   // Plays the wire on `peer` (the far end of one of the relay's ports).
@@ -298,14 +312,7 @@ TEST_F(WorkerLoopTest, TosIsTheCallsElseTheOperators) {
   host.port_tos = &calls;
   WorkerLoop& loop = make_loop(host);
   install_call();
-  auto caller_frame = [&](uint16_t seq) {
-    return udp_frame(kPhoneMac, relay_mac_, ep("10.0.0.2", 5000), ep("10.0.0.1", 30000),
-                     rtp_packet(seq));
-  };
-  auto out = exchange(caller_frame(1));
-  ASSERT_EQ(out.size(), 1u);
-  answer_arp(out[0], ip("10.0.0.3").v4(), kCalleeMac);
-  EXPECT_EQ(loop.poll_once(), 1u);
+  first_call_packet(loop, 1);
   const auto tos_out = [&](uint16_t seq) -> int {
     auto got = seq ? exchange(caller_frame(seq)) : receive();
     FrameView v;
@@ -328,14 +335,7 @@ TEST_F(WorkerLoopTest, TosIsTheCallsElseTheOperators) {
 TEST_F(WorkerLoopTest, FramesTheTxQueueRefusesAreChargedToTheirEgressFlow) {
   WorkerLoop& loop = make_loop();
   install_call();
-  auto caller_frame = [&](uint16_t seq) {
-    return udp_frame(kPhoneMac, relay_mac_, ep("10.0.0.2", 5000), ep("10.0.0.1", 30000),
-                     rtp_packet(seq));
-  };
-  auto out = exchange(caller_frame(0));
-  ASSERT_EQ(out.size(), 1u);
-  answer_arp(out[0], ip("10.0.0.3").v4(), kCalleeMac);
-  EXPECT_EQ(loop.poll_once(), 1u);
+  first_call_packet(loop, 0);
   ASSERT_EQ(receive().size(), 1u);
 
   const uint64_t sent_before = get(state_->counters().tx_packets);
