@@ -128,11 +128,19 @@ struct Party {
   bool has_sdp = false;
   PartyPolicy policy;
   bool mux_accept = false;  // NG rtcp-mux accept/demux/require from this party's offer
+  bool mux_reject = false;  // NG rtcp-mux reject from this party's offer: no mux toward it
   // NG DTLS-reverse from this party's offer: the relay's preferred DTLS
   // role toward it (true: passive) when the party lets the relay choose.
   std::optional<bool> dtls_reverse_passive;
   std::vector<MediaSide> media;
   int64_t created_unix = 0;
+  // NG replace "SDP-version": the o= version of the last SDP the relay sent
+  // this party and a hash of the rest of it (version 0 unknown: none yet).
+  struct SentSdp {
+    uint64_t version = 0;
+    size_t hash = 0;
+    bool known = false;
+  } sent_sdp;
 };
 
 struct Call {

@@ -8,6 +8,9 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <functional>
+#include <string_view>
 #include <tuple>
 
 #include "control/webrtc_sdp.h"
@@ -204,6 +207,9 @@ Result<std::vector<WebrtcOfferPlan>, NgError> plan_offer_webrtc(const SignalRequ
       case IceMode::kRemove: w.ice_to_answerer = false; break;
       case IceMode::kForce:
       case IceMode::kForceRelay: w.ice_to_answerer = true; break;
+      // "optional" (ng_control_protocol.md): ICE toward the answerer even
+      // when the offerer has none, the relay its only candidate.
+      case IceMode::kOptional: w.ice_to_answerer = true; break;
       default: w.ice_to_answerer = w.offerer.ice || known; break;
     }
   }
@@ -275,6 +281,7 @@ void learn_offer(const SignalRequest& r, const Sdp& sdp, const Config& cfg, std:
   a.policy = r.policy;
   a.has_sdp = true;
   a.mux_accept = r.rtcp_mux_accept || r.rtcp_mux_demux || r.rtcp_mux_require;
+  a.mux_reject = r.rtcp_mux_reject;
   a.dtls_reverse_passive = r.dtls_reverse_passive;
   a.media = std::move(ma);
   b.media = std::move(mb);
@@ -331,15 +338,44 @@ void learn_offer(const SignalRequest& r, const Sdp& sdp, const Config& cfg, std:
     }
     // WebRTC requires rtcp-mux (RFC 8834 §5.1.3): a WebRTC leg is offered it.
     const bool webrtc_leg = peer.relay_sent_dtls || peer.relay_sent_ice;
+    // rtcp-mux "reject" is about the offerer (learn_answer): the recipient
+    // is offered mux as it would be without it (rtpengine 10.5).
     peer.relay_requires_mux = r.rtcp_mux_require && !r.rtcp_mux_reject;
-    peer.relay_offered_mux =
-        !r.rtcp_mux_reject && ((self.offered_mux && !r.rtcp_mux_demux) || r.rtcp_mux_offer ||
-                               r.rtcp_mux_require || webrtc_leg);
+    peer.relay_offered_mux = (self.offered_mux && !r.rtcp_mux_demux) || r.rtcp_mux_offer ||
+                             r.rtcp_mux_require || webrtc_leg;
     peer.offer_plan = std::move(plans[i]);
   }
   for (size_t k : bundled_media(sdp)) a.media[k].bundled = true;
   // Media sections beyond the new SDP (an m= line removed) keep their ports
   // until the call ends; RFC 3264 §8.2 says m= lines are never removed.
+}
+
+// replace "SDP-version" (rtpengine): the o= version of what the relay
+// sends a party goes up by one when the SDP changed since the last one it
+// sent that party, and stays when it did not (whatever the sender's says).
+std::string pin_sdp_version(std::string sdp, Party::SentSdp& sent) {
+  const size_t o = sdp.find("\r\no=");
+  if (o == std::string::npos) return sdp;
+  const size_t line = o + 2, end = sdp.find("\r\n", line);
+  // o=<username> <sess-id> <sess-version> ...: the third field.
+  size_t v = line + 2;
+  for (int field = 0; field < 2 && v != std::string::npos; ++field) {
+    v = sdp.find(' ', v);
+    if (v != std::string::npos) ++v;
+  }
+  const size_t v_end = v == std::string::npos ? v : sdp.find(' ', v);
+  if (end == std::string::npos || v_end == std::string::npos || v_end > end) return sdp;
+  const size_t hash = std::hash<std::string_view>{}(std::string_view(sdp).substr(0, line)) ^
+                      std::hash<std::string_view>{}(std::string_view(sdp).substr(end)) * 31;
+  if (!sent.known) {
+    sent = {std::strtoull(sdp.c_str() + v, nullptr, 10), hash, true};
+    return sdp;
+  }
+  if (hash != sent.hash) {
+    ++sent.version;
+    sent.hash = hash;
+  }
+  return sdp.replace(v, v_end - v, std::to_string(sent.version));
 }
 
 // The offer as the other side (b) sees it: its ports, rtcp-mux if we offer
@@ -422,7 +458,7 @@ void learn_answer(const SignalRequest& r, const Sdp& sdp, const Config& cfg,
     } else {
       ma.dtls = {};
     }
-    ma.uses_mux = ma.offered_mux && !ma.rejected &&
+    ma.uses_mux = ma.offered_mux && !ma.rejected && !a.mux_reject &&
                   (mb.uses_mux || a.mux_accept || ma.relay_sent_ice || ma.relay_sent_dtls);
   }
 }
@@ -716,9 +752,10 @@ Result<SignalReply, NgError> CallManager::offer(const SignalRequest& r, Clock no
   apply_tos(*c, r.tos);
   sync_legs(*c);
   ++stats_.offers;
-  return SignalReply{render_offer(r, sdp, sdp_address(r, config_.interfaces[size_t(pb.iface)]), pb,
-                                  config_.dtls_fingerprint),
-                     port_count_warning(sdp, r.warning)};
+  std::string out = render_offer(r, sdp, sdp_address(r, config_.interfaces[size_t(pb.iface)]), pb,
+                                 config_.dtls_fingerprint);
+  if (r.replace_sdp_version) out = pin_sdp_version(std::move(out), pb.sent_sdp);
+  return SignalReply{std::move(out), port_count_warning(sdp, r.warning)};
 }
 
 std::optional<NgError> CallManager::prepare_answer_codecs(const SignalRequest& r, const Sdp& sdp,
@@ -816,8 +853,9 @@ Result<SignalReply, NgError> CallManager::answer(const SignalRequest& r, Clock n
   ++stats_.answers;
   const IpAddr address = sdp_address(r, config_.interfaces[size_t(a.iface)]);
   std::string warning = port_count_warning(sdp, r.warning.empty() ? std::move(m.warning) : r.warning);
-  return SignalReply{render_answer(r, sdp, address, a, m.plans, m.srtp, config_.dtls_fingerprint),
-                     std::move(warning)};
+  std::string out = render_answer(r, sdp, address, a, m.plans, m.srtp, config_.dtls_fingerprint);
+  if (r.replace_sdp_version) out = pin_sdp_version(std::move(out), a.sent_sdp);
+  return SignalReply{std::move(out), std::move(warning)};
 }
 
 Result<const Call*, NgError> CallManager::remove(const std::string& call_id,

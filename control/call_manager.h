@@ -75,6 +75,7 @@ struct SignalRequest {
   bool sip_source = false;                   // flag SIP-source-address
   PartyPolicy policy;                        // asymmetric / strict-source / media-handover
   bool replace_origin = false;               // replace: origin
+  bool replace_sdp_version = false;          // replace: SDP-version
   bool replace_zero_address = false;         // replace: zero-address (c=0.0.0.0 -> relay)
   bool replace_session_connection = true;
   bool rtcp_mux_offer = false, rtcp_mux_demux = false, rtcp_mux_accept = false,

@@ -235,6 +235,7 @@ Result<SignalRequest, NgError> parse_signal(const NgValue& req, bool is_answer) 
   auto replace = req.find_strings("replace");
   for (auto f : prefixed(flags, "replace-")) replace.push_back(f);
   r.replace_origin = ng_list_has(replace, "origin");
+  r.replace_sdp_version = ng_list_has(replace, "SDP-version");
   r.replace_zero_address = ng_list_has(replace, "zero-address");
   // The session-level c= always points at the relay: that is the point of
   // the rewrite. "session-connection" is accepted and changes nothing.

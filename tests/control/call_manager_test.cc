@@ -231,6 +231,24 @@ TEST_F(CallManagerTest, RtcpMuxNegotiation) {
             b2.rtcp_flow);
 }
 
+// rtcp-mux "reject" (rtpengine): no mux toward the offerer, while the
+// recipient is still offered it; A's RTCP then goes to B's RTP port muxed.
+TEST_F(CallManagerTest, RtcpMuxRejectIsAboutTheOfferer) {
+  SignalRequest o = req(sdp(4000, "192.0.2.10", "a=rtcp-mux\r\n"));
+  o.rtcp_mux_reject = true;
+  auto off = cm->offer(o, now);
+  ASSERT_TRUE(off.ok());
+  EXPECT_NE(off->sdp.find("a=rtcp-mux"), std::string::npos) << off->sdp;
+  auto ans = cm->answer(req(sdp(5000, "198.51.100.7", "a=rtcp-mux\r\n"), "A", "B"), now);
+  ASSERT_TRUE(ans.ok());
+  EXPECT_EQ(ans->sdp.find("a=rtcp-mux"), std::string::npos) << ans->sdp;
+  const Call* c = cm->find("call-1");
+  EXPECT_FALSE(c->parties[0].media[0].uses_mux);
+  EXPECT_TRUE(c->parties[1].media[0].uses_mux);
+  EXPECT_EQ(plane.state(c->worker).flow(c->parties[0].media[0].rtcp_flow).state.egress_rtcp,
+            c->parties[1].media[0].rtp_flow);
+}
+
 // replace: zero-address (rtpengine): a c=0.0.0.0 becomes the relay's
 // address instead of staying a hold.
 TEST_F(CallManagerTest, ReplaceZeroAddress) {
@@ -354,6 +372,31 @@ TEST_F(CallManagerTest, TosMarksEveryPortOfTheCall) {
   ASSERT_TRUE(cm->answer(req(sdp(5000), "A", "B"), now).ok());  // no TOS: back to --tos
   EXPECT_TRUE(plane.tos.empty());
   EXPECT_FALSE(cm->find("call-1")->tos);
+}
+
+// replace "SDP-version": the o= version the relay sends a party goes up
+// when what it sends changed, and only then.
+TEST_F(CallManagerTest, ReplaceSdpVersionCountsChanges) {
+  const auto version = [](const std::string& s) {
+    std::smatch m;
+    EXPECT_TRUE(std::regex_search(s, m, std::regex("o=- 1 (\\d+) IN")));
+    return m.empty() ? std::string() : std::string(m[1]);
+  };
+  const auto offer = [&](const std::string& body) {
+    SignalRequest r = req(body);
+    r.replace_sdp_version = true;
+    auto o = cm->offer(r, now);
+    EXPECT_TRUE(o.ok());
+    return o.ok() ? version(o->sdp) : std::string();
+  };
+  EXPECT_EQ(offer(sdp(4000)), "1");
+  EXPECT_EQ(offer(sdp(4000)), "1");  // the same SDP again
+  std::string bumped = sdp(4000);
+  bumped.replace(bumped.find("o=- 1 1"), 7, "o=- 1 7");
+  EXPECT_EQ(offer(bumped), "1");  // the sender's version moved, the SDP sent did not
+  EXPECT_EQ(offer(sdp(4000, "192.0.2.10", "a=sendonly\r\n")), "2");  // changed
+  EXPECT_EQ(offer(sdp(4000, "192.0.2.10", "a=sendonly\r\n")), "2");
+  EXPECT_EQ(version(cm->offer(req(sdp(4000)), now)->sdp), "1");  // without the flag: the sender's
 }
 
 TEST_F(CallManagerTest, RejectedStreamGetsNoPorts) {
