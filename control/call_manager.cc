@@ -764,10 +764,19 @@ std::optional<NgError> CallManager::prepare_answer_codecs(const SignalRequest& r
   m.transcoders.resize(b.media.size());
   for (size_t i = 0; i < b.media.size() && i < sdp.media.size(); ++i) {
     const auto& offered = b.media[i].offer_plan;
-    if (!offered || !is_rtp_audio(sdp.media[i]) || (!offered->requested && r.codec == CodecRequest{}))
-      continue;
-    auto plan = plan_answer(*b.media[i].offer_plan, codecs_of(sdp.media[i]), r.codec,
-                            ptime_of(sdp.media[i]));
+    if (!offered || !is_rtp_audio(sdp.media[i])) continue;
+    const std::vector<SdpCodec> answered = codecs_of(sdp.media[i]);
+    // A codec the answerer was never offered: transcoded to the offerer's,
+    // as rtpengine does, where the relay has both codecs; else passed on.
+    std::optional<CodecPlan> adopted;
+    if (const SdpCodec* chosen = unoffered_choice(*offered, answered)) {
+      adopted = adopt_unoffered(*offered, *chosen);
+      if (!adopted && m.warning.empty())
+        m.warning = "Answer contains a codec that was not offered: " + chosen->rtpmap() +
+                    ", passed on as it is";
+    }
+    if (!adopted && !offered->requested && r.codec == CodecRequest{}) continue;
+    auto plan = plan_answer(adopted ? *adopted : *offered, answered, r.codec, ptime_of(sdp.media[i]));
     if (!plan.ok()) return NgError{NgErrc::kCodec, plan.error()};
     StreamTranscoders& t = m.transcoders[i];
     for (auto [sp, slot, text] :

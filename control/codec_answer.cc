@@ -267,4 +267,22 @@ Result<AnswerPlan, std::string> plan_answer(const CodecPlan& plan,
   return ap;
 }
 
+const SdpCodec* unoffered_choice(const CodecPlan& plan, const std::vector<SdpCodec>& answered) {
+  auto first = std::find_if(answered.begin(), answered.end(),
+                            [](const SdpCodec& c) { return !is_supplemental(c); });
+  if (first == answered.end() || offered_as(plan, *first)) return nullptr;
+  return &*first;
+}
+
+std::optional<CodecPlan> adopt_unoffered(const CodecPlan& plan, const SdpCodec& chosen) {
+  const bool offerer_can = std::any_of(plan.offerer.begin(), plan.offerer.end(), [](const OffererCodec& o) {
+    return !is_supplemental(o.codec) && can_transcode(o.codec);
+  });
+  if (chosen.encoding.empty() || !can_transcode(chosen) || !offerer_can) return std::nullopt;
+  CodecPlan adopted = plan;
+  adopted.to_answerer.push_back(chosen);
+  adopted.added.push_back(chosen.payload_type);
+  return adopted;
+}
+
 }  // namespace vox::control

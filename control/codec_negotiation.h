@@ -256,4 +256,13 @@ Result<AnswerPlan, std::string> plan_answer(const CodecPlan& offer_plan,
                                             const CodecRequest& answer_req = {},
                                             int answered_ptime_ms = 0);
 
+// The answerer's first media codec when it is none the relay offered it
+// (RFC 3264 §6.1: it must not answer one); null otherwise.
+const SdpCodec* unoffered_choice(const CodecPlan& offer_plan, const std::vector<SdpCodec>& answered);
+// `offer_plan` as if the relay had offered `chosen` as a transcoding
+// target (codec-transcode), so that plan_answer transcodes it to the
+// offerer's codec, as rtpengine answers such an answer; nullopt when the
+// relay cannot transcode `chosen` or any codec of the offerer.
+std::optional<CodecPlan> adopt_unoffered(const CodecPlan& offer_plan, const SdpCodec& chosen);
+
 }  // namespace vox::control

@@ -125,6 +125,33 @@ TEST_F(CallTranscodeTest, AnswerWithACodecNeverOfferedIsAnErrorAndChangesNothing
   EXPECT_EQ(side(0).transcoder, nullptr);
 }
 
+// No codec options, and the callee answers PCMU to a PCMA-only offer
+// (RFC 3264 §6.1 forbids it): the caller is answered its PCMA and the
+// relay transcodes both ways, as rtpengine does.
+TEST_F(CallTranscodeTest, AnswerWithAnUnofferedCodecTheRelayHasIsTranscoded) {
+  const std::string pcma = answer_with(4000, "8", "a=rtpmap:8 PCMA/8000\r\n");
+  ASSERT_TRUE(cm->offer(req(pcma), now).ok());
+  auto ans = cm->answer(req(answer_with(5000, "0", "a=rtpmap:0 PCMU/8000\r\n"), "B"), now);
+  ASSERT_TRUE(ans.ok()) << ans.error().message();
+  EXPECT_NE(ans->sdp.find("m=audio " + std::to_string(side(0).rtp_port) + " RTP/AVP 8\r\n"),
+            std::string::npos) << ans->sdp;
+  EXPECT_TRUE(ans->warning.empty()) << ans->warning;
+  ASSERT_NE(side(0).transcoder, nullptr);
+  ASSERT_NE(side(1).transcoder, nullptr);
+  EXPECT_TRUE(transcodes(side(0).rtp_flow));
+  EXPECT_TRUE(transcodes(side(1).rtp_flow));
+}
+
+// ... and one the relay has no codec for (G.729) is passed on, with a warning.
+TEST_F(CallTranscodeTest, AnswerWithAnUnofferedCodecTheRelayLacksIsPassedOnWithAWarning) {
+  ASSERT_TRUE(cm->offer(req(g711_offer(4000)), now).ok());
+  auto ans = cm->answer(req(answer_with(5000, "18", "a=rtpmap:18 G729/8000\r\n"), "B"), now);
+  ASSERT_TRUE(ans.ok()) << ans.error().message();
+  EXPECT_NE(ans->sdp.find(" RTP/AVP 18\r\n"), std::string::npos) << ans->sdp;
+  EXPECT_EQ(ans->warning, "Answer contains a codec that was not offered: G729/8000, passed on as it is");
+  EXPECT_EQ(side(0).transcoder, nullptr);
+}
+
 TEST_F(CallTranscodeTest, DeleteHandsTheTranscodersBackToTheWorkerAndKeepsTheirCounts) {
   auto off = cm->offer(transcode_offer(), now);
   ASSERT_TRUE(off.ok()) << off.error().message();

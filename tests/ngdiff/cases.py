@@ -787,6 +787,9 @@ case("ptime-25", "ptime 25 on a G.711 offer, then the answer", offer(None, {"pti
 case("ptime-reverse-25", "ptime-reverse 25, then the answer", offer(None, {"ptime-reverse": 25}), answer())
 case("answer-unoffered-codec", "the callee answers a codec never offered",
      offer(), answer(sdp_b(medias=[media(3000, pts=(9,))])))
+case("answer-unoffered-g711", "the callee answers PCMU to a PCMA-only offer (no codec options)",
+     offer(sdp_a(medias=[media(2000, pts=(8, 101))])), answer(sdp_b(medias=[media(3000, pts=(0, 101))])),
+     query())
 case("static-pt-no-rtpmap", "static payload types without a=rtpmap",
      *call(a=sdp_a(medias=[media(2000, pts=(0, 8, 18), rtpmap=False)]),
            b=sdp_b(medias=[media(3000, pts=(0,), rtpmap=False)])))
