@@ -37,7 +37,7 @@ import struct
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
-__all__ = ["ulaw_encode", "ulaw_decode", "tone", "goertzel_power", "dominant_frequency", "rms",
+__all__ = ["ulaw_encode", "ulaw_decode", "alaw_encode", "alaw_decode", "tone", "goertzel_power", "dominant_frequency", "rms",
            "tone_analysis", "Opus", "OpusEnc", "OpusDec", "OpusError", "Rtp", "parse_rtp",
            "telephone_event", "parse_telephone_event", "rtcp_rr_report", "opus_has_lbrr",
            "percentile",
@@ -80,6 +80,44 @@ def ulaw_encode(samples: Iterable[int]) -> bytes:
 
 def ulaw_decode(data: bytes) -> list:
     return [_ULAW_DECODE[b] for b in data]
+
+
+# --------------------------------------------------------------------------
+# G.711 A-law (ITU-T G.711: 13-bit magnitude, segments, even bits inverted)
+
+
+def _lin2alaw(s: int) -> int:
+    s >>= 3  # 16-bit to 13-bit
+    if s >= 0:
+        sign = 0x80
+    else:
+        sign, s = 0, -s - 1
+    s = min(s, 0xFFF)
+    if s < 32:
+        code = s >> 1
+    else:
+        exponent = s.bit_length() - 5  # segment 1..7
+        code = (exponent << 4) | ((s >> exponent) & 0x0F)
+    return (sign | code) ^ 0x55
+
+
+def _alaw2lin(a: int) -> int:
+    a ^= 0x55
+    exponent = (a >> 4) & 0x07
+    mantissa = a & 0x0F
+    s = (mantissa << 4) + 8 if exponent == 0 else ((mantissa << 4) + 0x108) << (exponent - 1)
+    return s if a & 0x80 else -s
+
+
+_ALAW_DECODE = [_alaw2lin(a) for a in range(256)]
+
+
+def alaw_encode(samples: Iterable[int]) -> bytes:
+    return bytes(_lin2alaw(int(s)) for s in samples)
+
+
+def alaw_decode(data: bytes) -> list:
+    return [_ALAW_DECODE[b] for b in data]
 
 
 # --------------------------------------------------------------------------
