@@ -54,7 +54,7 @@ concept BurstIo = requires(Io io, const WorkerState::Applied& applied, RxBurst& 
   { Io::kMaxBurst } -> std::convertible_to<uint32_t>;  // largest RxBurst::n
   { Io::kBlocks } -> std::convertible_to<bool>;        // wait() sleeps until input
   io.port_changed(applied);       // a flow's port starts / stops receiving
-  io.wait();                      // until input (or a wake-up, or a timeout)
+  io.wait(true);                  // until input (or a wake-up, or a timeout); false: look, do not block
   { io.next(b, clock) } -> std::same_as<bool>;  // the iteration's next burst; false: none left
   io.send(tx, n, now);            // packets in worker memory: sent (or copied) before returning
   io.transmit(b, tx, n, now);     // the burst's forwarded packets, in their receive buffers
@@ -83,7 +83,10 @@ class BurstLoop {
   uint32_t run_once() {
     drain_commands();
     if constexpr (Io::kBlocks) {
-      io_.wait();
+      // Blocks only once the control plane can see it asleep (it wakes
+      // only a sleeping worker).
+      io_.wait(w_.prepare_to_sleep());
+      w_.woke();
       // The control plane answers an offer right after queueing its flow
       // changes, so what arrived during the wait may depend on them.
       drain_commands();

@@ -53,6 +53,23 @@ class WorkerState {
   WorkerCounters& counters() { return counters_; }
   const WorkerCounters& counters() const { return counters_; }
   SpscRing<FlowCommand>& commands() { return commands_; }
+  // The worker's sleep, so that the control plane wakes it only when it
+  // sleeps: the worker announces it before blocking and blocks only if no
+  // command came meanwhile (false: one did, do not block); the control
+  // plane, having posted, wakes it only if asleep(). The two seq_cst
+  // fences make one of them see the other's store: no wake is lost.
+  bool prepare_to_sleep() {
+    sleeping_.store(true, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (commands_.empty()) return true;
+    sleeping_.store(false, std::memory_order_relaxed);
+    return false;
+  }
+  void woke() { sleeping_.store(false, std::memory_order_relaxed); }
+  bool asleep() const {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    return sleeping_.load(std::memory_order_relaxed);
+  }
   // The transcoder of a flow with kFlowTranscode, and the burst's generated
   // packets (null until the worker gets its first transcoder).
   TranscodeSlot* transcoder(FlowId id) { return transcoders_[id]; }
@@ -101,6 +118,7 @@ class WorkerState {
   FlowTable table_;
   WorkerCounters counters_;
   SpscRing<FlowCommand> commands_;
+  std::atomic<bool> sleeping_{false};  // prepare_to_sleep()
   std::unique_ptr<TranscodeSlot*[]> transcoders_;
   std::unique_ptr<GeneratedPackets> generated_;
   std::unique_ptr<SrtpSlot*[]> srtps_;

@@ -24,7 +24,8 @@ bool WorkerSet::post(int w, const FlowCommand& cmd) {
 void WorkerSet::flush() {
   for (size_t w = 0; w < pending_.size(); ++w) {
     if (!pending_[w]) continue;
-    wake(int(w));
+    // A worker that is not asleep drains its ring before it next blocks.
+    if (states_[w]->asleep()) wake(int(w));
     pending_[w] = 0;
   }
 }

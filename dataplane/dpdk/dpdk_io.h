@@ -32,7 +32,7 @@ class DpdkIo {
 
   // The burst loop's policy.
   void port_changed(const WorkerState::Applied&) {}  // every port is the NIC's
-  void wait() {}
+  void wait(bool) {}
   bool next(RxBurst& b, IterationClock& clock);
   void send(const TxPacket* tx, uint32_t n, int64_t now) { egress_.send(tx, n, now); }
   void transmit(const RxBurst&, const TxPacket* tx, uint32_t n, int64_t now) {

@@ -69,8 +69,8 @@ void EpollIo::port_changed(const WorkerState::Applied& a) {
   }
 }
 
-void EpollIo::wait() {
-  nevents_ = std::max(0, epoll_wait(epoll_fd_, bufs_->events, kMaxEvents, kWaitMs));
+void EpollIo::wait(bool block) {
+  nevents_ = std::max(0, epoll_wait(epoll_fd_, bufs_->events, kMaxEvents, block ? kWaitMs : 0));
   next_event_ = 0;
   bump(state_.counters().wakeups);
 }

@@ -31,7 +31,7 @@ class EpollIo {
 
   // The burst loop's policy (burst_loop.h).
   void port_changed(const WorkerState::Applied& a);
-  void wait();
+  void wait(bool block);
   bool next(RxBurst& b, IterationClock& clock);
   void send(const TxPacket* tx, uint32_t n, int64_t) { send_packets(state_, sockets_, tx, n); }
   void transmit(const RxBurst&, const TxPacket* tx, uint32_t n, int64_t) {

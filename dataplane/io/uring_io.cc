@@ -162,7 +162,7 @@ void UringIo::recycle(uint16_t bid) {
   ++s_->recycled;
 }
 
-void UringIo::wait() {
+void UringIo::wait(bool block) {
   UringState& s = *s_;
   if (!s.enabled) {  // the first wait runs on the worker thread: the ring is its
     // liburing 2.3 declares io_uring_enable_rings but does not export it.
@@ -181,7 +181,10 @@ void UringIo::wait() {
   const bool coalesce = config_.coalesce_ns > 0;
   __kernel_timespec ts{0, coalesce ? config_.coalesce_ns : kWaitNs};
   io_uring_cqe* cqe = nullptr;
-  io_uring_submit_and_wait_timeout(&s.ring, &cqe, coalesce ? config_.coalesce_below : 1, &ts, nullptr);
+  if (block)
+    io_uring_submit_and_wait_timeout(&s.ring, &cqe, coalesce ? config_.coalesce_below : 1, &ts, nullptr);
+  else
+    io_uring_submit(&s.ring);  // a command is waiting: submit, take what completed, no sleep
   WorkerCounters& wc = state_.counters();
   bump(wc.wakeups);
   bump(wc.rx_calls);

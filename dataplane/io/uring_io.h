@@ -34,7 +34,7 @@ class UringIo {
 
   // The burst loop's policy (burst_loop.h).
   void port_changed(const WorkerState::Applied& a);
-  void wait();
+  void wait(bool block);
   bool next(RxBurst& b, IterationClock& clock);
   void send(const TxPacket* tx, uint32_t n, int64_t) { send_packets(state_, sockets_, tx, n); }
   void transmit(const RxBurst& b, const TxPacket* tx, uint32_t n, int64_t now);
