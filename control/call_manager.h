@@ -112,6 +112,13 @@ struct SignalReply {
   std::string warning;
 };
 
+// Transcoding over the relay's life: the counters of ended calls plus the
+// live transcoders', by dataplane::TranscodeCounter, and how many run now.
+struct TranscodeTotals {
+  uint64_t counters[dataplane::kTranscodeCounterCount] = {};
+  int64_t active = 0;
+};
+
 struct CallTotals {
   uint64_t rtp_packets = 0, rtp_bytes = 0, rtcp_packets = 0, rtcp_bytes = 0, errors = 0;
 };
@@ -170,8 +177,11 @@ class CallManager {
   ControlStats& stats() { return stats_; }
   const Config& config() const { return config_; }
   dataplane::Dataplane& plane() { return plane_; }
-  // Free port pairs over all interfaces and workers.
+  const dataplane::Dataplane& plane() const { return plane_; }
+  // Free port pairs over all interfaces and workers, or of one interface.
   size_t free_port_pairs() const;
+  size_t free_port_pairs(size_t iface) const;
+  TranscodeTotals transcode_totals() const;
 
   void destroy_all();
 

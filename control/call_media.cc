@@ -137,9 +137,30 @@ void CallManager::install_answer_media(Call& c, Party& a, Party& b, AnswerMedia&
 
 size_t CallManager::free_port_pairs() const {
   size_t n = 0;
-  for (auto& p : pools_)
-    for (int w = 0; w < plane_.workers(); ++w) n += p.free_pairs(w);
+  for (size_t i = 0; i < pools_.size(); ++i) n += free_port_pairs(i);
   return n;
+}
+
+size_t CallManager::free_port_pairs(size_t iface) const {
+  size_t n = 0;
+  for (int w = 0; w < plane_.workers(); ++w) n += pools_[iface].free_pairs(w);
+  return n;
+}
+
+TranscodeTotals CallManager::transcode_totals() const {
+  TranscodeTotals t;
+  for (size_t i = 0; i < dataplane::kTranscodeCounterCount; ++i) t.counters[i] = stats_.transcode_ended[i];
+  for (const auto& [id, c] : calls_) {
+    if (c->deleted) continue;
+    for (const Party& p : c->parties)
+      for (const MediaSide& m : p.media)
+        if (m.transcoder) {
+          ++t.active;
+          for (size_t i = 0; i < dataplane::kTranscodeCounterCount; ++i)
+            t.counters[i] += m.transcoder->get(dataplane::TranscodeCounter(i));
+        }
+  }
+  return t;
 }
 
 dataplane::FlowSnapshot CallManager::flow_counters(const Call& c, FlowId id) const {

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <tuple>
 #include <fstream>
 
 #include "control/rtpengine_options.h"
@@ -246,7 +247,7 @@ namespace {
 // Flag values that are not Config fields as they stand: parsed or checked
 // once CLI11 is done.
 struct RawFlags {
-  std::vector<std::string> interfaces, listen_ng, ng_allow, dpdk_ports, dpdk_gateways;
+  std::vector<std::string> interfaces, listen_ng, listen_http, ng_allow, dpdk_ports, dpdk_gateways;
   std::string dpdk_args, log_facility = "daemon";
   int table = -1;
   bool no_fallback = false, no_log_timestamps = false, codecs = false;
@@ -263,6 +264,8 @@ void add_general_flags(CLI::App& app, Config& c, RawFlags& raw) {
   app.add_option("-n,--listen-ng", raw.listen_ng,
                  "NG control socket [IP|HOST:]PORT (repeatable; default 127.0.0.1:22222)");
   app.add_option("--ng-allow", raw.ng_allow, "Only accept NG commands from these addresses");
+  app.add_option("--listen-http", raw.listen_http,
+                 "Prometheus metrics (GET /metrics) over HTTP at [IP|HOST:]PORT (repeatable; none by default)");
   app.add_option("--ng-rate-limit", c.ng_rate_limit, "NG requests/s per source address, burst twice that (0: no limit)")
       ->capture_default_str();
   app.add_option("-m,--port-min", c.port_min, "Lowest local media port")->capture_default_str();
@@ -385,7 +388,8 @@ bool is_true(const std::string& v) {
 
 // Options whose values a config file may list "a; b" (rtpengine's form).
 bool is_list_key(const std::string& key) {
-  return key == "interface" || key == "listen-ng" || key == "ng-allow" || key == "dpdk-port" ||
+  return key == "interface" || key == "listen-ng" || key == "listen-http" || key == "ng-allow" ||
+         key == "dpdk-port" ||
          key == "dpdk-gateway";
 }
 
@@ -448,8 +452,9 @@ Result<std::vector<std::string>, std::string> cli_arguments(const CLI::App& app,
 
 // "PORT", "IP:PORT", "[IPv6]:PORT" or "HOST:PORT" (the host's first IPv4
 // address, else its first). A port alone listens on every IPv4 address.
-Result<Endpoint, std::string> parse_listen(const std::string& spec, const AddressSource& addresses) {
-  const auto bad = [&] { return Err{"--listen-ng: expected [IP|HOST:]PORT, got '" + spec + "'"}; };
+Result<Endpoint, std::string> parse_listen(const std::string& spec, const AddressSource& addresses,
+                                          const std::string& option) {
+  const auto bad = [&] { return Err{option + ": expected [IP|HOST:]PORT, got '" + spec + "'"}; };
   if (auto e = Endpoint::parse(spec)) return *e;
   const size_t colon = spec.rfind(':');
   const std::string host = colon == std::string::npos ? "" : spec.substr(0, colon);
@@ -465,7 +470,7 @@ Result<Endpoint, std::string> parse_listen(const std::string& spec, const Addres
     return e;
   }
   const std::vector<IpAddr> found = addresses.host(host);
-  if (found.empty()) return Err{"--listen-ng: cannot resolve '" + host + "' in '" + spec + "'"};
+  if (found.empty()) return Err{option + ": cannot resolve '" + host + "' in '" + spec + "'"};
   auto v4 = std::find_if(found.begin(), found.end(), [](const IpAddr& a) { return a.is_v4(); });
   e.addr = v4 != found.end() ? *v4 : found.front();
   return e;
@@ -517,12 +522,13 @@ std::string apply_raw_flags(RawFlags& raw, const AddressSource& addresses, Confi
   }
   drop_extra_addresses(c, out.warnings);
   if (raw.listen_ng.empty()) raw.listen_ng.push_back("127.0.0.1:22222");
-  for (const auto& spec : raw.listen_ng) {
-    auto ng = parse_listen(spec, addresses);
-    if (!ng.ok()) return ng.error();
-    if (std::find(c.listen_ng.begin(), c.listen_ng.end(), *ng) == c.listen_ng.end())
-      c.listen_ng.push_back(*ng);
-  }
+  for (auto [specs, option, into] : {std::tuple{&raw.listen_ng, "--listen-ng", &c.listen_ng},
+                                     std::tuple{&raw.listen_http, "--listen-http", &c.listen_http}})
+    for (const auto& spec : *specs) {
+      auto at = parse_listen(spec, addresses, option);
+      if (!at.ok()) return at.error();
+      if (std::find(into->begin(), into->end(), *at) == into->end()) into->push_back(*at);
+    }
   for (const auto& a : raw.ng_allow) {
     auto ip = IpAddr::parse(a);
     if (!ip) return "--ng-allow: invalid address '" + a + "'";

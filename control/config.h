@@ -40,6 +40,7 @@ struct DpdkPortConfig {
 struct Config {
   std::vector<InterfaceConfig> interfaces;  // at least one after parsing
   std::vector<Endpoint> listen_ng;          // NG sockets; default 127.0.0.1:22222
+  std::vector<Endpoint> listen_http;        // Prometheus /metrics over HTTP; none by default
   std::vector<IpAddr> ng_allow;             // empty: any source may send NG commands
   int ng_rate_limit = 20000;                // NG requests/s per source address, burst twice that; 0: no limit
   uint16_t port_min = 30000;

@@ -165,19 +165,9 @@ NgValue statistics_value(CallManager& cm, const NgServerStats* server) {
   tot.set("timeoutsessions", int64_t(cs.calls_timed_out));
   tot.set("port exhaustions", int64_t(cs.port_exhaustions));
   // Transcoding: ended calls' counters plus the live transcoders'.
-  uint64_t live[dataplane::kTranscodeCounterCount] = {};
-  int64_t active_transcoders = 0;
-  for (const Call* c : cm.active_calls(SIZE_MAX))
-    for (const Party& p : c->parties)
-      for (const MediaSide& m : p.media)
-        if (m.transcoder) {
-          ++active_transcoders;
-          for (size_t i = 0; i < dataplane::kTranscodeCounterCount; ++i)
-            live[i] += m.transcoder->get(dataplane::TranscodeCounter(i));
-        }
-  NgValue tc = transcode_value(
-      [&](dataplane::TranscodeCounter k) { return cs.transcode_ended[size_t(k)] + live[size_t(k)]; });
-  tc.set("active streams", active_transcoders);
+  const TranscodeTotals transcoding = cm.transcode_totals();
+  NgValue tc = transcode_value([&](dataplane::TranscodeCounter k) { return transcoding.counters[size_t(k)]; });
+  tc.set("active streams", transcoding.active);
   tc.set("streams set up", int64_t(cs.transcoded_streams));
   tot.set("transcoding", std::move(tc));
   NgValue workers = NgValue::list();

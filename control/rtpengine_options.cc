@@ -19,8 +19,8 @@ constexpr std::string_view kNoRedis =
     "run calls no standby can take over";
 constexpr std::string_view kRedisTuning = "ignored: no Redis in voxrelay";
 constexpr std::string_view kNoHttp =
-    "ignored: voxrelay serves no HTTP/WebSocket interface yet (no /metrics, no Janus); use "
-    "NG `statistics` or voxctl";
+    "ignored: voxrelay serves plain HTTP (--listen-http: /metrics) only: no HTTPS, no "
+    "WebSocket, no Janus";
 constexpr std::string_view kNoGraphite = "ignored: voxrelay does not send to Graphite";
 constexpr std::string_view kNoRecording =
     "ignored: voxrelay does not record calls; NG requests that ask to record get a warning";
@@ -125,7 +125,6 @@ constexpr std::array kOptions = std::to_array<CompatOption>({
     {"--dtls-rsa-key-size", true, W, kCertificate},
     {"--dtls-cert-cipher", true, W, kCertificate},
     {"--dtls-signature", true, W, kCertificate},
-    {"--listen-http", true, W, kNoHttp},
     {"--listen-https", true, W, kNoHttp},
     {"--https-cert", true, W, kNoHttp},
     {"--https-key", true, W, kNoHttp},

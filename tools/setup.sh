@@ -10,6 +10,7 @@ BUILD_PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev liburing-dev
   libdpdk-dev libsrtp2-dev libopus-dev libspandsp-dev libssl-dev libsystemd-dev
+  libcpp-httplib-dev
 )
 # Test-only tools: fuzzers, interop peers, the reference relay for benchmarks.
 TEST_PKGS=(

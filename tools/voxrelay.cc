@@ -20,10 +20,12 @@
 
 #include "control/call_manager.h"
 #include "control/config.h"
+#include "control/metrics.h"
 #include "control/ng_server.h"
 #include "control/webrtc/handshake.h"
 #include "dataplane/io/socket_engine.h"
 #include "dataplane/io/udp_socket.h"
+#include "voxrelay_http.h"
 #include "voxrelay_systemd.h"
 #ifdef VOX_HAVE_DPDK
 #include "dataplane/dpdk/dpdk_engine.h"
@@ -167,13 +169,15 @@ std::string check_interfaces(const vox::control::Config& config) {
   return "";
 }
 
-// NG requests, the handshake thread's events, the once-a-second timeout
-// sweep, the systemd watchdog, until SIGTERM or SIGINT.
+// NG requests, the handshake thread's events, scrapes of /metrics, the
+// once-a-second timeout sweep, the systemd watchdog, until SIGTERM or SIGINT.
 void control_loop(vox::control::CallManager& calls, vox::control::NgServer& ng,
                   vox::control::webrtc::HandshakeThread& handshakes, int sig_fd,
-                  vox::tools::SystemdNotifier& systemd) {
+                  vox::tools::SystemdNotifier& systemd, vox::tools::MetricsEndpoint& metrics) {
   int64_t next_tick = now().mono_ns;
-  std::vector<pollfd> fds = {{sig_fd, POLLIN, 0}, {handshakes.event_fd(), POLLIN, 0}};
+  std::vector<pollfd> fds = {{sig_fd, POLLIN, 0}, {handshakes.event_fd(), POLLIN, 0},
+                             {metrics.event_fd(), POLLIN, 0}};
+  constexpr size_t kFirstNg = 3;
   for (int fd : ng.fds()) fds.push_back({fd, POLLIN, 0});
   for (;;) {
     poll(fds.data(), fds.size(), 200);
@@ -188,8 +192,9 @@ void control_loop(vox::control::CallManager& calls, vox::control::NgServer& ng,
     auto t = now();
     if (fds[1].revents & POLLIN)
       for (const auto& e : handshakes.take_events()) calls.apply_leg_event(e, t.mono_ns);
+    if (fds[2].revents & POLLIN) metrics.serve_pending();
     bool ng_ready = false;
-    for (size_t i = 2; i < fds.size(); ++i) ng_ready |= (fds[i].revents & POLLIN) != 0;
+    for (size_t i = kFirstNg; i < fds.size(); ++i) ng_ready |= (fds[i].revents & POLLIN) != 0;
     if (ng_ready) ng.poll_once(t);
     systemd.tick(t.mono_ns);
     if (t.mono_ns >= next_tick) {
@@ -243,6 +248,8 @@ int main(int argc, char** argv) {
   calls.attach_legs(&handshakes);
   vox::control::NgServer ng(calls, config);
   if (auto err = ng.open(); !err.empty()) return fail(err);
+  vox::tools::MetricsEndpoint metrics([&] { return vox::control::render_metrics(calls, &ng.stats()); });
+  if (auto err = metrics.listen(config.listen_http); !err.empty()) return fail(err);
   // Only now, with every socket bound: a second daemon that fails to bind
   // leaves the running one's pid file alone.
   if (!config.pidfile.empty()) std::ofstream(config.pidfile) << getpid() << "\n";
@@ -256,12 +263,13 @@ int main(int argc, char** argv) {
   for (const auto& itf : config.interfaces)
     spdlog::info("interface {}: {} (advertised {})", itf.name, itf.local.to_string(),
                  itf.advertised.to_string());
+  for (const auto& at : config.listen_http) spdlog::info("metrics: http://{}/metrics", at.to_string());
 
   spdlog::info("DTLS certificate fingerprint {}", config.dtls_fingerprint);
   vox::tools::SystemdNotifier systemd;
   systemd.ready("NG on " + listening);
 
-  control_loop(calls, ng, handshakes, sig_fd, systemd);
+  control_loop(calls, ng, handshakes, sig_fd, systemd, metrics);
   systemd.stopping();
   calls.destroy_all();
   handshakes.stop();

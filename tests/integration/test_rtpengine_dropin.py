@@ -7,9 +7,10 @@
     and the pid file in a temporary directory (systemd would create
     /run/rtpengine): voxrelay starts, tells systemd READY=1 on
     $NOTIFY_SOCKET (a socket this test listens on), feeds a watchdog
-    (WATCHDOG_USEC), answers NG on localhost:2223 as the file says, warns
-    once per option it does not implement (table, listen-http, listen-cli,
-    recording-dir, recording-method) and says STOPPING=1 on SIGTERM;
+    (WATCHDOG_USEC), answers NG on localhost:2223 and serves /metrics on
+    localhost:2225 as the file says, warns once per option it does not
+    implement (table, listen-cli, recording-dir, recording-method) and
+    says STOPPING=1 on SIGTERM;
   - --tos=184 (Debian's file has it): relayed RTP arrives marked 184 (DSCP
     EF), read with IP_RECVTOS; without --tos it arrives unmarked (0), as
     from rtpengine;
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
@@ -66,7 +68,7 @@ log-level = 7
 """
 EXEC_START_COPY = ("/usr/bin/rtpengine -f -E --no-log-timestamps --pidfile "
                    "/run/rtpengine/rtpengine-daemon.pid --config-file /etc/rtpengine/rtpengine.conf")
-EXPECTED_WARNINGS = ["--table=0", "--listen-http=localhost:2225", "--listen-cli=localhost:2224",
+EXPECTED_WARNINGS = ["--table=0", "--listen-cli=localhost:2224",
                      "--recording-dir=/var/spool/rtpengine", "--recording-method=proc"]
 
 failures: list = []
@@ -157,6 +159,13 @@ def debian_unit_case(build: Path, work: Path) -> None:
             check("not recorded" in str(reply.get("warning", "")),
                   "an offer asking to record is warned it is not", str(reply))
             ng.call({"command": "delete", "call-id": "dropin-1"})
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:2225/metrics", timeout=5) as r:
+                metrics = r.read().decode()
+        except OSError as e:
+            metrics = f"{type(e).__name__}: {e}"
+        check("voxrelay_calls_created_total 1" in metrics,
+              "/metrics on localhost:2225 (listen-http from the file) counts the call", metrics[:300])
         lines = log_lines(log)
         warnings = [l for l in lines if "[warning]" in l]
         for w in EXPECTED_WARNINGS:
