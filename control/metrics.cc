@@ -2,6 +2,7 @@
 #include "control/metrics.h"
 
 #include <cctype>
+#include <cstdio>
 
 #include "control/webrtc/dtls.h"
 #include "control/webrtc/ice_agent.h"
@@ -19,9 +20,12 @@ class Exposition {
     out_ += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
   }
   void sample(const std::string& name, const std::string& labels, uint64_t value) {
+    sample_text(name, labels, std::to_string(value));
+  }
+  void sample_text(const std::string& name, const std::string& labels, const std::string& value) {
     out_ += name;
     if (!labels.empty()) out_ += "{" + labels + "}";
-    out_ += " " + std::to_string(value) + "\n";
+    out_ += " " + value + "\n";
   }
   // A family of one sample.
   void single(const std::string& name, const char* type, const char* help, uint64_t value) {
@@ -100,12 +104,33 @@ void transcode_metrics(Exposition& e, const CallManager& cm) {
            cm.stats().transcoded_streams);
 }
 
+// Seconds as the format writes them ("0.00025"): nanoseconds / 1e9.
+std::string seconds(uint64_t ns) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", double(ns) / 1e9);
+  return buf;
+}
+
 void ng_server_metrics(Exposition& e, const NgServerStats& s) {
   s.for_each([&](const char* name, uint64_t v) {
     const bool gauge = std::string_view(name) == "cache bytes";
     e.single("voxrelay_ng_" + metric_name(name) + (gauge ? "" : "_total"), gauge ? "gauge" : "counter",
              "NG endpoint counter (NG statistics: ng).", v);
   });
+  const std::string h = "voxrelay_ng_request_duration_seconds";
+  e.family(h, "histogram", "Time the control thread took over an NG request (decode, the call table, the reply), by command.");
+  for (size_t k = 0; k < size_t(NgCommandKind::kCount); ++k) {
+    const NgLatency& l = s.latency[k];
+    const std::string command = label("command", kNgCommandKindNames[NgCommandKind(k)]);
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < std::size(kNgLatencyBoundsNs); ++b) {
+      cumulative += l.buckets[b];
+      e.sample(h + "_bucket", command + "," + label("le", seconds(uint64_t(kNgLatencyBoundsNs[b]))), cumulative);
+    }
+    e.sample(h + "_bucket", command + "," + label("le", "+Inf"), l.count);
+    e.sample_text(h + "_sum", command, seconds(l.sum_ns));
+    e.sample(h + "_count", command, l.count);
+  }
 }
 
 void webrtc_metrics(Exposition& e, const webrtc::LegCounters& c) {

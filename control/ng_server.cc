@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/clock.h"
 #include "control/ng_reply_fit.h"
 #include "dataplane/io/udp_socket.h"
 
@@ -93,6 +94,12 @@ std::string NgServer::open() {
   return "";
 }
 
+NgCommandKind ng_command_kind(std::string_view command) {
+  for (size_t k = 0; k < size_t(NgCommandKind::kOther); ++k)
+    if (ng_name_equal(command, kNgCommandKindNames[NgCommandKind(k)])) return NgCommandKind(k);
+  return NgCommandKind::kOther;
+}
+
 const NgServerStats& NgServer::stats() {
   stats_.cache_bytes = cache_.bytes();
   stats_.cache_evictions = cache_.evictions();
@@ -114,6 +121,7 @@ std::string NgServer::handle_datagram(std::string_view datagram, const Endpoint&
     ++stats_.retransmissions;
     return *cached;
   }
+  const int64_t start_ns = monotonic_ns();
   auto body = decode_ng_body(*req);
   if (!body.ok()) {
     // Not cached: answering again costs less than remembering a flood.
@@ -128,6 +136,7 @@ std::string NgServer::handle_datagram(std::string_view datagram, const Endpoint&
   if (fitted.fit == ReplyFit::kTruncatedList) ++stats_.truncated_lists;
   if (fitted.fit == ReplyFit::kTooLarge) ++stats_.oversized_replies;
   cache_.insert(key_, fitted.framed, now.mono_ns);
+  stats_.latency[size_t(ng_command_kind(command.value_or("")))].add(monotonic_ns() - start_ns);
   return std::move(fitted.framed);
 }
 

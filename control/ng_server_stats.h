@@ -4,8 +4,44 @@
 #pragma once
 
 #include <cstdint>
+#include <iterator>
+#include <string_view>
+
+#include "base/names.h"
 
 namespace vox::control {
+
+// NG commands as the latency histogram tells them apart.
+enum class NgCommandKind : uint8_t { kOffer, kAnswer, kDelete, kQuery, kPing, kOther, kCount };
+inline constexpr EnumNames<NgCommandKind> kNgCommandKindNames = {{
+    {NgCommandKind::kOffer, "offer"},
+    {NgCommandKind::kAnswer, "answer"},
+    {NgCommandKind::kDelete, "delete"},
+    {NgCommandKind::kQuery, "query"},
+    {NgCommandKind::kPing, "ping"},
+    {NgCommandKind::kOther, "other"},
+}};
+static_assert(kNgCommandKindNames.complete());
+NgCommandKind ng_command_kind(std::string_view command);
+
+// How long the control thread took over NG requests of one kind (decode,
+// the call table, the reply), for a Prometheus histogram: the count in
+// each bucket (not cumulative), the last past every bound.
+inline constexpr int64_t kNgLatencyBoundsNs[] = {50'000, 100'000, 250'000, 500'000, 1'000'000,
+                                                 2'500'000, 5'000'000, 10'000'000, 25'000'000,
+                                                 100'000'000};
+struct NgLatency {
+  uint64_t buckets[std::size(kNgLatencyBoundsNs) + 1] = {};
+  uint64_t count = 0;
+  uint64_t sum_ns = 0;
+  void add(int64_t ns) {
+    size_t b = 0;
+    while (b < std::size(kNgLatencyBoundsNs) && ns > kNgLatencyBoundsNs[b]) ++b;
+    ++buckets[b];
+    ++count;
+    sum_ns += uint64_t(ns > 0 ? ns : 0);
+  }
+};
 
 struct NgServerStats {
   uint64_t requests = 0;          // datagrams taken (after --ng-allow and the rate limit)
@@ -18,6 +54,7 @@ struct NgServerStats {
   uint64_t cache_bytes = 0;       // the cache's size now (keys + replies + per-entry overhead)
   uint64_t truncated_lists = 0;   // `list` replies cut to fit one datagram
   uint64_t oversized_replies = 0; // other replies over a datagram: answered with an error
+  NgLatency latency[size_t(NgCommandKind::kCount)];  // by NgCommandKind
 
   // Calls f(name, value) for each counter, in the order above.
   template <class F>

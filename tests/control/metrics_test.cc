@@ -17,8 +17,8 @@ namespace {
 
 struct MetricsTest : testing::CallFixture<2> {
   // sample line ("name{labels}") -> value
-  std::map<std::string, uint64_t> samples(const std::string& text) {
-    std::map<std::string, uint64_t> out;
+  std::map<std::string, double> samples(const std::string& text) {
+    std::map<std::string, double> out;
     std::set<std::string> typed;
     const std::regex name_re("[a-zA-Z_:][a-zA-Z0-9_:]*");
     std::istringstream in(text);
@@ -29,9 +29,11 @@ struct MetricsTest : testing::CallFixture<2> {
         std::string name, type;
         t >> name >> type;
         EXPECT_TRUE(std::regex_match(name, name_re)) << name;
-        EXPECT_TRUE(type == "counter" || type == "gauge") << line;
+        EXPECT_TRUE(type == "counter" || type == "gauge" || type == "histogram") << line;
         EXPECT_EQ(type == "counter", name.size() > 6 && name.substr(name.size() - 6) == "_total") << line;
         EXPECT_TRUE(typed.insert(name).second) << "family twice: " << name;
+        if (type == "histogram")
+          for (const char* suffix : {"_bucket", "_sum", "_count"}) typed.insert(name + suffix);
         continue;
       }
       if (line.rfind("# HELP ", 0) == 0) continue;
@@ -40,7 +42,7 @@ struct MetricsTest : testing::CallFixture<2> {
       const std::string key = line.substr(0, space);
       const std::string name = key.substr(0, key.find('{'));
       EXPECT_TRUE(typed.count(name)) << "no TYPE before " << line;
-      out[key] = std::stoull(line.substr(space + 1));
+      out[key] = std::stod(line.substr(space + 1));
     }
     return out;
   }
@@ -64,6 +66,9 @@ TEST_F(MetricsTest, CallsPortsWorkersAndNgCounters) {
   NgServerStats ng;
   ng.requests = 11;
   ng.cache_bytes = 512;
+  ng.latency[size_t(NgCommandKind::kOffer)].add(80'000);     // 80 us
+  ng.latency[size_t(NgCommandKind::kOffer)].add(3'000'000);  // 3 ms
+  ng.latency[size_t(NgCommandKind::kOffer)].add(900'000'000);
 
   auto m = samples(render_metrics(*cm, &ng));
   EXPECT_EQ(m["voxrelay_calls{state=\"active\"}"], 1u);
@@ -78,6 +83,16 @@ TEST_F(MetricsTest, CallsPortsWorkersAndNgCounters) {
   EXPECT_EQ(m["voxrelay_ng_requests_total"], 11u);
   EXPECT_EQ(m["voxrelay_ng_cache_bytes"], 512u);
   EXPECT_EQ(m.count("voxrelay_transcode_streams"), 1u);
+  // The histogram: cumulative buckets, +Inf = count, the sum in seconds.
+  const std::string h = "voxrelay_ng_request_duration_seconds";
+  EXPECT_EQ(m[h + "_bucket{command=\"offer\",le=\"5e-05\"}"], 0);
+  EXPECT_EQ(m[h + "_bucket{command=\"offer\",le=\"0.0001\"}"], 1);
+  EXPECT_EQ(m[h + "_bucket{command=\"offer\",le=\"0.005\"}"], 2);
+  EXPECT_EQ(m[h + "_bucket{command=\"offer\",le=\"0.1\"}"], 2);
+  EXPECT_EQ(m[h + "_bucket{command=\"offer\",le=\"+Inf\"}"], 3);
+  EXPECT_EQ(m[h + "_count{command=\"offer\"}"], 3);
+  EXPECT_DOUBLE_EQ(m[h + "_sum{command=\"offer\"}"], 0.90308);
+  EXPECT_EQ(m[h + "_count{command=\"answer\"}"], 0);
   EXPECT_EQ(m.count("voxrelay_stun_checks_answered_total"), 0u);  // no handshake thread attached
 }
 

@@ -5,7 +5,8 @@ GET /metrics in the text format, over loopback.
   - the exposition parses: every sample has its family's HELP and TYPE,
     counters end in _total, names are valid;
   - a call with media moves the figures by what was done: calls active,
-    NG commands by command, packets received and sent by the workers (50
+    NG commands by command and the NG request duration histogram's counts,
+    packets received and sent by the workers (50
     RTP packets each way), port pairs free; its delete ends it;
   - 16 scrapes at once all answer 200 with the same families;
   - other paths answer 404; a port already taken stops the start with an
@@ -54,17 +55,20 @@ def parse(text: str) -> dict:
         if line.startswith("# TYPE "):
             _, _, name, kind = line.split(" ", 3)
             assert NAME.match(name), f"bad metric name {name!r}"
-            assert kind in ("counter", "gauge"), line
+            assert kind in ("counter", "gauge", "histogram"), line
             assert (kind == "counter") == name.endswith("_total"), f"counter naming: {line}"
             assert name not in typed, f"family {name} twice"
             typed[name] = kind
+            if kind == "histogram":
+                for suffix in ("_bucket", "_sum", "_count"):
+                    typed[name + suffix] = kind
         elif line.startswith("# HELP ") or not line:
             continue
         else:
             key, value = line.rsplit(" ", 1)
             family = key.split("{", 1)[0]
             assert family in typed, f"sample before its TYPE: {line}"
-            samples[key] = int(value)
+            samples[key] = float(value)
     return samples
 
 
@@ -77,6 +81,7 @@ def case_format(port: int) -> None:
     for family in ("voxrelay_calls", "voxrelay_ng_commands_total", "voxrelay_port_pairs_free",
                    "voxrelay_worker_rx_packets_total", "voxrelay_worker_drops_total",
                    "voxrelay_ng_requests_total", "voxrelay_transcode_streams",
+                   "voxrelay_ng_request_duration_seconds_bucket",
                    "voxrelay_dtls_handshakes_completed_total"):
         assert any(k.split("{")[0] == family for k in s), f"no {family} in /metrics"
     print(f"      {len(s)} samples", flush=True)
@@ -106,6 +111,10 @@ def case_call(relay: vox.Relay, port: int) -> None:
         for cmd in ("offer", "answer"):
             k = f'voxrelay_ng_commands_total{{command="{cmd}"}}'
             assert during[k] - before[k] == 1, f"{k}: {before[k]} -> {during[k]}"
+            k = f'voxrelay_ng_request_duration_seconds_count{{command="{cmd}"}}'
+            assert during[k] - before[k] == 1, f"{k}: {before[k]} -> {during[k]}"
+            inf = f'voxrelay_ng_request_duration_seconds_bucket{{command="{cmd}",le="+Inf"}}'
+            assert during[inf] == during[k], f"{inf} {during[inf]} != count {during[k]}"
         pairs = total(before, "voxrelay_port_pairs_free") - total(during, "voxrelay_port_pairs_free")
         assert pairs == 2, f"port pairs free went down by {pairs}, not 2"
         print(f"      moved by the call: {delta}, port pairs -{pairs}", flush=True)
