@@ -16,7 +16,7 @@ BUILD_PKGS=(
 TEST_PKGS=(
   clang libclang-rt-14-dev python3 iproute2 procps
   kamailio kamailio-extra-modules sip-tester rtpengine-daemon dpdk-dev
-  python3-aiortc chromium
+  python3-aiortc chromium prometheus
 )
 
 want=("${BUILD_PKGS[@]}")
