@@ -660,6 +660,7 @@ int CallManager::pick_worker() {
 
 Result<std::unique_ptr<Call>, NgError> CallManager::new_call(const SignalRequest& r, const Sdp& sdp,
                                                           Clock now) {
+  if (draining_) return ng_fail(NgErrc::kDraining);
   if (config_.max_sessions > 0 && active_count() >= size_t(config_.max_sessions))
     return ng_fail(NgErrc::kSessionLimit);
   // Interfaces are chosen when the call is created; re-offers keep them.

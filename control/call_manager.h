@@ -185,6 +185,12 @@ class CallManager {
 
   void destroy_all();
 
+  // Drain (maintenance): offers that would create a call are refused with
+  // kDraining ("load limit" to a proxy that supports it, which then tries
+  // its next relay); calls already up go on to their end.
+  void set_draining(bool on) { draining_ = on; }
+  bool draining() const { return draining_; }
+
   // ---- WebRTC legs (call_webrtc.cc) ----
   // The handshake thread that runs ICE and DTLS for calls' WebRTC sides
   // (null: none; a WebRTC offer is then refused).
@@ -313,6 +319,7 @@ class CallManager {
   std::vector<size_t> calls_per_worker_;
   CallMap calls_;
   ControlStats stats_;
+  bool draining_ = false;
   // WebRTC legs: who runs them, and each leg's side by id.
   webrtc::LegControl* legs_ = nullptr;
   uint64_t next_leg_id_ = 1;

@@ -54,6 +54,7 @@ void calls_metrics(Exposition& e, const CallManager& cm) {
   const size_t active = cm.active_count();
   e.sample("voxrelay_calls", label("state", "active"), active);
   e.sample("voxrelay_calls", label("state", "deleted"), cm.size() - active);
+  e.single("voxrelay_draining", "gauge", "1 while the relay drains (NG drain): no new calls.", cm.draining());
   e.single("voxrelay_calls_created_total", "counter", "Calls created by an offer.", cs.calls_created);
   e.single("voxrelay_calls_timed_out_total", "counter", "Calls ended by a timeout.", cs.calls_timed_out);
   e.single("voxrelay_calls_ended_total", "counter", "Calls torn down (deleted or timed out).", cs.calls_deleted);

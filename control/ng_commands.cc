@@ -3,6 +3,8 @@
 // Offers and answers are read by control/ng_request.h.
 #include "control/ng_commands.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cstdlib>
 
 #include "control/loop_protect.h"
@@ -154,6 +156,7 @@ NgValue statistics_value(CallManager& cm, const NgServerStats* server) {
   cur.set("sessionsown", int64_t(cm.active_count()));
   cur.set("sessionstotal", int64_t(cm.size()));
   cur.set("free port pairs", int64_t(cm.free_port_pairs()));
+  cur.set("draining", cm.draining() ? "yes" : "no");
   st.set("currentstatistics", std::move(cur));
   const auto& cs = cm.stats();
   NgValue tot = NgValue::dict();
@@ -210,7 +213,9 @@ NgValue signal_reply(Result<SignalReply, NgError> r, const NgValue& req) {
   if (!r.ok()) {
     // Admission control: clients that support it get "load limit" and fail
     // over to the next relay of their set.
-    if (r.error().code == NgErrc::kSessionLimit && ng_list_has(req.find_strings("supports"), "load limit")) {
+    const NgErrc code = r.error().code;
+    if ((code == NgErrc::kSessionLimit || code == NgErrc::kDraining) &&
+        ng_list_has(req.find_strings("supports"), "load limit")) {
       NgValue v = NgValue::dict();
       v.set("result", "load limit");
       v.set("message", r.error().message());
@@ -357,6 +362,24 @@ NgValue handle_list(const NgValue& req, NgContext& ctx) {
 
 NgValue handle_statistics(const NgValue&, NgContext& ctx) { return statistics_value(ctx.calls, ctx.server); }
 
+// voxrelay's own command (rtpengine has none): "drain" starts draining,
+// with "drain": "off" it stops; either way the reply says where it is.
+NgValue handle_drain(const NgValue& req, NgContext& ctx) {
+  const std::string state(req.find_scalar("drain").value_or("on"));
+  const bool on = ng_name_equal(state, "on") || ng_name_equal(state, "yes");
+  if (!on && !ng_name_equal(state, "off") && !ng_name_equal(state, "no"))
+    return ng_error(NgError{NgErrc::kUnknownCommand, "drain: 'on' or 'off', not '" + state + "'"});
+  if (on != ctx.calls.draining())
+    spdlog::info("NG drain {}: {} call(s) up", on ? "on: no new calls" : "off: new calls welcome",
+                 ctx.calls.active_count());
+  ctx.calls.set_draining(on);
+  NgValue v = NgValue::dict();
+  v.set("result", "ok");
+  v.set("draining", on ? "yes" : "no");
+  v.set("calls", int64_t(ctx.calls.active_count()));
+  return v;
+}
+
 constexpr NgCommand kNgCommands[] = {
     {"ping", handle_ping},
     {"offer", handle_offer},
@@ -365,6 +388,7 @@ constexpr NgCommand kNgCommands[] = {
     {"query", handle_query},
     {"list", handle_list},
     {"statistics", handle_statistics},
+    {"drain", handle_drain},
     {"start recording", handle_recording},
     {"stop recording", handle_recording},
     {"pause recording", handle_recording},

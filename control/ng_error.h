@@ -29,6 +29,7 @@ enum class NgErrc : uint8_t {
   kUnknownCallId,
   kTagsMismatch,
   kSessionLimit,  // --max-sessions: "load limit" for clients that support it
+  kDraining,      // `drain`: no new calls; "load limit" too
   kOutOfPorts,
   kUnknownInterface,  // detail: the interface name
   kNoInterfaceForFamily,
@@ -60,6 +61,7 @@ inline constexpr EnumNames<NgErrc> kNgErrcNames = {{
     {NgErrc::kUnknownCallId, "Unknown call-id"},
     {NgErrc::kTagsMismatch, "Call-ID not found or tags didn't match"},
     {NgErrc::kSessionLimit, "Parallel session limit reached"},
+    {NgErrc::kDraining, "Draining: no new calls"},
     {NgErrc::kOutOfPorts, "Ran out of ports"},
     {NgErrc::kUnknownInterface, "Unknown interface"},
     {NgErrc::kNoInterfaceForFamily, "No interface for the requested address family"},

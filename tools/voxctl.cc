@@ -1,6 +1,6 @@
 // voxctl: the operator's command line client for any NG speaker (voxrelay or
-// rtpengine): ping, list, query, delete, statistics. Prints the reply as an
-// indented tree, or as one JSON line with --json.
+// rtpengine): ping, list, query, delete, statistics, and voxrelay's drain.
+// Prints the reply as an indented tree, or as one JSON line with --json.
 // Exit status: 0 on result ok/pong, 1 on an error reply or no reply, 2 on bad usage.
 #include <CLI/CLI.hpp>
 
@@ -100,6 +100,9 @@ int main(int argc, char** argv) {
   auto* del = app.add_subcommand("delete", "Tear down a call (or one branch with --from-tag)");
   del->add_option("CALL-ID", call_id, "Call-ID")->required();
   del->add_option("--from-tag", from_tag, "Only this party's branch");
+  bool drain_off = false;
+  auto* drain = app.add_subcommand("drain", "Refuse new calls (\"load limit\") while calls up run to their end");
+  drain->add_flag("--off", drain_off, "Stop draining: take new calls again");
 
   try {
     app.parse(argc, argv);
@@ -121,6 +124,7 @@ int main(int argc, char** argv) {
   request.set("command", command);
   if (!call_id.empty()) request.set("call-id", call_id);
   if (!from_tag.empty()) request.set("from-tag", from_tag);
+  if (command == "drain") request.set("drain", drain_off ? "off" : "on");
 
   vox::control::NgClient client(*server);
   auto reply = client.call(request, timeout_ms, retries);

@@ -297,11 +297,13 @@ TEST(Config, DebianRtpengineConfAndUnitLine) {
   EXPECT_EQ(c.interfaces[1].local.to_string(), "2001:db8::5");
   EXPECT_EQ(c.timeout_s, 60);
   EXPECT_EQ(c.silent_timeout_s, 3600);
-  for (const char* w : {"--table=0", "--listen-http=localhost:2225", "--listen-cli=localhost:2224",
+  for (const char* w : {"--table=0", "--listen-cli=localhost:2224",
                         "--recording-dir=/var/spool/rtpengine",
                         "--recording-method=proc", "192.168.1.5 not used"})
     EXPECT_TRUE(has_warning(o, w)) << w;
-  EXPECT_EQ(o.warnings.size(), 6u);
+  EXPECT_EQ(o.warnings.size(), 5u);
+  ASSERT_EQ(c.listen_http.size(), 1u);  // implemented: /metrics there
+  EXPECT_EQ(c.listen_http[0].to_string(), "127.0.0.1:2225");
   EXPECT_EQ(c.tos, 184);  // implemented: media leaves marked EF
   for (const auto& w : o.warnings) EXPECT_EQ(w.find('\n'), std::string::npos) << w;
 

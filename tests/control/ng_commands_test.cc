@@ -65,8 +65,8 @@ TEST_F(NgCommandsTest, TableHoldsEveryCommandOnce) {
     EXPECT_NE(c.handler, nullptr) << c.name;
   }
   EXPECT_EQ(names, (std::vector<std::string>{"ping", "offer", "answer", "delete", "query", "list",
-                                             "statistics", "start recording", "stop recording",
-                                             "pause recording"}));
+                                             "statistics", "drain", "start recording",
+                                             "stop recording", "pause recording"}));
 }
 
 // voxrelay does not record: asking it to is not an error, and the reply
@@ -271,6 +271,33 @@ TEST_F(NgCommandsTest, LoadLimitOnlyForTheSessionLimitAndOnlyWhenSupported) {
   o.set("sdp", "not sdp");
   EXPECT_EQ(reason(handle(o)), "Failed to parse SDP");
   EXPECT_EQ(cm->size(), 1u);
+}
+
+// Drain (voxrelay's own command): new calls get "load limit" (the error
+// without "supports"), the call up takes re-offers and ends normally;
+// "drain": "off" takes new calls again; a bad value is an error.
+TEST_F(NgCommandsTest, DrainRefusesNewCallsOnly) {
+  ASSERT_EQ(handle(offer("up")).find_string("result"), "ok");
+  NgValue drain = command("drain");
+  NgValue reply = handle(drain);
+  EXPECT_EQ(reply.find_string("result"), "ok");
+  EXPECT_EQ(reply.find_string("draining"), "yes");
+  EXPECT_EQ(reply.find_scalar("calls"), "1");
+  EXPECT_EQ(reason(handle(offer("new"))), "Draining: no new calls");
+  NgValue supported = offer("new");
+  supported.set("supports", strings({"load limit"}));
+  reply = handle(supported);
+  EXPECT_EQ(reply.find_string("result"), "load limit");
+  EXPECT_EQ(reply.find_string("message"), "Draining: no new calls");
+  EXPECT_EQ(handle(offer("up")).find_string("result"), "ok");  // a re-offer of the call up
+  EXPECT_EQ(cm->size(), 1u);
+
+  drain.set("drain", "sometimes");
+  EXPECT_EQ(reason(handle(drain)), "Unrecognized command: drain: 'on' or 'off', not 'sometimes'");
+  EXPECT_TRUE(cm->draining());
+  drain.set("drain", "off");
+  EXPECT_EQ(handle(drain).find_string("draining"), "no");
+  EXPECT_EQ(handle(offer("new")).find_string("result"), "ok");
 }
 
 }  // namespace

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Drain for maintenance (issue 17), through the real daemon and voxctl:
+
+  - `voxctl drain` on a relay with a call up: the reply says draining and
+    1 call; /metrics shows voxrelay_draining 1;
+  - a new offer gets "load limit" (the proxy then tries its next relay),
+    one without `supports` the error "Draining: no new calls";
+  - the call up keeps relaying media both ways, takes a re-offer (a
+    re-INVITE) and ends with its delete;
+  - `voxctl drain --off`: new calls are taken again.
+Exit 0 = pass.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+import vox  # noqa: E402
+
+LOCAL = "127.0.0.1"
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOCAL, 0))
+        return s.getsockname()[1]
+
+
+def voxctl(build_dir: Path, relay: vox.Relay, *args: str) -> str:
+    r = subprocess.run([str(build_dir / "voxctl"), f"--ng={LOCAL}:{relay.ng_port}", *args],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0, f"voxctl {' '.join(args)}: exit {r.returncode}\n{r.stdout}{r.stderr}"
+    return r.stdout
+
+
+def draining_gauge(port: int) -> str:
+    with urllib.request.urlopen(f"http://{LOCAL}:{port}/metrics", timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith("voxrelay_draining "):
+                return line.split()[1]
+    return "absent"
+
+
+def offer(relay: vox.Relay, cid: str, port: int, **extra) -> dict:
+    return relay.ng.call({"command": "offer", "call-id": cid, "from-tag": "A",
+                          "sdp": vox.make_sdp(LOCAL, [port]), **extra})
+
+
+def case_drain(build_dir: Path, relay: vox.Relay, http_port: int) -> None:
+    a, b = vox.UdpPeer(LOCAL), vox.UdpPeer(LOCAL)
+    try:
+        o = vox.ng_ok(relay.ng, {"command": "offer", "call-id": "up", "from-tag": "A",
+                                 "sdp": vox.make_sdp(LOCAL, [a.port])})
+        r = vox.ng_ok(relay.ng, {"command": "answer", "call-id": "up", "from-tag": "A", "to-tag": "B",
+                                 "sdp": vox.make_sdp(LOCAL, [b.port])})
+        to_b, to_a = vox.parse_sdp(o["sdp"]).media[0].port, vox.parse_sdp(r["sdp"]).media[0].port
+        out = voxctl(build_dir, relay, "drain")
+        assert "draining: yes" in out and "calls: 1" in out, f"voxctl drain said:\n{out}"
+        assert draining_gauge(http_port) == "1", f"voxrelay_draining {draining_gauge(http_port)}"
+
+        limited = offer(relay, "new-1", 40000, supports=["load limit"])
+        assert limited.get("result") == "load limit", f"a new call while draining: {limited}"
+        plain = offer(relay, "new-2", 40002)
+        assert plain.get("error-reason") == "Draining: no new calls", f"without supports: {plain}"
+
+        time.sleep(0.05)
+        for i in range(5):
+            a.sendto(vox.rtp_packet(i, i * 160, 0xA), (LOCAL, to_a))
+            b.sendto(vox.rtp_packet(i, i * 160, 0xB), (LOCAL, to_b))
+        got_b, got_a = b.recv_for(1.0, until=5), a.recv_for(1.0, until=5)
+        assert len(got_a) == 5 and len(got_b) == 5, f"the call up relayed {len(got_a)}/{len(got_b)} of 5"
+        re = offer(relay, "up", a.port)
+        assert re.get("result") == "ok", f"a re-offer of the call up: {re}"
+        vox.ng_ok(relay.ng, {"command": "delete", "call-id": "up", "delete delay": 0})
+
+        out = voxctl(build_dir, relay, "drain", "--off")
+        assert "draining: no" in out, f"voxctl drain --off said:\n{out}"
+        assert draining_gauge(http_port) == "0"
+        back = offer(relay, "new-3", 40004)
+        assert back.get("result") == "ok", f"a new call after drain --off: {back}"
+        vox.ng_ok(relay.ng, {"command": "delete", "call-id": "new-3", "delete delay": 0})
+    finally:
+        a.close()
+        b.close()
+
+
+def main() -> int:
+    build_dir = vox.build_dir_from_argv()
+    runner = vox.CaseRunner("test_drain")
+    http_port = free_tcp_port()
+    with vox.Relay(build_dir, extra_args=[f"--listen-http={LOCAL}:{http_port}"]) as relay:
+        runner.run("voxctl drain: new calls get load limit, the call up runs to its end; --off",
+                   case_drain, build_dir, relay, http_port)
+    return runner.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
