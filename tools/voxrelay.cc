@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@
 
 #include "control/call_manager.h"
 #include "control/config.h"
+#include "control/config_reload.h"
 #include "control/metrics.h"
 #include "control/ng_server.h"
 #include "control/webrtc/handshake.h"
@@ -170,10 +172,12 @@ std::string check_interfaces(const vox::control::Config& config) {
 }
 
 // NG requests, the handshake thread's events, scrapes of /metrics, the
-// once-a-second timeout sweep, the systemd watchdog, until SIGTERM or SIGINT.
+// once-a-second timeout sweep, the systemd watchdog, SIGHUP (`reload`),
+// until SIGTERM or SIGINT.
 void control_loop(vox::control::CallManager& calls, vox::control::NgServer& ng,
                   vox::control::webrtc::HandshakeThread& handshakes, int sig_fd,
-                  vox::tools::SystemdNotifier& systemd, vox::tools::MetricsEndpoint& metrics) {
+                  vox::tools::SystemdNotifier& systemd, vox::tools::MetricsEndpoint& metrics,
+                  const std::function<void()>& reload) {
   int64_t next_tick = now().mono_ns;
   std::vector<pollfd> fds = {{sig_fd, POLLIN, 0}, {handshakes.event_fd(), POLLIN, 0},
                              {metrics.event_fd(), POLLIN, 0}};
@@ -183,8 +187,9 @@ void control_loop(vox::control::CallManager& calls, vox::control::NgServer& ng,
     poll(fds.data(), fds.size(), 200);
     if (fds[0].revents & POLLIN) {
       signalfd_siginfo si;
-      if (read(sig_fd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGPIPE &&
-          si.ssi_signo != SIGHUP) {
+      if (read(sig_fd, &si, sizeof si) == sizeof si && si.ssi_signo == SIGHUP) {
+        reload();
+      } else if (si.ssi_signo != SIGPIPE) {
         spdlog::info("signal {}: stopping", si.ssi_signo);
         return;
       }
@@ -269,7 +274,27 @@ int main(int argc, char** argv) {
   vox::tools::SystemdNotifier systemd;
   systemd.ready("NG on " + listening);
 
-  control_loop(calls, ng, handshakes, sig_fd, systemd, metrics);
+  // SIGHUP: the command line and config file read again; what can change
+  // without dropping a call does (control/config_reload.h), and is logged.
+  const auto reload = [&] {
+    auto again = vox::control::parse_config(argc, argv);
+    if (again.exit_code >= 0) {
+      spdlog::warn("SIGHUP: the configuration does not parse, nothing reloaded: {}", again.message);
+      return;
+    }
+    std::string changed;
+    for (const auto& c : vox::control::reload_config(config, again.config))
+      changed += (changed.empty() ? "" : ", ") + c;
+    spdlog::set_level(spd_level(config.log_level));
+    if (changed.empty()) {
+      std::string names;
+      for (const auto& n : vox::control::reloadable_settings()) names += (names.empty() ? "" : ", ") + n;
+      spdlog::info("SIGHUP: nothing changed of what reloads ({})", names);
+    } else {
+      spdlog::info("SIGHUP: reloaded {}", changed);
+    }
+  };
+  control_loop(calls, ng, handshakes, sig_fd, systemd, metrics, reload);
   systemd.stopping();
   calls.destroy_all();
   handshakes.stop();
