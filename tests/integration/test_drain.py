@@ -16,7 +16,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -55,11 +54,7 @@ def offer(relay: vox.Relay, cid: str, port: int, **extra) -> dict:
 def case_drain(build_dir: Path, relay: vox.Relay, http_port: int) -> None:
     a, b = vox.UdpPeer(LOCAL), vox.UdpPeer(LOCAL)
     try:
-        o = vox.ng_ok(relay.ng, {"command": "offer", "call-id": "up", "from-tag": "A",
-                                 "sdp": vox.make_sdp(LOCAL, [a.port])})
-        r = vox.ng_ok(relay.ng, {"command": "answer", "call-id": "up", "from-tag": "A", "to-tag": "B",
-                                 "sdp": vox.make_sdp(LOCAL, [b.port])})
-        to_b, to_a = vox.parse_sdp(o["sdp"]).media[0].port, vox.parse_sdp(r["sdp"]).media[0].port
+        to_a, to_b = vox.plain_call(relay.ng, "up", a, b)
         out = voxctl(build_dir, relay, "drain")
         assert "draining: yes" in out and "calls: 1" in out, f"voxctl drain said:\n{out}"
         assert draining_gauge(http_port) == "1", f"voxrelay_draining {draining_gauge(http_port)}"
@@ -69,12 +64,7 @@ def case_drain(build_dir: Path, relay: vox.Relay, http_port: int) -> None:
         plain = offer(relay, "new-2", 40002)
         assert plain.get("error-reason") == "Draining: no new calls", f"without supports: {plain}"
 
-        time.sleep(0.05)
-        for i in range(5):
-            a.sendto(vox.rtp_packet(i, i * 160, 0xA), (LOCAL, to_a))
-            b.sendto(vox.rtp_packet(i, i * 160, 0xB), (LOCAL, to_b))
-        got_b, got_a = b.recv_for(1.0, until=5), a.recv_for(1.0, until=5)
-        assert len(got_a) == 5 and len(got_b) == 5, f"the call up relayed {len(got_a)}/{len(got_b)} of 5"
+        vox.two_way(a, to_a, b, to_b)
         re = offer(relay, "up", a.port)
         assert re.get("result") == "ok", f"a re-offer of the call up: {re}"
         vox.ng_ok(relay.ng, {"command": "delete", "call-id": "up", "delete delay": 0})

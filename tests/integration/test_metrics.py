@@ -21,7 +21,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -91,17 +90,8 @@ def case_call(relay: vox.Relay, port: int) -> None:
     before = parse(scrape(port))
     a, b = vox.UdpPeer(LOCAL), vox.UdpPeer(LOCAL)
     try:
-        o = vox.ng_ok(relay.ng, {"command": "offer", "call-id": "metrics-1", "from-tag": "A",
-                                 "sdp": vox.make_sdp(LOCAL, [a.port])})
-        r = vox.ng_ok(relay.ng, {"command": "answer", "call-id": "metrics-1", "from-tag": "A",
-                                 "to-tag": "B", "sdp": vox.make_sdp(LOCAL, [b.port])})
-        to_b, to_a = vox.parse_sdp(o["sdp"]).media[0].port, vox.parse_sdp(r["sdp"]).media[0].port
-        time.sleep(0.05)
-        for i in range(NPKT):
-            a.sendto(vox.rtp_packet(i, i * 160, 0xA1), (LOCAL, to_a))
-            b.sendto(vox.rtp_packet(i, i * 160, 0xB1), (LOCAL, to_b))
-        got_b, got_a = b.recv_for(2.0, until=NPKT), a.recv_for(2.0, until=NPKT)
-        assert len(got_a) == NPKT and len(got_b) == NPKT, f"relayed {len(got_a)} / {len(got_b)} of {NPKT}"
+        to_a, to_b = vox.plain_call(relay.ng, "metrics-1", a, b)
+        vox.two_way(a, to_a, b, to_b, NPKT)
         during = parse(scrape(port))
         delta = {f: total(during, f) - total(before, f) for f in (
             "voxrelay_worker_rx_packets_total", "voxrelay_worker_tx_packets_total")}

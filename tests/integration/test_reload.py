@@ -38,11 +38,7 @@ def wait_log(relay: vox.Relay, text: str, timeout: float = 3.0) -> str:
 def case_reload(relay: vox.Relay, conf: Path) -> None:
     a, b = vox.UdpPeer(LOCAL), vox.UdpPeer(LOCAL)
     try:
-        o = vox.ng_ok(relay.ng, {"command": "offer", "call-id": "up", "from-tag": "A",
-                                 "sdp": vox.make_sdp(LOCAL, [a.port])})
-        r = vox.ng_ok(relay.ng, {"command": "answer", "call-id": "up", "from-tag": "A", "to-tag": "B",
-                                 "sdp": vox.make_sdp(LOCAL, [b.port])})
-        to_b, to_a = vox.parse_sdp(o["sdp"]).media[0].port, vox.parse_sdp(r["sdp"]).media[0].port
+        to_a, to_b = vox.plain_call(relay.ng, "up", a, b)
         conf.write_text("[voxrelay]\nmax-sessions = 1\nlog-level = 7\n")
         relay.proc.send_signal(signal.SIGHUP)
         line = wait_log(relay, "SIGHUP: reloaded")
@@ -50,11 +46,7 @@ def case_reload(relay: vox.Relay, conf: Path) -> None:
         second = relay.ng.call({"command": "offer", "call-id": "second", "from-tag": "A",
                                 "sdp": vox.make_sdp(LOCAL, [40000])})
         assert second.get("error-reason") == "Parallel session limit reached", f"second call: {second}"
-        for i in range(5):
-            a.sendto(vox.rtp_packet(i, i * 160, 0xA), (LOCAL, to_a))
-            b.sendto(vox.rtp_packet(i, i * 160, 0xB), (LOCAL, to_b))
-        got_b, got_a = b.recv_for(1.0, until=5), a.recv_for(1.0, until=5)
-        assert len(got_a) == 5 and len(got_b) == 5, f"the call up relayed {len(got_a)}/{len(got_b)} of 5"
+        vox.two_way(a, to_a, b, to_b)
         vox.ng_ok(relay.ng, {"command": "delete", "call-id": "up", "delete delay": 0})
     finally:
         a.close()

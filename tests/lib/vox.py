@@ -901,6 +901,25 @@ def ng_ok(ng: NgClient, msg: dict, what: str = "") -> dict:
     return r
 
 
+def plain_call(ng: NgClient, call_id: str, a: UdpPeer, b: UdpPeer, host: str = "127.0.0.1") -> tuple:
+    """Offer from tag A (a's port) and answer from tag B (b's port), plain
+    RTP/AVP: (the relay port A sends to, the relay port B sends to)."""
+    o = ng_ok(ng, {"command": "offer", "call-id": call_id, "from-tag": "A",
+                   "sdp": make_sdp(host, [a.port])})
+    r = ng_ok(ng, {"command": "answer", "call-id": call_id, "from-tag": "A", "to-tag": "B",
+                   "sdp": make_sdp(host, [b.port])})
+    return parse_sdp(r["sdp"]).media[0].port, parse_sdp(o["sdp"]).media[0].port
+
+
+def two_way(a: UdpPeer, to_a: int, b: UdpPeer, to_b: int, n: int = 5, host: str = "127.0.0.1") -> None:
+    """n RTP packets each way through the relay; AssertionError unless all arrive."""
+    for i in range(n):
+        a.sendto(rtp_packet(i, i * 160, 0xA1), (host, to_a))
+        b.sendto(rtp_packet(i, i * 160, 0xB1), (host, to_b))
+    got_b, got_a = b.recv_for(2.0, until=n), a.recv_for(2.0, until=n)
+    assert len(got_a) == n and len(got_b) == n, f"relayed {len(got_b)} A->B and {len(got_a)} B->A of {n}"
+
+
 def ng_statistics(ng: NgClient) -> dict:
     return ng_ok(ng, {"command": "statistics"}).get("statistics", {})
 
