@@ -104,28 +104,6 @@ def wait_for(pred, timeout: float) -> bool:
     return False
 
 
-class NotifySocket:
-    """What systemd listens on for sd_notify: one datagram per message."""
-
-    def __init__(self, workdir: Path):
-        self.path = str(workdir / "notify.sock")
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(self.path)
-        self.sock.settimeout(0.1)
-        self.messages: list = []
-
-    def collect(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            try:
-                self.messages.append(self.sock.recv(4096).decode())
-            except socket.timeout:
-                pass
-
-    def count(self, text: str) -> int:
-        return sum(text in m for m in self.messages)
-
-
 def debian_unit_case(build: Path, work: Path) -> None:
     conf = DEBIAN_CONF if DEBIAN_CONF.exists() else work / "rtpengine.conf"
     if not DEBIAN_CONF.exists():
@@ -136,7 +114,7 @@ def debian_unit_case(build: Path, work: Path) -> None:
     argv = [str(pidfile) if a.endswith("rtpengine-daemon.pid") else a for a in argv]
     argv = [str(conf) if a == str(DEBIAN_CONF) else a for a in argv]
     print("      " + " ".join(argv), flush=True)
-    notify = NotifySocket(work)
+    notify = vox.NotifySocket(work)
     env = dict(os.environ, NOTIFY_SOCKET=notify.path, WATCHDOG_USEC="400000")
     log = work / "debian.log"
     with open(log, "wb") as out:

@@ -901,6 +901,29 @@ def ng_ok(ng: NgClient, msg: dict, what: str = "") -> dict:
     return r
 
 
+class NotifySocket:
+    """What systemd listens on for sd_notify ($NOTIFY_SOCKET): one datagram
+    per message, collected for a while."""
+
+    def __init__(self, workdir: Path):
+        self.path = str(workdir / "notify.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.1)
+        self.messages: list = []
+
+    def collect(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except socket.timeout:
+                pass
+
+    def count(self, text: str) -> int:
+        return sum(text in m for m in self.messages)
+
+
 def plain_call(ng: NgClient, call_id: str, a: UdpPeer, b: UdpPeer, host: str = "127.0.0.1") -> tuple:
     """Offer from tag A (a's port) and answer from tag B (b's port), plain
     RTP/AVP: (the relay port A sends to, the relay port B sends to)."""
