@@ -369,15 +369,7 @@ NgValue handle_drain(const NgValue& req, NgContext& ctx) {
   const bool on = ng_name_equal(state, "on") || ng_name_equal(state, "yes");
   if (!on && !ng_name_equal(state, "off") && !ng_name_equal(state, "no"))
     return ng_error(NgError{NgErrc::kUnknownCommand, "drain: 'on' or 'off', not '" + state + "'"});
-  if (on != ctx.calls.draining())
-    spdlog::info("NG drain {}: {} call(s) up", on ? "on: no new calls" : "off: new calls welcome",
-                 ctx.calls.active_count());
-  ctx.calls.set_draining(on);
-  NgValue v = NgValue::dict();
-  v.set("result", "ok");
-  v.set("draining", on ? "yes" : "no");
-  v.set("calls", int64_t(ctx.calls.active_count()));
-  return v;
+  return set_draining(ctx.calls, on);
 }
 
 constexpr NgCommand kNgCommands[] = {
@@ -397,6 +389,18 @@ constexpr NgCommand kNgCommands[] = {
 }  // namespace
 
 std::span<const NgCommand> ng_commands() { return kNgCommands; }
+
+NgValue set_draining(CallManager& calls, bool on) {
+  if (on != calls.draining())
+    spdlog::info("drain {}: {} call(s) up", on ? "on: no new calls" : "off: new calls welcome",
+                 calls.active_count());
+  calls.set_draining(on);
+  NgValue v = NgValue::dict();
+  v.set("result", "ok");
+  v.set("draining", on ? "yes" : "no");
+  v.set("calls", int64_t(calls.active_count()));
+  return v;
+}
 
 const NgCommand* find_ng_command(std::string_view name) {
   for (const NgCommand& c : kNgCommands)

@@ -35,6 +35,10 @@ const NgCommand* find_ng_command(std::string_view name);
 // "load limit" for clients that support it) and an error-reason.
 NgValue handle_ng_request(const NgValue& request, NgContext& ctx);
 
+// Drain on or off (CallManager::set_draining), logged; the reply to NG
+// `drain` and HTTP /drain: result ok, draining yes|no, calls up.
+NgValue set_draining(CallManager& calls, bool on);
+
 // Builds an error reply.
 NgValue ng_error(const NgError& error);
 NgValue ng_error(NgErrc code);  // without detail

@@ -23,6 +23,8 @@
 #include "control/config.h"
 #include "control/config_reload.h"
 #include "control/metrics.h"
+#include "control/ng_commands.h"
+#include "control/ng_json.h"
 #include "control/ng_server.h"
 #include "control/webrtc/handshake.h"
 #include "dataplane/io/socket_engine.h"
@@ -171,16 +173,16 @@ std::string check_interfaces(const vox::control::Config& config) {
   return "";
 }
 
-// NG requests, the handshake thread's events, scrapes of /metrics, the
+// NG requests, the handshake thread's events, HTTP requests (/metrics, /drain), the
 // once-a-second timeout sweep, the systemd watchdog, SIGHUP (`reload`),
 // until SIGTERM or SIGINT.
 void control_loop(vox::control::CallManager& calls, vox::control::NgServer& ng,
                   vox::control::webrtc::HandshakeThread& handshakes, int sig_fd,
-                  vox::tools::SystemdNotifier& systemd, vox::tools::MetricsEndpoint& metrics,
+                  vox::tools::SystemdNotifier& systemd, vox::tools::HttpEndpoint& http,
                   const std::function<void()>& reload) {
   int64_t next_tick = now().mono_ns;
   std::vector<pollfd> fds = {{sig_fd, POLLIN, 0}, {handshakes.event_fd(), POLLIN, 0},
-                             {metrics.event_fd(), POLLIN, 0}};
+                             {http.event_fd(), POLLIN, 0}};
   constexpr size_t kFirstNg = 3;
   for (int fd : ng.fds()) fds.push_back({fd, POLLIN, 0});
   for (;;) {
@@ -197,7 +199,7 @@ void control_loop(vox::control::CallManager& calls, vox::control::NgServer& ng,
     auto t = now();
     if (fds[1].revents & POLLIN)
       for (const auto& e : handshakes.take_events()) calls.apply_leg_event(e, t.mono_ns);
-    if (fds[2].revents & POLLIN) metrics.serve_pending();
+    if (fds[2].revents & POLLIN) http.serve_pending();
     bool ng_ready = false;
     for (size_t i = kFirstNg; i < fds.size(); ++i) ng_ready |= (fds[i].revents & POLLIN) != 0;
     if (ng_ready) ng.poll_once(t);
@@ -253,8 +255,17 @@ int main(int argc, char** argv) {
   calls.attach_legs(&handshakes);
   vox::control::NgServer ng(calls, config);
   if (auto err = ng.open(); !err.empty()) return fail(err);
-  vox::tools::MetricsEndpoint metrics([&] { return vox::control::render_metrics(calls, &ng.stats()); });
-  if (auto err = metrics.listen(config.listen_http); !err.empty()) return fail(err);
+  vox::tools::HttpEndpoint http({
+      .metrics = [&] { return vox::control::render_metrics(calls, &ng.stats()); },
+      .drain = [&](bool on) { return vox::control::encode_json(vox::control::set_draining(calls, on)) + "\n"; },
+      // As NG commands: with --ng-allow from its addresses only.
+      .may_control = [&](const std::string& address) {
+        const auto ip = vox::IpAddr::parse(address);
+        return ip && (config.ng_allow.empty() ||
+                      std::find(config.ng_allow.begin(), config.ng_allow.end(), *ip) != config.ng_allow.end());
+      },
+  });
+  if (auto err = http.listen(config.listen_http); !err.empty()) return fail(err);
   // Only now, with every socket bound: a second daemon that fails to bind
   // leaves the running one's pid file alone.
   if (!config.pidfile.empty()) std::ofstream(config.pidfile) << getpid() << "\n";
@@ -294,7 +305,7 @@ int main(int argc, char** argv) {
       spdlog::info("SIGHUP: reloaded {}", changed);
     }
   };
-  control_loop(calls, ng, handshakes, sig_fd, systemd, metrics, reload);
+  control_loop(calls, ng, handshakes, sig_fd, systemd, http, reload);
   systemd.stopping();
   calls.destroy_all();
   handshakes.stop();

@@ -7,12 +7,17 @@
     one without `supports` the error "Draining: no new calls";
   - the call up keeps relaying media both ways, takes a re-offer (a
     re-INVITE) and ends with its delete;
-  - `voxctl drain --off`: new calls are taken again.
+  - `voxctl drain --off`: new calls are taken again;
+  - the same over HTTP (--listen-http): POST /drain, DELETE /drain, each
+    answered with the state as JSON; with --ng-allow, only from its
+    addresses (403 from another).
 Exit 0 = pass.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
 import socket
 import subprocess
 import sys
@@ -80,6 +85,38 @@ def case_drain(build_dir: Path, relay: vox.Relay, http_port: int) -> None:
         b.close()
 
 
+def http_drain(port: int, method: str) -> dict:
+    req = urllib.request.Request(f"http://{LOCAL}:{port}/drain", method=method)
+    with urllib.request.urlopen(req, timeout=5) as r:
+        assert r.status == 200 and r.headers.get("Content-Type", "").startswith("application/json")
+        return json.loads(r.read())
+
+
+def case_http_drain(relay: vox.Relay, http_port: int) -> None:
+    on = http_drain(http_port, "POST")
+    assert on == {"result": "ok", "draining": "yes", "calls": 0}, on
+    limited = offer(relay, "http-1", 40006, supports=["load limit"])
+    assert limited.get("result") == "load limit", f"a new call after POST /drain: {limited}"
+    assert draining_gauge(http_port) == "1"
+    off = http_drain(http_port, "DELETE")
+    assert off["draining"] == "no", off
+    back = offer(relay, "http-2", 40008)
+    assert back.get("result") == "ok", f"a new call after DELETE /drain: {back}"
+    vox.ng_ok(relay.ng, {"command": "delete", "call-id": "http-2", "delete delay": 0})
+
+
+def case_http_refused(build_dir: Path) -> None:
+    port = free_tcp_port()
+    with vox.Relay(build_dir, extra_args=[f"--listen-http={LOCAL}:{port}", f"--ng-allow={LOCAL}"]) as relay:
+        for source, want in (("127.0.0.5", 403), (LOCAL, 200)):
+            conn = http.client.HTTPConnection(LOCAL, port, timeout=5, source_address=(source, 0))
+            conn.request("POST", "/drain")
+            status = conn.getresponse().status
+            conn.close()
+            assert status == want, f"POST /drain from {source} with --ng-allow={LOCAL}: {status}, not {want}"
+        assert relay.alive()
+
+
 def main() -> int:
     build_dir = vox.build_dir_from_argv()
     runner = vox.CaseRunner("test_drain")
@@ -87,6 +124,8 @@ def main() -> int:
     with vox.Relay(build_dir, extra_args=[f"--listen-http={LOCAL}:{http_port}"]) as relay:
         runner.run("voxctl drain: new calls get load limit, the call up runs to its end; --off",
                    case_drain, build_dir, relay, http_port)
+        runner.run("HTTP: POST /drain, DELETE /drain", case_http_drain, relay, http_port)
+    runner.run("HTTP /drain only from --ng-allow addresses (403 otherwise)", case_http_refused, build_dir)
     return runner.finish()
 
 
