@@ -77,14 +77,18 @@ void worker_metrics(Exposition& e, const CallManager& cm) {
   const auto& plane = cm.plane();
   std::vector<dataplane::WorkerSnapshot> snaps;
   for (int w = 0; w < plane.workers(); ++w) snaps.push_back(plane.worker_counters(w));
-  dataplane::WorkerSnapshot{}.for_each([&](const char* name, uint64_t) {
-    const std::string metric = "voxrelay_worker_" + metric_name(name) + "_total";
+  // Each counter a family, its samples one per worker: the table's names,
+  // and each worker's values in the same order.
+  std::vector<const char*> names;
+  std::vector<std::vector<uint64_t>> values(snaps.size());
+  dataplane::WorkerSnapshot{}.for_each([&](const char* name, uint64_t) { names.push_back(name); });
+  for (size_t w = 0; w < snaps.size(); ++w)
+    snaps[w].for_each([&](const char*, uint64_t v) { values[w].push_back(v); });
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string metric = "voxrelay_worker_" + metric_name(names[i]) + "_total";
     e.family(metric, "counter", "Worker counter (NG statistics: workers).");
-    for (size_t w = 0; w < snaps.size(); ++w)
-      snaps[w].for_each([&](const char* n, uint64_t v) {
-        if (std::string_view(n) == name) e.sample(metric, label("worker", std::to_string(w)), v);
-      });
-  });
+    for (size_t w = 0; w < snaps.size(); ++w) e.sample(metric, label("worker", std::to_string(w)), values[w][i]);
+  }
   e.family("voxrelay_worker_drops_total", "counter", "Packets dropped, by worker and reason.");
   for (size_t w = 0; w < snaps.size(); ++w)
     for (size_t r = 0; r < dataplane::kDropReasonCount; ++r)
