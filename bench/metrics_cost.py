@@ -36,7 +36,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def run(build: Path, scrape: bool, calls: int, duration: float) -> tuple:
-    port = vox.free_udp_port(25300, 25399)  # TCP on the same number: free enough on loopback here
+    port = vox.free_udp_port(25300, 25399)  # free for TCP too
     with vox.Relay(build, port_min=42000, port_max=43999, extra_args=[f"--listen-http=127.0.0.1:{port}"],
                    verbose=False) as relay:
         stop, scrapes = threading.Event(), [0]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -29,11 +28,6 @@ import vox  # noqa: E402
 
 LOCAL = "127.0.0.1"
 
-
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOCAL, 0))
-        return s.getsockname()[1]
 
 
 def voxctl(build_dir: Path, relay: vox.Relay, *args: str) -> str:
@@ -106,7 +100,7 @@ def case_http_drain(relay: vox.Relay, http_port: int) -> None:
 
 
 def case_http_refused(build_dir: Path) -> None:
-    port = free_tcp_port()
+    port = vox.free_udp_port()  # free for TCP too
     with vox.Relay(build_dir, extra_args=[f"--listen-http={LOCAL}:{port}", f"--ng-allow={LOCAL}"]) as relay:
         for source, want in (("127.0.0.5", 403), (LOCAL, 200)):
             conn = http.client.HTTPConnection(LOCAL, port, timeout=5, source_address=(source, 0))
@@ -120,7 +114,7 @@ def case_http_refused(build_dir: Path) -> None:
 def main() -> int:
     build_dir = vox.build_dir_from_argv()
     runner = vox.CaseRunner("test_drain")
-    http_port = free_tcp_port()
+    http_port = vox.free_udp_port()  # free for TCP too
     with vox.Relay(build_dir, extra_args=[f"--listen-http={LOCAL}:{http_port}"]) as relay:
         runner.run("voxctl drain: new calls get load limit, the call up runs to its end; --off",
                    case_drain, build_dir, relay, http_port)

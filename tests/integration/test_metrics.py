@@ -33,11 +33,6 @@ NPKT = 50
 NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*$")
 
 
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOCAL, 0))
-        return s.getsockname()[1]
-
 
 def scrape(port: int, path: str = "/metrics") -> str:
     with urllib.request.urlopen(f"http://{LOCAL}:{port}{path}", timeout=5) as r:
@@ -149,7 +144,7 @@ def case_port_taken(build_dir: Path) -> None:
 def main() -> int:
     build_dir = vox.build_dir_from_argv()
     runner = vox.CaseRunner("test_metrics")
-    port = free_tcp_port()
+    port = vox.free_udp_port()  # free for TCP too
     with vox.Relay(build_dir, extra_args=[f"--listen-http={LOCAL}:{port}"]) as relay:
         runner.run("GET /metrics: the text format, the families NG statistics has", case_format, port)
         runner.run("a call with 50 RTP packets each way moves calls, commands, packets, ports",

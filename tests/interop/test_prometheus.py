@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,11 +40,6 @@ SENT_PPS = 2 * CALLS * PPS_PER_STREAM  # both streams of every call
 TOLERANCE = 0.10
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 
-
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOCAL, 0))
-        return s.getsockname()[1]
 
 
 def api(port: int, query: str, at: float = None) -> list:
@@ -68,7 +62,7 @@ def scalar(port: int, query: str, at: float = None) -> float:
 
 class Prometheus:
     def __init__(self, work: Path, target: str):
-        self.port = free_tcp_port()
+        self.port = vox.free_udp_port()  # free for TCP too
         config = work / "prometheus.yml"
         config.write_text(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
@@ -120,7 +114,7 @@ def main() -> int:
         print("FAIL: prometheus not installed (tools/setup.sh --test installs it)")
         return 1
     runner = vox.CaseRunner("test_prometheus")
-    http_port = free_tcp_port()
+    http_port = vox.free_udp_port()  # free for TCP too
     with tempfile.TemporaryDirectory(prefix="vox-prom-") as tmp, \
             vox.Relay(build_dir, extra_args=[f"--listen-http={LOCAL}:{http_port}"]) as relay:
         prom = Prometheus(Path(tmp), f"{LOCAL}:{http_port}")
