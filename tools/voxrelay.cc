@@ -17,6 +17,7 @@
 #include <vector>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/sinks/syslog_sink.h>
+#include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "control/call_manager.h"
@@ -293,17 +294,13 @@ int main(int argc, char** argv) {
       spdlog::warn("SIGHUP: the configuration does not parse, nothing reloaded: {}", again.message);
       return;
     }
-    std::string changed;
-    for (const auto& c : vox::control::reload_config(config, again.config))
-      changed += (changed.empty() ? "" : ", ") + c;
+    const auto changed = vox::control::reload_config(config, again.config);
     spdlog::set_level(spd_level(config.log_level));
-    if (changed.empty()) {
-      std::string names;
-      for (const auto& n : vox::control::reloadable_settings()) names += (names.empty() ? "" : ", ") + n;
-      spdlog::info("SIGHUP: nothing changed of what reloads ({})", names);
-    } else {
-      spdlog::info("SIGHUP: reloaded {}", changed);
-    }
+    if (changed.empty())
+      spdlog::info("SIGHUP: nothing changed of what reloads ({})",
+                   fmt::join(vox::control::reloadable_settings(), ", "));
+    else
+      spdlog::info("SIGHUP: reloaded {}", fmt::join(changed, ", "));
   };
   control_loop(calls, ng, handshakes, sig_fd, systemd, http, reload);
   systemd.stopping();
