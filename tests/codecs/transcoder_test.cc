@@ -54,6 +54,13 @@ void expect_continuous(const std::vector<Sent>& out, uint32_t step) {
   }
 }
 
+// The payloads of `out`, end to end (the audio G.711 carried).
+std::vector<uint8_t> joined_payloads(const std::vector<Sent>& out) {
+  std::vector<uint8_t> all;
+  for (const auto& o : out) all.insert(all.end(), o.payload.begin(), o.payload.end());
+  return all;
+}
+
 TEST(Transcoder, RejectsBadConfiguration) {
   auto c = pcmu_to_opus();
   c.out_ptime_ms = 25;  // not an Opus frame size
@@ -130,9 +137,7 @@ TEST(Transcoder, RepacketizesG711) {
   }
   ASSERT_EQ(h.all.size(), 3u);
   expect_continuous(h.all, 480);
-  std::vector<uint8_t> got;
-  for (const auto& o : h.all) got.insert(got.end(), o.payload.begin(), o.payload.end());
-  EXPECT_EQ(got, want);
+  EXPECT_EQ(joined_payloads(h.all), want);
 
   // PCMU 60 ms -> PCMU 20 ms: three outputs per input.
   c.out_codec = AudioCodec::kPcmu;
@@ -171,9 +176,7 @@ TEST(Transcoder, RepacketizesG711ToAnyWholeMillisecond) {
   }
   ASSERT_EQ(h.all.size(), 4u);
   expect_continuous(h.all, 200);
-  std::vector<uint8_t> got;
-  for (const auto& o : h.all) got.insert(got.end(), o.payload.begin(), o.payload.end());
-  EXPECT_EQ(got, want);
+  EXPECT_EQ(joined_payloads(h.all), want);
 }
 
 TEST(Transcoder, RepacketizesToThirtyMillisecondOpus) {
