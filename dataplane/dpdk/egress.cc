@@ -116,6 +116,10 @@ void EgressPath::forward(FrameBurst& fb, const TxPacket* tx, uint32_t n, int64_t
   const uint8_t* const port_of = ifs_.port.data();
   const uint32_t v4_mask = ifs_.v4_mask;
   WorkerPort* const ports = ports_.data();
+  // Once per burst: whether any call has a TOS of its own; without one
+  // (the usual case) a packet needs no look at the per-port table.
+  const bool calls_tos = ifs_.config.port_tos && ifs_.config.port_tos->any();
+  const uint8_t operator_tos = ifs_.config.tos;
   for (uint32_t k = 0; k < n; ++k) {
     const TxPacket& t = tx[k];
     const uint32_t i = fb.pkt_frame[t.rx_index];
@@ -159,8 +163,11 @@ void EgressPath::forward(FrameBurst& fb, const TxPacket* tx, uint32_t n, int64_t
       m->data_len = m->pkt_len = uint16_t(v.payload_offset + t.len);
       net::rewrite_udp_frame(d, v, net::as_rewrite(frame_spec(out, t, *dst_mac), t.len));
     }
-    if (const auto tc = tos_for(t.source))
-      net::set_traffic_class(d + v.l3_offset, true, *tc, out.tx_ip_offload);
+    if (calls_tos) {
+      if (const auto tc = tos_for(t.source)) net::set_traffic_class(d + v.l3_offset, true, *tc, out.tx_ip_offload);
+    } else if (operator_tos) {  // the operator's --tos, the same for every packet
+      net::set_traffic_class(d + v.l3_offset, true, operator_tos, out.tx_ip_offload);
+    }
     request_offloads(m, v.l3_offset, uint16_t(v.l4_offset - v.l3_offset), out.tx_ip_offload, out.tx_udp_offload);
     if (res == net::NeighborResolve::kResolved) [[likely]] {
       out.queue(m, t.len, t.source);
