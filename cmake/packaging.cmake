@@ -1,12 +1,14 @@
 # The Debian package (CPack DEB): `cpack -G DEB` in the build directory.
 # /usr/bin: voxrelay, voxctl, voxload; the systemd unit; the default
-# configuration (a conffile); man pages. Runtime dependencies come from
+# configuration and the logrotate rule for end-of-call records (conffiles);
+# man pages. Runtime dependencies come from
 # dpkg-shlibdeps. The package does not enable or start the service.
 include(GNUInstallDirs)
 set(VOX_PKG ${PROJECT_SOURCE_DIR}/tools/packaging)
 install(TARGETS voxrelay voxctl voxload RUNTIME DESTINATION bin)
 install(FILES ${VOX_PKG}/voxrelay.service DESTINATION lib/systemd/system)
 install(FILES ${VOX_PKG}/voxrelay.conf DESTINATION /etc/voxrelay)
+install(FILES ${VOX_PKG}/voxrelay.logrotate DESTINATION /etc/logrotate.d RENAME voxrelay)
 install(FILES ${VOX_PKG}/voxrelay.8 ${VOX_PKG}/voxctl.8 DESTINATION share/man/man8)
 
 set(CPACK_GENERATOR DEB)

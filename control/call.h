@@ -71,6 +71,11 @@ struct MediaSide {
   bool installed = false;    // flows exist in the worker
   bool reset_latch = false;  // transient: the party's SDP address changed
   MediaDirection direction = MediaDirection::kSendRecv;
+  // From this party's last SDP: its first codec ("PCMU/8000", the one it
+  // prefers, or in an answer the one chosen; empty: none) and the clock
+  // rates of its payload types (jitter, dataplane/reception.h).
+  std::string codec;
+  dataplane::RtpClocks clocks;
   // Transcoding. On the answerer's side: the offer's codec plan, kept for
   // the answer. On either side: the transcoder of what this party sends
   // (installed on rtp_flow), owned by the worker; read only for counters.

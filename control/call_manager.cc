@@ -9,10 +9,12 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <ctime>
 #include <functional>
 #include <string_view>
 #include <tuple>
 
+#include "control/call_record.h"
 #include "control/webrtc_sdp.h"
 
 namespace vox::control {
@@ -81,6 +83,13 @@ void learn_media(MediaSide& side, const SignalRequest& r, const Sdp& sdp, const 
   side.offered_mux = m.rtcp_mux;
   side.rejected = m.port == 0;
   side.direction = m.direction;
+  const std::vector<SdpCodec> codecs = codecs_of(m);
+  side.codec = codecs.empty() ? std::string() : codecs[0].encoding + "/" + std::to_string(codecs[0].clock_rate);
+  side.clocks = {};
+  // Audio codecs only: an RFC 4733 event repeats its start timestamp and
+  // comfort noise is sparse; neither tells network jitter.
+  for (const SdpCodec& c : codecs)
+    if (!is_supplemental(c)) side.clocks.add(c.payload_type, c.clock_rate);
 }
 
 // The rewrite that points an SDP at the relay: per m= line the local ports
@@ -504,7 +513,11 @@ CallManager::CallManager(const Config& config, dataplane::Dataplane& plane)
 CallManager::~CallManager() { destroy_all(); }
 
 void CallManager::destroy_all() {
-  for (auto& [id, c] : calls_) destroy(*c);
+  const int64_t now_unix = std::time(nullptr);
+  for (auto& [id, c] : calls_) {
+    end_call(*c, c->deleted ? c->deleted_reason.c_str() : "shutdown", now_unix);
+    destroy(*c);
+  }
   calls_.clear();
   plane_.flush();
 }
@@ -898,14 +911,28 @@ Result<const Call*, NgError> CallManager::remove(const std::string& call_id,
 void CallManager::reap(const std::string& call_id, Clock now) {
   auto it = calls_.find(call_id);
   if (it == calls_.end() || !it->second->deleted || now.mono_ns < it->second->delete_at_ns) return;
-  erase(it);
+  erase(it, now.unix_s);
   plane_.flush();
 }
 
-void CallManager::erase(CallMap::iterator it) {
+void CallManager::erase(CallMap::iterator it, int64_t ended_unix) {
+  const Call& c = *it->second;
+  end_call(c, c.deleted ? c.deleted_reason.c_str() : "timeout", ended_unix);
   destroy(*it->second);
   calls_.erase(it);
   ++stats_.calls_deleted;
+}
+
+StreamQuality CallManager::stream_quality(const Call& c, const MediaSide& m) const {
+  return control::stream_quality(flow_counters(c, m.rtp_flow),
+                                 flow_counters(c, m.uses_mux ? m.rtp_flow : m.rtcp_flow));
+}
+
+void CallManager::end_call(const Call& c, const char* reason, int64_t ended_unix) {
+  for (const Party& p : c.parties)
+    for (const MediaSide& m : p.media)
+      if (m.rtp_port) quality_.add(stream_quality(c, m));
+  if (record_sink_) record_sink_(call_record(*this, c, reason, ended_unix));
 }
 
 void CallManager::release_party(Call& c, Party& p) {
@@ -944,7 +971,7 @@ size_t CallManager::tick(Clock now) {
     if (!c.deleted) ++stats_.calls_timed_out;
     doomed.push_back(id);
   }
-  for (const auto& id : doomed) erase(calls_.find(id));
+  for (const auto& id : doomed) erase(calls_.find(id), now.unix_s);
   if (!doomed.empty()) plane_.flush();
   return doomed.size();
 }

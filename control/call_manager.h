@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
@@ -20,6 +21,7 @@
 #include "control/codec_negotiation.h"
 #include "control/ng_error.h"
 #include "control/port_pool.h"
+#include "control/quality.h"
 #include "control/srtp_negotiation.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/srtp_slot.h"
@@ -183,7 +185,18 @@ class CallManager {
   size_t free_port_pairs(size_t iface) const;
   TranscodeTotals transcode_totals() const;
 
+  // Tears every call down (shutdown); each ends as "shutdown".
   void destroy_all();
+
+  // When a call ends (deleted once its delay is up, timed out, or at
+  // shutdown), the quality of each of its streams that received media goes
+  // into quality(), and its end-of-call record (control/call_record.h, one
+  // JSON line) to the sink, if one is set.
+  using RecordSink = std::function<void(const std::string& line)>;
+  void set_record_sink(RecordSink sink) { record_sink_ = std::move(sink); }
+  const QualityHistograms& quality() const { return quality_; }
+  // The quality of the stream `m` of a call (query, the record).
+  StreamQuality stream_quality(const Call& c, const MediaSide& m) const;
 
   // Drain (maintenance): offers that would create a call are refused with
   // kDraining ("load limit" to a proxy that supports it, which then tries
@@ -262,7 +275,8 @@ class CallManager {
   void destroy(Call& c);
   using CallMap = std::unordered_map<std::string, std::unique_ptr<Call>>;
   // Tears a call down and takes it out of the table (a delete or timeout due).
-  void erase(CallMap::iterator it);
+  void erase(CallMap::iterator it, int64_t ended_unix);
+  void end_call(const Call& c, const char* reason, int64_t ended_unix);
 
   // ---- media-side resources (call_media.cc) ----
   Result<std::unique_ptr<dataplane::TranscodeSlot>, NgError> make_transcoder(const StreamPlan& p);
@@ -320,6 +334,8 @@ class CallManager {
   CallMap calls_;
   ControlStats stats_;
   bool draining_ = false;
+  QualityHistograms quality_;
+  RecordSink record_sink_;
   // WebRTC legs: who runs them, and each leg's side by id.
   webrtc::LegControl* legs_ = nullptr;
   uint64_t next_leg_id_ = 1;

@@ -367,6 +367,10 @@ void CallManager::install_side_flows(Call& c, const Party& px, MediaSide& x, con
   h.egress_rtp = y ? y->rtp_flow : kNoFlow;
   h.egress_rtcp = y ? (y->uses_mux ? y->rtp_flow : y->rtcp_flow) : kNoFlow;
   h.latch_until_ns = latch_until_ns;
+  // This party's payload types first, then those of the SDP it was sent.
+  cmd.clocks = x.clocks;
+  if (y)
+    for (uint8_t k = 0; k < y->clocks.count; ++k) cmd.clocks.add(y->clocks.pt[k], y->clocks.rate[k]);
 
   cmd.id = x.rtp_flow;
   h.key = x.rtp_handle.key;

@@ -346,6 +346,9 @@ void add_process_flags(CLI::App& app, Config& c, RawFlags& raw) {
       ->capture_default_str();
   app.add_option("-L,--log-level", c.log_level, "Syslog level 0..7")->capture_default_str();
   app.add_option("-p,--pidfile", c.pidfile, "Write the process id here (once the sockets are bound)");
+  app.add_option("--cdr-file", c.cdr_file,
+                 "Append one JSON line per ended call here (Call-ID, tags, times, codecs, addresses, "
+                 "quality); reopened on SIGHUP");
   app.add_option("-T,--tos", c.tos,
                  "TOS octet of the media voxrelay sends, e.g. 184 (DSCP EF); 0: unmarked "
                  "(DPDK: relayed packets keep the one they arrived with)")

@@ -84,6 +84,7 @@ struct Config {
   int log_facility = 3 << 3;   // --log-facility: syslog facility (LOG_DAEMON)
   int log_level = 6;           // syslog levels: 3 error .. 7 debug
   std::string pidfile;
+  std::string cdr_file;        // --cdr-file: one JSON line per ended call (empty: none)
 };
 
 // Where --interface and --listen-ng names become addresses: the system's

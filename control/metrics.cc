@@ -138,6 +138,35 @@ void ng_server_metrics(Exposition& e, const NgServerStats& s) {
   }
 }
 
+// A histogram family of one series (no labels): cumulative buckets, +Inf, sum, count.
+template <size_t N>
+void histogram(Exposition& e, const std::string& name, const char* help, const Histogram<N>& h) {
+  e.family(name, "histogram", help);
+  uint64_t cumulative = 0;
+  char bound[32];
+  for (size_t b = 0; b < N; ++b) {
+    cumulative += h.buckets[b];
+    std::snprintf(bound, sizeof bound, "%g", h.bounds[b]);
+    e.sample(name + "_bucket", label("le", bound), cumulative);
+  }
+  e.sample(name + "_bucket", label("le", "+Inf"), h.count);
+  char sum[32];
+  std::snprintf(sum, sizeof sum, "%.9g", h.sum);
+  e.sample_text(name + "_sum", "", sum);
+  e.sample(name + "_count", "", h.count);
+}
+
+void quality_metrics(Exposition& e, const QualityHistograms& q) {
+  histogram(e, "voxrelay_stream_mos", "MOS (E-model) of each stream that received media, at its call's end.", q.mos);
+  histogram(e, "voxrelay_stream_jitter_seconds", "Interarrival jitter (RFC 3550) of each stream, at its call's end.",
+            q.jitter_seconds);
+  histogram(e, "voxrelay_stream_packet_loss_ratio", "Packets lost / expected of each stream, at its call's end.",
+            q.loss_ratio);
+  histogram(e, "voxrelay_stream_rtt_seconds",
+            "Round trip from RTCP (LSR/DLSR) to the party of each stream that measured one, at its call's end.",
+            q.rtt_seconds);
+}
+
 void webrtc_metrics(Exposition& e, const webrtc::LegCounters& c) {
   e.single("voxrelay_stun_checks_answered_total", "counter", "ICE connectivity checks answered.", c.checks_answered);
   e.family("voxrelay_stun_checks_refused_total", "counter", "ICE connectivity checks refused, by reason.");
@@ -165,6 +194,7 @@ std::string render_metrics(const CallManager& calls, const NgServerStats* server
   calls_metrics(e, calls);
   worker_metrics(e, calls);
   transcode_metrics(e, calls);
+  quality_metrics(e, calls.quality());
   if (server) ng_server_metrics(e, *server);
   if (calls.legs()) webrtc_metrics(e, calls.legs()->counters());
   return e.take();

@@ -35,6 +35,27 @@ NgValue flow_stats(const dataplane::FlowSnapshot& f) {
   return s;
 }
 
+// A stream's quality in NG integers: microseconds, and MOS * 10 as
+// rtpengine writes it (43 is 4.3).
+NgValue quality_value(const StreamQuality& q) {
+  NgValue v = NgValue::dict();
+  v.set("received", int64_t(q.received));
+  v.set("expected", int64_t(q.expected));
+  v.set("lost", int64_t(q.lost));
+  v.set("jitter us", int64_t(q.jitter_ms * 1000));
+  if (q.rtt_ms) v.set("rtt us", int64_t(*q.rtt_ms * 1000));
+  if (q.received) v.set("MOS", int64_t(q.mos * 10 + 0.5));
+  if (q.reported) {
+    NgValue r = NgValue::dict();
+    r.set("fraction lost", int64_t(q.reported->fraction_lost * 256 + 0.5));
+    r.set("cumulative lost", int64_t(q.reported->cumulative_lost));
+    r.set("jitter us", int64_t(q.reported->jitter_ms * 1000));
+    if (q.reported->xr_mos) r.set("MOS XR", int64_t(*q.reported->xr_mos * 10 + 0.5));
+    v.set("reported", std::move(r));
+  }
+  return v;
+}
+
 NgValue stream_value(CallManager& cm, const Call& c, const Party& p, const MediaSide& m,
                      bool rtcp, CallManager::Clock now) {
   NgValue s = NgValue::dict();
@@ -60,6 +81,7 @@ NgValue stream_value(CallManager& cm, const Call& c, const Party& p, const Media
   const int64_t last = cm.last_packet_ns(c, m, rtcp, now.mono_ns);
   s.set("last packet", last ? now.unix_s - (now.mono_ns - last) / 1000000000 : int64_t(0));
   s.set("stats", flow_stats(f));
+  if (!rtcp) s.set("quality", quality_value(cm.stream_quality(c, m)));
   return s;
 }
 
@@ -328,11 +350,9 @@ NgValue handle_delete(const NgValue& req, NgContext& ctx) {
                      req.find_scalar("to-tag").value_or(""),
                      req.find_scalar("via-branch").value_or(""), delay, ctx.now);
   if (!r.ok()) return delete_not_found(req, r.error());
-  NgValue v = NgValue::dict();
-  v.set("result", "ok");
-  v.set("created", (*r)->created_unix);
-  v.set("last signal", (*r)->last_signal_unix);
-  v.set("totals", totals_value(cm.totals(**r)));
+  // As rtpengine: the call's figures as it ends (those of a deleted branch
+  // are gone with it: the call's).
+  NgValue v = call_value(cm, **r, ctx.now);
   cm.reap(*call_id, ctx.now);
   return v;
 }

@@ -154,7 +154,7 @@ constexpr std::array kOptions = std::to_array<CompatOption>({
     {"--mqtt-publish-topic", true, W, kNoMqtt},
     {"--mqtt-publish-interval", true, W, kNoMqtt},
     {"--mqtt-publish-scope", true, W, kNoMqtt},
-    {"--mos", true, W, "ignored: voxrelay computes no MOS yet"},
+    {"--mos", true, W, "ignored: voxrelay's MOS is the E-model's listening quality from what it measures (README, call quality)"},
     {"--socket-cpu-affinity", true, W, "ignored: pin workers with taskset/systemd CPUAffinity"},
     {"--janus-secret", true, W, kNoHttp},
 });

@@ -67,11 +67,14 @@ inline WorkerSnapshot snapshot(const WorkerCounters& c) {
   return s;
 }
 
-// One flow's counters, and the source it latched (port 0: none yet).
+// One flow's counters, the source it latched (port 0: none yet) and its
+// call quality figures.
 struct FlowSnapshot {
   uint64_t packets = 0, bytes = 0;
   uint64_t drops[kDropReasonCount] = {};
   Endpoint latched;
+  ReceptionSnapshot reception;  // the RTP it received, measured
+  ReportSnapshot reported;      // the party's RTCP on what it receives
 
   uint64_t errors() const {
     uint64_t n = 0;

@@ -1,12 +1,14 @@
 // A flow: what the dataplane knows about one local port of a call. Packets
 // that arrive on the flow's local endpoint come from one party; the flow
 // says which source it accepts (latching policy) and which flow they leave
-// through (the other party's port). A relayed RTP packet touches one cache
-// line of its flow and nothing else: the fast line (its counters, the
+// through (the other party's port). A relayed RTP packet touches two cache
+// lines of its flow and nothing else: the fast line (its counters, the
 // latched source, and a copy of where it leaves: the egress flow's address
 // fields), which the worker keeps in step with the flow's state line (what
-// the control plane installed: policy, SDP address, latching window).
-// Drop counters and what the control plane reads sit on colder lines.
+// the control plane installed: policy, SDP address, latching window), and
+// the reception line beside it (sequence and jitter accounting for call
+// quality, reception.h). Drop counters, RTCP reports and what the control
+// plane reads sit on colder lines.
 #pragma once
 
 #include <atomic>
@@ -15,6 +17,7 @@
 
 #include "base/endpoint.h"
 #include "base/names.h"
+#include "dataplane/reception.h"
 
 namespace vox::dataplane {
 
@@ -133,9 +136,12 @@ struct alignas(64) FlowDrops {
 
 struct Flow {
   FlowFast fast;
-  FlowState state;  // the flow's state: read on slow paths only
+  FlowReception rx;  // the RTP it receives, measured (a relayed RTP packet's second line)
+  FlowState state;   // the flow's state: read on slow paths only
   FlowDrops drops;
+  FlowReports reports;  // the party's RTCP: what it says it receives
   LatchedSource published;
+  RtpClocks clocks;  // payload type -> clock rate, for jitter
   // The flows whose RTP egress is this flow (an intrusive list, worker
   // only): they hold a copy of this flow's address fields.
   FlowId first_sender = kNoFlow;

@@ -103,8 +103,8 @@ void transcode(WorkerState& w, Flow& f, FlowId id, const RtpView& rtp, int64_t n
 }
 
 // With 100k flows every lookup misses the cache twice: the table slot,
-// then the flow's fast line (the egress is copied into it, so no second
-// flow is read).
+// then the flow's fast and reception lines (the egress is copied into the
+// fast line, so no second flow is read).
 // Issuing each level's misses for the whole burst before waiting on any
 // lets them overlap (VPP's quad loops, l3fwd's prefetch ahead).
 void lookup_ahead(WorkerState& w, const RxPacket* rx, uint32_t n, FlowId* ids) {
@@ -112,7 +112,10 @@ void lookup_ahead(WorkerState& w, const RxPacket* rx, uint32_t n, FlowId* ids) {
   for (uint32_t i = 0; i < n; ++i) table.prefetch(rx[i].local);
   for (uint32_t i = 0; i < n; ++i) {
     ids[i] = table.find(rx[i].local);
-    if (ids[i] != kNoFlow) __builtin_prefetch(&w.flow(ids[i]).fast, 1);
+    if (ids[i] != kNoFlow) {
+      __builtin_prefetch(&w.flow(ids[i]).fast, 1);
+      __builtin_prefetch(&w.flow(ids[i]).rx, 1);
+    }
   }
 }
 
@@ -177,6 +180,7 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
       }
     }
     RtpView rtp{};
+    RtcpCompoundView rtcp{};
     if (kind == PacketKind::kRtp) [[likely]] {
       auto parsed = parse_rtp(p.data, len);
       if (!parsed.ok()) {
@@ -184,9 +188,13 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
         continue;
       }
       rtp = *parsed;
-    } else if (!parse_rtcp_compound(p.data, len, true).ok()) {
-      drop(w, f, DropReason::kMalformed);
-      continue;
+    } else {
+      auto parsed = parse_rtcp_compound(p.data, len, true);
+      if (!parsed.ok()) {
+        drop(w, f, DropReason::kMalformed);
+        continue;
+      }
+      rtcp = *parsed;
     }
 
     // The latched source sending again: one compare on the fast line. Any
@@ -206,11 +214,14 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
     }
     bump(fast.packets);
     bump(fast.bytes, p.len);
-    // This party's media comes from the transcoder on the flow its RTP
-    // leaves by, if any: its receiver reports (authenticated, from the
-    // accepted source) steer that transcoder's Opus FEC.
-    if (kind == PacketKind::kRtcp && (fast.rtp.flags & kFlowTranscode)) [[unlikely]] {
-      feed_receiver_reports(*w.transcoder(f.state.egress_rtp), p.data, len);
+    if (kind == PacketKind::kRtp) [[likely]] {
+      f.rx.update(rtp, now_ns, f.clocks);
+    } else {
+      f.reports.take(p.data, len, now_ns);
+      // This party's media comes from the transcoder on the flow its RTP
+      // leaves by, if any: its receiver reports (authenticated, from the
+      // accepted source) steer that transcoder's Opus FEC.
+      if (fast.rtp.flags & kFlowTranscode) feed_receiver_reports(*w.transcoder(f.state.egress_rtp), p.data, len);
     }
 
     if (!(fast.flags & kFlowEnabled)) [[unlikely]] {
@@ -225,6 +236,9 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
       drop(w, f, DropReason::kNoDestination);
       continue;
     }
+    // An SR on its way: the receiver's report on it will give the round trip.
+    if (kind == PacketKind::kRtcp && rtcp.has_sender_info)
+      w.flow(f.state.egress_rtcp).reports.sent_sr(rtcp.sender_info.ntp_timestamp, now_ns);
     if (kind == PacketKind::kRtcp && (e->flags & kFlowNoFeedback)) [[unlikely]] {
       const uint16_t kept = strip_rtcp_feedback(p.data, len);
       if (kept == 0) {

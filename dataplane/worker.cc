@@ -1,6 +1,8 @@
 // WorkerState: flow installation, update and removal from commands.
 #include "dataplane/worker.h"
 
+#include <new>
+
 #include "dataplane/slow_path.h"
 #include "dataplane/srtp_slot.h"
 #include "dataplane/transcode.h"
@@ -66,6 +68,8 @@ FlowSnapshot WorkerState::snapshot(FlowId id) const {
   s.bytes = f.fast.bytes.load(std::memory_order_relaxed);
   for (size_t r = 0; r < kDropReasonCount; ++r) s.drops[r] = f.drops.by_reason[r].load(std::memory_order_relaxed);
   s.latched = f.published.read();
+  s.reception = f.rx.snapshot();
+  s.reported = f.reports.snapshot();
   return s;
 }
 
@@ -133,6 +137,9 @@ WorkerState::Applied WorkerState::apply(const FlowCommand& cmd) {
       for (auto& d : f.drops.by_reason) d.store(0, std::memory_order_relaxed);
       f.fast.packets.store(0, std::memory_order_relaxed);
       f.fast.bytes.store(0, std::memory_order_relaxed);
+      new (&f.rx) FlowReception{};  // a reused id: quality starts over
+      new (&f.reports) FlowReports{};
+      f.clocks = cmd.clocks;
       f.published.publish(f.state.latched ? f.state.source : Endpoint{});
       table_.insert(f.state.key, cmd.id);
       a = {PortChange::kAdded, f.state.key};
@@ -146,6 +153,8 @@ WorkerState::Applied WorkerState::apply(const FlowCommand& cmd) {
       h.flags = uint16_t((cmd.state.flags & ~kWorkerFlags) | (h.flags & kWorkerFlags));
       h.latch_until_ns = cmd.state.latch_until_ns;
       h.sdp_source = cmd.state.sdp_source;
+      f.clocks = cmd.clocks;  // a re-negotiation may change them
+      f.rx.pt = 0xff;         // looked up again with the next packet
       if (cmd.reset_latch || !h.latched) {
         h.latched = 0;
         h.source = h.sdp_source;

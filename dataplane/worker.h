@@ -31,6 +31,8 @@ struct SlowPath;          // dataplane/slow_path.h
 // kSetTranscode gives flow `id` the transcoder in `transcode` (the worker
 // owns it from then on; null: relay unchanged again). kSetSrtp likewise
 // gives flow `id` the SRTP contexts in `srtp` (null: plain RTP again).
+// kAddFlow and kUpdateFlow also install the clock rates of the payload
+// types the flow may carry (jitter, reception.h).
 struct FlowCommand {
   CommandType type = CommandType::kAddFlow;
   bool reset_latch = false;
@@ -38,6 +40,7 @@ struct FlowCommand {
   FlowState state;
   TranscodeSlot* transcode = nullptr;
   SrtpSlot* srtp = nullptr;
+  RtpClocks clocks;  // kAddFlow, kUpdateFlow: the flow's payload types' clock rates
 };
 
 class WorkerState {

@@ -1,15 +1,28 @@
 // voxctl: the operator's command line client for any NG speaker (voxrelay or
 // rtpengine): ping, list, query, delete, statistics, and voxrelay's drain.
 // Prints the reply as an indented tree, or as one JSON line with --json.
-// Exit status: 0 on result ok/pong, 1 on an error reply or no reply, 2 on bad usage.
-#include <CLI/CLI.hpp>
+// `top` refreshes a live view in the terminal (ncurses; its model and text
+// are voxctl_top.h's). Exit status: 0 on result ok/pong, 1 on an error reply
+// or no reply, 2 on bad usage.
+#include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <clocale>
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
 #include <iostream>
 #include <string>
+#include <thread>
+#include <CLI/CLI.hpp>
 
 #include "control/ng_client.h"
 #include "control/ng_json.h"
+#include "voxctl_top.h"
+
+// Last: ncurses defines function-like macros (erase, refresh, timeout).
+#include <curses.h>
 
 namespace {
 
@@ -76,6 +89,104 @@ void print_value(const NgValue& v, int depth) {
   }
 }
 
+// --- top ---
+
+double monotonic_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Polls the relay and keeps the counters of the previous poll for the rates.
+class TopSampler {
+ public:
+  TopSampler(vox::control::NgClient& client, int timeout_ms, int retries, double interval_s)
+      : client_(client), timeout_ms_(timeout_ms), retries_(retries), interval_s_(interval_s) {}
+
+  voxctl::TopView next() {
+    voxctl::TopView v;
+    v.relay = client_.server().to_string();
+    v.interval_s = interval_s_;
+    const double t = monotonic_s();  // statistics is the poll's first request
+    v.poll = voxctl::poll_relay(
+        [this](const NgValue& r) { return client_.call(r, timeout_ms_, retries_); });
+    v.now_unix = int64_t(std::time(nullptr));
+    if (v.poll.counters && last_)
+      v.rates = voxctl::compute_rates(*last_, *v.poll.counters, t - last_t_);
+    if (v.poll.counters) {
+      last_ = v.poll.counters;
+      last_t_ = t;
+    }
+    voxctl::sort_worst_first(v.poll.calls);
+    return v;
+  }
+
+ private:
+  vox::control::NgClient& client_;
+  int timeout_ms_, retries_;
+  double interval_s_;
+  std::optional<voxctl::RelayCounters> last_;
+  double last_t_ = 0;
+};
+
+// One plain frame on stdout: two polls an interval apart, for the rates.
+int top_once(TopSampler& sampler, double interval_s) {
+  voxctl::TopView v = sampler.next();
+  if (v.poll.counters) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(interval_s));
+    v = sampler.next();
+  }
+  for (const std::string& line : voxctl::render_frame(v, 0, 0).lines)
+    std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+  return v.poll.counters ? 0 : 1;
+}
+
+void draw(const voxctl::TopView& v) {
+  const voxctl::Frame f = voxctl::render_frame(v, COLS, LINES);
+  erase();
+  for (size_t i = 0; i < f.lines.size() && int(i) < LINES; ++i) {
+    const attr_t a = i == 0 ? A_BOLD : i == f.table_title ? A_REVERSE : A_NORMAL;
+    attron(a);
+    mvaddnstr(int(i), 0, f.lines[i].c_str(), COLS);
+    attroff(a);
+  }
+  refresh();
+}
+
+// The live view until q (or iterations refreshes, 0: no end).
+int top_screen(TopSampler& sampler, double interval_s, int iterations) {
+  std::setlocale(LC_ALL, "");
+  SCREEN* screen = newterm(nullptr, stdout, stdin);
+  if (!screen) {
+    const char* term = std::getenv("TERM");
+    std::fprintf(stderr, "voxctl: top: cannot drive terminal '%s': printing one frame\n",
+                 term ? term : "");
+    return top_once(sampler, interval_s);
+  }
+  cbreak();
+  noecho();
+  keypad(stdscr, TRUE);
+  curs_set(0);
+  bool quit = false;
+  for (int done = 0; !quit;) {
+    const voxctl::TopView v = sampler.next();
+    draw(v);
+    if (iterations > 0 && ++done >= iterations) break;
+    // Keys until the next refresh; a resize redraws at once.
+    const double deadline = monotonic_s() + interval_s;
+    for (double left; !quit && (left = deadline - monotonic_s()) > 0;) {
+      timeout(std::max(1, int(left * 1000)));
+      const int key = getch();
+      if (key == 'q' || key == 'Q')
+        quit = true;
+      else if (key == KEY_RESIZE)
+        draw(v);
+    }
+  }
+  endwin();
+  delscreen(screen);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -103,6 +214,18 @@ int main(int argc, char** argv) {
   bool drain_off = false;
   auto* drain = app.add_subcommand("drain", "Refuse new calls (\"load limit\") while calls up run to their end");
   drain->add_flag("--off", drain_off, "Stop draining: take new calls again");
+  double interval_s = 1;
+  int iterations = 0;
+  bool once = false;
+  auto* top = app.add_subcommand(
+      "top", "Live view: calls, packet and drop rates, the worst calls by MOS (q quits)");
+  top->add_option("--interval", interval_s, "Seconds between refreshes")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 3600.0));
+  top->add_option("--iterations", iterations, "Stop after N refreshes (0: until q)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  top->add_flag("--once", once, "Print one plain frame and exit (also when stdout is no terminal)");
 
   try {
     app.parse(argc, argv);
@@ -120,6 +243,12 @@ int main(int argc, char** argv) {
   }
 
   const std::string command = app.get_subcommands().front()->get_name();
+  if (command == "top") {
+    vox::control::NgClient client(*server);
+    TopSampler sampler(client, timeout_ms, retries, interval_s);
+    if (once || !isatty(STDOUT_FILENO)) return top_once(sampler, interval_s);
+    return top_screen(sampler, interval_s, iterations);
+  }
   NgValue request = NgValue::dict();
   request.set("command", command);
   if (!call_id.empty()) request.set("call-id", call_id);

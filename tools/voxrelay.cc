@@ -30,6 +30,7 @@
 #include "control/webrtc/handshake.h"
 #include "dataplane/io/socket_engine.h"
 #include "dataplane/io/udp_socket.h"
+#include "voxrelay_cdr.h"
 #include "voxrelay_http.h"
 #include "voxrelay_systemd.h"
 #ifdef VOX_HAVE_DPDK
@@ -252,8 +253,12 @@ int main(int argc, char** argv) {
   if (!dtls) return 1;
   // Before the engine starts: it enables the workers' slow paths.
   vox::control::webrtc::HandshakeThread handshakes(*engines.plane, *dtls);
+  vox::tools::CdrFile cdr;  // outlives the call table, which writes to it
+  if (!config.cdr_file.empty())
+    if (auto err = cdr.open(config.cdr_file); !err.empty()) return fail(err);
   vox::control::CallManager calls(config, *engines.plane);
   calls.attach_legs(&handshakes);
+  if (!config.cdr_file.empty()) calls.set_record_sink([&cdr](const std::string& line) { cdr.write(line); });
   vox::control::NgServer ng(calls, config);
   if (auto err = ng.open(); !err.empty()) return fail(err);
   vox::tools::HttpEndpoint http({
@@ -294,6 +299,7 @@ int main(int argc, char** argv) {
       spdlog::warn("SIGHUP: the configuration does not parse, nothing reloaded: {}", again.message);
       return;
     }
+    if (auto err = cdr.reopen(); !err.empty()) spdlog::warn("SIGHUP: {}", err);
     const auto changed = vox::control::reload_config(config, again.config);
     spdlog::set_level(spd_level(config.log_level));
     if (changed.empty())

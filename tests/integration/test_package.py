@@ -3,8 +3,9 @@
 this machine, checked, started as its unit starts it, and purged.
 
   - `cpack -G DEB` in the build directory makes voxrelay_*.deb holding the
-    three programs, the systemd unit, /etc/voxrelay/voxrelay.conf (a
-    conffile) and both man pages, with dependencies from dpkg-shlibdeps;
+    three programs, the systemd unit, /etc/voxrelay/voxrelay.conf and
+    /etc/logrotate.d/voxrelay (conffiles) and both man pages, with
+    dependencies from dpkg-shlibdeps;
   - `apt-get install ./voxrelay_*.deb` installs it; `voxrelay --version`
     runs; `man voxrelay` and `man voxctl` render (SIGHUP, drain);
     `systemd-analyze verify` passes on the installed unit;
@@ -34,7 +35,7 @@ UNIT = Path("/usr/lib/systemd/system/voxrelay.service")
 CONF = Path("/etc/voxrelay/voxrelay.conf")
 CONTENTS = ["./usr/bin/voxrelay", "./usr/bin/voxctl", "./usr/bin/voxload", "./etc/voxrelay/voxrelay.conf",
             "./usr/lib/systemd/system/voxrelay.service", "./usr/share/man/man8/voxrelay.8",
-            "./usr/share/man/man8/voxctl.8"]
+            "./usr/share/man/man8/voxctl.8", "./etc/logrotate.d/voxrelay"]
 
 
 def run(*cmd: str, env=None, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -58,7 +59,7 @@ def case_build(build_dir: Path, out: Path, found: dict) -> None:
     with tempfile.TemporaryDirectory() as ctl:
         run("dpkg-deb", "-e", debs[0], ctl)
         conffiles = Path(ctl, "conffiles").read_text().split()
-    assert conffiles == [str(CONF)], f"conffiles {conffiles}"
+    assert conffiles == [str(CONF), "/etc/logrotate.d/voxrelay"], f"conffiles {conffiles}"
     print(f"      {Path(debs[0]).name}: {os.path.getsize(debs[0]) // 1024} KiB, Depends: {depends.strip()[:120]}...",
           flush=True)
 
