@@ -58,7 +58,9 @@ Result<std::unique_ptr<dataplane::TranscodeSlot>, NgError> CallManager::make_tra
   tc.out_first_ts = uint32_t(rng_());
   auto t = codecs::Transcoder::create(tc);
   if (!t.ok()) return ng_fail(NgErrc::kTranscoderSetup, codecs::to_string(t.error()));
-  return std::make_unique<dataplane::TranscodeSlot>(std::move(*t));
+  auto slot = std::make_unique<dataplane::TranscodeSlot>(std::move(*t));
+  slot->rtcp_interval_ns = int64_t(config_.rtcp_interval_ms) * 1'000'000;
+  return slot;
 }
 
 void CallManager::retire_transcoder(MediaSide& m) {

@@ -225,6 +225,7 @@ std::string validate_config(const Config& c) {
   if (c.offer_timeout_s < 0) return "--offer-timeout: must be >= 0";
   if (c.delete_delay_s < 0) return "--delete-delay: must be >= 0";
   if (c.latch_window_ms < 0) return "--latch-window-ms: must be >= 0";
+  if (c.rtcp_interval_ms < 0) return "--rtcp-interval: must be >= 0";
   if (c.max_sessions < 0) return "--max-sessions: must be >= 0";
   if (c.ng_rate_limit < 0 || c.ng_rate_limit > 10000000) return "--ng-rate-limit: must be 0..10000000";
   if (c.log_level < 0 || c.log_level > 7) return "--log-level: must be 0..7";
@@ -283,6 +284,10 @@ void add_general_flags(CLI::App& app, Config& c, RawFlags& raw) {
       ->capture_default_str();
   app.add_option("--latch-window-ms", c.latch_window_ms,
                  "Source learning window after offer/answer (RTP Bleed defence)")
+      ->capture_default_str();
+  app.add_option("--rtcp-interval", c.rtcp_interval_ms,
+                 "Milliseconds between the relay's own RTCP reports toward each side of a transcoded "
+                 "stream, which then replace the other side's (0: none, the other side's are forwarded)")
       ->capture_default_str();
   app.add_option("--max-sessions", c.max_sessions, "Admission limit (0: unlimited)")
       ->capture_default_str();

@@ -51,6 +51,7 @@ struct Config {
   int offer_timeout_s = 3600;  // offer never answered
   int delete_delay_s = 30;     // keep deleted calls for late retransmissions
   int latch_window_ms = 3000;  // source learning window after offer/answer
+  int rtcp_interval_ms = 5000; // --rtcp-interval: the relay's own RTCP for transcoded streams (0: none)
   int max_sessions = 0;        // 0: unlimited
   int workers = 1;
   std::string backend = "socket";

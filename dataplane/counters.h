@@ -33,7 +33,9 @@ inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
   X(commands, "commands")   /* flow commands applied */                           \
   X(latches, "latches")     /* sources learned */                               \
   X(slow_path_in, "slow path in")    /* STUN/DTLS handed to the consumer */      \
-  X(slow_path_out, "slow path out")  /* its replies sent */
+  X(slow_path_out, "slow path out")  /* its replies sent */                     \
+  X(rtcp_sent, "rtcp sent")          /* the relay's own reports (rtcp_report.h) */ \
+  X(rtcp_terminated, "rtcp terminated")  /* not forwarded: the relay writes that party's */
 
 struct alignas(64) WorkerCounters {
 #define VOX_COUNTER_FIELD(field, name) std::atomic<uint64_t> field{0};

@@ -78,6 +78,8 @@ enum FlowFlags : uint16_t {
   kFlowSrtp = 1 << 6,           // the flow has an SrtpSlot (set by the worker)
   kFlowLatched = 1 << 7,        // FlowFast only: `source` is the latched source
   kFlowNoFeedback = 1 << 8,     // the party negotiated AVP: no RTCP feedback toward it
+  kFlowOwnRtcp = 1 << 9,        // the relay writes this party's RTCP (rtcp_report.h): the
+                                // other party's is not forwarded to it (set by the worker)
 };
 
 // The latched source, published to the control plane through a seqlock so

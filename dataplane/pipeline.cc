@@ -7,6 +7,7 @@
 
 #include "dataplane/demux.h"
 #include "dataplane/rtcp.h"
+#include "dataplane/rtcp_report.h"
 #include "dataplane/rtp.h"
 #include "dataplane/source_policy.h"
 #include "dataplane/srtp_slot.h"
@@ -44,6 +45,41 @@ inline SrtpStream* srtp_outbound(WorkerState& w, const Egress& e, const Flow& f,
     return nullptr;
   SrtpSlot* slot = w.srtp(kind == PacketKind::kRtcp ? f.state.egress_rtcp : f.state.egress_rtp);
   return slot && slot->outbound ? &*slot->outbound : nullptr;
+}
+
+// The relay's own RTCP toward the party transcoder `slot` (on flow f) sends
+// to, once per interval while it sends (RFC 3550 §6.2: the first after half
+// an interval): an SR for the transcoder's stream, a report block on the
+// party's stream, a CNAME. Leaves with the burst's generated packets.
+void send_own_rtcp(WorkerState& w, Flow& f, TranscodeSlot& slot, int64_t now_ns) {
+  if (slot.next_rtcp_ns == 0) {
+    slot.next_rtcp_ns = now_ns + slot.rtcp_interval_ns / 2;
+    return;
+  }
+  if (now_ns < slot.next_rtcp_ns) return;
+  slot.next_rtcp_ns = now_ns + slot.rtcp_interval_ns;
+  GeneratedPackets& g = *w.generated();
+  const Egress e = w.egress_to(f.state.egress_rtcp);  // the party's RTCP port
+  if (g.count == GeneratedPackets::kSlots || !e.dest.valid()) return;
+  Flow& party = w.flow(f.state.egress_rtcp);
+  const OwnSender s{slot.out_ssrc, ntp_now(), slot.out_timestamp, uint32_t(slot.packets_out),
+                    uint32_t(slot.octets_out)};
+  const OwnReport r = report_on(w.flow(f.state.egress_rtp).rx, party.reports, now_ns, slot.prior_expected,
+                                slot.prior_received);
+  uint8_t* p = g.buffers[g.count];
+  size_t len = write_own_rtcp(p, s, r);
+  SrtpStream* srtp = srtp_outbound(w, e, f, PacketKind::kRtcp);
+  if (srtp) {
+    auto sealed = srtp->protect_rtcp(p, len, GeneratedPackets::kSlotBytes);
+    if (!sealed.ok()) [[unlikely]] {
+      drop(w, f, DropReason::kSrtpError);
+      return;
+    }
+    len = *sealed;
+  }
+  party.reports.sent_sr(s.ntp, now_ns);
+  g.out[g.count++] = TxPacket{p, uint16_t(len), e.dest, GeneratedPackets::kRxIndex, e.key, srtp != nullptr};
+  bump(w.counters().rtcp_sent);
 }
 
 // Feeds one RTP packet to the flow's transcoder; what it generates is
@@ -98,7 +134,11 @@ void transcode(WorkerState& w, Flow& f, FlowId id, const RtpView& rtp, int64_t n
     t.rx_index = GeneratedPackets::kRxIndex;
     t.rewritten = srtp != nullptr;
     ++slot->packets_out;
+    slot->octets_out += o.size;
+    slot->out_ssrc = o.ssrc;
+    slot->out_timestamp = o.timestamp;
   }
+  if (slot->rtcp_interval_ns && n) send_own_rtcp(w, f, *slot, now_ns);
   slot->publish();
 }
 
@@ -234,6 +274,12 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
     const Egress* e = kind == PacketKind::kRtcp ? &rtcp_egress : &fast.rtp;
     if (!e->dest.valid()) [[unlikely]] {
       drop(w, f, DropReason::kNoDestination);
+      continue;
+    }
+    // Toward a party the relay writes RTCP for (it hears a transcoder): the
+    // other party's reports are about SSRCs and clocks it never sees.
+    if (kind == PacketKind::kRtcp && (e->flags & kFlowOwnRtcp)) [[unlikely]] {
+      bump(wc.rtcp_terminated);
       continue;
     }
     // An SR on its way: the receiver's report on it will give the round trip.

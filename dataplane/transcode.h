@@ -66,6 +66,14 @@ struct TranscodeSlot {
   explicit TranscodeSlot(std::unique_ptr<codecs::Transcoder> t) : transcoder(std::move(t)) {}
   std::unique_ptr<codecs::Transcoder> transcoder;
   uint64_t packets_out = 0;  // worker only
+  // The relay's own RTCP toward the party this transcoder sends to
+  // (rtcp_report.h), every rtcp_interval_ns (0: none; set before hand-over).
+  // The rest is the worker's.
+  int64_t rtcp_interval_ns = 0;
+  int64_t next_rtcp_ns = 0;          // 0: no packet out yet
+  uint32_t out_ssrc = 0, out_timestamp = 0;
+  uint64_t octets_out = 0;
+  uint64_t prior_expected = 0, prior_received = 0;  // at the last report block
   std::atomic<uint64_t> published[kTranscodeCounterCount] = {};
 
   // Worker: copies the transcoder's counters for the control plane.

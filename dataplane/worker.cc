@@ -107,6 +107,13 @@ void WorkerState::set_egress(FlowId id, FlowId egress) {
 void WorkerState::set_transcoder(FlowId id, TranscodeSlot* slot) {
   delete transcoders_[id];
   transcoders_[id] = slot;
+  // The party the transcoder sends to gets the relay's RTCP instead of the other's.
+  if (const FlowId to = flows_[id].state.egress_rtcp; to < max_flows_) {
+    if (slot && slot->rtcp_interval_ns)
+      flows_[to].state.flags |= kFlowOwnRtcp;
+    else
+      flows_[to].state.flags &= uint16_t(~kFlowOwnRtcp);
+  }
   if (slot) {
     flows_[id].state.flags |= kFlowTranscode;
     if (!generated_) generated_ = std::make_unique<GeneratedPackets>();
@@ -130,7 +137,7 @@ WorkerState::Applied WorkerState::apply(const FlowCommand& cmd) {
       f.state = cmd.state;
       f.state.egress_rtp = kNoFlow;
       set_egress(cmd.id, cmd.state.egress_rtp);
-      f.state.flags &= uint16_t(~(kFlowTranscode | kFlowSrtp));
+      f.state.flags &= uint16_t(~(kFlowTranscode | kFlowSrtp | kFlowOwnRtcp));
       set_transcoder(cmd.id, nullptr);
       set_srtp(cmd.id, nullptr);
       if (!f.state.latched) f.state.source = f.state.sdp_source;
@@ -149,7 +156,7 @@ WorkerState::Applied WorkerState::apply(const FlowCommand& cmd) {
       FlowState& h = f.state;
       set_egress(cmd.id, cmd.state.egress_rtp);
       h.egress_rtcp = cmd.state.egress_rtcp;
-      constexpr uint16_t kWorkerFlags = kFlowTranscode | kFlowSrtp;
+      constexpr uint16_t kWorkerFlags = kFlowTranscode | kFlowSrtp | kFlowOwnRtcp;
       h.flags = uint16_t((cmd.state.flags & ~kWorkerFlags) | (h.flags & kWorkerFlags));
       h.latch_until_ns = cmd.state.latch_until_ns;
       h.sdp_source = cmd.state.sdp_source;

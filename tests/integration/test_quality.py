@@ -13,7 +13,10 @@
   - the end-of-call record (--cdr-file, one JSON line) says the same, and
     /metrics' quality histograms count both streams with those sums;
   - SIGHUP reopens the record file (logrotate moved it away): the next call's
-    record lands in a new file.
+    record lands in a new file;
+  - a transcoded call (A PCMU, B Opus, --rtcp-interval=500): each side gets
+    the relay's own SRs for the SSRC it hears, with a report block on its
+    own stream (A's lost packet counted); neither gets the other's RTCP.
 Exit 0 = pass.
 """
 
@@ -182,6 +185,64 @@ def case_reopen(relay: vox.Relay, cdr: Path) -> None:
     assert [r["call-id"] for r in records(moved)] == ["impaired"], "the rotated file changed"
 
 
+OPUS_SILENCE = bytes([0xF8, 0xFF, 0xFE])  # one 20 ms CELT frame of silence
+
+
+def rtcp_of(packets: list) -> list:
+    """(packet type, sender SSRC, first report block or None) of each RTCP packet."""
+    out = []
+    for data, _ in packets:
+        if len(data) >= 8 and 200 <= data[1] <= 204:
+            pt, count = data[1], data[0] & 0x1F
+            ssrc = struct.unpack("!I", data[4:8])[0]
+            first = 28 if pt == 200 else 8
+            block = struct.unpack("!IIIIII", data[first:first + 24]) if count and len(data) >= first + 24 else None
+            out.append((pt, ssrc, block))
+    return out
+
+
+def case_own_rtcp(relay: vox.Relay) -> None:
+    a, b = vox.UdpPeer(LOCAL), vox.UdpPeer(LOCAL)
+    try:
+        o = vox.ng_ok(relay.ng, {"command": "offer", "call-id": "transcoded", "from-tag": "A",
+                                 "sdp": mux_sdp(a.port), "flags": ["codec-transcode-opus", "codec-mask-PCMA"]})
+        opus_pt = next(int(v.split()[0]) for v in vox.parse_sdp(o["sdp"]).media[0].attr("rtpmap")
+                       if "opus/48000" in v.lower())
+        answer = vox.make_sdp(LOCAL, [(f"m=audio {b.port} RTP/AVP {opus_pt}",
+                                       [f"a=rtpmap:{opus_pt} opus/48000/2", "a=rtcp-mux", "a=sendrecv"])])
+        r = vox.ng_ok(relay.ng, {"command": "answer", "call-id": "transcoded", "from-tag": "A", "to-tag": "B",
+                                 "sdp": answer})
+        to_a, to_b = vox.parse_sdp(r["sdp"]).media[0].port, vox.parse_sdp(o["sdp"]).media[0].port
+        t0 = time.monotonic()
+        for i in range(90):  # 1.8 s; first reports after 0.25 s, then every 0.5 s
+            while time.monotonic() < t0 + i * 0.02:
+                time.sleep(0.0005)
+            if i != 40:
+                a.sendto(vox.rtp_packet(i, i * 160, 0xA1), (LOCAL, to_a))
+            b.sendto(vox.rtp_packet(i, i * 960, 0xB1, OPUS_SILENCE, opus_pt), (LOCAL, to_b))
+            if i == 60:  # each party's own RR about what it hears: not for the other
+                a.sendto(vox.rtcp_rr(0xA1), (LOCAL, to_a))
+                b.sendto(vox.rtcp_rr(0xB1), (LOCAL, to_b))
+        got_a, got_b = a.recv_for(1.0), b.recv_for(0.2)
+        vox.ng_ok(relay.ng, {"command": "delete", "call-id": "transcoded", "delete delay": 0})
+    finally:
+        a.close()
+        b.close()
+    for name, got, own, heard_pt in (("A", got_a, 0xA1, 0), ("B", got_b, 0xB1, opus_pt)):
+        rtp_ssrcs = {struct.unpack("!I", d[8:12])[0] for d, _ in got if len(d) >= 12 and d[1] & 0x7F == heard_pt}
+        rtcp = rtcp_of(got)
+        assert len(rtp_ssrcs) == 1, f"{name} heard RTP from SSRCs {rtp_ssrcs}"
+        srs = [x for x in rtcp if x[0] == 200]
+        assert 2 <= len(srs) <= 4, f"{name} got {len(srs)} SRs in 1.8 s at 500 ms: {rtcp}"
+        assert all(ssrc in rtp_ssrcs for _, ssrc, _ in srs), f"{name}'s SRs are not for what it hears: {rtcp}"
+        assert all(ssrc not in (0xA1, 0xB1) for _, ssrc, _ in rtcp), f"{name} got the other's RTCP: {rtcp}"
+        blocks = [blk for _, _, blk in srs if blk]
+        assert blocks and all(blk[0] == own for blk in blocks), f"{name}'s report blocks: {blocks}"
+        lost = blocks[-1][1] & 0xFFFFFF
+        assert lost == (1 if name == "A" else 0), f"{name}'s cumulative lost {lost} (A lost packet 40)"
+        print(f"  {name}: {len(srs)} SRs from SSRC {srs[0][1]:#x}, last block about {own:#x}: lost {lost}")
+
+
 def main() -> int:
     build_dir = vox.build_dir_from_argv()
     runner = vox.CaseRunner("test_quality")
@@ -190,10 +251,13 @@ def main() -> int:
     cdr = workdir / "calls.json"
     try:
         with vox.Relay(build_dir, workdir=workdir,
-                       extra_args=[f"--listen-http={LOCAL}:{http_port}", f"--cdr-file={cdr}"]) as relay:
+                       extra_args=[f"--listen-http={LOCAL}:{http_port}", f"--cdr-file={cdr}",
+                                   "--rtcp-interval=500"]) as relay:
             runner.run("5 % loss and 8 ms jitter: query, delete reply, record and /metrics agree",
                        case_impaired, relay, http_port, cdr)
             runner.run("SIGHUP reopens --cdr-file", case_reopen, relay, cdr)
+            runner.run("transcoded: each side gets the relay's own SRs, not the other's RTCP",
+                       case_own_rtcp, relay)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return runner.finish()
