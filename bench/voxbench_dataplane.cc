@@ -513,6 +513,7 @@ void install_flows(WorkerState& state, const Layout& layout) {
     c.state.egress_rtp = c.state.egress_rtcp = f ^ 1;
     c.state.flags = kFlowEnabled;
     c.state.sdp_source = Endpoint{IpAddr::from_v4(layout.client_ip(f)), layout.client_port(f)};
+    c.clocks.add(0, 8000);  // PCMU, as the SDPs would say: jitter is measured (dataplane/reception.h)
     state.apply(c);
   }
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "control/codec_negotiation.h"
+#include "control/quality.h"
 #include "control/sdes.h"
 #include "control/sdp.h"
 #include "base/endpoint.h"
@@ -76,6 +77,8 @@ struct MediaSide {
   // rates of its payload types (jitter, dataplane/reception.h).
   std::string codec;
   dataplane::RtpClocks clocks;
+  // MOS over time of what this party sends (quality.h).
+  mutable QualityTrack quality;
   // Transcoding. On the answerer's side: the offer's codec plan, kept for
   // the answer. On either side: the transcoder of what this party sends
   // (installed on rtp_flow), owned by the worker; read only for counters.

@@ -928,7 +928,14 @@ StreamQuality CallManager::stream_quality(const Call& c, const MediaSide& m) con
                                  flow_counters(c, m.uses_mux ? m.rtp_flow : m.rtcp_flow));
 }
 
+void CallManager::sample_quality(const Call& c, int64_t now_unix) const {
+  for (const Party& p : c.parties)
+    for (const MediaSide& m : p.media)
+      if (m.rtp_port) m.quality.sample(stream_quality(c, m), now_unix);
+}
+
 void CallManager::end_call(const Call& c, const char* reason, int64_t ended_unix) {
+  sample_quality(c, ended_unix);
   for (const Party& p : c.parties)
     for (const MediaSide& m : p.media)
       if (m.rtp_port) quality_.add(stream_quality(c, m));
@@ -947,6 +954,11 @@ void CallManager::destroy(Call& c) {
 }
 
 size_t CallManager::tick(Clock now) {
+  if (now.mono_ns - last_quality_sample_ns_ >= kQualitySampleS * kNsPerSec) {
+    last_quality_sample_ns_ = now.mono_ns;
+    for (auto& [id, c] : calls_)
+      if (!c->deleted) sample_quality(*c, now.unix_s);
+  }
   std::vector<std::string> doomed;
   for (auto& [id, cp] : calls_) {
     Call& c = *cp;

@@ -197,6 +197,9 @@ class CallManager {
   const QualityHistograms& quality() const { return quality_; }
   // The quality of the stream `m` of a call (query, the record).
   StreamQuality stream_quality(const Call& c, const MediaSide& m) const;
+  // A MOS sample of each stream of the call (MediaSide::quality): every
+  // kQualitySampleS by tick(), and as a call's figures are reported at its end.
+  void sample_quality(const Call& c, int64_t now_unix) const;
 
   // Drain (maintenance): offers that would create a call are refused with
   // kDraining ("load limit" to a proxy that supports it, which then tries
@@ -335,6 +338,7 @@ class CallManager {
   ControlStats stats_;
   bool draining_ = false;
   QualityHistograms quality_;
+  int64_t last_quality_sample_ns_ = 0;
   RecordSink record_sink_;
   // WebRTC legs: who runs them, and each leg's side by id.
   webrtc::LegControl* legs_ = nullptr;

@@ -56,6 +56,45 @@ NgValue quality_value(const StreamQuality& q) {
   return v;
 }
 
+// rtpengine's MOS entry: MOS * 10, round trip in µs, jitter in ms, loss in
+// percent (Kamailio's rtpengine module reads these into mos_* variables).
+NgValue mos_entry(const MosSample& s, int64_t samples) {
+  NgValue v = NgValue::dict();
+  v.set("MOS", int64_t(s.mos * 10 + 0.5));
+  v.set("round-trip time", int64_t(s.rtt_ms * 1000));
+  v.set("jitter", int64_t(s.jitter_ms + 0.5));
+  v.set("packet loss", int64_t(s.loss * 100 + 0.5));
+  if (samples) v.set("samples", samples);
+  else v.set("reported at", s.at_unix);
+  return v;
+}
+
+// rtpengine's "SSRC" dictionary: per SSRC received, its counters and MOS
+// over the call (each stream's last source; an earlier one's figures are
+// in its stream's).
+NgValue ssrc_value(CallManager& cm, const Call& c) {
+  NgValue all = NgValue::dict();
+  for (const Party& p : c.parties)
+    for (const MediaSide& m : p.media) {
+      if (!m.rtp_port) continue;
+      const StreamQuality q = cm.stream_quality(c, m);
+      if (!q.received) continue;
+      const dataplane::FlowSnapshot f = cm.flow_counters(c, m.rtp_flow);
+      NgValue e = NgValue::dict();
+      e.set("bytes", int64_t(f.bytes));  // the flow's (RTCP too, with rtcp-mux)
+      e.set("packets", int64_t(q.received));  // RTP
+      e.set("cumulative loss", int64_t(q.lost));
+      const QualityTrack& t = m.quality;
+      if (t.samples) {
+        e.set("average MOS", mos_entry(t.average(), t.samples));
+        e.set("lowest MOS", mos_entry(*t.lowest, 0));
+        e.set("highest MOS", mos_entry(*t.highest, 0));
+      }
+      all.set(std::to_string(q.ssrc), std::move(e));
+    }
+  return all;
+}
+
 NgValue stream_value(CallManager& cm, const Call& c, const Party& p, const MediaSide& m,
                      bool rtcp, CallManager::Clock now) {
   NgValue s = NgValue::dict();
@@ -81,7 +120,11 @@ NgValue stream_value(CallManager& cm, const Call& c, const Party& p, const Media
   const int64_t last = cm.last_packet_ns(c, m, rtcp, now.mono_ns);
   s.set("last packet", last ? now.unix_s - (now.mono_ns - last) / 1000000000 : int64_t(0));
   s.set("stats", flow_stats(f));
-  if (!rtcp) s.set("quality", quality_value(cm.stream_quality(c, m)));
+  if (!rtcp) {
+    const StreamQuality q = cm.stream_quality(c, m);
+    if (q.received) s.set("SSRC", int64_t(q.ssrc));  // what rtpengine's SSRC dictionary is keyed by
+    s.set("quality", quality_value(q));
+  }
   return s;
 }
 
@@ -167,6 +210,7 @@ NgValue call_value(CallManager& cm, const Call& c, CallManager::Clock now) {
     tags.set(p.tag.empty() ? "<untagged " + std::to_string(p.branch) + ">" : p.tag, std::move(t));
   }
   v.set("tags", std::move(tags));
+  v.set("SSRC", ssrc_value(cm, c));
   v.set("totals", totals_value(cm.totals(c)));
   return v;
 }
@@ -351,7 +395,8 @@ NgValue handle_delete(const NgValue& req, NgContext& ctx) {
                      req.find_scalar("via-branch").value_or(""), delay, ctx.now);
   if (!r.ok()) return delete_not_found(req, r.error());
   // As rtpengine: the call's figures as it ends (those of a deleted branch
-  // are gone with it: the call's).
+  // are gone with it: the call's), with a last MOS sample.
+  cm.sample_quality(**r, ctx.now.unix_s);
   NgValue v = call_value(cm, **r, ctx.now);
   cm.reap(*call_id, ctx.now);
   return v;

@@ -35,6 +35,8 @@ double mos_from_r(double r) {
 StreamQuality stream_quality(const dataplane::FlowSnapshot& rtp, const dataplane::FlowSnapshot& rtcp) {
   StreamQuality q;
   const dataplane::ReceptionSnapshot& r = rtp.reception;
+  q.ssrc = r.ssrc;
+  q.rate = r.rate;
   q.received = r.received;
   q.expected = r.expected;
   q.lost = r.lost > 0 ? uint64_t(r.lost) : 0;
@@ -54,6 +56,38 @@ StreamQuality stream_quality(const dataplane::FlowSnapshot& rtp, const dataplane
     q.reported = p;
   }
   return q;
+}
+
+void QualityTrack::sample(const StreamQuality& q, int64_t now_unix) {
+  if (q.expected <= prior_expected) return;
+  const double expected = double(q.expected - prior_expected);
+  const double received = double(q.received - std::min(q.received, prior_received));
+  prior_expected = q.expected;
+  prior_received = q.received;
+  MosSample s;
+  s.loss = std::clamp((expected - received) / expected, 0.0, 1.0);
+  s.jitter_ms = q.jitter_ms;
+  s.rtt_ms = q.rtt_ms.value_or(0);
+  s.mos = emodel_mos({s.loss, s.jitter_ms, s.rtt_ms, voice_codec_of_clock(q.rate)});
+  s.at_unix = now_unix;
+  ++samples;
+  sum.mos += s.mos * expected;
+  sum.loss += s.loss * expected;
+  sum.jitter_ms += s.jitter_ms * expected;
+  sum.rtt_ms += s.rtt_ms * expected;
+  weight += expected;
+  if (!lowest || s.mos < lowest->mos) lowest = s;
+  if (!highest || s.mos > highest->mos) highest = s;
+}
+
+MosSample QualityTrack::average() const {
+  MosSample a;
+  if (weight <= 0) return a;
+  a.mos = sum.mos / weight;
+  a.loss = sum.loss / weight;
+  a.jitter_ms = sum.jitter_ms / weight;
+  a.rtt_ms = sum.rtt_ms / weight;
+  return a;
 }
 
 void QualityHistograms::add(const StreamQuality& q) {

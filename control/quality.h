@@ -42,6 +42,8 @@ inline double emodel_mos(const EmodelInput& in) { return mos_from_r(emodel_r(in)
 // the round trip to that party, its reports on what it receives, and the
 // MOS of the first three (what the relay measured on that leg).
 struct StreamQuality {
+  uint32_t ssrc = 0;      // of the RTP received (the last source)
+  uint32_t rate = 0;      // its RTP clock (0: unknown)
   uint64_t received = 0;
   uint64_t expected = 0;
   uint64_t lost = 0;      // expected - received, 0 when duplicates outnumber losses
@@ -62,6 +64,34 @@ struct StreamQuality {
 // `rtp`: the stream's RTP flow; `rtcp`: the flow its party sends RTCP to
 // (the same one with rtcp-mux).
 StreamQuality stream_quality(const dataplane::FlowSnapshot& rtp, const dataplane::FlowSnapshot& rtcp);
+
+// A stream's MOS over time, as rtpengine keeps it per SSRC (its NG
+// "average", "lowest" and "highest MOS", which Kamailio's rtpengine module
+// reads into its mos_* variables): a sample per interval (CallManager
+// samples every kQualitySampleS while media flows), each on the loss within
+// that interval and the jitter and round trip at its end; the average
+// weighs each by its packets.
+struct MosSample {
+  double mos = 0;
+  double loss = 0;  // within the interval, 0..1
+  double jitter_ms = 0;
+  double rtt_ms = 0;  // 0: unknown
+  int64_t at_unix = 0;
+};
+struct QualityTrack {
+  uint64_t prior_expected = 0, prior_received = 0;
+  uint32_t samples = 0;
+  // Every sample's figures weighted by the packets expected in its interval
+  // (a short last interval does not count as much as a whole one).
+  MosSample sum;  // at_unix unused
+  double weight = 0;
+  std::optional<MosSample> lowest, highest;
+  // Takes a sample from the stream's figures now; none when no packet was
+  // expected since the last one (silence, hold, no media yet).
+  void sample(const StreamQuality& q, int64_t now_unix);
+  MosSample average() const;
+};
+inline constexpr int kQualitySampleS = 5;
 
 // A Prometheus histogram with fixed bounds: counts per bucket (not
 // cumulative; the last past every bound), count and sum.

@@ -85,8 +85,9 @@ void send_own_rtcp(WorkerState& w, Flow& f, TranscodeSlot& slot, int64_t now_ns)
 // Feeds one RTP packet to the flow's transcoder; what it generates is
 // appended, header written, to the worker's generated packets, protected
 // in its slot by `srtp` when the receiving party speaks SRTP.
-void transcode(WorkerState& w, Flow& f, FlowId id, const RtpView& rtp, int64_t now_ns,
+void transcode(WorkerState& w, Flow& f, FlowId id, const uint8_t* data, uint16_t length, int64_t now_ns,
                const TxPacket& to, SrtpStream* srtp) {
+  const RtpView rtp = *parse_rtp(data, length);  // valid: checked on arrival
   TranscodeSlot* slot = w.transcoder(id);
   GeneratedPackets& g = *w.generated();
   codecs::OutputPacket outs[codecs::Transcoder::kMaxOutputPackets];
@@ -219,22 +220,19 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
         rewritten = true;
       }
     }
-    RtpView rtp{};
-    RtcpCompoundView rtcp{};
+    uint64_t sr_ntp = 0;  // an SR's NTP time (0: not an SR)
     if (kind == PacketKind::kRtp) [[likely]] {
-      auto parsed = parse_rtp(p.data, len);
-      if (!parsed.ok()) {
+      if (!parse_rtp(p.data, len).ok()) {
         drop(w, f, DropReason::kMalformed);
         continue;
       }
-      rtp = *parsed;
     } else {
       auto parsed = parse_rtcp_compound(p.data, len, true);
       if (!parsed.ok()) {
         drop(w, f, DropReason::kMalformed);
         continue;
       }
-      rtcp = *parsed;
+      if (parsed->has_sender_info) sr_ntp = parsed->sender_info.ntp_timestamp;
     }
 
     // The latched source sending again: one compare on the fast line. Any
@@ -255,7 +253,7 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
     bump(fast.packets);
     bump(fast.bytes, p.len);
     if (kind == PacketKind::kRtp) [[likely]] {
-      f.rx.update(rtp, now_ns, f.clocks);
+      f.rx.update(RtpHeader::of(p.data), now_ns, f.clocks);
     } else {
       f.reports.take(p.data, len, now_ns);
       // This party's media comes from the transcoder on the flow its RTP
@@ -283,8 +281,8 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
       continue;
     }
     // An SR on its way: the receiver's report on it will give the round trip.
-    if (kind == PacketKind::kRtcp && rtcp.has_sender_info)
-      w.flow(f.state.egress_rtcp).reports.sent_sr(rtcp.sender_info.ntp_timestamp, now_ns);
+    if (sr_ntp) [[unlikely]]
+      w.flow(f.state.egress_rtcp).reports.sent_sr(sr_ntp, now_ns);
     if (kind == PacketKind::kRtcp && (e->flags & kFlowNoFeedback)) [[unlikely]] {
       const uint16_t kept = strip_rtcp_feedback(p.data, len);
       if (kept == 0) {
@@ -306,7 +304,7 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
     t.rewritten = rewritten;
     SrtpStream* srtp = srtp_outbound(w, *e, f, kind);
     if ((fast.flags & kFlowTranscode) && kind == PacketKind::kRtp) [[unlikely]] {
-      transcode(w, f, id, rtp, now_ns, t, srtp);
+      transcode(w, f, id, p.data, len, now_ns, t, srtp);
       continue;
     }
     // To an SRTP party: protected in place, last, once forwarding is

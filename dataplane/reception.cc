@@ -24,7 +24,7 @@ uint64_t FlowReception::expected() const {
   const uint32_t ext = extended_max.load(std::memory_order_relaxed);
   const uint32_t base = base_seq.load(std::memory_order_relaxed);
   const uint64_t before = expected_before.load(std::memory_order_relaxed);
-  if (received.load(std::memory_order_relaxed) == 0) return before;
+  if (!source.load(std::memory_order_relaxed)) return before;
   return before + uint64_t(ext - base) + 1;
 }
 
@@ -41,7 +41,7 @@ ReceptionSnapshot FlowReception::snapshot() const {
   s.lost = int64_t(s.expected) - int64_t(s.received);
   s.jitter_ns = jitter_ns();
   s.rate = rate.load(std::memory_order_relaxed);
-  s.ssrc = ssrc.load(std::memory_order_relaxed);
+  s.ssrc = uint32_t(source.load(std::memory_order_relaxed));
   return s;
 }
 
@@ -59,21 +59,43 @@ ReportSnapshot FlowReports::snapshot() const {
 
 // A new source (or the first): the old one's expected packets are kept,
 // sequence accounting starts over at this packet (A.1's init_seq).
-void FlowReception::restart(const RtpView& rtp) {
-  if (received.load(std::memory_order_relaxed) != 0) expected_before.store(expected(), std::memory_order_relaxed);
-  ssrc.store(rtp.ssrc, std::memory_order_relaxed);
-  base_seq.store(rtp.sequence, std::memory_order_relaxed);
-  extended_max.store(rtp.sequence, std::memory_order_relaxed);
-  bad_seq = uint16_t(rtp.sequence + 1);
-  have_transit = 0;
+void FlowReception::restart(uint16_t seq, uint32_t ssrc) {
+  if (source.load(std::memory_order_relaxed)) expected_before.store(expected(), std::memory_order_relaxed);
+  source.store(uint64_t(ssrc) | kCounting, std::memory_order_relaxed);  // no payload type yet
+  base_seq.store(seq, std::memory_order_relaxed);
+  extended_max.store(seq, std::memory_order_relaxed);
+  bad_seq = uint16_t(seq + 1);
+  ticks_per_ns_q32 = 0;  // no jitter step on this packet: the next one sets the clock again
+}
+
+bool FlowReception::changed(const RtpHeader& h, int64_t now_ns, const RtpClocks& clocks) {
+  const uint64_t was = source.load(std::memory_order_relaxed);
+  const bool new_source = !(was & kCounting) || uint32_t(was) != h.ssrc;
+  if (new_source) {
+    restart(h.sequence, h.ssrc);
+    count();
+  }
+  // Its timestamps are not the last packet's: the transit starts over.
+  change_clock(h.payload_type, clocks, now_ns, h.timestamp);
+  return new_source;
+}
+
+bool FlowReception::jumped(uint16_t seq, uint32_t ssrc) {
+  if (seq != bad_seq) {
+    bad_seq = uint16_t(seq + 1);
+    return false;
+  }
+  restart(seq, ssrc);
+  return true;
 }
 
 // Timestamps of another payload type (a DTMF event's, a comfort noise
-// frame's) are not comparable with the last one's: the transit starts over.
-// Jitter is rescaled when the clock rate changes, so it stays in `rate`'s units.
-void FlowReception::change_clock(uint8_t payload_type, const RtpClocks& clocks) {
-  pt = payload_type;
-  have_transit = 0;
+// frame's) or source are not comparable with the last one's: the transit
+// starts over at this packet's. Jitter is rescaled when the clock rate
+// changes, so it stays in `rate`'s units.
+void FlowReception::change_clock(uint8_t payload_type, const RtpClocks& clocks, int64_t now_ns,
+                                 uint32_t timestamp) {
+  source.store(key(uint32_t(source.load(std::memory_order_relaxed)), payload_type), std::memory_order_relaxed);
   const uint32_t r = clocks.rate_of(payload_type);
   if (!r) {
     ticks_per_ns_q32 = 0;  // jitter waits for a known type
@@ -85,6 +107,7 @@ void FlowReception::change_clock(uint8_t payload_type, const RtpClocks& clocks) 
                     std::memory_order_relaxed);
   rate.store(r, std::memory_order_relaxed);
   ticks_per_ns_q32 = (uint64_t(r) << 32) / 1'000'000'000;
+  transit = arrival(now_ns) - timestamp;
 }
 
 namespace {

@@ -17,7 +17,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "dataplane/rtp.h"
+#include "base/bytes.h"
 
 namespace vox::dataplane {
 
@@ -57,6 +57,18 @@ struct ReportSnapshot {
   uint32_t xr_mos_q10 = 0;      // 0: no XR VoIP metrics
 };
 
+// The fields of a validated RTP header that reception counts, read straight
+// from the packet (it is in L1: just parsed).
+struct RtpHeader {
+  uint16_t sequence;
+  uint8_t payload_type;
+  uint32_t timestamp;
+  uint32_t ssrc;
+  static RtpHeader of(const uint8_t* p) {
+    return RtpHeader{load_be16(p + 2), uint8_t(p[1] & 0x7f), load_be32(p + 4), load_be32(p + 8)};
+  }
+};
+
 struct alignas(64) FlowReception {
   // Read by the control plane.
   std::atomic<uint64_t> received{0};        // RTP packets counted, every SSRC
@@ -65,52 +77,38 @@ struct alignas(64) FlowReception {
   std::atomic<uint32_t> base_seq{0};        // current SSRC: its first sequence number
   std::atomic<uint32_t> jitter_q4{0};       // A.8's J * 16, in RTP units of `rate`
   std::atomic<uint32_t> rate{0};            // the clock jitter is in (0: none known yet)
-  std::atomic<uint32_t> ssrc{0};
+  std::atomic<uint64_t> source{0};          // key(): the SSRC counted and the payload type last seen
   // The worker's own.
-  uint32_t transit = 0;     // previous packet's arrival - timestamp, RTP units
-  uint32_t bad_seq = 0;     // A.1: a jump's next expected sequence number
-  uint8_t pt = 0xff;        // payload type of the previous packet (0xff: none yet)
-  uint8_t have_transit = 0;
-  uint8_t pad_[2] = {};
-  uint64_t ticks_per_ns_q32 = 0;  // rate / 1e9 in 32.32 fixed point
+  uint64_t ticks_per_ns_q32 = 0;  // rate / 1e9 in 32.32 fixed point (0: no jitter)
+  uint32_t transit = 0;           // previous packet's arrival - timestamp, RTP units
+  uint16_t bad_seq = 0;           // A.1: a jump's next expected sequence number
+
+  // What update() compares a packet with: its SSRC, a bit saying a source is
+  // counted, its payload type with bit 7 set (so that 0 matches no type).
+  static constexpr uint64_t kCounting = uint64_t(1) << 32;
+  static uint64_t key(uint32_t ssrc, uint8_t pt) { return ssrc | kCounting | uint64_t(pt | 0x80) << 40; }
 
   // One RTP packet from the accepted source, arriving at now_ns (any clock
-  // with ns ticks). `clocks`: read only when the payload type changes.
-  void update(const RtpView& rtp, int64_t now_ns, const RtpClocks& clocks) {
-    const uint32_t ext = extended_max.load(std::memory_order_relaxed);
-    const uint16_t max_seq = uint16_t(ext);
-    const uint16_t udelta = uint16_t(rtp.sequence - max_seq);
-    if (rtp.ssrc != ssrc.load(std::memory_order_relaxed) || received.load(std::memory_order_relaxed) == 0)
-        [[unlikely]] {
-      restart(rtp);
-    } else if (udelta < kMaxDropout) [[likely]] {
-      // In order, with or without a gap; a wrap counts one more cycle.
-      const uint32_t cycles = (ext & 0xffff0000u) + (rtp.sequence < max_seq ? 0x10000u : 0);
-      extended_max.store(cycles | rtp.sequence, std::memory_order_relaxed);
-    } else if (udelta <= 65536 - kMaxMisorder) [[unlikely]] {
-      // A large jump: believed only when the next packet follows it (the
-      // sender restarted its sequence), A.1's bad_seq.
-      if (rtp.sequence != bad_seq) {
-        bad_seq = uint16_t(rtp.sequence + 1);
-        return;
-      }
-      restart(rtp);
-    }  // else a duplicate or reordered packet: counted, extends nothing
-    received.store(received.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    if (rtp.payload_type != pt) [[unlikely]]
-      change_clock(rtp.payload_type, clocks);
+  // with ns ticks). `clocks`: read only when the payload type changes. Per
+  // packet, inlined: one compare (same source, same payload type), a
+  // sequence step (a wrap carries into the cycle count by itself), a count,
+  // and A.8's jitter step.
+  [[gnu::always_inline]] void update(const RtpHeader& h, int64_t now_ns, const RtpClocks& clocks) {
+    if (key(h.ssrc, h.payload_type) != source.load(std::memory_order_relaxed)) [[unlikely]] {
+      if (changed(h, now_ns, clocks)) return;  // a new source: counted from this packet
+      if (step(h.sequence, h.ssrc)) count();
+      return;  // another payload type: its transit starts here
+    }
+    if (!step(h.sequence, h.ssrc)) return;
+    count();
     if (!ticks_per_ns_q32) return;
     // A.8: D = (Rj - Ri) - (Sj - Si) in RTP units; J += (|D| - J) / 16.
-    const uint32_t arrival = uint32_t(Uint128(uint64_t(now_ns)) * ticks_per_ns_q32 >> 32);
-    const uint32_t t = arrival - rtp.timestamp;
-    if (have_transit) {
-      const int32_t d = int32_t(t - transit);
-      const uint32_t j = jitter_q4.load(std::memory_order_relaxed);
-      const uint32_t abs_d = uint32_t(d < 0 ? -int64_t(d) : d);
-      jitter_q4.store(j + abs_d - ((j + 8) >> 4), std::memory_order_relaxed);
-    }
+    const uint32_t t = arrival(now_ns) - h.timestamp;
+    const int32_t d = int32_t(t - transit);
     transit = t;
-    have_transit = 1;
+    const uint32_t abs_d = d < 0 ? uint32_t(-int64_t(d)) : uint32_t(d);
+    const uint32_t j = jitter_q4.load(std::memory_order_relaxed);
+    jitter_q4.store(j + abs_d - ((j + 8) >> 4), std::memory_order_relaxed);
   }
 
   // Packets lost so far (expected - received, every SSRC; duplicates can
@@ -121,15 +119,38 @@ struct alignas(64) FlowReception {
   uint64_t expected() const;
   // Jitter in nanoseconds (0 without a known clock).
   uint64_t jitter_ns() const;
-
   ReceptionSnapshot snapshot() const;
+  // The payload types' clocks were re-installed: looked up again with the next packet.
+  void forget_clock() {
+    source.store(source.load(std::memory_order_relaxed) & (kCounting | 0xffffffffu), std::memory_order_relaxed);
+  }
 
   static constexpr uint16_t kMaxDropout = 3000;  // RFC 3550 A.1
   static constexpr uint16_t kMaxMisorder = 100;
 
  private:
-  void restart(const RtpView& rtp);
-  void change_clock(uint8_t payload_type, const RtpClocks& clocks);
+  // A.1's sequence step; false for a stray jump (not counted).
+  bool step(uint16_t seq, uint32_t ssrc) {
+    const uint32_t ext = extended_max.load(std::memory_order_relaxed);
+    const uint16_t udelta = uint16_t(seq - uint16_t(ext));
+    if (udelta < kMaxDropout) [[likely]]
+      extended_max.store(ext + udelta, std::memory_order_relaxed);
+    else if (udelta <= 65536 - kMaxMisorder) [[unlikely]]
+      return jumped(seq, ssrc);
+    return true;  // in order, or a duplicate or reordered packet: counted, extends nothing
+  }
+  void count() { received.store(received.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+  // A packet of another source or payload type: true when a new source
+  // (counting restarts at this packet, counted).
+  bool changed(const RtpHeader& h, int64_t now_ns, const RtpClocks& clocks);
+  void restart(uint16_t seq, uint32_t ssrc);
+  // A large jump: believed (counting restarts there: true) only when this
+  // packet follows the previous jump's (the sender restarted its sequence).
+  bool jumped(uint16_t seq, uint32_t ssrc);
+  // Another payload type (or a new source): its clock, and the transit the
+  // next packet's is compared with.
+  void change_clock(uint8_t payload_type, const RtpClocks& clocks, int64_t now_ns, uint32_t timestamp);
+  uint32_t arrival(int64_t now_ns) const { return uint32_t(Uint128(uint64_t(now_ns)) * ticks_per_ns_q32 >> 32); }
 };
 static_assert(sizeof(FlowReception) == 64, "reception must stay one cache line");
 

@@ -67,7 +67,9 @@ struct RtpView {
 };
 
 // Validates every length before reading it; never reads outside [p, p+len).
-inline Result<RtpView, RtpError> parse_rtp(const uint8_t* p, size_t len) {
+// Always inlined: the packet path uses a few of its fields, and the rest
+// folds away only when the compiler sees it whole.
+[[gnu::always_inline]] inline Result<RtpView, RtpError> parse_rtp(const uint8_t* p, size_t len) {
   if (len < kRtpFixedHeaderLength) [[unlikely]]
     return Err{RtpError::kTooShort};
   if (len > kRtpMaxLength) [[unlikely]]

@@ -161,7 +161,7 @@ WorkerState::Applied WorkerState::apply(const FlowCommand& cmd) {
       h.latch_until_ns = cmd.state.latch_until_ns;
       h.sdp_source = cmd.state.sdp_source;
       f.clocks = cmd.clocks;  // a re-negotiation may change them
-      f.rx.pt = 0xff;         // looked up again with the next packet
+      f.rx.forget_clock();    // looked up again with the next packet
       if (cmd.reset_latch || !h.latched) {
         h.latched = 0;
         h.source = h.sdp_source;

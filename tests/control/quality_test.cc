@@ -94,3 +94,35 @@ TEST(QualityHistograms, OneObservationPerStreamThatReceived) {
 
 }  // namespace
 }  // namespace vox::control
+
+namespace vox::control {
+namespace {
+
+StreamQuality at(uint64_t received, uint64_t expected, double jitter_ms = 0) {
+  StreamQuality q;
+  q.rate = 8000;
+  q.received = received;
+  q.expected = expected;
+  q.jitter_ms = jitter_ms;
+  return q;
+}
+
+TEST(QualityTrack, SamplesIntervalsAndWeighsThemByPackets) {
+  QualityTrack t;
+  t.sample(at(0, 0), 100);  // nothing expected yet: no sample
+  EXPECT_EQ(t.samples, 0u);
+  t.sample(at(950, 1000), 105);  // 5 % lost in this interval
+  t.sample(at(960, 1010), 110);  // a short one with nothing lost
+  t.sample(at(960, 1010), 115);  // silence: no sample
+  ASSERT_EQ(t.samples, 2u);
+  EXPECT_NEAR(t.lowest->loss, 0.05, 1e-9);
+  EXPECT_EQ(t.lowest->at_unix, 105);
+  EXPECT_EQ(t.highest->loss, 0.0);
+  EXPECT_NEAR(t.highest->mos, emodel_mos({0, 0, 0, VoiceCodec::kG711}), 1e-9);
+  // Weighted: 1000 packets at 5 %, 10 at 0 %.
+  EXPECT_NEAR(t.average().loss, 0.05 * 1000 / 1010, 1e-9);
+  EXPECT_LT(t.average().mos, emodel_mos({0.045, 0, 0, VoiceCodec::kG711}));
+}
+
+}  // namespace
+}  // namespace vox::control

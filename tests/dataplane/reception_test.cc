@@ -16,13 +16,8 @@ namespace {
 
 constexpr int64_t kMs = 1'000'000;
 
-RtpView packet(uint16_t seq, uint32_t ts, uint32_t ssrc = 0x1234, uint8_t pt = 0) {
-  RtpView v{};
-  v.sequence = seq;
-  v.timestamp = ts;
-  v.ssrc = ssrc;
-  v.payload_type = pt;
-  return v;
+RtpHeader packet(uint16_t seq, uint32_t ts, uint32_t ssrc = 0x1234, uint8_t pt = 0) {
+  return RtpHeader{seq, pt, ts, ssrc};
 }
 
 struct Reception : ::testing::Test {

@@ -19,13 +19,7 @@ namespace {
 
 constexpr int64_t kMs = 1'000'000;
 
-RtpView rtp(uint16_t seq) {
-  RtpView v{};
-  v.sequence = seq;
-  v.timestamp = uint32_t(seq) * 160;
-  v.ssrc = 0xA1;
-  return v;
-}
+RtpHeader rtp(uint16_t seq) { return RtpHeader{seq, 0, uint32_t(seq) * 160, 0xA1}; }
 
 TEST(OwnRtcp, SrWithABlockAndACname) {
   FlowReception rx;

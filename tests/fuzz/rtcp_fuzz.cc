@@ -1,11 +1,15 @@
 // libFuzzer target for dataplane/rtcp.h: parse any input with and without
 // reduced-size; when it parses, the packet walk must tile the buffer exactly,
 // the view's summary fields must match what the walk sees, and the report
-// block walk must stay inside the buffer.
+// block walk must stay inside the buffer. Any input also goes to a flow's
+// report taker (dataplane/reception.h: report blocks, round trip, RTCP XR
+// VoIP metrics), which must read inside the buffer and keep its figures in
+// range.
 #include <cstddef>
 #include <cstdint>
 
 #include "base/bytes.h"
+#include "dataplane/reception.h"
 #include "dataplane/rtcp.h"
 
 using namespace vox::dataplane;
@@ -68,5 +72,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!strict.ok()) check(to_string(strict.error()) != nullptr);
   if (strict.ok()) check_view(*strict, data, size, false);
   if (reduced.ok()) check_view(*reduced, data, size, true);
+  if (size > 65535) return 0;
+  FlowReports reports;
+  reports.sent_sr(0x0000'1111'2222'0000ull, 1'000'000'000);
+  reports.take(data, uint16_t(size), 2'000'000'000);
+  const ReportSnapshot r = reports.snapshot();
+  check(r.blocks <= 1);  // the first block only
+  if (!reduced.ok()) check(r.blocks == 0 && r.xr_mos_q10 == 0);
+  check(r.xr_mos_q10 == 0 || (r.xr_mos_q10 >= 10 && r.xr_mos_q10 <= 50));
+  check(r.rtt_samples == 0 || r.rtt_us <= 1'000'000);  // never older than the SR
   return 0;
 }

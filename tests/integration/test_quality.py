@@ -108,6 +108,24 @@ def check_clean(q: dict, where: str) -> None:
     assert "rtt us" not in q, f"{where}: B never answered an SR, yet {q}"
 
 
+def check_ssrc_mos(reply: dict) -> None:
+    """rtpengine's shape, which Kamailio's rtpengine module reads into its
+    mos_* variables: each tag's first stream names its SSRC, and "SSRC"
+    holds per SSRC the average, lowest and highest MOS (x10), loss in
+    percent, jitter in ms, round trip in us."""
+    for tag, ssrc in (("A", 0xA1), ("B", 0xB1)):
+        stream = reply["tags"][tag]["medias"][0]["streams"][0]
+        assert stream.get("SSRC") == ssrc, f"{tag}'s stream SSRC {stream.get('SSRC')}"
+    a, b = reply["SSRC"][str(0xA1)], reply["SSRC"][str(0xB1)]
+    avg = a["average MOS"]
+    assert avg["samples"] >= 1 and 36 <= avg["MOS"] <= 41, f"A's average MOS {a}"
+    assert 3 <= avg["packet loss"] <= 7 and 6 <= avg["jitter"] <= 10, f"A's average figures {avg}"
+    assert a["lowest MOS"]["MOS"] <= avg["MOS"] <= a["highest MOS"]["MOS"], a
+    assert a["lowest MOS"]["reported at"] >= reply["created"], a
+    assert a["cumulative loss"] == 12 and a["packets"] == 238, a
+    assert b["average MOS"]["MOS"] >= 43 and b["average MOS"]["packet loss"] == 0, f"B's {b}"
+
+
 def metrics(port: int) -> dict:
     out = {}
     with urllib.request.urlopen(f"http://{LOCAL}:{port}/metrics", timeout=5) as r:
@@ -136,6 +154,7 @@ def case_impaired(relay: vox.Relay, http_port: int, cdr: Path) -> None:
         d = vox.ng_ok(relay.ng, {"command": "delete", "call-id": "impaired", "delete delay": 0})
         check_lossy(stream_quality(d, "A"), "delete reply")
         check_clean(stream_quality(d, "B"), "delete reply")
+        check_ssrc_mos(d)
     finally:
         a.close()
         b.close()

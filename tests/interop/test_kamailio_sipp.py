@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import socket
@@ -493,6 +494,8 @@ def main(scenario: Scenario = None) -> int:
             else:
                 log(f"NG list after BYE: {calls}")
         sc.after_call(call, errors)
+        if relay is not None and relay.impl == "voxrelay":
+            check_mos_from_kamailio(tmp / "kamailio.log", errors)
         if relay is not None and not relay.alive():
             errors.append(f"relay died during the test (exit {relay.proc.returncode})")
 
@@ -532,6 +535,25 @@ def main(scenario: Scenario = None) -> int:
     log(f"{'FAIL' if errors else 'PASS'} ({time.monotonic() - t0:.1f} s, relay "
         f"{'at ' + args.external_relay_ng if args.external_relay_ng else vox.relay_impl()})")
     return 1 if errors else 0
+
+
+def check_mos_from_kamailio(kam_log: Path, errors: list) -> None:
+    """Kamailio's rtpengine module read the delete reply's MOS (its mos_*
+    variables, from the "SSRC" dictionary): a clean call over loopback."""
+    text = kam_log.read_text(errors="replace") if kam_log.exists() else ""
+    m = re.search(r"rtpengine MOS on BYE: average (\S+) min (\S+) max (\S+) samples (\S+)", text)
+    if not m:
+        errors.append("kamailio logged no MOS line on BYE")
+        return
+    log(f"kamailio's mos_* variables after rtpengine_delete: average {m[1]}, min {m[2]}, max {m[3]}, "
+        f"samples {m[4]}")
+    try:
+        average, low, high = float(m[1]), float(m[2]), float(m[3])
+    except ValueError:
+        errors.append(f"kamailio's mos_* variables are not numbers: {m[0]!r}")
+        return
+    if not (4.0 <= low <= average <= high <= 4.5):
+        errors.append(f"MOS of a clean loopback call out of range 4.0-4.5: {m[0]!r}")
 
 
 def diagnose(tmp: Path, relay, sniffer, ng_port) -> None:

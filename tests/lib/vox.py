@@ -514,8 +514,10 @@ SO_ATTACH_FILTER = 26
 
 def _bpf_udp_ports(ranges) -> bytes:
     """Classic BPF program: accept IPv4/UDP frames (Ethernet framing, as on lo)
-    whose source or destination port lies in one of ``ranges``. Keeps other
-    traffic on a busy loopback (benchmarks, other tests) out of Python."""
+    whose source or destination port lies in one of ``ranges``, and every
+    non-first fragment (no UDP header to look at: RtpSniffer reassembles
+    those whose first fragment it kept). Keeps other traffic on a busy
+    loopback (benchmarks, other tests) out of Python."""
     prog = []  # (code, jt, jf, k); jt/jf may be labels "drop"/"accept"/"next"
 
     def ins(code, k=0, jt=0, jf=0):
@@ -526,7 +528,7 @@ def _bpf_udp_ports(ranges) -> bytes:
     ins(0x30, 23)                      # ldb [23]            IP protocol
     ins(0x15, 17, 0, "drop")           # jeq #UDP
     ins(0x28, 20)                      # ldh [20]            fragment offset
-    ins(0x45, 0x1FFF, "drop", 0)       # jset #0x1fff -> drop
+    ins(0x45, 0x1FFF, "accept", 0)     # jset #0x1fff -> accept (a later fragment)
     ins(0xB1, 14)                      # ldxb 4*([14]&0xf)   IP header length
     for off in (14, 16):               # UDP sport, dport
         ins(0x48, off)                 # ldh [x+off]
@@ -588,6 +590,9 @@ class RtpSniffer:
         self._thread: Optional[threading.Thread] = None
         self.sock = None
         self.error: Optional[BaseException] = None
+        # IPv4 fragments by (src, dst, id): {offset: bytes}, and the total
+        # length once the last one came (a reply over 1500 octets on a veth).
+        self._frags: dict = {}
 
     def _want(self, port: int) -> bool:
         return any(a <= port <= b for a, b in self.ranges)
@@ -634,9 +639,12 @@ class RtpSniffer:
             return
         ihl = (ip[0] & 0x0F) * 4
         frag = struct.unpack("!H", ip[6:8])[0]
-        if frag & 0x1FFF:
-            return  # non-first fragment
-        udp = ip[ihl:]
+        total = struct.unpack("!H", ip[2:4])[0]
+        udp = ip[ihl:total]
+        if frag & 0x3FFF:  # a fragment: MF set or an offset
+            udp = self._reassemble(ip, ihl, total, frag)
+            if udp is None:
+                return
         if len(udp) < 8:
             return
         sport, dport, ulen = struct.unpack("!HHH", udp[:6])
@@ -653,6 +661,29 @@ class RtpSniffer:
                      bytes(payload) if self.keep_payload else b"")
         with self._lock:
             self.packets.append(pkt)
+
+    def _reassemble(self, ip: bytes, ihl: int, total: int, frag: int) -> Optional[bytes]:
+        """The datagram's IP payload once all its fragments are in, else None."""
+        key = (ip[12:16], ip[16:20], ip[4:6])
+        entry = self._frags.setdefault(key, [{}, None])
+        offset = (frag & 0x1FFF) * 8
+        entry[0][offset] = bytes(ip[ihl:total])
+        if not frag & 0x2000:  # the last one: now the length is known
+            entry[1] = offset + total - ihl
+        if len(self._frags) > 256:  # fragments of datagrams never completed
+            self._frags.pop(next(iter(self._frags)))
+        if entry[1] is None:
+            return None
+        data, at = b"", 0
+        for off in sorted(entry[0]):
+            if off != at:
+                return None
+            data += entry[0][off]
+            at += len(entry[0][off])
+        if at != entry[1]:
+            return None
+        del self._frags[key]
+        return data
 
     def stop(self) -> None:
         self._stop.set()
