@@ -26,7 +26,7 @@ step "ctest: unit, integration, interop" ctest --test-dir build --output-on-fail
 if [[ "${VOX_SKIP_ASAN:-0}" != 1 ]]; then
   build_asan() {
     cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVOX_SANITIZE=ON -DVOX_BUILD_BENCH=OFF -DVOX_DPDK=OFF >/dev/null &&
-      cmake --build build-asan -j"$JOBS" --target dataplane_tests control_tests codecs_tests
+      cmake --build build-asan -j"$JOBS" --target dataplane_tests control_tests codecs_tests tools_tests
   }
   step "build (ASan+UBSan)" build_asan
   step "ctest under ASan+UBSan (unit)" ctest --test-dir build-asan --output-on-failure -j"$JOBS" -LE "integration|interop"
