@@ -935,10 +935,13 @@ void CallManager::sample_quality(const Call& c, int64_t now_unix) const {
 }
 
 void CallManager::end_call(const Call& c, const char* reason, int64_t ended_unix) {
-  sample_quality(c, ended_unix);
   for (const Party& p : c.parties)
-    for (const MediaSide& m : p.media)
-      if (m.rtp_port) quality_.add(stream_quality(c, m));
+    for (const MediaSide& m : p.media) {
+      if (!m.rtp_port) continue;
+      const StreamQuality q = stream_quality(c, m);
+      m.quality.sample(q, ended_unix);  // the last interval's
+      quality_.add(q);
+    }
   if (record_sink_) record_sink_(call_record(*this, c, reason, ended_unix));
 }
 

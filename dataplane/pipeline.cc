@@ -47,6 +47,22 @@ inline SrtpStream* srtp_outbound(WorkerState& w, const Egress& e, const Flow& f,
   return slot && slot->outbound ? &*slot->outbound : nullptr;
 }
 
+// Protects a packet toward an SRTP party in place (p, len up to capacity).
+// Failing (no room for the tag, key expired, or a duplicate from the plain
+// side, which re-encrypting would send under reused keystream, RFC 3711
+// §9.1) drops it as kSrtpError: the auth and replay reasons name what a
+// party sent. False then.
+inline bool seal(WorkerState& w, Flow& f, SrtpStream& srtp, PacketKind kind, uint8_t* p, size_t& len,
+                 size_t capacity) {
+  auto sealed = kind == PacketKind::kRtp ? srtp.protect_rtp(p, len, capacity) : srtp.protect_rtcp(p, len, capacity);
+  if (!sealed.ok()) [[unlikely]] {
+    drop(w, f, DropReason::kSrtpError);
+    return false;
+  }
+  len = *sealed;
+  return true;
+}
+
 // The relay's own RTCP toward the party transcoder `slot` (on flow f) sends
 // to, once per interval while it sends (RFC 3550 §6.2: the first after half
 // an interval): an SR for the transcoder's stream, a report block on the
@@ -69,14 +85,7 @@ void send_own_rtcp(WorkerState& w, Flow& f, TranscodeSlot& slot, int64_t now_ns)
   uint8_t* p = g.buffers[g.count];
   size_t len = write_own_rtcp(p, s, r);
   SrtpStream* srtp = srtp_outbound(w, e, f, PacketKind::kRtcp);
-  if (srtp) {
-    auto sealed = srtp->protect_rtcp(p, len, GeneratedPackets::kSlotBytes);
-    if (!sealed.ok()) [[unlikely]] {
-      drop(w, f, DropReason::kSrtpError);
-      return;
-    }
-    len = *sealed;
-  }
+  if (srtp && !seal(w, f, *srtp, PacketKind::kRtcp, p, len, GeneratedPackets::kSlotBytes)) return;
   party.reports.sent_sr(s.ntp, now_ns);
   g.out[g.count++] = TxPacket{p, uint16_t(len), e.dest, GeneratedPackets::kRxIndex, e.key, srtp != nullptr};
   bump(w.counters().rtcp_sent);
@@ -120,14 +129,7 @@ void transcode(WorkerState& w, Flow& f, FlowId id, const uint8_t* data, uint16_t
     store_be32(p + 4, o.timestamp);
     store_be32(p + 8, o.ssrc);
     size_t len = kRtpFixedHeaderLength + o.size;
-    if (srtp) {
-      auto sealed = srtp->protect_rtp(p, len, GeneratedPackets::kSlotBytes);
-      if (!sealed.ok()) [[unlikely]] {
-        drop(w, f, DropReason::kSrtpError);
-        continue;
-      }
-      len = *sealed;
-    }
+    if (srtp && !seal(w, f, *srtp, PacketKind::kRtp, p, len, GeneratedPackets::kSlotBytes)) continue;
     TxPacket& t = g.out[g.count++];
     t = to;
     t.data = p;
@@ -307,19 +309,11 @@ uint32_t process_burst(WorkerState& w, const RxPacket* rx, uint32_t n, int64_t n
       transcode(w, f, id, p.data, len, now_ns, t, srtp);
       continue;
     }
-    // To an SRTP party: protected in place, last, once forwarding is
-    // decided. Failing here (no room for the tag, key expired, or a
-    // duplicate from the plain side, which re-encrypting would send under
-    // reused keystream, RFC 3711 §9.1) is kSrtpError: the auth and replay
-    // reasons name what a party sent.
+    // To an SRTP party: protected in place, last, once forwarding is decided.
     if (srtp) {
-      auto sealed = kind == PacketKind::kRtp ? srtp->protect_rtp(p.data, len, p.capacity)
-                                             : srtp->protect_rtcp(p.data, len, p.capacity);
-      if (!sealed.ok()) [[unlikely]] {
-        drop(w, f, DropReason::kSrtpError);
-        continue;
-      }
-      t.len = uint16_t(*sealed);
+      size_t sealed = len;
+      if (!seal(w, f, *srtp, kind, p.data, sealed, p.capacity)) continue;
+      t.len = uint16_t(sealed);
       t.rewritten = true;
     }
     ++out;

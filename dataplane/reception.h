@@ -111,11 +111,8 @@ struct alignas(64) FlowReception {
     jitter_q4.store(j + abs_d - ((j + 8) >> 4), std::memory_order_relaxed);
   }
 
-  // Packets lost so far (expected - received, every SSRC; duplicates can
-  // make it negative, RFC 3550 §6.4.1).
-  int64_t lost() const {
-    return int64_t(expected()) - int64_t(received.load(std::memory_order_relaxed));
-  }
+  // Packets expected so far, every SSRC (lost = expected - received, which
+  // duplicates can make negative, RFC 3550 §6.4.1).
   uint64_t expected() const;
   // Jitter in nanoseconds (0 without a known clock).
   uint64_t jitter_ns() const;
