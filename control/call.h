@@ -65,6 +65,10 @@ struct MediaSide {
   mutable Seen rtp_seen, rtcp_seen;
   Endpoint sdp_rtp;        // where this party receives RTP (port 0: unknown)
   Endpoint sdp_rtcp;       // ... and RTCP (a=rtcp, else RTP port + 1)
+  // The source each flow latched, as the control plane last saw it (the
+  // timeout sweep looks; port 0: none): kept with the call's state, so
+  // that a restored call sends where media went before.
+  Endpoint latched_rtp, latched_rtcp;
   bool offered_mux = false;  // this party's SDP carried a=rtcp-mux
   bool uses_mux = false;     // negotiated: RTCP shares the RTP port toward this party
   bool rejected = false;     // m= port 0
@@ -85,6 +89,7 @@ struct MediaSide {
   std::optional<CodecPlan> offer_plan;
   dataplane::TranscodeSlot* transcoder = nullptr;
   std::string transcode_description;  // "PCMU/8000 -> opus/48000/2", for query
+  std::optional<StreamPlan> transcode_plan;  // the transcoder's plan (a restored call makes it again)
   // SRTP (SDES, RFC 4568), terminated by the relay on this party's side.
   // From the last offer: the a=crypto lines the relay offered this party
   // (it answers), or the relay's answer to this party's a=crypto (it

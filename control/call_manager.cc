@@ -232,14 +232,6 @@ bool is_rtp_audio(const SdpMedia& m) {
   return m.type == "audio" && m.port != 0 && m.proto.find("RTP/") != std::string::npos;
 }
 
-// The transcoder's description in `query`.
-std::string describe(const StreamPlan& p) {
-  return p.in.rtpmap() + " pt " + std::to_string(p.in.payload_type) + " " +
-         std::to_string(p.in_ptime_ms) + " ms -> " + p.out.rtpmap() + " pt " +
-         std::to_string(p.out.payload_type) + " " + std::to_string(p.out_ptime_ms) +
-         " ms, events " + std::to_string(p.in_event_pt) + " -> " + std::to_string(p.out_event_pt);
-}
-
 // Codec plans (transcoding) for each audio stream, when the request asks.
 Result<std::vector<std::optional<CodecPlan>>, NgError> plan_offer_codecs(const SignalRequest& r,
                                                                          const Sdp& sdp) {
@@ -769,6 +761,7 @@ Result<SignalReply, NgError> CallManager::offer(const SignalRequest& r, Clock no
   std::string out = render_offer(r, sdp, sdp_address(r, config_.interfaces[size_t(pb.iface)]), pb,
                                  config_.dtls_fingerprint);
   if (r.replace_sdp_version) out = pin_sdp_version(std::move(out), pb.sent_sdp);
+  state_changed(*c);
   return SignalReply{std::move(out), port_count_warning(sdp, r.warning)};
 }
 
@@ -793,14 +786,12 @@ std::optional<NgError> CallManager::prepare_answer_codecs(const SignalRequest& r
     auto plan = plan_answer(adopted ? *adopted : *offered, answered, r.codec, ptime_of(sdp.media[i]));
     if (!plan.ok()) return NgError{NgErrc::kCodec, plan.error()};
     StreamTranscoders& t = m.transcoders[i];
-    for (auto [sp, slot, text] :
-         {std::tuple{&plan->offerer_to_answerer, &t.offerer_to_answerer, &t.describe_ab},
-          std::tuple{&plan->answerer_to_offerer, &t.answerer_to_offerer, &t.describe_ba}}) {
+    for (auto [sp, slot] : {std::pair{&plan->offerer_to_answerer, &t.offerer_to_answerer},
+                            std::pair{&plan->answerer_to_offerer, &t.answerer_to_offerer}}) {
       if (!sp->transcode) continue;
       auto made = make_transcoder(*sp);
       if (!made.ok()) return made.error();
       *slot = std::move(*made);
-      *text = describe(*sp);
     }
     m.plans[i] = std::move(*plan);
   }
@@ -878,6 +869,7 @@ Result<SignalReply, NgError> CallManager::answer(const SignalRequest& r, Clock n
   std::string warning = port_count_warning(sdp, r.warning.empty() ? std::move(m.warning) : r.warning);
   std::string out = render_answer(r, sdp, address, a, m.plans, m.srtp, config_.dtls_fingerprint);
   if (r.replace_sdp_version) out = pin_sdp_version(std::move(out), a.sent_sdp);
+  state_changed(c);
   return SignalReply{std::move(out), std::move(warning)};
 }
 
@@ -898,6 +890,7 @@ Result<const Call*, NgError> CallManager::remove(const std::string& call_id,
   c.last_signal_unix = now.unix_s;
   if (!via_branch.empty() && drop_branch(c, via_branch, now.mono_ns)) {
     ++stats_.deletes;
+    state_changed(c);
     return static_cast<const Call*>(&c);
   }
   if (delay_s < 0) delay_s = config_.delete_delay_s;
@@ -905,6 +898,7 @@ Result<const Call*, NgError> CallManager::remove(const std::string& call_id,
   c.deleted_reason = "deleted";
   c.delete_at_ns = now.mono_ns + int64_t(delay_s) * kNsPerSec;
   ++stats_.deletes;
+  state_gone(c.id);
   return static_cast<const Call*>(&c);
 }
 
@@ -917,6 +911,7 @@ void CallManager::reap(const std::string& call_id, Clock now) {
 
 void CallManager::erase(CallMap::iterator it, int64_t ended_unix) {
   const Call& c = *it->second;
+  if (!c.deleted) state_gone(c.id);  // a deleted call's state went at its delete
   end_call(c, c.deleted ? c.deleted_reason.c_str() : "timeout", ended_unix);
   destroy(*it->second);
   calls_.erase(it);
@@ -962,6 +957,9 @@ size_t CallManager::tick(Clock now) {
     for (auto& [id, c] : calls_)
       if (!c->deleted) sample_quality(*c, now.unix_s);
   }
+  if (state_sink_)
+    for (auto& [id, c] : calls_)
+      if (!c->deleted && note_latched(*c)) state_changed(*c);
   std::vector<std::string> doomed;
   for (auto& [id, cp] : calls_) {
     Call& c = *cp;

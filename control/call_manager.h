@@ -129,6 +129,7 @@ struct CallTotals {
 struct ControlStats {
   uint64_t offers = 0, answers = 0, deletes = 0, errors = 0;
   uint64_t calls_created = 0, calls_timed_out = 0, calls_deleted = 0;
+  uint64_t calls_restored = 0;  // brought up from saved state (restart, takeover)
   uint64_t port_exhaustions = 0;
   // Transcoder counters of calls that have ended (live ones are read from
   // their slots), by dataplane::TranscodeCounter.
@@ -207,6 +208,31 @@ class CallManager {
   void set_draining(bool on) { draining_ = on; }
   bool draining() const { return draining_; }
 
+  // ---- saved state (high availability, control/ha/) ----
+  // Told of every change to a call's state worth keeping: changed() after
+  // an offer, answer, branch delete or WebRTC leg event that changed it,
+  // and when the timeout sweep sees a flow latch a new source; gone()
+  // when the call is deleted or timed out. Shutdown (destroy_all) tells
+  // nothing: the saved state is for the next start. The sink must not
+  // call back into the call manager.
+  class StateSink {
+   public:
+    virtual ~StateSink() = default;
+    virtual void changed(const Call& c) = 0;
+    virtual void gone(const std::string& call_id) = 0;
+  };
+  void set_state_sink(StateSink* sink) { state_sink_ = sink; }
+  // Brings a call up from its saved state (ha/call_state.h's decode_call)
+  // as it was, without an NG command: its ports bound again (the same
+  // numbers), its flows installed with their latched sources, SRTP
+  // contexts made from its keys, transcoders from its plans (fresh codec
+  // state), WebRTC legs from its ICE credentials (a finished DTLS
+  // handshake is not run again). Its timers go on from the saved wall
+  // clock times; media counts as seen now. Fails, changing nothing, when
+  // the call exists, a port is taken or out of range, or a context
+  // cannot be made.
+  Result<const Call*, std::string> restore(std::unique_ptr<Call> c, Clock now);
+
   // ---- WebRTC legs (call_webrtc.cc) ----
   // The handshake thread that runs ICE and DTLS for calls' WebRTC sides
   // (null: none; a WebRTC offer is then refused).
@@ -222,6 +248,20 @@ class CallManager {
   // Removes side m's leg, if it has one (the side is released or goes plain).
   void drop_leg(MediaSide& m);
   friend struct CallManagerTestPeer;  // tests/control: drives install_flows directly
+
+  // ---- restore (call_restore.cc) ----
+  // Binds every port of c's sides (parties and branches), the saved
+  // numbers; the error names the first that fails, with nothing bound.
+  std::optional<std::string> claim_ports(Call& c);
+  void state_changed(const Call& c) {
+    if (state_sink_) state_sink_->changed(c);
+  }
+  void state_gone(const std::string& id) {
+    if (state_sink_) state_sink_->gone(id);
+  }
+  // The sweep's look at where c's flows latched (MediaSide::latched_rtp);
+  // true when one moved.
+  bool note_latched(Call& c);
 
   // ---- forking (call_manager.cc) ----
   // The callee side an offer from the caller, or an answer to it, is for:
@@ -250,7 +290,6 @@ class CallManager {
   // Transcoders for what this answer needs, made before anything changes.
   struct StreamTranscoders {
     std::unique_ptr<dataplane::TranscodeSlot> offerer_to_answerer, answerer_to_offerer;
-    std::string describe_ab, describe_ba;
   };
   // The SRTP contexts one side's two flows need for `keys`, made before
   // anything changes; `change` is false when the installed keys are the
@@ -283,10 +322,11 @@ class CallManager {
 
   // ---- media-side resources (call_media.cc) ----
   Result<std::unique_ptr<dataplane::TranscodeSlot>, NgError> make_transcoder(const StreamPlan& p);
-  // Gives side m's flow the transcoder (null: none), keeping a running one
-  // whose description is unchanged (re-INVITE: continuous SSRC/seq/ts).
+  // Gives side m's flow the transcoder made for `plan` (null: none),
+  // keeping a running one whose plan is unchanged (re-INVITE: continuous
+  // SSRC/seq/ts).
   void set_transcoder(Call& c, MediaSide& m, std::unique_ptr<dataplane::TranscodeSlot> slot,
-                      const std::string& description);
+                      const StreamPlan* plan);
   void retire_transcoder(MediaSide& m);  // adds its counters to the totals
   Result<SideSrtp, NgError> prepare_srtp(const MediaSide& m, std::optional<SdesSession> keys);
   // Hands the slots to the worker (kSetSrtp on both flows; null: plain).
@@ -294,6 +334,10 @@ class CallManager {
   // The answer's transcoders and SRTP contexts, after its flows.
   void install_answer_media(Call& c, Party& a, Party& b, AnswerMedia& m);
   bool allocate_side(Call& c, Party& p, MediaSide& m);
+  // Binds the pair (port, port + 1) on p's interface for m and gives it
+  // two flow ids (the caller made sure there are two); false, having
+  // bound nothing, when a port is taken.
+  bool bind_side(Call& c, const Party& p, MediaSide& m, uint16_t port);
   // Ports and flow ids for every stream `sdp` does not reject (nor
   // `skip`: the relay rejects it), on both parties' sides (ma: a's, mb:
   // b's, copies the caller commits); false when they ran out, having
@@ -340,6 +384,7 @@ class CallManager {
   QualityHistograms quality_;
   int64_t last_quality_sample_ns_ = 0;
   RecordSink record_sink_;
+  StateSink* state_sink_ = nullptr;
   // WebRTC legs: who runs them, and each leg's side by id.
   webrtc::LegControl* legs_ = nullptr;
   uint64_t next_leg_id_ = 1;

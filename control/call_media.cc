@@ -69,10 +69,12 @@ void CallManager::retire_transcoder(MediaSide& m) {
     stats_.transcode_ended[i] += m.transcoder->get(dataplane::TranscodeCounter(i));
   m.transcoder = nullptr;
   m.transcode_description.clear();
+  m.transcode_plan.reset();
 }
 
 void CallManager::set_transcoder(Call& c, MediaSide& m, std::unique_ptr<dataplane::TranscodeSlot> slot,
-                                 const std::string& description) {
+                                 const StreamPlan* plan) {
+  const std::string description = plan && slot ? describe(*plan) : "";
   if (m.transcoder && slot && description == m.transcode_description) return;  // keep it running
   if (!m.transcoder && !slot) return;
   retire_transcoder(m);
@@ -82,6 +84,7 @@ void CallManager::set_transcoder(Call& c, MediaSide& m, std::unique_ptr<dataplan
   if (slot) {
     m.transcoder = slot.get();
     m.transcode_description = description;
+    m.transcode_plan = *plan;
     ++stats_.transcoded_streams;
   }
   cmd.transcode = slot.release();  // the worker owns it now
@@ -122,13 +125,14 @@ void CallManager::install_answer_media(Call& c, Party& a, Party& b, AnswerMedia&
   for (size_t i = 0; i < b.media.size(); ++i) {
     if (!m.plans[i] && !a.media[i].transcoder && !b.media[i].transcoder) continue;
     if (a.media[i].rejected || b.media[i].rejected) {
-      set_transcoder(c, a.media[i], nullptr, "");
-      set_transcoder(c, b.media[i], nullptr, "");
+      set_transcoder(c, a.media[i], nullptr, nullptr);
+      set_transcoder(c, b.media[i], nullptr, nullptr);
       continue;
     }
     StreamTranscoders& t = m.transcoders[i];
-    set_transcoder(c, a.media[i], std::move(t.offerer_to_answerer), t.describe_ab);
-    set_transcoder(c, b.media[i], std::move(t.answerer_to_offerer), t.describe_ba);
+    const AnswerPlan* plan = m.plans[i] ? &*m.plans[i] : nullptr;
+    set_transcoder(c, a.media[i], std::move(t.offerer_to_answerer), plan ? &plan->offerer_to_answerer : nullptr);
+    set_transcoder(c, b.media[i], std::move(t.answerer_to_offerer), plan ? &plan->answerer_to_offerer : nullptr);
   }
   for (size_t i = 0; i < b.media.size() && i < a.media.size(); ++i) {
     set_srtp(c, a.media[i], std::move(m.srtp_a[i]));
@@ -220,39 +224,33 @@ FlowId CallManager::take_flow_id(int w) {
 
 bool CallManager::allocate_side(Call& c, Party& p, MediaSide& m) {
   if (m.rtp_port) return true;
+  if (free_flow_ids_[size_t(c.worker)].size() < 2) return false;
   PortPool& pool = pools_[size_t(p.iface)];
-  const auto iface = uint16_t(p.iface);
   // Ports held by other processes are skipped (and retried later).
   for (size_t attempt = 0; attempt < pool.free_pairs(c.worker); ++attempt) {
     auto port = pool.allocate_pair(c.worker);
     if (!port) return false;
-    auto rtp = plane_.bind_port(dataplane::make_local_key(iface, *port));
-    if (!rtp.ok()) {
-      pool.release_pair(*port);
-      continue;
-    }
-    auto rtcp = plane_.bind_port(dataplane::make_local_key(iface, uint16_t(*port + 1)));
-    if (!rtcp.ok()) {
-      plane_.release_port(*rtp);
-      pool.release_pair(*port);
-      continue;
-    }
-    FlowId a = take_flow_id(c.worker), b = take_flow_id(c.worker);
-    if (a == kNoFlow || b == kNoFlow) {
-      if (a != kNoFlow) free_flow_ids_[size_t(c.worker)].push_back(a);
-      plane_.release_port(*rtp);
-      plane_.release_port(*rtcp);
-      pool.release_pair(*port);
-      return false;
-    }
-    m.rtp_port = *port;
-    m.rtp_handle = *rtp;
-    m.rtcp_handle = *rtcp;
-    m.rtp_flow = a;
-    m.rtcp_flow = b;
-    return true;
+    if (bind_side(c, p, m, *port)) return true;
+    pool.release_pair(*port);
   }
   return false;
+}
+
+bool CallManager::bind_side(Call& c, const Party& p, MediaSide& m, uint16_t port) {
+  const auto iface = uint16_t(p.iface);
+  auto rtp = plane_.bind_port(dataplane::make_local_key(iface, port));
+  if (!rtp.ok()) return false;
+  auto rtcp = plane_.bind_port(dataplane::make_local_key(iface, uint16_t(port + 1)));
+  if (!rtcp.ok()) {
+    plane_.release_port(*rtp);
+    return false;
+  }
+  m.rtp_port = port;
+  m.rtp_handle = *rtp;
+  m.rtcp_handle = *rtcp;
+  m.rtp_flow = take_flow_id(c.worker);
+  m.rtcp_flow = take_flow_id(c.worker);
+  return true;
 }
 
 bool CallManager::allocate_media(Call& c, Party& a, Party& b, const Sdp& sdp,
@@ -374,16 +372,23 @@ void CallManager::install_side_flows(Call& c, const Party& px, MediaSide& x, con
   if (y)
     for (uint8_t k = 0; k < y->clocks.count; ++k) cmd.clocks.add(y->clocks.pt[k], y->clocks.rate[k]);
 
+  // A restored side's flows start latched where they were (ha/).
+  const auto latched = [&](const Endpoint& e) {
+    h.latched = !x.installed && e.port != 0;
+    h.source = h.latched ? e : Endpoint{};
+  };
   cmd.id = x.rtp_flow;
   h.key = x.rtp_handle.key;
   h.flags = flags;
   h.sdp_source = rtp_dest;
+  latched(x.latched_rtp);
   plane_.post(c.worker, cmd);
 
   cmd.id = x.rtcp_flow;
   h.key = x.rtcp_handle.key;
   h.flags = flags | dataplane::kFlowRtcpPort;
   h.sdp_source = rtcp_dest;
+  latched(x.latched_rtcp);
   plane_.post(c.worker, cmd);
 
   x.installed = true;

@@ -23,6 +23,7 @@ webrtc::LegSpec leg_spec(const Call& c, const MediaSide& m, uint64_t id) {
   s.remote = {m.ice.remote_ufrag, m.ice.remote_pwd};
   s.dtls = m.dtls.enabled;
   s.dtls_client = m.dtls.relay_active;
+  s.dtls_done = m.dtls.connected;
   s.remote_fingerprint = m.dtls.remote_fingerprint;
   s.sdp_peer = m.sdp_rtp;
   return s;
@@ -106,6 +107,7 @@ void CallManager::apply_leg_event(const webrtc::LegEvent& e, int64_t now_ns) {
     case webrtc::LegEventKind::kCount: return;
   }
   install_flows(c, now_ns);
+  state_changed(c);
 }
 
 }  // namespace vox::control

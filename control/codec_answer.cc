@@ -285,4 +285,11 @@ std::optional<CodecPlan> adopt_unoffered(const CodecPlan& plan, const SdpCodec& 
   return adopted;
 }
 
+std::string describe(const StreamPlan& p) {
+  return p.in.rtpmap() + " pt " + std::to_string(p.in.payload_type) + " " +
+         std::to_string(p.in_ptime_ms) + " ms -> " + p.out.rtpmap() + " pt " +
+         std::to_string(p.out.payload_type) + " " + std::to_string(p.out_ptime_ms) +
+         " ms, events " + std::to_string(p.in_event_pt) + " -> " + std::to_string(p.out_event_pt);
+}
+
 }  // namespace vox::control

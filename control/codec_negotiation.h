@@ -232,6 +232,8 @@ struct StreamPlan {
   bool far_side_dtx = false;  // the Opus peer's own fmtp has usedtx=1
   bool rewrites_pt() const { return in.payload_type != out.payload_type; }
 };
+// The transcoder's description in `query`: "PCMU/8000 pt 0 20 ms -> opus/48000/2 pt 96 ...".
+std::string describe(const StreamPlan& p);
 
 struct AnswerPlan {
   StreamPlan offerer_to_answerer;  // offerer -> relay -> answerer

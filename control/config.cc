@@ -250,6 +250,10 @@ namespace {
 struct RawFlags {
   std::vector<std::string> interfaces, listen_ng, listen_http, ng_allow, dpdk_ports, dpdk_gateways;
   std::string dpdk_args, log_facility = "daemon";
+  std::string redis, redis_write, redis_auth_pw, redis_write_auth_pw, redis_user;
+  std::string redis_tls_ca, redis_tls_cert, redis_tls_key;
+  std::vector<std::string> subscribe_keyspace;
+  bool redis_tls = false, no_redis_required = false;
   int table = -1;
   bool no_fallback = false, no_log_timestamps = false, codecs = false;
   // rtpengine options voxrelay does not implement: given or not, and value
@@ -369,6 +373,38 @@ void add_process_flags(CLI::App& app, Config& c, RawFlags& raw) {
   app.add_flag("--codecs", raw.codecs, "Print the codecs voxrelay relays and transcodes, and exit");
 }
 
+// High availability: Redis (rtpengine's names, plus ACL user and TLS).
+void add_ha_flags(CLI::App& app, Config& c, RawFlags& raw) {
+  const char* group = "High availability (Redis)";
+  app.add_option("-r,--redis", raw.redis,
+                 "[PASSWORD@]HOST:PORT/DB: calls' state is restored from this database at start "
+                 "and written to it")->group(group);
+  app.add_option("-w,--redis-write", raw.redis_write,
+                 "[PASSWORD@]HOST:PORT/DB: write calls' state here instead of --redis")->group(group);
+  app.add_option("-k,--subscribe-keyspace", raw.subscribe_keyspace,
+                 "Follow the calls of these --redis databases (a standby; list)")->group(group);
+  app.add_option("--redis-auth-pw", raw.redis_auth_pw, "Password for --redis")->group(group);
+  app.add_option("--redis-write-auth-pw", raw.redis_write_auth_pw, "Password for --redis-write")->group(group);
+  app.add_option("--redis-user", raw.redis_user, "Redis ACL user for AUTH (default: 'default')")->group(group);
+  app.add_flag("--redis-tls", raw.redis_tls, "Connect to Redis over TLS")->group(group);
+  app.add_option("--redis-tls-ca", raw.redis_tls_ca, "CA file Redis's certificate must chain to")->group(group);
+  app.add_option("--redis-tls-cert", raw.redis_tls_cert, "Client certificate (PEM) for Redis")->group(group);
+  app.add_option("--redis-tls-key", raw.redis_tls_key, "Its private key (PEM)")->group(group);
+  app.add_option("--redis-expires", c.redis_expires_s, "Seconds a call's key outlives its last write")
+      ->capture_default_str()->group(group);
+  app.add_option("--redis-connect-timeout", c.redis_connect_timeout_ms, "Milliseconds")
+      ->capture_default_str()->group(group);
+  app.add_option("--redis-cmd-timeout", c.redis_cmd_timeout_ms, "Milliseconds per command batch")
+      ->capture_default_str()->group(group);
+  app.add_option("--redis-disable-time", c.redis_disable_time_s, "Seconds between reconnects")
+      ->capture_default_str()->group(group);
+  app.add_option("--redis-backlog", c.redis_backlog,
+                 "Calls' states waiting for Redis at most (beyond: written again once it is back)")
+      ->capture_default_str()->group(group);
+  app.add_flag("-q,--no-redis-required", raw.no_redis_required,
+               "Start even when Redis cannot be reached")->group(group);
+}
+
 // rtpengine's options that voxrelay accepts with a warning or refuses.
 void add_compat_flags(CLI::App& app, RawFlags& raw) {
   const auto table = rtpengine_compat_options();
@@ -397,7 +433,7 @@ bool is_true(const std::string& v) {
 // Options whose values a config file may list "a; b" (rtpengine's form).
 bool is_list_key(const std::string& key) {
   return key == "interface" || key == "listen-ng" || key == "listen-http" || key == "ng-allow" ||
-         key == "dpdk-port" ||
+         key == "dpdk-port" || key == "subscribe-keyspace" ||
          key == "dpdk-gateway";
 }
 
@@ -556,6 +592,43 @@ std::string apply_raw_flags(RawFlags& raw, const AddressSource& addresses, Confi
   return parse_dpdk_ports(raw.dpdk_ports, raw.dpdk_gateways, &c);
 }
 
+// --redis, --redis-write and what goes with them into c; the error, or "".
+std::string apply_ha_flags(const RawFlags& raw, Config& c) {
+  for (auto [spec, password, option, into] :
+       {std::tuple{&raw.redis, &raw.redis_auth_pw, "--redis", &c.redis},
+        std::tuple{&raw.redis_write, &raw.redis_write_auth_pw, "--redis-write", &c.redis_write}}) {
+    if (spec->empty()) continue;
+    auto t = ha::parse_redis_target(*spec);
+    if (!t.ok()) return std::string(option) + ": " + t.error();
+    if (!password->empty()) t->password = *password;
+    t->user = raw.redis_user;
+    t->tls = raw.redis_tls;
+    t->tls_ca = raw.redis_tls_ca;
+    t->tls_cert = raw.redis_tls_cert;
+    t->tls_key = raw.redis_tls_key;
+    *into = *t;
+  }
+  for (const std::string& list : raw.subscribe_keyspace)
+    for (const std::string& db : split_trimmed(list, ',')) {
+      if (db.empty()) continue;
+      if (db.find_first_not_of("0123456789") != std::string::npos || db.size() > 5)
+        return "--subscribe-keyspace: '" + db + "' is not a database number";
+      c.subscribe_keyspace.push_back(std::stoi(db));
+    }
+  if (!c.subscribe_keyspace.empty() && !c.redis)
+    return "--subscribe-keyspace: needs --redis (the server whose databases are followed)";
+  if (c.redis_write && !c.redis) return "--redis-write: needs --redis";
+  if (raw.redis_tls_cert.empty() != raw.redis_tls_key.empty())
+    return "--redis-tls-cert/--redis-tls-key: give both or neither";
+  if (c.redis_expires_s < 1) return "--redis-expires: must be >= 1";
+  if (c.redis_connect_timeout_ms < 1 || c.redis_cmd_timeout_ms < 1)
+    return "--redis-connect-timeout/--redis-cmd-timeout: must be >= 1";
+  if (c.redis_disable_time_s < 0) return "--redis-disable-time: must be >= 0";
+  if (c.redis_backlog < 1) return "--redis-backlog: must be >= 1";
+  c.redis_required = !raw.no_redis_required;
+  return "";
+}
+
 // Warnings for the rtpengine options given that voxrelay accepts, the
 // error for the first it refuses (or "").
 std::string apply_compat_flags(const RawFlags& raw, ConfigOutcome& out) {
@@ -596,6 +669,7 @@ ConfigOutcome parse_config(int argc, const char* const* argv, const AddressSourc
   add_general_flags(app, out.config, raw);
   add_backend_flags(app, out.config, raw);
   add_process_flags(app, out.config, raw);
+  add_ha_flags(app, out.config, raw);
   add_compat_flags(app, raw);
 
   auto args = cli_arguments(app, argc, argv);
@@ -612,6 +686,7 @@ ConfigOutcome parse_config(int argc, const char* const* argv, const AddressSourc
   if (raw.codecs) return finish(kCodecList, 0);
   if (auto err = apply_compat_flags(raw, out); !err.empty()) return finish(err, 2);
   if (auto err = apply_raw_flags(raw, addresses, out); !err.empty()) return finish(err, 2);
+  if (auto err = apply_ha_flags(raw, out.config); !err.empty()) return finish(err, 2);
   if (auto err = validate_config(out.config); !err.empty()) return finish(err, 2);
   return out;
 }

@@ -6,12 +6,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/endpoint.h"
 #include "base/result.h"
+#include "control/ha/redis_link.h"
 
 namespace vox::control {
 
@@ -86,6 +88,17 @@ struct Config {
   int log_level = 6;           // syslog levels: 3 error .. 7 debug
   std::string pidfile;
   std::string cdr_file;        // --cdr-file: one JSON line per ended call (empty: none)
+  // High availability: calls' state in Redis (control/ha/state_store.h),
+  // rtpengine's option names.
+  std::optional<ha::RedisTarget> redis;        // --redis: restore from (and write to)
+  std::optional<ha::RedisTarget> redis_write;  // --redis-write: write to
+  std::vector<int> subscribe_keyspace;         // --subscribe-keyspace: databases a standby follows
+  int redis_expires_s = 86400;                 // --redis-expires
+  int redis_connect_timeout_ms = 1000;         // --redis-connect-timeout
+  int redis_cmd_timeout_ms = 1000;             // --redis-cmd-timeout
+  int redis_disable_time_s = 1;                // --redis-disable-time: between reconnects
+  int redis_backlog = 100000;                  // --redis-backlog: calls' states waiting, at most
+  bool redis_required = true;                  // false: --no-redis-required
 };
 
 // Where --interface and --listen-ng names become addresses: the system's

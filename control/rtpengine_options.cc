@@ -14,10 +14,9 @@ constexpr auto R = CompatAction::kRefuse;
 
 constexpr std::string_view kOneLogLevel = "ignored: voxrelay has one log level (--log-level)";
 constexpr std::string_view kNoLogFormat = "ignored: voxrelay's log lines are not split or marked";
-constexpr std::string_view kNoRedis =
-    "no Redis replication in voxrelay yet (high availability): refusing to start rather than "
-    "run calls no standby can take over";
-constexpr std::string_view kRedisTuning = "ignored: no Redis in voxrelay";
+constexpr std::string_view kRedisTuning =
+    "ignored: voxrelay writes from one thread, deletes asynchronously and retries every "
+    "--redis-disable-time";
 constexpr std::string_view kNoHttp =
     "ignored: voxrelay serves plain HTTP (--listen-http: /metrics) only: no HTTPS, no "
     "WebSocket, no Janus";
@@ -54,7 +53,6 @@ constexpr std::array kOptions = std::to_array<CompatOption>({
     {"--thread-stack", true, W, "ignored: threads keep the default stack size"},
     {"-S,--save-interface-ports", false, W,
      "ignored: voxrelay allocates ports on an interface's first address of each family only"},
-    {"-k,--subscribe-keyspace", true, R, kNoRedis},
     {"-l,--listen-tcp", true, R,
      "the legacy TCP control protocol is not implemented: use NG (--listen-ng)"},
     {"-u,--listen-udp", true, R,
@@ -65,23 +63,18 @@ constexpr std::array kOptions = std::to_array<CompatOption>({
     {"-G,--graphite-interval", true, W, kNoGraphite},
     {"--graphite-prefix", true, W, kNoGraphite},
     {"--graphite-timeout", true, W, kNoGraphite},
-    {"-r,--redis", true, R, kNoRedis},
-    {"-w,--redis-write", true, R, kNoRedis},
     {"--redis-num-threads", true, W, kRedisTuning},
-    {"--redis-expires", true, W, kRedisTuning},
-    {"-q,--no-redis-required", false, W, kRedisTuning},
     {"--redis-allowed-errors", true, W, kRedisTuning},
-    {"--redis-disable-time", true, W, kRedisTuning},
-    {"--redis-cmd-timeout", true, W, kRedisTuning},
-    {"--redis-connect-timeout", true, W, kRedisTuning},
     {"-y,--redis-delete-async", false, W, kRedisTuning},
     {"--redis-delete-async-interval", true, W, kRedisTuning},
-    {"--active-switchover", false, R, kNoRedis},
+    {"--active-switchover", false, R,
+     "no NG-driven switchover: a voxrelay standby takes the calls over when the media address "
+     "moves to it (README, high availability)"},
     {"-b,--b2b-url", true, R,
      "voxrelay does not tell a B2BUA about media timeouts over XML-RPC (it deletes the call "
      "and logs it): refusing rather than leave such calls up in the B2BUA"},
     {"-x,--xmlrpc-format", true, W, "ignored: no XML-RPC (see --b2b-url)"},
-    {"--log-facility-cdr", true, W, "ignored: voxrelay writes no CDR lines yet"},
+    {"--log-facility-cdr", true, W, "ignored: voxrelay writes its end-of-call records to --cdr-file"},
     {"--log-facility-rtcp", true, W, "ignored: voxrelay does not log RTCP"},
     {"--log-facility-dtmf", true, W, "ignored: voxrelay does not log DTMF events"},
     {"--dtmf-log-dest", true, R,

@@ -10,14 +10,14 @@ BUILD_PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev liburing-dev
   libdpdk-dev libsrtp2-dev libopus-dev libspandsp-dev libssl-dev libsystemd-dev
-  libcpp-httplib-dev libncurses-dev
+  libcpp-httplib-dev libncurses-dev libhiredis-dev
 )
 # Test-only tools: fuzzers, interop peers, the reference relay for benchmarks.
 TEST_PKGS=(
   clang libclang-rt-14-dev python3 iproute2 procps
   kamailio kamailio-extra-modules sip-tester rtpengine-daemon dpdk-dev
   python3-aiortc chromium prometheus
-  dpkg-dev man-db systemd tmux gnuplot-nox
+  dpkg-dev man-db systemd tmux gnuplot-nox redis-server redis-tools
 )
 
 want=("${BUILD_PKGS[@]}")

@@ -23,6 +23,7 @@
 #include "control/call_manager.h"
 #include "control/config.h"
 #include "control/config_reload.h"
+#include "control/ha/state_store.h"
 #include "control/metrics.h"
 #include "control/ng_commands.h"
 #include "control/ng_json.h"
@@ -163,29 +164,51 @@ void set_up_logging(const vox::control::Config& config) {
 
 // An interface address the host does not have fails every offer later
 // ("Ran out of ports"): say so at start instead. Socket backend only (the
-// DPDK backend's addresses are not the kernel's).
+// DPDK backend's addresses are not the kernel's). A standby
+// (--subscribe-keyspace) waits for its address to move to it: a warning.
 std::string check_interfaces(const vox::control::Config& config) {
   for (const auto& itf : config.interfaces) {
     auto fd = vox::dataplane::open_udp_port(itf.local, 0);
-    if (!fd.ok())
-      return "--interface " + itf.name + "/" + itf.local.to_string() + ": cannot bind: " +
-             std::strerror(fd.error());
-    close(*fd);
+    if (fd.ok()) {
+      close(*fd);
+      continue;
+    }
+    const std::string what = "--interface " + itf.name + "/" + itf.local.to_string() +
+                             ": cannot bind: " + std::strerror(fd.error());
+    if (config.subscribe_keyspace.empty()) return what;
+    spdlog::warn("{} (a standby: its calls are taken over once the address is here)", what);
   }
   return "";
 }
 
+vox::control::ha::StoreConfig store_config(const vox::control::Config& c) {
+  vox::control::ha::StoreConfig s;
+  s.read = c.redis;
+  s.write = c.redis_write;
+  s.follow_dbs = c.subscribe_keyspace;
+  s.expires_s = c.redis_expires_s;
+  s.connect_timeout_ms = c.redis_connect_timeout_ms;
+  s.command_timeout_ms = c.redis_cmd_timeout_ms;
+  s.retry_ms = c.redis_disable_time_s * 1000;
+  s.backlog = size_t(c.redis_backlog);
+  s.required = c.redis_required;
+  return s;
+}
+
 // NG requests, the handshake thread's events, HTTP requests (/metrics, /drain), the
 // once-a-second timeout sweep, the systemd watchdog, SIGHUP (`reload`),
-// until SIGTERM or SIGINT.
+// Redis (calls' state written after the replies, a standby's followed
+// calls and takeover), until SIGTERM or SIGINT.
 void control_loop(vox::control::CallManager& calls, vox::control::NgServer& ng,
                   vox::control::webrtc::HandshakeThread& handshakes, int sig_fd,
                   vox::tools::SystemdNotifier& systemd, vox::tools::HttpEndpoint& http,
-                  const std::function<void()>& reload) {
+                  vox::control::ha::StateStore* store, const std::function<void()>& reload) {
   int64_t next_tick = now().mono_ns;
   std::vector<pollfd> fds = {{sig_fd, POLLIN, 0}, {handshakes.event_fd(), POLLIN, 0},
-                             {http.event_fd(), POLLIN, 0}};
-  constexpr size_t kFirstNg = 3;
+                             {http.event_fd(), POLLIN, 0},
+                             {store ? store->news_fd() : -1, POLLIN, 0},
+                             {store ? store->address_fd() : -1, POLLIN, 0}};
+  constexpr size_t kFirstNg = 5;
   for (int fd : ng.fds()) fds.push_back({fd, POLLIN, 0});
   for (;;) {
     poll(fds.data(), fds.size(), 200);
@@ -202,6 +225,8 @@ void control_loop(vox::control::CallManager& calls, vox::control::NgServer& ng,
     if (fds[1].revents & POLLIN)
       for (const auto& e : handshakes.take_events()) calls.apply_leg_event(e, t.mono_ns);
     if (fds[2].revents & POLLIN) http.serve_pending();
+    if (fds[3].revents & POLLIN) store->take_news();
+    if (fds[4].revents & POLLIN) store->on_address_change(t);
     bool ng_ready = false;
     for (size_t i = kFirstNg; i < fds.size(); ++i) ng_ready |= (fds[i].revents & POLLIN) != 0;
     if (ng_ready) ng.poll_once(t);
@@ -211,6 +236,7 @@ void control_loop(vox::control::CallManager& calls, vox::control::NgServer& ng,
       if (gone) spdlog::debug("{} call(s) ended by timeout or delete delay", gone);
       next_tick = t.mono_ns + 1000000000;
     }
+    if (store) store->flush();
   }
 }
 
@@ -288,6 +314,13 @@ int main(int argc, char** argv) {
   for (const auto& at : config.listen_http) spdlog::info("metrics: http://{}/metrics", at.to_string());
 
   spdlog::info("DTLS certificate fingerprint {}", config.dtls_fingerprint);
+  // Calls saved in Redis come up before the first NG request is read.
+  std::unique_ptr<vox::control::ha::StateStore> store;
+  if (config.redis) {
+    store = std::make_unique<vox::control::ha::StateStore>(store_config(config), calls);
+    if (auto err = store->start(now()); !err.empty()) return fail(err);
+    calls.set_state_sink(store.get());
+  }
   vox::tools::SystemdNotifier systemd;
   systemd.ready("NG on " + listening);
 
@@ -308,8 +341,14 @@ int main(int argc, char** argv) {
     else
       spdlog::info("SIGHUP: reloaded {}", fmt::join(changed, ", "));
   };
-  control_loop(calls, ng, handshakes, sig_fd, systemd, http, reload);
+  control_loop(calls, ng, handshakes, sig_fd, systemd, http, store.get(), reload);
   systemd.stopping();
+  // The saved calls stay in Redis for the next start: the store stops
+  // (what waits is written) before the call table is torn down.
+  if (store) {
+    store->stop();
+    calls.set_state_sink(nullptr);
+  }
   calls.destroy_all();
   handshakes.stop();
   engines.stop();

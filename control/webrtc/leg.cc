@@ -27,7 +27,7 @@ void WebrtcLeg::new_dtls() {
   dtls_.reset();
   started_ = finished_ = false;
   done_ = {};
-  if (spec_.dtls && context_)
+  if (spec_.dtls && context_ && !spec_.dtls_done)
     dtls_ = std::make_unique<DtlsSession>(*context_, spec_.dtls_client, spec_.remote_fingerprint);
 }
 

@@ -36,6 +36,9 @@ struct LegSpec {
   IceCredentials local, remote;
   bool dtls = false;
   bool dtls_client = false;        // the relay is the DTLS client (a=setup:active)
+  // The handshake finished before and its keys are installed (a call
+  // restored from saved state): a new leg runs no DTLS session.
+  bool dtls_done = false;
   std::string remote_fingerprint;  // the party's a=fingerprint value
   Endpoint sdp_peer;               // the party's SDP address (DTLS client without ICE)
 };

@@ -394,10 +394,10 @@ TEST(Config, EveryRtpengineOptionIsKnown) {
     }
   }
   // Refusals say why.
-  auto redis = parse({"--redis=127.0.0.1:6379/1"});
-  EXPECT_EQ(redis.exit_code, 2);
-  EXPECT_NE(redis.message.find("--redis=127.0.0.1:6379/1: no Redis"), std::string::npos)
-      << redis.message;
+  auto switchover = parse({"--active-switchover"});
+  EXPECT_EQ(switchover.exit_code, 2);
+  EXPECT_NE(switchover.message.find("--active-switchover: no NG-driven switchover"), std::string::npos)
+      << switchover.message;
   auto b2b = parse({"-b", "http://127.0.0.1:8090/"});
   EXPECT_EQ(b2b.exit_code, 2);
   EXPECT_NE(b2b.message.find("--b2b-url"), std::string::npos) << b2b.message;
@@ -414,6 +414,59 @@ TEST(Config, EveryRtpengineOptionIsKnown) {
   EXPECT_EQ(s.config.tos, 184);
   EXPECT_TRUE(s.warnings.empty());
   EXPECT_EQ(parse({"--tos=256"}).exit_code, 2);
+}
+
+// High availability: rtpengine's Redis options, and voxrelay's ACL user and TLS.
+TEST(Config, RedisOptions) {
+  auto o = parse({"--redis=secret@10.0.0.5:6380/3", "--redis-write=[::1]:6379/4",
+                  "--subscribe-keyspace=1,2", "-k", "5", "--redis-expires=600", "-q",
+                  "--redis-user=relay", "--redis-tls", "--redis-tls-ca=/etc/ca.pem",
+                  "--redis-write-auth-pw=other", "--redis-disable-time=2", "--redis-backlog=50"});
+  ASSERT_EQ(o.exit_code, -1) << o.message;
+  const Config& c = o.config;
+  ASSERT_TRUE(c.redis && c.redis_write);
+  EXPECT_EQ(c.redis->host, "10.0.0.5");
+  EXPECT_EQ(c.redis->port, 6380);
+  EXPECT_EQ(c.redis->db, 3);
+  EXPECT_EQ(c.redis->password, "secret");
+  EXPECT_EQ(c.redis->user, "relay");
+  EXPECT_TRUE(c.redis->tls);
+  EXPECT_EQ(c.redis->tls_ca, "/etc/ca.pem");
+  EXPECT_EQ(c.redis->describe(), "rediss://10.0.0.5:6380/3");  // never the password
+  EXPECT_EQ(c.redis_write->host, "::1");
+  EXPECT_EQ(c.redis_write->db, 4);
+  EXPECT_EQ(c.redis_write->password, "other");
+  EXPECT_EQ(c.subscribe_keyspace, (std::vector<int>{1, 2, 5}));
+  EXPECT_EQ(c.redis_expires_s, 600);
+  EXPECT_EQ(c.redis_disable_time_s, 2);
+  EXPECT_EQ(c.redis_backlog, 50);
+  EXPECT_FALSE(c.redis_required);
+  EXPECT_TRUE(o.warnings.empty());
+  // Defaults: required, database 0 when not given.
+  auto d = parse({"--redis=127.0.0.1:6379"});
+  ASSERT_EQ(d.exit_code, -1) << d.message;
+  EXPECT_EQ(d.config.redis->db, 0);
+  EXPECT_TRUE(d.config.redis_required);
+  EXPECT_FALSE(d.config.redis_write);
+
+  for (auto [args, says] : std::vector<std::pair<std::vector<const char*>, std::string>>{
+           {{"--redis=127.0.0.1"}, "--redis: HOST:PORT expected"},
+           {{"--redis=127.0.0.1:0/1"}, "--redis: port '0'"},
+           {{"--redis=127.0.0.1:6379/x"}, "--redis: database number 'x'"},
+           {{"--subscribe-keyspace=1"}, "--subscribe-keyspace: needs --redis"},
+           {{"--redis=h:1/0", "--subscribe-keyspace=one"}, "'one' is not a database number"},
+           {{"--redis-write=h:1/0"}, "--redis-write: needs --redis"},
+           {{"--redis=h:1/0", "--redis-tls-cert=c.pem"}, "give both or neither"},
+           {{"--redis=h:1/0", "--redis-backlog=0"}, "--redis-backlog: must be >= 1"},
+       }) {
+    auto bad = parse(args);
+    EXPECT_EQ(bad.exit_code, 2) << says;
+    EXPECT_NE(bad.message.find(says), std::string::npos) << bad.message;
+  }
+  // rtpengine's tuning options voxrelay does not need: a warning each.
+  auto w = parse({"--redis=h:1/0", "--redis-num-threads=4", "--redis-allowed-errors=3"});
+  ASSERT_EQ(w.exit_code, -1) << w.message;
+  EXPECT_EQ(w.warnings.size(), 2u);
 }
 
 TEST(Config, TableAndNoFallback) {

@@ -43,5 +43,32 @@ TEST(PortPool, ReleasedPortsAreReusedLast) {
   EXPECT_EQ(pool.allocate_pair(0), first);
 }
 
+TEST(PortPool, ClaimedPairsAreNeverHandedOut) {
+  PortPool pool(30000, 30019, 2, 3);  // 10 pairs, 5 per worker
+  EXPECT_FALSE(pool.claim_pair(30001));  // odd
+  EXPECT_FALSE(pool.claim_pair(29998));  // outside the range
+  ASSERT_TRUE(pool.claim_pair(30004));
+  EXPECT_FALSE(pool.claim_pair(30004));  // twice
+  const int w = pool.worker_of(30004);
+  EXPECT_EQ(pool.free_pairs(w), 4u);
+  EXPECT_EQ(pool.free_pairs(1 - w), 5u);
+  std::set<uint16_t> handed;
+  while (auto p = pool.allocate_pair(w)) handed.insert(*p);
+  EXPECT_EQ(handed.size(), 4u);
+  EXPECT_FALSE(handed.count(30004));
+  EXPECT_EQ(pool.free_pairs(w), 0u);
+  // Released, a claimed pair is free again, and handed out once only.
+  pool.release_pair(30004);
+  pool.release_pair(30004);  // twice: ignored
+  EXPECT_EQ(pool.free_pairs(w), 1u);
+  EXPECT_EQ(pool.allocate_pair(w), std::optional<uint16_t>(30004));
+  EXPECT_FALSE(pool.allocate_pair(w));
+  // Claimed, released, claimed again before its old entry is reached.
+  pool.release_pair(30004);
+  ASSERT_TRUE(pool.claim_pair(30004));
+  EXPECT_FALSE(pool.allocate_pair(w));
+  EXPECT_EQ(pool.free_pairs(w), 0u);
+}
+
 }  // namespace
 }  // namespace vox::control

@@ -18,7 +18,8 @@
     on the same NG port fails naming it and leaves the first one's pid file;
   - an --interface address the host does not have stops the start with an
     error naming it (it used to start, then fail every offer);
-  - an option voxrelay refuses (--redis) exits 2 naming it and saying why;
+  - an option voxrelay refuses (--active-switchover) exits 2 naming it and saying why;
+    --redis naming a server that does not answer stops the start, naming it;
   - --listen-ng given twice: both sockets answer;
   - NG on 0.0.0.0 without --ng-allow: a warning at start;
   - an offer asking to record is answered with a warning that it is not.
@@ -188,10 +189,16 @@ def start_errors_case(build: Path) -> None:
           "an interface address the host lacks stops the start, named",
           f"rc {r.returncode}: {r.stderr}")
     check(time.monotonic() - t0 < 5, "... at once")
-    r = subprocess.run([str(build / "voxrelay"), "--redis=127.0.0.1:6379/1"],
+    r = subprocess.run([str(build / "voxrelay"), "--active-switchover"],
                        capture_output=True, text=True, timeout=10)
-    check(r.returncode == 2 and "--redis=127.0.0.1:6379/1: no Redis" in r.stderr,
-          "--redis is refused, saying why", r.stderr)
+    check(r.returncode == 2 and "--active-switchover: no NG-driven switchover" in r.stderr,
+          "--active-switchover is refused, saying why", r.stderr)
+    dead = vox.free_udp_port()  # nothing listens on it (TCP checked too)
+    r = subprocess.run([str(build / "voxrelay"), "--foreground",
+                        f"--listen-ng=127.0.0.1:{vox.free_udp_port()}", f"--redis=127.0.0.1:{dead}/1"],
+                       capture_output=True, text=True, timeout=10)
+    check(r.returncode != 0 and f"Redis 127.0.0.1:{dead}/1: connect" in r.stderr,
+          "--redis to a server that does not answer stops the start, named", r.stderr)
     r = subprocess.run([str(build / "voxrelay"), "--codecs"], capture_output=True, text=True,
                        timeout=10)
     check(r.returncode == 0 and "PCMU" in r.stdout and "opus" in r.stdout, "--codecs lists codecs")

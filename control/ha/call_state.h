@@ -1,0 +1,32 @@
+// A call's control state as one JSON document: what Redis keeps of it so
+// that a restarted relay, or a standby, can run the call on (ha/state_store.h).
+// Everything the call manager decided and needs again: tags, the streams as
+// negotiated (addresses, rtcp-mux, codecs, codec and transcoding plans),
+// ports, latched sources, SRTP keys (SDES and DTLS-derived, as a=crypto
+// lines), ICE credentials and the nominated peer, timers (as wall clock).
+// Not kept: what is local to one process (flow ids, port handles, the
+// handshake leg, the transcoder's codec state) nor quality figures.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+#include "control/call.h"
+
+namespace vox::control {
+
+// The version of the document's layout ("v"); a document of another
+// version is refused by decode_call.
+inline constexpr int kCallStateVersion = 1;
+
+std::string encode_call(const Call& c);
+
+// The call a document describes, with the wall-clock times of the document
+// (created_unix, last_signal_unix) and no dataplane resources: the call
+// manager's restore() binds its ports and installs it. Errors name the
+// field that does not parse.
+Result<std::unique_ptr<Call>, std::string> decode_call(std::string_view json);
+
+}  // namespace vox::control
