@@ -665,9 +665,17 @@ int CallManager::pick_worker() {
 
 Result<std::unique_ptr<Call>, NgError> CallManager::new_call(const SignalRequest& r, const Sdp& sdp,
                                                           Clock now) {
-  if (draining_) return ng_fail(NgErrc::kDraining);
-  if (config_.max_sessions > 0 && active_count() >= size_t(config_.max_sessions))
+  // Refusals are counted and logged (rtpengine logs each as an error).
+  if (draining_) {
+    ++stats_.calls_rejected;
+    spdlog::info("call {}: refused: draining", r.call_id);
+    return ng_fail(NgErrc::kDraining);
+  }
+  if (config_.max_sessions > 0 && active_count() >= size_t(config_.max_sessions)) {
+    ++stats_.calls_rejected;
+    spdlog::warn("call {}: refused: session limit reached ({})", r.call_id, config_.max_sessions);
     return ng_fail(NgErrc::kSessionLimit);
+  }
   // Interfaces are chosen when the call is created; re-offers keep them.
   // A side without a direction gets the default (rtpengine's rule). The
   // caller's side follows the family of its SDP, the callee's "address

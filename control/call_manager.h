@@ -130,6 +130,7 @@ struct ControlStats {
   uint64_t offers = 0, answers = 0, deletes = 0, errors = 0;
   uint64_t calls_created = 0, calls_timed_out = 0, calls_deleted = 0;
   uint64_t calls_restored = 0;  // brought up from saved state (restart, takeover)
+  uint64_t calls_rejected = 0;  // offers refused: --max-sessions reached, or draining
   uint64_t port_exhaustions = 0;
   // Transcoder counters of calls that have ended (live ones are read from
   // their slots), by dataplane::TranscodeCounter.
@@ -220,8 +221,17 @@ class CallManager {
     virtual ~StateSink() = default;
     virtual void changed(const Call& c) = 0;
     virtual void gone(const std::string& call_id) = 0;
+    // Its figures, for `statistics` ("redis") and /metrics (voxrelay_redis_*).
+    struct Figure {
+      const char* name;  // "writes", "taken over"
+      const char* help;
+      bool counter;      // else a gauge
+      int64_t value;
+    };
+    virtual std::vector<Figure> figures() const { return {}; }
   };
   void set_state_sink(StateSink* sink) { state_sink_ = sink; }
+  const StateSink* state_sink() const { return state_sink_; }
   // Brings a call up from its saved state (ha/call_state.h's decode_call)
   // as it was, without an NG command: its ports bound again (the same
   // numbers), its flows installed with their latched sources, SRTP

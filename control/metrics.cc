@@ -1,6 +1,8 @@
 // The Prometheus exposition of the relay's counters (control/metrics.h).
 #include "control/metrics.h"
 
+#include <algorithm>
+
 #include <cctype>
 #include <cstdio>
 
@@ -65,6 +67,17 @@ void calls_metrics(Exposition& e, const CallManager& cm) {
   e.single("voxrelay_ng_command_errors_total", "counter", "NG offers and answers answered with an error.", cs.errors);
   e.single("voxrelay_port_exhaustions_total", "counter", "Offers refused for want of a free port pair.",
            cs.port_exhaustions);
+  e.single("voxrelay_calls_rejected_total", "counter",
+           "Offers refused by admission control (--max-sessions, drain).", cs.calls_rejected);
+  e.single("voxrelay_calls_restored_total", "counter", "Calls brought up from their state in Redis.",
+           cs.calls_restored);
+  if (const auto* sink = cm.state_sink())
+    for (const auto& f : sink->figures()) {
+      std::string name = std::string("voxrelay_redis_") + f.name;
+      std::replace(name.begin(), name.end(), ' ', '_');
+      if (f.counter) name += "_total";
+      e.single(name, f.counter ? "counter" : "gauge", f.help, f.value);
+    }
   e.family("voxrelay_port_pairs_free", "gauge", "Free RTP/RTCP port pairs, by interface.");
   const auto& itfs = cm.config().interfaces;
   for (size_t i = 0; i < itfs.size(); ++i)

@@ -231,6 +231,7 @@ NgValue statistics_value(CallManager& cm, const NgServerStats* server) {
   tot.set("deletes", int64_t(cs.deletes));
   tot.set("errors", int64_t(cs.errors));
   tot.set("managedsessions", int64_t(cs.calls_created));
+  tot.set("rejectedsessions", int64_t(cs.calls_rejected));
   tot.set("timeoutsessions", int64_t(cs.calls_timed_out));
   tot.set("port exhaustions", int64_t(cs.port_exhaustions));
   // Transcoding: ended calls' counters plus the live transcoders'.
@@ -257,6 +258,11 @@ NgValue statistics_value(CallManager& cm, const NgServerStats* server) {
   tot.set("packets received", int64_t(rx));
   tot.set("drops", drops_value(drops_total));
   if (cm.legs()) tot.set("webrtc", webrtc_statistics(cm.legs()->counters()));
+  if (const auto* sink = cm.state_sink()) {
+    NgValue redis = NgValue::dict();
+    for (const auto& f : sink->figures()) redis.set(f.name, f.value);
+    tot.set("redis", std::move(redis));
+  }
   if (server) {
     NgValue ng = NgValue::dict();
     server->for_each([&](const char* name, uint64_t value) { ng.set(name, int64_t(value)); });

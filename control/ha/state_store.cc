@@ -395,6 +395,25 @@ void StateStore::take_news() {
   counters_.followed = int64_t(followed_.size());
 }
 
+std::vector<CallManager::StateSink::Figure> StateStore::figures() const {
+  const StoreCounters& c = counters_;
+  return {
+      {"connected", "1 while the writer is connected to Redis.", false, c.connected.load()},
+      {"backlog", "Calls whose state waits to be written.", false, c.backlog.load()},
+      {"writes", "Call states written.", true, int64_t(c.writes.load())},
+      {"deletes", "Call states deleted.", true, int64_t(c.deletes.load())},
+      {"errors", "Failed connections, batches and commands.", true, int64_t(c.errors.load())},
+      {"dropped", "States not queued: the backlog was full (written again later).", true,
+       int64_t(c.dropped.load())},
+      {"restored", "Calls restored at start.", true, int64_t(c.restored.load())},
+      {"restore failed", "Saved calls that could not be restored at start.", true,
+       int64_t(c.restore_failed.load())},
+      {"followed", "Another relay's calls this standby follows.", false, c.followed.load()},
+      {"followed updates", "Followed calls' states received.", true, int64_t(c.followed_updates.load())},
+      {"taken over", "Followed calls this relay took over.", true, int64_t(c.taken_over.load())},
+  };
+}
+
 // ---- takeover ----------------------------------------------------------------------
 
 bool StateStore::interfaces_bindable_changed() {

@@ -72,6 +72,7 @@ class StateStore final : public CallManager::StateSink {
 
   void changed(const Call& c) override { dirty_.insert(c.id); }
   void gone(const std::string& call_id) override { dirty_.insert(call_id); }
+  std::vector<Figure> figures() const override;
   // Control thread, after NG replies and ticks: the changed calls' states
   // go to the writer.
   void flush();

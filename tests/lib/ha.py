@@ -115,6 +115,7 @@ class MediaCall:
     b: vox.UdpPeer
     to_a: int = 0  # the relay port A sends to
     to_b: int = 0
+    relay: str = ""  # the relay's media address (from its SDPs)
     seq: int = 0
     opus_pt: int = 0
     b_protect: Optional[srtp.Session] = None    # the callee's own key
@@ -162,6 +163,7 @@ class CallSet:
                                 "to-tag": "B", "sdp": answer_sdp(o["sdp"])})
         c.to_a = vox.parse_sdp(r["sdp"]).media[0].port
         c.to_b = vox.parse_sdp(o["sdp"]).media[0].port
+        c.relay = vox.parse_sdp(o["sdp"]).media[0].conn
         return o, r
 
     def _setup_plain(self, c: MediaCall) -> None:
@@ -209,16 +211,16 @@ class CallSet:
         if c.kind == "opus":
             tone_a = rtpaudio.tone(c.tone_a, 160, start=c.seq * 160)
             c.a.sendto(vox.rtp_packet(s, ts, 0xA0000 + c.index, rtpaudio.ulaw_encode(tone_a)),
-                       (self.host, c.to_a))
+                       (c.relay, c.to_a))
             tone_b = rtpaudio.tone(c.tone_b, 960, rate=48000, start=c.seq * 960)
             c.b.sendto(vox.rtp_packet(s, c.seq * 960, 0xB0000 + c.index, c.enc.encode(tone_b),
-                                      pt=c.opus_pt), (self.host, c.to_b))
+                                      pt=c.opus_pt), (c.relay, c.to_b))
             return
-        c.a.sendto(vox.rtp_packet(s, ts, 0xA0000 + c.index, _payload(c.index, s)), (self.host, c.to_a))
+        c.a.sendto(vox.rtp_packet(s, ts, 0xA0000 + c.index, _payload(c.index, s)), (c.relay, c.to_a))
         pkt = vox.rtp_packet(s, ts, 0xB0000 + c.index, _payload(c.index, s))
         if c.kind == "srtp":
             pkt = c.b_protect.protect(pkt)
-        c.b.sendto(pkt, (self.host, c.to_b))
+        c.b.sendto(pkt, (c.relay, c.to_b))
 
     def _receive(self, c: MediaCall, way: str, data: bytes, at: float) -> None:
         d: Direction = getattr(c, way)
