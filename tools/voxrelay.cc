@@ -210,8 +210,9 @@ void control_loop(vox::control::CallManager& calls, vox::control::NgServer& ng,
                              {store ? store->address_fd() : -1, POLLIN, 0}};
   constexpr size_t kFirstNg = 5;
   for (int fd : ng.fds()) fds.push_back({fd, POLLIN, 0});
+  bool states_waiting = false;  // the store has calls' states still to encode
   for (;;) {
-    poll(fds.data(), fds.size(), 200);
+    poll(fds.data(), fds.size(), states_waiting ? 0 : 200);
     if (fds[0].revents & POLLIN) {
       signalfd_siginfo si;
       if (read(sig_fd, &si, sizeof si) == sizeof si && si.ssi_signo == SIGHUP) {
@@ -236,7 +237,7 @@ void control_loop(vox::control::CallManager& calls, vox::control::NgServer& ng,
       if (gone) spdlog::debug("{} call(s) ended by timeout or delete delay", gone);
       next_tick = t.mono_ns + 1000000000;
     }
-    if (store) store->flush();
+    if (store) states_waiting = store->flush();
   }
 }
 

@@ -10,8 +10,9 @@
 // thread: no NG reply waits for Redis or for encoding. The writer keeps
 // the latest state of each call waiting (a bounded backlog; deletes are
 // never dropped), writes in pipelined batches and, while Redis is away,
-// reconnects every --redis-disable-time; what overflowed the backlog is
-// written again from the live calls once Redis is back. The follower
+// reconnects every --redis-disable-time. Once it is back (it may have
+// restarted empty), or once a backlog that overflowed has drained, every
+// live call's state is written again. The follower
 // thread (a standby) subscribes to keyspace notifications of the followed
 // databases and hands each call's new state to the control thread, which
 // keeps it, unbound, as a followed call; when an address of this relay
@@ -74,8 +75,9 @@ class StateStore final : public CallManager::StateSink {
   void gone(const std::string& call_id) override { dirty_.insert(call_id); }
   std::vector<Figure> figures() const override;
   // Control thread, after NG replies and ticks: the changed calls' states
-  // go to the writer.
-  void flush();
+  // go to the writer, a slice at a time; true while some wait (the
+  // control loop then comes back without sleeping).
+  bool flush();
 
   // The follower's news: readable when followed calls changed.
   int news_fd() const { return news_fd_; }
