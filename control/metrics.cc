@@ -129,6 +129,19 @@ std::string seconds(uint64_t ns) {
   return buf;
 }
 
+// One NgLatency as a histogram series: cumulative buckets, +Inf, sum, count.
+void ng_histogram(Exposition& e, const std::string& name, const std::string& labels, const NgLatency& l) {
+  const std::string sep = labels.empty() ? "" : ",";
+  uint64_t cumulative = 0;
+  for (size_t b = 0; b < std::size(kNgLatencyBoundsNs); ++b) {
+    cumulative += l.buckets[b];
+    e.sample(name + "_bucket", labels + sep + label("le", seconds(uint64_t(kNgLatencyBoundsNs[b]))), cumulative);
+  }
+  e.sample(name + "_bucket", labels + sep + label("le", "+Inf"), l.count);
+  e.sample_text(name + "_sum", labels, seconds(l.sum_ns));
+  e.sample(name + "_count", labels, l.count);
+}
+
 void ng_server_metrics(Exposition& e, const NgServerStats& s) {
   s.for_each([&](const char* name, uint64_t v) {
     const bool gauge = std::string_view(name) == "cache bytes";
@@ -137,18 +150,13 @@ void ng_server_metrics(Exposition& e, const NgServerStats& s) {
   });
   const std::string h = "voxrelay_ng_request_duration_seconds";
   e.family(h, "histogram", "Time the control thread took over an NG request (decode, the call table, the reply), by command.");
-  for (size_t k = 0; k < size_t(NgCommandKind::kCount); ++k) {
-    const NgLatency& l = s.latency[k];
-    const std::string command = label("command", kNgCommandKindNames[NgCommandKind(k)]);
-    uint64_t cumulative = 0;
-    for (size_t b = 0; b < std::size(kNgLatencyBoundsNs); ++b) {
-      cumulative += l.buckets[b];
-      e.sample(h + "_bucket", command + "," + label("le", seconds(uint64_t(kNgLatencyBoundsNs[b]))), cumulative);
-    }
-    e.sample(h + "_bucket", command + "," + label("le", "+Inf"), l.count);
-    e.sample_text(h + "_sum", command, seconds(l.sum_ns));
-    e.sample(h + "_count", command, l.count);
-  }
+  for (size_t k = 0; k < size_t(NgCommandKind::kCount); ++k)
+    ng_histogram(e, h, label("command", kNgCommandKindNames[NgCommandKind(k)]), s.latency[k]);
+  const std::string d = "voxrelay_ng_reply_delay_seconds";
+  e.family(d, "histogram",
+           "From an NG request's arrival on the host to its reply's sending (the above plus waiting "
+           "for the control thread).");
+  ng_histogram(e, d, "", s.reply_delay);
 }
 
 // A histogram family of one series (no labels): cumulative buckets, +Inf, sum, count.

@@ -62,7 +62,9 @@ struct NgServer::Batch {
   mmsghdr in[kBatch];
   iovec in_iov[kBatch];
   sockaddr_storage peers[kBatch];
+  alignas(cmsghdr) char control[kBatch][CMSG_SPACE(sizeof(timespec))];
   std::string replies[kBatch];
+  int64_t arrived_ns[kBatch];  // each reply's request's receive stamp (CLOCK_REALTIME; 0: none)
   mmsghdr out[kBatch];
   iovec out_iov[kBatch];
 };
@@ -87,6 +89,8 @@ std::string NgServer::open() {
     fds_.push_back(fd);
     int size = 4 << 20;  // bursts of signalling (failover of a whole proxy)
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    const int on = 1;  // receive stamps: NgServerStats::reply_delay
+    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
     dataplane::set_tos(fd, at.addr.is_v4(), config_.control_tos);
     if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0)
       return "listen-ng " + at.to_string() + ": " + strerror(errno);
@@ -153,6 +157,27 @@ bool NgServer::admit(const IpAddr& peer, int64_t now_ns) {
   return true;
 }
 
+namespace {
+
+int64_t realtime_ns() {
+  timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
+
+// The kernel's receive stamp of a datagram (SO_TIMESTAMPNS), 0 without one.
+int64_t arrival_ns(const msghdr& h) {
+  for (const cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(const_cast<msghdr*>(&h), const_cast<cmsghdr*>(c)))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+      timespec t;
+      std::memcpy(&t, CMSG_DATA(c), sizeof t);
+      return int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+    }
+  return 0;
+}
+
+}  // namespace
+
 void NgServer::poll_once(CallManager::Clock now) {
   for (int fd : fds_) drain(fd, now);
 }
@@ -168,6 +193,8 @@ void NgServer::drain(int fd, CallManager::Clock now) {
       b.in[i].msg_hdr.msg_namelen = sizeof b.peers[i];
       b.in[i].msg_hdr.msg_iov = &b.in_iov[i];
       b.in[i].msg_hdr.msg_iovlen = 1;
+      b.in[i].msg_hdr.msg_control = b.control[i];
+      b.in[i].msg_hdr.msg_controllen = sizeof b.control[i];
     }
     const int got = recvmmsg(fd, b.in, want, MSG_DONTWAIT, nullptr);
     if (got <= 0) return;  // EAGAIN: drained
@@ -181,6 +208,7 @@ void NgServer::drain(int fd, CallManager::Clock now) {
       std::string reply = handle_datagram(datagram, peer, now);
       if (reply.empty()) continue;
       b.replies[replies] = std::move(reply);
+      b.arrived_ns[replies] = arrival_ns(b.in[i].msg_hdr);
       b.out_iov[replies] = {b.replies[replies].data(), b.replies[replies].size()};
       b.out[replies].msg_hdr = {};
       b.out[replies].msg_hdr.msg_name = sa;
@@ -195,6 +223,9 @@ void NgServer::drain(int fd, CallManager::Clock now) {
       const int n = sendmmsg(fd, b.out + sent, replies - sent, MSG_DONTWAIT);
       sent += n > 0 ? unsigned(n) : 1;  // skip the one that failed
     }
+    const int64_t sent_ns = realtime_ns();
+    for (unsigned r = 0; r < replies; ++r)
+      if (b.arrived_ns[r]) stats_.reply_delay.add(sent_ns - b.arrived_ns[r]);
     if (unsigned(got) < want) return;  // the socket is empty
   }
 }

@@ -55,6 +55,10 @@ struct NgServerStats {
   uint64_t truncated_lists = 0;   // `list` replies cut to fit one datagram
   uint64_t oversized_replies = 0; // other replies over a datagram: answered with an error
   NgLatency latency[size_t(NgCommandKind::kCount)];  // by NgCommandKind
+  // From a request's arrival on the host (the kernel's receive time stamp)
+  // to its reply's sending: the processing above plus the wait for the
+  // control thread (other requests, timers, calls' state for Redis).
+  NgLatency reply_delay;
 
   // Calls f(name, value) for each counter, in the order above.
   template <class F>

@@ -109,7 +109,8 @@ class StateStore final : public CallManager::StateSink {
     std::string value;
   };
 
-  void enqueue(const std::string& id, Op op);
+  // Queues the state; true when the writer was idle (to be woken).
+  bool enqueue(const std::string& id, Op op);
   void write_loop();
   void write_batch(RedisLink& link, std::vector<std::pair<std::string, Op>>& batch);
   void follow_loop();
