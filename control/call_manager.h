@@ -229,9 +229,14 @@ class CallManager {
       int64_t value;
     };
     virtual std::vector<Figure> figures() const { return {}; }
+    // Brings up the followed calls now (NG `takeover`: a standby whose
+    // media address is not the kernel's, on the DPDK backend, or an
+    // operator's script); how many came up.
+    virtual size_t take_over(Clock) { return 0; }
   };
   void set_state_sink(StateSink* sink) { state_sink_ = sink; }
   const StateSink* state_sink() const { return state_sink_; }
+  StateSink* state_sink() { return state_sink_; }
   // Brings a call up from its saved state (ha/call_state.h's decode_call)
   // as it was, without an NG command: its ports bound again (the same
   // numbers), its flows installed with their latched sources, SRTP

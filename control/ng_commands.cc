@@ -443,6 +443,19 @@ NgValue handle_drain(const NgValue& req, NgContext& ctx) {
   return set_draining(ctx.calls, on);
 }
 
+// voxrelay's own command: a standby brings up the calls it follows now
+// (its address moved to it by other means than the kernel's: DPDK).
+NgValue handle_takeover(const NgValue&, NgContext& ctx) {
+  CallManager::StateSink* sink = ctx.calls.state_sink();
+  if (!sink) return ng_error(NgError{NgErrc::kNoStateStore, ""});
+  const size_t up = sink->take_over(ctx.now);
+  spdlog::info("NG takeover: {} call(s) taken over", up);
+  NgValue v = NgValue::dict();
+  v.set("result", "ok");
+  v.set("taken over", int64_t(up));
+  return v;
+}
+
 constexpr NgCommand kNgCommands[] = {
     {"ping", handle_ping},
     {"offer", handle_offer},
@@ -452,6 +465,7 @@ constexpr NgCommand kNgCommands[] = {
     {"list", handle_list},
     {"statistics", handle_statistics},
     {"drain", handle_drain},
+    {"takeover", handle_takeover},
     {"start recording", handle_recording},
     {"stop recording", handle_recording},
     {"pause recording", handle_recording},

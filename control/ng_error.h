@@ -30,6 +30,7 @@ enum class NgErrc : uint8_t {
   kTagsMismatch,
   kSessionLimit,  // --max-sessions: "load limit" for clients that support it
   kDraining,      // `drain`: no new calls; "load limit" too
+  kNoStateStore,  // `takeover` without --redis
   kOutOfPorts,
   kUnknownInterface,  // detail: the interface name
   kNoInterfaceForFamily,
@@ -62,6 +63,7 @@ inline constexpr EnumNames<NgErrc> kNgErrcNames = {{
     {NgErrc::kTagsMismatch, "Call-ID not found or tags didn't match"},
     {NgErrc::kSessionLimit, "Parallel session limit reached"},
     {NgErrc::kDraining, "Draining: no new calls"},
+    {NgErrc::kNoStateStore, "No call state in Redis (--redis) to take over"},
     {NgErrc::kOutOfPorts, "Ran out of ports"},
     {NgErrc::kUnknownInterface, "Unknown interface"},
     {NgErrc::kNoInterfaceForFamily, "No interface for the requested address family"},

@@ -1,5 +1,6 @@
 // voxctl: the operator's command line client for any NG speaker (voxrelay or
-// rtpengine): ping, list, query, delete, statistics, and voxrelay's drain.
+// rtpengine): ping, list, query, delete, statistics, and voxrelay's drain
+// and takeover.
 // Prints the reply as an indented tree, or as one JSON line with --json.
 // `top` refreshes a live view in the terminal (ncurses; its model and text
 // are voxctl_top.h's). Exit status: 0 on result ok/pong, 1 on an error reply
@@ -214,6 +215,7 @@ int main(int argc, char** argv) {
   bool drain_off = false;
   auto* drain = app.add_subcommand("drain", "Refuse new calls (\"load limit\") while calls up run to their end");
   drain->add_flag("--off", drain_off, "Stop draining: take new calls again");
+  app.add_subcommand("takeover", "A standby (--subscribe-keyspace): bring up the calls it follows now");
   double interval_s = 1;
   int iterations = 0;
   bool once = false;

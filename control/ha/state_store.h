@@ -87,7 +87,7 @@ class StateStore final : public CallManager::StateSink {
   // Drains address_fd and, when one of this relay's interface addresses
   // can now be bound, restores the followed calls (the takeover).
   void on_address_change(CallManager::Clock now);
-  size_t take_over(CallManager::Clock now);
+  size_t take_over(CallManager::Clock now) override;
 
   const StoreCounters& counters() const { return counters_; }
   const StoreConfig& config() const { return config_; }

@@ -65,8 +65,26 @@ TEST_F(NgCommandsTest, TableHoldsEveryCommandOnce) {
     EXPECT_NE(c.handler, nullptr) << c.name;
   }
   EXPECT_EQ(names, (std::vector<std::string>{"ping", "offer", "answer", "delete", "query", "list",
-                                             "statistics", "drain", "start recording",
+                                             "statistics", "drain", "takeover", "start recording",
                                              "stop recording", "pause recording"}));
+}
+
+// `takeover` asks the state store (ha/state_store.h) to bring up the calls
+// it follows; without one (no --redis) it is an error.
+TEST_F(NgCommandsTest, TakeoverGoesToTheStateStore) {
+  EXPECT_EQ(reason(handle(command("takeover"))), "No call state in Redis (--redis) to take over");
+  struct Store : CallManager::StateSink {
+    int asked = 0;
+    void changed(const Call&) override {}
+    void gone(const std::string&) override {}
+    size_t take_over(CallManager::Clock) override { return size_t(++asked) * 7; }
+  } store;
+  cm->set_state_sink(&store);
+  NgValue reply = handle(command("takeover"));
+  EXPECT_EQ(reply.find_string("result"), "ok");
+  EXPECT_EQ(reply.find_scalar("taken over"), "7");
+  EXPECT_EQ(store.asked, 1);
+  cm->set_state_sink(nullptr);
 }
 
 // voxrelay does not record: asking it to is not an error, and the reply

@@ -10,7 +10,8 @@ Three network namespaces as hosts on one LAN (a bridge in the first):
                     this host yet), --redis=...:PORT/2 --subscribe-keyspace=1.
 100 calls through A (70 plain, 20 plain <-> SDES-SRTP, 10 PCMU <-> Opus),
 media checked packet by packet both ways (tests/lib/ha.py); B's `statistics`
-show it follows all 100. Then A is SIGKILLed and 10.79.0.10 moves from A to
+show it follows all 100, and an NG `takeover` then (the address is not on
+B yet) takes none. Then A is SIGKILLed and 10.79.0.10 moves from A to
 B (what keepalived does; the LAN forgets A's MAC, as a gratuitous ARP would
 make it): every call resumes both ways within 1 s of the move, zero calls
 lost, with the SRTP keys and ports the parties were given; B's statistics
@@ -129,6 +130,11 @@ def main() -> int:
         check(redis.wait_keys(1, len(KINDS)) == len(KINDS), "Redis database 1 holds every call")
         check(wait_for(lambda: standby.redis_figures().get("followed") == len(KINDS), 5),
               "the standby follows every call", str(standby.redis_figures()))
+
+        early = vox.ng_ok(standby.ng, {"command": "takeover"})
+        check(early.get("taken over") == 0 and standby.redis_figures().get("followed") == len(KINDS),
+              "NG takeover before the address is on the standby takes nothing (the ports cannot be "
+              "bound) and keeps following", str(early))
 
         active.proc.send_signal(signal.SIGKILL)
         active.proc.wait(5)
