@@ -156,6 +156,37 @@ TEST_F(HandshakeTest, RelayAsClientStartsAtTheFirstValidCheck) {
   EXPECT_TRUE(connected);
 }
 
+// A restored call's leg (LegSpec::dtls_done: keys installed by an earlier
+// process): checks are answered with the saved credentials, no DTLS
+// handshake starts, even as the client, and a stray DTLS datagram is
+// counted, not answered.
+TEST_F(HandshakeTest, RestoredLegAnswersChecksAndRunsNoHandshake) {
+  LegSpec s = spec(true);
+  s.dtls_done = true;
+  thread_->set_leg(s);
+  arrive(check("relaypassword0123456789ab", true), kBrowser, dataplane::PacketKind::kStun);
+  thread_->run_once(now_);
+  auto r = replies();
+  ASSERT_EQ(r.size(), 1u);  // the STUN answer, no ClientHello
+  EXPECT_EQ(r[0].dest, kBrowser);
+  EXPECT_EQ(r[0].data[0] & 0xC0, 0);  // STUN
+  DtlsSession browser(*browser_ctx_, true, relay_ctx_->fingerprint());
+  browser.start(now_);
+  std::vector<uint8_t> hello;
+  ASSERT_TRUE(browser.pop(hello));
+  arrive(hello, kBrowser, dataplane::PacketKind::kDtls);
+  thread_->run_once(now_ += 1'000'000);
+  EXPECT_TRUE(replies().empty());
+  EXPECT_EQ(thread_->counters().unexpected, 1u);
+  bool peer = false;
+  for (auto& e : thread_->take_events()) {
+    EXPECT_NE(e.kind, LegEventKind::kDtlsFailed);
+    EXPECT_NE(e.kind, LegEventKind::kDtlsConnected);
+    peer |= e.kind == LegEventKind::kIcePeer;
+  }
+  EXPECT_TRUE(peer);  // nomination still reported: media goes to the browser's address
+}
+
 TEST_F(HandshakeTest, ForgedCheckMovesNothing) {
   thread_->set_leg(spec());
   arrive(check("wrong-password-of-a-forger", true), kForger, dataplane::PacketKind::kStun);
