@@ -69,6 +69,17 @@ struct MediaSide {
   // timeout sweep looks; port 0: none): kept with the call's state, so
   // that a restored call sends where media went before.
   Endpoint latched_rtp, latched_rtcp;
+  // The RTP stream this party sends, as the sweep last saw it: its SSRC
+  // and its rollover counter (how often its sequence number wrapped, RFC
+  // 3711 §3.3.1), kept with the call's state so that a restored SRTP
+  // context starts where the stream is. `roc_base`: the saved one at a
+  // restore (the new flow counts wraps from 0 again).
+  struct SentStream {
+    uint32_t ssrc = 0, roc = 0;
+    bool known = false;
+    bool operator==(const SentStream&) const = default;
+  };
+  SentStream sent_stream, roc_base;
   bool offered_mux = false;  // this party's SDP carried a=rtcp-mux
   bool uses_mux = false;     // negotiated: RTCP shares the RTP port toward this party
   bool rejected = false;     // m= port 0

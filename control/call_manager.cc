@@ -967,7 +967,7 @@ size_t CallManager::tick(Clock now) {
   }
   if (state_sink_)
     for (auto& [id, c] : calls_)
-      if (!c->deleted && note_latched(*c)) state_changed(*c);
+      if (!c->deleted && note_media(*c)) state_changed(*c);
   std::vector<std::string> doomed;
   for (auto& [id, cp] : calls_) {
     Call& c = *cp;

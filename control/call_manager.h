@@ -274,9 +274,10 @@ class CallManager {
   void state_gone(const std::string& id) {
     if (state_sink_) state_sink_->gone(id);
   }
-  // The sweep's look at where c's flows latched (MediaSide::latched_rtp);
-  // true when one moved.
-  bool note_latched(Call& c);
+  // The sweep's look at c's flows: where they latched
+  // (MediaSide::latched_rtp) and the stream each party sends
+  // (MediaSide::sent_stream); true when one moved.
+  bool note_media(Call& c);
 
   // ---- forking (call_manager.cc) ----
   // The callee side an offer from the caller, or an answer to it, is for:

@@ -96,6 +96,28 @@ Result<const Call*, std::string> CallManager::restore(std::unique_ptr<Call> save
     made.push_back(std::move(x));
   });
   if (error) return Err{*error};
+  // Each SRTP context starts at its stream's saved rollover counter: the
+  // party's stream where it arrives (inbound), and where the relay passes
+  // it on untranscoded (the other party's outbound).
+  const auto slot_of = [&](const MediaSide& m) -> dataplane::SrtpSlot* {
+    for (Media& x : made)
+      if (x.side == &m) return x.srtp.rtp.get();
+    return nullptr;
+  };
+  each_side(c, [&](Party&, MediaSide& m) { m.roc_base = m.sent_stream; });
+  for (int s = 0; s < 2; ++s)
+    for (size_t i = 0; i < c.parties[s].media.size(); ++i) {
+      const MediaSide& x = c.parties[s].media[i];
+      const MediaSide* y = i < c.parties[1 - s].media.size() ? &c.parties[1 - s].media[i] : nullptr;
+      const auto [ssrc, roc, known] = x.sent_stream;
+      if (!known || !roc) continue;
+      if (auto* in = slot_of(x); in && in->inbound) in->inbound->start_at(ssrc, roc);
+      const bool relayed = std::none_of(made.begin(), made.end(), [&](const Media& m) {
+        return m.side == &x && m.plan.has_value();
+      });
+      if (auto* out = y ? slot_of(*y) : nullptr; relayed && out && out->outbound)
+        out->outbound->start_at(ssrc, roc);
+    }
   if (auto e = claim_ports(c)) return Err{*e};
 
   c.created_ns = mono_of(c.created_unix, now);
@@ -124,21 +146,26 @@ Result<const Call*, std::string> CallManager::restore(std::unique_ptr<Call> save
   return up;
 }
 
-bool CallManager::note_latched(Call& c) {
+bool CallManager::note_media(Call& c) {
   bool moved = false;
-  const auto look = [&](FlowId id, Endpoint& seen) {
-    if (id == kNoFlow) return;
-    const Endpoint now = flow_counters(c, id).latched;
-    if (now.port == 0 || now == seen) return;
-    seen = now;
+  const auto latched = [&](const dataplane::FlowSnapshot& f, Endpoint& seen) {
+    if (f.latched.port == 0 || f.latched == seen) return;
+    seen = f.latched;
     moved = true;
   };
   for (Party& p : c.parties)
-    for (MediaSide& m : p.media)
-      if (m.installed) {
-        look(m.rtp_flow, m.latched_rtp);
-        look(m.rtcp_flow, m.latched_rtcp);
-      }
+    for (MediaSide& m : p.media) {
+      if (!m.installed) continue;
+      const dataplane::FlowSnapshot rtp = flow_counters(c, m.rtp_flow);
+      latched(rtp, m.latched_rtp);
+      latched(flow_counters(c, m.rtcp_flow), m.latched_rtcp);
+      if (!rtp.reception.received) continue;
+      MediaSide::SentStream now{rtp.reception.ssrc, rtp.reception.wraps, true};
+      if (m.roc_base.known && m.roc_base.ssrc == now.ssrc) now.roc += m.roc_base.roc;
+      if (now == m.sent_stream) continue;
+      m.sent_stream = now;
+      moved = true;
+    }
   return moved;
 }
 

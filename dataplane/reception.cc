@@ -42,6 +42,7 @@ ReceptionSnapshot FlowReception::snapshot() const {
   s.jitter_ns = jitter_ns();
   s.rate = rate.load(std::memory_order_relaxed);
   s.ssrc = uint32_t(source.load(std::memory_order_relaxed));
+  s.wraps = extended_max.load(std::memory_order_relaxed) >> 16;
   return s;
 }
 

@@ -44,6 +44,10 @@ struct ReceptionSnapshot {
   uint64_t jitter_ns = 0;
   uint32_t rate = 0;        // the stream's RTP clock (0: unknown)
   uint32_t ssrc = 0;
+  // How often the current SSRC's sequence number wrapped since its first
+  // packet here (A.1's cycles): the SRTP rollover counter of a stream seen
+  // from its start (RFC 3711 §3.3.1).
+  uint32_t wraps = 0;
 };
 
 // ... and of a FlowReports.

@@ -119,12 +119,13 @@ struct Created {
   uint8_t rtcp_trailer;
 };
 
-Result<Created, SrtpError> create_session(const SrtpKey& key, SrtpDirection direction) {
-  if (!key.valid()) return Err{SrtpError::kBadKey};
-  if (!srtp_library_ready()) return Err{SrtpError::kInitFailed};
+// Calls f(policy) with `key`'s policy for `ssrc` (ssrc_any_inbound or
+// _outbound, or one SSRC) built on the stack, key copies wiped after.
+template <typename F>
+srtp_err_status_t with_policy(const SrtpKey& key, srtp_ssrc_t ssrc, F&& f) {
   srtp_policy_t policy{};
-  if (!set_policies(key, policy.rtp, policy.rtcp)) return Err{SrtpError::kBadKey};
-  policy.ssrc.type = direction == SrtpDirection::kInbound ? ssrc_any_inbound : ssrc_any_outbound;
+  if (!set_policies(key, policy.rtp, policy.rtcp)) return srtp_err_status_bad_param;
+  policy.ssrc = ssrc;
   policy.window_size = 128;    // RFC 3711 §3.3.2 minimum 64; libsrtp2's default
   policy.allow_repeat_tx = 0;  // never reuse a keystream index on protect
 
@@ -143,10 +144,18 @@ Result<Created, SrtpError> create_session(const SrtpKey& key, SrtpDirection dire
   } else {
     policy.key = key_copy.data();
   }
-
-  srtp_t session = nullptr;
-  srtp_err_status_t st = srtp_create(&session, &policy);
+  const srtp_err_status_t st = f(policy);
   explicit_bzero(key_copy.data(), key_copy.size());
+  return st;
+}
+
+Result<Created, SrtpError> create_session(const SrtpKey& key, SrtpDirection direction) {
+  if (!key.valid()) return Err{SrtpError::kBadKey};
+  if (!srtp_library_ready()) return Err{SrtpError::kInitFailed};
+  const srtp_ssrc_t any{direction == SrtpDirection::kInbound ? ssrc_any_inbound : ssrc_any_outbound, 0};
+  srtp_t session = nullptr;
+  const srtp_err_status_t st =
+      with_policy(key, any, [&](srtp_policy_t& policy) { return srtp_create(&session, &policy); });
   if (st != srtp_err_status_ok) {
     if (session) srtp_dealloc(session);
     return Err{st == srtp_err_status_bad_param ? SrtpError::kBadKey : SrtpError::kInitFailed};
@@ -205,6 +214,15 @@ void SrtpStream::release() {
   if (previous_) srtp_dealloc(previous_);
   ctx_ = previous_ = nullptr;
   key_.wipe();
+}
+
+bool SrtpStream::start_at(uint32_t ssrc, uint32_t roc) {
+  if (!ctx_) return false;
+  const srtp_ssrc_t one{ssrc_specific, ssrc};
+  if (with_policy(key_, one, [&](srtp_policy_t& p) { return srtp_add_stream(ctx_, &p); }) !=
+      srtp_err_status_ok)
+    return false;
+  return srtp_set_stream_roc(ctx_, ssrc, roc) == srtp_err_status_ok;
 }
 
 Result<SrtpSuite, SrtpError> SrtpStream::rekey(const SrtpKey& key) {

@@ -102,6 +102,12 @@ class SrtpStream {
   // keystream outbound (§9.1).
   bool same_key(const SrtpStream& other) const { return key_ == other.key_; }
 
+  // Stream `ssrc` starts at rollover counter `roc` (RFC 3711 §3.3.1)
+  // instead of 0: a call restored from saved state (control/ha/) whose
+  // sender's sequence number had wrapped. Before its first packet, off the
+  // worker (it allocates); false when libsrtp2 refuses.
+  bool start_at(uint32_t ssrc, uint32_t roc);
+
   SrtpSuite suite() const { return suite_; }
   SrtpDirection direction() const { return direction_; }
   size_t rtp_trailer() const { return rtp_trailer_; }    // octets protect_rtp adds

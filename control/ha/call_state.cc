@@ -191,6 +191,7 @@ json put(const MediaSide& m) {
       {"type", m.type}, {"proto", m.proto}, {"port", m.rtp_port},
       {"sdp_rtp", put(m.sdp_rtp)}, {"sdp_rtcp", put(m.sdp_rtcp)},
       {"latched_rtp", put(m.latched_rtp)}, {"latched_rtcp", put(m.latched_rtcp)},
+      {"stream", {m.sent_stream.ssrc, m.sent_stream.roc, m.sent_stream.known}},
       {"offered_mux", m.offered_mux}, {"uses_mux", m.uses_mux}, {"rejected", m.rejected},
       {"relay_offered_mux", m.relay_offered_mux}, {"direction", int(m.direction)},
       {"codec", m.codec}, {"clocks", put(m.clocks)}, {"offer_plan", put(m.offer_plan)},
@@ -212,6 +213,8 @@ void get(const json& j, MediaSide& m) {
   get(j.at("sdp_rtcp"), m.sdp_rtcp);
   get(j.at("latched_rtp"), m.latched_rtp);
   get(j.at("latched_rtcp"), m.latched_rtcp);
+  const json& stream = j.at("stream");
+  m.sent_stream = {stream.at(0).get<uint32_t>(), stream.at(1).get<uint32_t>(), stream.at(2).get<bool>()};
   m.offered_mux = j.at("offered_mux").get<bool>();
   m.uses_mux = j.at("uses_mux").get<bool>();
   m.rejected = j.at("rejected").get<bool>();

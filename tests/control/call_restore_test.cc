@@ -176,6 +176,36 @@ TEST_F(CallRestoreTest, LatchedSourceIsKeptAndInstalled) {
   EXPECT_EQ(f2.state.source, nat);
 }
 
+// The sweep keeps each party's RTP stream (SSRC, rollover counter) with the
+// call; after a restore the new flow's wraps add to the saved counter.
+TEST_F(CallRestoreTest, SentStreamAndItsRolloverCounterAreKept) {
+  srtp_call("s");
+  Sink sink;
+  cm->set_state_sink(&sink);
+  const MediaSide& b = call(*cm, "s").parties[1].media[0];
+  auto& rx = plane.state(0).flow(b.rtp_flow).rx;
+  rx.received = 70000;
+  rx.extended_max = (1u << 16) | 4000;  // wrapped once
+  rx.source = dataplane::FlowReception::key(0xB0B, 0);
+  cm->tick(now);
+  EXPECT_EQ(b.sent_stream, (MediaSide::SentStream{0xB0B, 1, true}));
+  ASSERT_EQ(sink.events, std::vector<std::string>{"changed s"});
+  cm->set_state_sink(nullptr);
+
+  restore_in_cm2("s");
+  const MediaSide& b2 = call(*cm2, "s").parties[1].media[0];
+  EXPECT_EQ(b2.roc_base, (MediaSide::SentStream{0xB0B, 1, true}));
+  // The restored flow saw the stream wrap once more: 2 in all.
+  auto& rx2 = plane2.state(0).flow(b2.rtp_flow).rx;
+  rx2.received = 100;
+  rx2.extended_max = (1u << 16) | 10;
+  rx2.source = dataplane::FlowReception::key(0xB0B, 0);
+  cm2->set_state_sink(&sink);  // the sweep looks only where there is a store
+  cm2->tick(now);
+  cm2->set_state_sink(nullptr);
+  EXPECT_EQ(b2.sent_stream, (MediaSide::SentStream{0xB0B, 2, true}));
+}
+
 TEST_F(CallRestoreTest, PortTakenRestoresNothing) {
   srtp_call("s");
   const size_t free_before = cm2->free_port_pairs();

@@ -239,6 +239,38 @@ TEST_P(SrtpEverySuite, Rtcp) {
   EXPECT_TRUE(unprotect(in, next, true).ok());
 }
 
+// A restored call (control/ha/): fresh contexts under the saved keys meet
+// a stream whose sequence number wrapped before (ROC 1). Started at the
+// saved rollover counter they interoperate with the running far ends;
+// started at 0 they do not (the ROC is in the authenticated index).
+TEST_P(SrtpEverySuite, RestoredContextStartsAtTheSavedRolloverCounter) {
+  const SrtpKey k = test_key(GetParam());
+  SrtpStream sender = make(k, SrtpDirection::kOutbound);
+  SrtpStream receiver = make(k, SrtpDirection::kInbound);
+  for (uint32_t i = 0; i < 12; ++i) {  // 65530 .. 65535, 0 .. 5: ROC 0 -> 1
+    const auto seq = uint16_t(65530 + i);
+    ASSERT_TRUE(unprotect(receiver, protect(sender, rtp_packet(seq))).ok()) << seq;
+  }
+  // Inbound: what the running sender sends next.
+  const auto next = protect(sender, rtp_packet(6));
+  SrtpStream fresh_in = make(k, SrtpDirection::kInbound);
+  EXPECT_EQ(unprotect_error(fresh_in, next), SrtpError::kAuthFailed);
+  SrtpStream restored_in = make(k, SrtpDirection::kInbound);
+  ASSERT_TRUE(restored_in.start_at(0x3c5a8e11, 1));
+  auto back = unprotect(restored_in, next);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, rtp_packet(6));
+  // Outbound: the running receiver gets what the restored relay sends.
+  SrtpStream fresh_out = make(k, SrtpDirection::kOutbound);
+  EXPECT_EQ(unprotect_error(receiver, protect(fresh_out, rtp_packet(7))), SrtpError::kAuthFailed);
+  SrtpStream restored_out = make(k, SrtpDirection::kOutbound);
+  ASSERT_TRUE(restored_out.start_at(0x3c5a8e11, 1));
+  EXPECT_TRUE(unprotect(receiver, protect(restored_out, rtp_packet(8))).ok());
+  // Another SSRC on the same context still starts at 0.
+  SrtpStream other_in = make(k, SrtpDirection::kInbound);
+  EXPECT_TRUE(unprotect(other_in, protect(restored_out, rtp_packet(9, 0x1234))).ok());
+}
+
 TEST_P(SrtpEverySuite, RekeyWithoutLosingPacketsInFlight) {
   SrtpStream out = make(test_key(suite(), 1), SrtpDirection::kOutbound);
   SrtpStream in = make(test_key(suite(), 1), SrtpDirection::kInbound);

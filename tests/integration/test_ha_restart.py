@@ -13,7 +13,10 @@ sending to the ports it was given:
   - every call carries media again both ways within 1 s of the start
     (measured from the spawn of the new process to each direction's first
     good packet), with the same relay ports and the same SRTP keys (the
-    parties' sessions are the ones made from the original SDPs);
+    parties' sessions are the ones made from the original SDPs); the SRTP
+    calls' streams wrapped their sequence numbers before the kill (the
+    saved state says rollover counter 1), so this holds only if the
+    restored contexts start there;
   - `list` shows the 200 calls, `query` the same local ports as before;
   - deleted through NG, every call's key leaves Redis; the relay exits 0
     on SIGTERM.
@@ -22,6 +25,7 @@ Needs redis-server (Debian's redis-server). Exit 0 = pass.
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import tempfile
@@ -59,7 +63,9 @@ def main() -> int:
     try:
         t0 = time.monotonic()
         for kind in KINDS:
-            calls.add(kind)
+            # SRTP streams wrap their sequence numbers before the kill: the
+            # restored contexts must start at rollover counter 1.
+            calls.add(kind, first_seq=65536 - 20 if kind == "srtp" else 0)
         print(f"[ha] {len(KINDS)} calls set up in {time.monotonic() - t0:.1f} s", flush=True)
         calls.mark()
         calls.pump(1.0)
@@ -68,6 +74,18 @@ def main() -> int:
         check(redis.wait_keys(1, len(KINDS)) == len(KINDS), "Redis holds a key per call",
               str(len(redis.keys(1))))
         before = {c.call_id: local_ports(relay.ng, c.call_id) for c in calls.calls[::25]}
+        srtp_call = next(c for c in calls.calls if c.kind == "srtp")
+        key = ha.KEY_PREFIX + srtp_call.call_id
+
+        def rocs() -> list:
+            doc = json.loads(redis.cli("GET", key, db=1) or "{}")
+            return [m["stream"][1] for p in doc.get("parties", []) for m in p["media"]]
+
+        deadline = time.monotonic() + 3
+        while rocs() != [1, 1] and time.monotonic() < deadline:
+            calls.pump(0.2)
+        check(rocs() == [1, 1], "the saved state knows both SRTP call streams wrapped (rollover counter 1)",
+              str(rocs()))
 
         relay.proc.send_signal(signal.SIGKILL)
         relay.proc.wait(5)

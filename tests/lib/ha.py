@@ -143,12 +143,14 @@ class CallSet:
         self._poll = select.epoll()
 
     # ---- set-up ----------------------------------------------------------------
-    def add(self, kind: str, peers: Optional[tuple] = None) -> MediaCall:
+    def add(self, kind: str, peers: Optional[tuple] = None, first_seq: int = 0) -> MediaCall:
         """One call of ``kind``; ``peers`` (a, b) are UdpPeers already bound
-        (in a namespace, say); else they are made here on ``host``."""
+        (in a namespace, say); else they are made here on ``host``. Both
+        parties' RTP sequence numbers start after ``first_seq`` (near 65535:
+        the streams wrap soon, SRTP's rollover counter moves to 1)."""
         i = len(self.calls)
         a, b = peers or (vox.UdpPeer(self.host), vox.UdpPeer(self.host))
-        c = MediaCall(i, kind, f"{self.prefix}-{kind}-{i}", a, b)
+        c = MediaCall(i, kind, f"{self.prefix}-{kind}-{i}", a, b, seq=first_seq)
         getattr(self, "_setup_" + kind)(c)
         self.calls.append(c)
         self._fds[a.fileno()] = (c, "ba")
