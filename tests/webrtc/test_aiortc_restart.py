@@ -80,10 +80,12 @@ async def case(build: Path, work: Path, redis: ha.RedisServer, codec: str, trans
               f"{after['STUN checks answered'] - before['STUN checks answered']} consent checks, "
               f"ran no handshake", flush=True)
     finally:
-        await c.close()
-        for r in (relay, second):
-            if r:
-                r.stop()
+        try:
+            await c.close()
+        finally:
+            for r in (relay, second):
+                if r:
+                    r.stop()
 
 
 def main() -> int:
