@@ -149,6 +149,10 @@ struct Party {
   std::string via_branch;
   int branch = 0;
   int iface = 0;  // index into Config::interfaces
+  // A restored call's only (control/ha/): the interface address its saved
+  // state names; restore() refuses the call where that interface has
+  // another address (a relay configured differently).
+  std::optional<IpAddr> saved_address;
   bool has_sdp = false;
   PartyPolicy policy;
   bool mux_accept = false;  // NG rtcp-mux accept/demux/require from this party's offer

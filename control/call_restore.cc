@@ -38,6 +38,12 @@ std::optional<std::string> CallManager::claim_ports(Call& c) {
       error = name + ": interface " + std::to_string(p.iface) + " is not configured";
       return;
     }
+    if (const IpAddr& here = config_.interfaces[size_t(p.iface)].local;
+        p.saved_address && !(*p.saved_address == here)) {
+      error = name + ": saved on interface address " + p.saved_address->to_string() + ", here " +
+              here.to_string();
+      return;
+    }
     PortPool& pool = pools_[size_t(p.iface)];
     if (pool.worker_of(port) != c.worker) {
       error = name + ": not worker " + std::to_string(c.worker) + "'s (another --num-threads?)";

@@ -226,7 +226,7 @@ void control_loop(vox::control::CallManager& calls, vox::control::NgServer& ng,
     if (fds[1].revents & POLLIN)
       for (const auto& e : handshakes.take_events()) calls.apply_leg_event(e, t.mono_ns);
     if (fds[2].revents & POLLIN) http.serve_pending();
-    if (fds[3].revents & POLLIN) store->take_news();
+    if (fds[3].revents & POLLIN) store->take_news(t);
     if (fds[4].revents & POLLIN) store->on_address_change(t);
     bool ng_ready = false;
     for (size_t i = kFirstNg; i < fds.size(); ++i) ng_ready |= (fds[i].revents & POLLIN) != 0;

@@ -28,7 +28,7 @@ json put(const StreamPlan& p);
 void get(const json& j, StreamPlan& p);
 json put(const MediaSide& m);
 void get(const json& j, MediaSide& m);
-json put(const Party& p);
+json put(const Party& p, std::span<const IpAddr> interfaces);
 void get(const json& j, Party& p);
 
 // ---- small types ------------------------------------------------------------
@@ -243,8 +243,10 @@ void get(const json& j, MediaSide& m) {
   m.bundled = j.at("bundled").get<bool>();
 }
 
-json put(const Party& p) {
+json put(const Party& p, std::span<const IpAddr> interfaces) {
+  const bool known = p.iface >= 0 && size_t(p.iface) < interfaces.size();
   return {
+      {"address", known ? json(interfaces[size_t(p.iface)].to_string()) : json(nullptr)},
       {"tag", p.tag}, {"label", p.label}, {"via_branch", p.via_branch}, {"branch", p.branch},
       {"iface", p.iface}, {"has_sdp", p.has_sdp},
       {"policy", {p.policy.asymmetric, p.policy.strict_source, p.policy.media_handover}},
@@ -255,6 +257,10 @@ json put(const Party& p) {
   };
 }
 void get(const json& j, Party& p) {
+  if (const json& a = j.at("address"); !a.is_null()) {
+    p.saved_address = IpAddr::parse(a.get<std::string>());
+    if (!p.saved_address) throw Bad{"address " + a.dump()};
+  }
   p.tag = j.at("tag").get<std::string>();
   p.label = j.at("label").get<std::string>();
   p.via_branch = j.at("via_branch").get<std::string>();
@@ -274,13 +280,15 @@ void get(const json& j, Party& p) {
 
 }  // namespace
 
-std::string encode_call(const Call& c) {
-  json parties = json::array({put(c.parties[0]), put(c.parties[1])});
+std::string encode_call(const Call& c, std::span<const IpAddr> interfaces) {
+  json parties = json::array({put(c.parties[0], interfaces), put(c.parties[1], interfaces)});
+  json branches = json::array();
+  for (const Party& b : c.branches) branches.push_back(put(b, interfaces));
   return json{{"v", kCallStateVersion},
               {"id", c.id},
               {"worker", c.worker},
               {"parties", std::move(parties)},
-              {"branches", put(c.branches)},
+              {"branches", std::move(branches)},
               {"branches_made", c.branches_made},
               {"answered", c.answered},
               {"created", c.created_unix},

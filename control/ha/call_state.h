@@ -9,6 +9,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -21,12 +22,16 @@ namespace vox::control {
 // version is refused by decode_call.
 inline constexpr int kCallStateVersion = 1;
 
-std::string encode_call(const Call& c);
+// `interfaces`: the relay's interface addresses by index
+// (Config::interfaces[i].local), written with each party so that a relay
+// whose interfaces differ refuses the call (none given: none written).
+std::string encode_call(const Call& c, std::span<const IpAddr> interfaces = {});
 
 // The call a document describes, with the wall-clock times of the document
-// (created_unix, last_signal_unix) and no dataplane resources: the call
-// manager's restore() binds its ports and installs it. Errors name the
-// field that does not parse.
+// (created_unix, last_signal_unix), each party's saved interface address
+// (Party::saved_address) and no dataplane resources: the call manager's
+// restore() binds its ports and installs it. Errors name the field that
+// does not parse.
 Result<std::unique_ptr<Call>, std::string> decode_call(std::string_view json);
 
 }  // namespace vox::control

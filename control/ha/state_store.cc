@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "control/ha/call_state.h"
@@ -95,6 +96,7 @@ StateStore::StateStore(StoreConfig config, CallManager& calls)
   if (!config_.write) config_.write = config_.read;
   if (!config_.follow_dbs.empty()) address_fd_ = address_watch();
   bindable_.assign(calls_.config().interfaces.size(), false);
+  for (const InterfaceConfig& i : calls_.config().interfaces) interfaces_.push_back(i.local);
   interfaces_bindable_changed();
 }
 
@@ -188,7 +190,7 @@ bool StateStore::flush() {
     const auto owner = owner_db_.find(id);
     Op op{owner == owner_db_.end() ? config_.write->db : owner->second, std::nullopt};
     if (c && !c->deleted) {
-      op.value = encode_call(*c);
+      op.value = encode_call(*c, interfaces_);
     } else if (owner != owner_db_.end()) {
       owner_db_.erase(owner);
     }
@@ -407,7 +409,7 @@ void StateStore::follow_loop() {
   }
 }
 
-void StateStore::take_news() {
+void StateStore::take_news(CallManager::Clock now) {
   uint64_t ignored;
   [[maybe_unused]] auto r = read(news_fd_, &ignored, sizeof ignored);
   std::vector<News> news;
@@ -415,12 +417,14 @@ void StateStore::take_news() {
     std::lock_guard lock(news_mu_);
     news.swap(news_);
   }
+  bool loaded = false;  // a followed database was read whole
   for (News& n : news) {
     if (n.snapshot_end) {
       // A full load: what the database no longer holds is no longer followed.
       std::unordered_set<std::string> held(n.ids.begin(), n.ids.end());
       for (auto it = followed_.begin(); it != followed_.end();)
         it = it->second.db == n.db && !held.count(it->first) ? followed_.erase(it) : std::next(it);
+      loaded = true;
       continue;
     }
     const Call* live = calls_.find(n.id);
@@ -432,6 +436,13 @@ void StateStore::take_news() {
       followed_.erase(n.id);
   }
   counters_.followed = int64_t(followed_.size());
+  // This relay already holds an interface address (it started with it, or
+  // restarted after a takeover): what it follows and can bind is its own.
+  if (loaded && !followed_.empty() &&
+      std::find(bindable_.begin(), bindable_.end(), true) != bindable_.end()) {
+    const size_t n = take_over(now);
+    if (n) spdlog::info("{} followed call(s) taken over: their address is here", n);
+  }
 }
 
 std::vector<CallManager::StateSink::Figure> StateStore::figures() const {

@@ -81,7 +81,7 @@ class StateStore final : public CallManager::StateSink {
 
   // The follower's news: readable when followed calls changed.
   int news_fd() const { return news_fd_; }
-  void take_news();
+  void take_news(CallManager::Clock now);
   // Readable when the host's addresses change (netlink); -1 when not following.
   int address_fd() const { return address_fd_; }
   // Drains address_fd and, when one of this relay's interface addresses
@@ -126,6 +126,7 @@ class StateStore final : public CallManager::StateSink {
   std::unordered_map<std::string, int> owner_db_;  // calls taken over from a followed db
   std::unordered_map<std::string, Followed> followed_;
   std::vector<bool> bindable_;  // per interface, at the last look
+  std::vector<IpAddr> interfaces_;  // their addresses, saved with each call
 
   // Writer.
   std::mutex mu_;
