@@ -6,11 +6,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "control/ha/json_writer.h"
+
 namespace vox::control {
 
 namespace {
 
 using json = nlohmann::json;
+using W = ha::JsonWriter;
 
 // A field that does not parse; decode_call turns it into its error.
 struct Bad {
@@ -18,31 +21,30 @@ struct Bad {
 };
 
 // Declared first: the templates for optional and vector find them all.
-json put(const OffererCodec& c);
+void put(W& w, const OffererCodec& c);
 void get(const json& j, OffererCodec& c);
-json put(const CodecSpec& s);
+void put(W& w, const CodecSpec& s);
 void get(const json& j, CodecSpec& s);
-json put(const CodecPlan& p);
+void put(W& w, const CodecPlan& p);
 void get(const json& j, CodecPlan& p);
-json put(const StreamPlan& p);
+void put(W& w, const StreamPlan& p);
 void get(const json& j, StreamPlan& p);
-json put(const MediaSide& m);
+void put(W& w, const MediaSide& m);
 void get(const json& j, MediaSide& m);
-json put(const Party& p, std::span<const IpAddr> interfaces);
 void get(const json& j, Party& p);
 
 // ---- small types ------------------------------------------------------------
 
-json put(const Endpoint& e) { return json::array({e.addr.to_string(), e.port}); }
+void put(W& w, const Endpoint& e) { w.begin_array().value(e.addr.to_string()).value(e.port).end_array(); }
 void get(const json& j, Endpoint& e) {
   const auto ip = IpAddr::parse(j.at(0).get<std::string>());
   if (!ip) throw Bad{"address " + j.dump()};
   e = {*ip, j.at(1).get<uint16_t>()};
 }
 
-json put(const SdpCodec& c) {
-  return {{"pt", c.payload_type}, {"enc", c.encoding}, {"rate", c.clock_rate}, {"ch", c.channels},
-          {"fmtp", c.fmtp}};
+void put(W& w, const SdpCodec& c) {
+  w.begin_object().member("pt", c.payload_type).member("enc", c.encoding).member("rate", c.clock_rate);
+  w.member("ch", c.channels).member("fmtp", c.fmtp).end_object();
 }
 void get(const json& j, SdpCodec& c) {
   c.payload_type = j.at("pt").get<uint8_t>();
@@ -52,7 +54,7 @@ void get(const json& j, SdpCodec& c) {
   c.fmtp = j.at("fmtp").get<std::string>();
 }
 
-json put(const SdesCrypto& c) { return render_sdes_crypto(c, {.pad = true}); }
+void put(W& w, const SdesCrypto& c) { w.value(render_sdes_crypto(c, {.pad = true})); }
 void get(const json& j, SdesCrypto& c) {
   auto parsed = parse_sdes_crypto(j.get<std::string>());
   if (!parsed.ok()) throw Bad{std::string("a=crypto: ") + to_string(parsed.error())};
@@ -60,30 +62,39 @@ void get(const json& j, SdesCrypto& c) {
 }
 
 // One direction's key, as a crypto line of tag 1.
-json put(const SrtpKey& k) { return put(SdesCrypto{.tag = 1, .key = k, .lifetime = {}, .other_params = {}}); }
+void put(W& w, const SrtpKey& k) { put(w, SdesCrypto{.tag = 1, .key = k, .lifetime = {}, .other_params = {}}); }
 void get(const json& j, SrtpKey& k) {
   SdesCrypto c;
   get(j, c);
   k = c.key;
 }
 
-json put(const SdesSession& s) { return {{"tag", s.tag}, {"in", put(s.inbound)}, {"out", put(s.outbound)}}; }
+void put(W& w, const SdesSession& s) {
+  w.begin_object().member("tag", s.tag);
+  put(w.key("in"), s.inbound);
+  put(w.key("out"), s.outbound);
+  w.end_object();
+}
 void get(const json& j, SdesSession& s) {
   s.tag = j.at("tag").get<uint32_t>();
   get(j.at("in"), s.inbound);
   get(j.at("out"), s.outbound);
 }
 
-json put(const SdesAnswer& a) { return {{"line", put(a.line)}, {"session", put(a.session)}}; }
+void put(W& w, const SdesAnswer& a) {
+  put(w.begin_object().key("line"), a.line);
+  put(w.key("session"), a.session);
+  w.end_object();
+}
 void get(const json& j, SdesAnswer& a) {
   get(j.at("line"), a.line);
   get(j.at("session"), a.session);
 }
 
-json put(const dataplane::RtpClocks& c) {
-  json a = json::array();
-  for (uint8_t i = 0; i < c.count; ++i) a.push_back({c.pt[i], c.rate[i]});
-  return a;
+void put(W& w, const dataplane::RtpClocks& c) {
+  w.begin_array();
+  for (uint8_t i = 0; i < c.count; ++i) w.begin_array().value(c.pt[i]).value(c.rate[i]).end_array();
+  w.end_array();
 }
 void get(const json& j, dataplane::RtpClocks& c) {
   c = {};
@@ -91,10 +102,10 @@ void get(const json& j, dataplane::RtpClocks& c) {
 }
 
 template <typename T>
-json put(const std::optional<T>& v) {
-  if (!v) return nullptr;
-  if constexpr (std::is_arithmetic_v<T>) return *v;
-  else return put(*v);
+void put(W& w, const std::optional<T>& v) {
+  if (!v) w.null();
+  else if constexpr (std::is_arithmetic_v<T>) w.value(*v);
+  else put(w, *v);
 }
 template <typename T>
 void get(const json& j, std::optional<T>& v) {
@@ -104,10 +115,13 @@ void get(const json& j, std::optional<T>& v) {
 }
 
 template <typename T>
-json put(const std::vector<T>& v) {
-  json a = json::array();
-  for (const T& e : v) a.push_back(put(e));
-  return a;
+void put(W& w, const std::vector<T>& v) {
+  w.begin_array();
+  for (const T& e : v) {
+    if constexpr (std::is_arithmetic_v<T>) w.value(e);
+    else put(w, e);
+  }
+  w.end_array();
 }
 template <typename T>
 void get(const json& j, std::vector<T>& v) {
@@ -124,26 +138,32 @@ E enum_at(const json& j, E count) {
 
 // ---- codec plans -----------------------------------------------------------
 
-json put(const OffererCodec& c) { return {{"codec", put(c.codec)}, {"masked", c.masked}, {"accepted", c.accepted}}; }
+void put(W& w, const OffererCodec& c) {
+  put(w.begin_object().key("codec"), c.codec);
+  w.member("masked", c.masked).member("accepted", c.accepted).end_object();
+}
 void get(const json& j, OffererCodec& c) {
   get(j.at("codec"), c.codec);
   c.masked = j.at("masked").get<bool>();
   c.accepted = j.at("accepted").get<bool>();
 }
 
-json put(const CodecSpec& s) { return s.text; }
+void put(W& w, const CodecSpec& s) { w.value(s.text); }
 void get(const json& j, CodecSpec& s) {
   auto parsed = parse_codec_spec(j.get<std::string>());
   if (!parsed.ok()) throw Bad{"codec spec: " + parsed.error()};
   s = std::move(*parsed);
 }
 
-json put(const CodecPlan& p) {
-  return {{"offerer", put(p.offerer)},         {"to_answerer", put(p.to_answerer)},
-          {"added", p.added},                  {"options", put(p.options)},
-          {"always", p.always_transcode},      {"single", p.single_codec},
-          {"ptime", put(p.ptime)},             {"ptime_reverse", put(p.ptime_reverse)},
-          {"offerer_ptime", p.offerer_ptime_ms}, {"requested", p.requested}};
+void put(W& w, const CodecPlan& p) {
+  put(w.begin_object().key("offerer"), p.offerer);
+  put(w.key("to_answerer"), p.to_answerer);
+  put(w.key("added"), p.added);
+  put(w.key("options"), p.options);
+  w.member("always", p.always_transcode).member("single", p.single_codec);
+  put(w.key("ptime"), p.ptime);
+  put(w.key("ptime_reverse"), p.ptime_reverse);
+  w.member("offerer_ptime", p.offerer_ptime_ms).member("requested", p.requested).end_object();
 }
 void get(const json& j, CodecPlan& p) {
   get(j.at("offerer"), p.offerer);
@@ -158,14 +178,16 @@ void get(const json& j, CodecPlan& p) {
   p.requested = j.at("requested").get<bool>();
 }
 
-json put(const StreamPlan& p) {
-  return {{"transcode", p.transcode}, {"in", put(p.in)},
-          {"out", put(p.out)},        {"in_kind", int(p.in_kind)},
-          {"out_kind", int(p.out_kind)}, {"in_event_pt", p.in_event_pt},
-          {"out_event_pt", p.out_event_pt}, {"in_ptime", p.in_ptime_ms},
-          {"out_ptime", p.out_ptime_ms}, {"opus_bitrate", put(p.opus_bitrate)},
-          {"opus_complexity", put(p.opus_complexity)}, {"fec", p.far_side_fec},
-          {"dtx", p.far_side_dtx}};
+void put(W& w, const StreamPlan& p) {
+  w.begin_object().member("transcode", p.transcode);
+  put(w.key("in"), p.in);
+  put(w.key("out"), p.out);
+  w.member("in_kind", int(p.in_kind)).member("out_kind", int(p.out_kind));
+  w.member("in_event_pt", p.in_event_pt).member("out_event_pt", p.out_event_pt);
+  w.member("in_ptime", p.in_ptime_ms).member("out_ptime", p.out_ptime_ms);
+  put(w.key("opus_bitrate"), p.opus_bitrate);
+  put(w.key("opus_complexity"), p.opus_complexity);
+  w.member("fec", p.far_side_fec).member("dtx", p.far_side_dtx).end_object();
 }
 void get(const json& j, StreamPlan& p) {
   p.transcode = j.at("transcode").get<bool>();
@@ -186,24 +208,32 @@ void get(const json& j, StreamPlan& p) {
 
 // ---- a stream, a party, the call --------------------------------------------
 
-json put(const MediaSide& m) {
-  return {
-      {"type", m.type}, {"proto", m.proto}, {"port", m.rtp_port},
-      {"sdp_rtp", put(m.sdp_rtp)}, {"sdp_rtcp", put(m.sdp_rtcp)},
-      {"latched_rtp", put(m.latched_rtp)}, {"latched_rtcp", put(m.latched_rtcp)},
-      {"stream", {m.sent_stream.ssrc, m.sent_stream.roc, m.sent_stream.known}},
-      {"offered_mux", m.offered_mux}, {"uses_mux", m.uses_mux}, {"rejected", m.rejected},
-      {"relay_offered_mux", m.relay_offered_mux}, {"direction", int(m.direction)},
-      {"codec", m.codec}, {"clocks", put(m.clocks)}, {"offer_plan", put(m.offer_plan)},
-      {"transcode", put(m.transcode_plan)}, {"sdes_offer", put(m.sdes_offer)},
-      {"sdes_answer", put(m.sdes_answer)}, {"srtp", put(m.srtp)},
-      {"ice", {m.ice.enabled, m.ice.local_ufrag, m.ice.local_pwd, m.ice.remote_ufrag, m.ice.remote_pwd}},
-      {"dtls", {m.dtls.enabled, m.dtls.relay_active, m.dtls.remote_fingerprint, m.dtls.remote_setup,
-                m.dtls.connected}},
-      {"ice_peer", put(m.ice_peer)}, {"ice_peer_rtcp", put(m.ice_peer_rtcp)},
-      {"sent", {m.relay_sent_dtls, m.relay_sent_ice, m.relay_requires_mux}},
-      {"mid", m.mid}, {"bundled", m.bundled},
-  };
+void put(W& w, const MediaSide& m) {
+  w.begin_object().member("type", m.type).member("proto", m.proto).member("port", m.rtp_port);
+  put(w.key("sdp_rtp"), m.sdp_rtp);
+  put(w.key("sdp_rtcp"), m.sdp_rtcp);
+  put(w.key("latched_rtp"), m.latched_rtp);
+  put(w.key("latched_rtcp"), m.latched_rtcp);
+  w.key("stream").begin_array().value(m.sent_stream.ssrc).value(m.sent_stream.roc);
+  w.value(m.sent_stream.known).end_array();
+  w.member("offered_mux", m.offered_mux).member("uses_mux", m.uses_mux).member("rejected", m.rejected);
+  w.member("relay_offered_mux", m.relay_offered_mux).member("direction", int(m.direction));
+  w.member("codec", m.codec);
+  put(w.key("clocks"), m.clocks);
+  put(w.key("offer_plan"), m.offer_plan);
+  put(w.key("transcode"), m.transcode_plan);
+  put(w.key("sdes_offer"), m.sdes_offer);
+  put(w.key("sdes_answer"), m.sdes_answer);
+  put(w.key("srtp"), m.srtp);
+  w.key("ice").begin_array().value(m.ice.enabled).value(m.ice.local_ufrag).value(m.ice.local_pwd);
+  w.value(m.ice.remote_ufrag).value(m.ice.remote_pwd).end_array();
+  w.key("dtls").begin_array().value(m.dtls.enabled).value(m.dtls.relay_active);
+  w.value(m.dtls.remote_fingerprint).value(m.dtls.remote_setup).value(m.dtls.connected).end_array();
+  put(w.key("ice_peer"), m.ice_peer);
+  put(w.key("ice_peer_rtcp"), m.ice_peer_rtcp);
+  w.key("sent").begin_array().value(m.relay_sent_dtls).value(m.relay_sent_ice);
+  w.value(m.relay_requires_mux).end_array();
+  w.member("mid", m.mid).member("bundled", m.bundled).end_object();
 }
 void get(const json& j, MediaSide& m) {
   m.type = j.at("type").get<std::string>();
@@ -243,23 +273,25 @@ void get(const json& j, MediaSide& m) {
   m.bundled = j.at("bundled").get<bool>();
 }
 
-json put(const Party& p, std::span<const IpAddr> interfaces) {
-  const bool known = p.iface >= 0 && size_t(p.iface) < interfaces.size();
-  return {
-      {"address", known ? json(interfaces[size_t(p.iface)].to_string()) : json(nullptr)},
-      {"tag", p.tag}, {"label", p.label}, {"via_branch", p.via_branch}, {"branch", p.branch},
-      {"iface", p.iface}, {"has_sdp", p.has_sdp},
-      {"policy", {p.policy.asymmetric, p.policy.strict_source, p.policy.media_handover}},
-      {"mux_accept", p.mux_accept}, {"mux_reject", p.mux_reject},
-      {"dtls_reverse_passive", put(p.dtls_reverse_passive)}, {"media", put(p.media)},
-      {"created", p.created_unix},
-      {"sent_sdp", {p.sent_sdp.version, p.sent_sdp.hash, p.sent_sdp.known}},
-  };
+void put(W& w, const Party& p, std::span<const IpAddr> interfaces) {
+  w.begin_object().key("address");
+  if (p.iface >= 0 && size_t(p.iface) < interfaces.size()) w.value(interfaces[size_t(p.iface)].to_string());
+  else w.null();
+  w.member("tag", p.tag).member("label", p.label).member("via_branch", p.via_branch);
+  w.member("branch", p.branch).member("iface", p.iface).member("has_sdp", p.has_sdp);
+  w.key("policy").begin_array().value(p.policy.asymmetric).value(p.policy.strict_source);
+  w.value(p.policy.media_handover).end_array();
+  w.member("mux_accept", p.mux_accept).member("mux_reject", p.mux_reject);
+  put(w.key("dtls_reverse_passive"), p.dtls_reverse_passive);
+  put(w.key("media"), p.media);
+  w.member("created", p.created_unix);
+  w.key("sent_sdp").begin_array().value(p.sent_sdp.version).value(p.sent_sdp.hash);
+  w.value(p.sent_sdp.known).end_array().end_object();
 }
 void get(const json& j, Party& p) {
-  if (const json& a = j.at("address"); !a.is_null()) {
-    p.saved_address = IpAddr::parse(a.get<std::string>());
-    if (!p.saved_address) throw Bad{"address " + a.dump()};
+  if (const auto a = j.find("address"); a != j.end() && !a->is_null()) {  // absent: not checked
+    p.saved_address = IpAddr::parse(a->get<std::string>());
+    if (!p.saved_address) throw Bad{"address " + a->dump()};
   }
   p.tag = j.at("tag").get<std::string>();
   p.label = j.at("label").get<std::string>();
@@ -281,20 +313,20 @@ void get(const json& j, Party& p) {
 }  // namespace
 
 std::string encode_call(const Call& c, std::span<const IpAddr> interfaces) {
-  json parties = json::array({put(c.parties[0], interfaces), put(c.parties[1], interfaces)});
-  json branches = json::array();
-  for (const Party& b : c.branches) branches.push_back(put(b, interfaces));
-  return json{{"v", kCallStateVersion},
-              {"id", c.id},
-              {"worker", c.worker},
-              {"parties", std::move(parties)},
-              {"branches", std::move(branches)},
-              {"branches_made", c.branches_made},
-              {"answered", c.answered},
-              {"created", c.created_unix},
-              {"last_signal", c.last_signal_unix},
-              {"tos", put(c.tos)}}
-      .dump();
+  std::string out;
+  out.reserve(4096);
+  W w(out);
+  w.begin_object().member("v", kCallStateVersion).member("id", c.id).member("worker", c.worker);
+  w.key("parties").begin_array();
+  for (const Party& p : c.parties) put(w, p, interfaces);
+  w.end_array().key("branches").begin_array();
+  for (const Party& p : c.branches) put(w, p, interfaces);
+  w.end_array();
+  w.member("branches_made", c.branches_made).member("answered", c.answered);
+  w.member("created", c.created_unix).member("last_signal", c.last_signal_unix);
+  put(w.key("tos"), c.tos);
+  w.end_object();
+  return out;
 }
 
 Result<std::unique_ptr<Call>, std::string> decode_call(std::string_view text) {

@@ -20,6 +20,7 @@ namespace vox::control::ha {
 namespace {
 
 constexpr size_t kBatch = 512;       // states per pipelined write
+constexpr auto kLinger = std::chrono::milliseconds(2);  // the writer waits this long for a fuller batch
 constexpr size_t kLoadBatch = 500;   // keys per MGET when loading a database
 constexpr int kFollowPollMs = 200;   // the follower looks at its stop flag this often
 // States encoded per turn of the control loop: about 0.5 ms of work, so
@@ -222,9 +223,8 @@ bool StateStore::enqueue(const std::string& id, Op op) {
   return was_empty;
 }
 
-void StateStore::write_batch(RedisLink& link, std::vector<std::pair<std::string, Op>>& batch) {
+void StateStore::write_batch(RedisLink& link, std::vector<std::pair<std::string, Op>>& batch, int& db) {
   std::vector<RedisLink::Command> cmds;
-  int db = -1;  // each batch says its database: one SELECT, even for one database
   for (auto& [id, op] : batch) {
     if (op.db != db) cmds.push_back({"SELECT", std::to_string(db = op.db)});
     if (op.value)
@@ -234,6 +234,7 @@ void StateStore::write_batch(RedisLink& link, std::vector<std::pair<std::string,
   }
   auto replies = link.pipeline(cmds);
   if (!replies.ok()) {
+    db = -1;  // after a reconnect: SELECT again
     // Back into the backlog, unless a newer state came meanwhile.
     ++counters_.errors;
     std::lock_guard lock(mu_);
@@ -258,12 +259,19 @@ void StateStore::write_loop() {
   RedisLink link(*config_.write, config_.connect_timeout_ms, config_.command_timeout_ms);
   bool was_down = false;    // a connection failed or broke since the last one came up
   bool said_down = false;   // ... and the log said so
+  int db = -1;              // the database the link has selected (-1: not known)
   for (;;) {
     std::vector<std::pair<std::string, Op>> batch;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+      // Connected even while idle: `connected` tells the truth, and the
+      // first state after a quiet spell does not wait for a connect.
+      cv_.wait(lock, [&] { return stopping_ || !pending_.empty() || !link.up(); });
       if (stopping_ && (pending_.empty() || !link.up())) return;
+      // A moment for more to come: one round trip and one wake-up for
+      // the states of many calls, not one each.
+      if (!stopping_ && link.up() && pending_.size() < kBatch)
+        cv_.wait_for(lock, kLinger, [&] { return stopping_ || pending_.size() >= kBatch; });
       if (link.up()) {
         for (auto it = pending_.begin(); it != pending_.end() && batch.size() < kBatch;) {
           if (it->second.value) --pending_values_;
@@ -284,6 +292,7 @@ void StateStore::write_loop() {
         continue;
       }
       counters_.connected = true;
+      db = config_.write->db;  // connect() selected it
       if (was_down) {
         // It may have restarted empty: every live call is written again.
         spdlog::info("Redis {}: connected again", config_.write->describe());
@@ -293,7 +302,7 @@ void StateStore::write_loop() {
       was_down = said_down = false;
       continue;
     }
-    write_batch(link, batch);
+    write_batch(link, batch, db);
     if (!link.up()) {
       counters_.connected = false;
       was_down = true;

@@ -112,7 +112,8 @@ class StateStore final : public CallManager::StateSink {
   // Queues the state; true when the writer was idle (to be woken).
   bool enqueue(const std::string& id, Op op);
   void write_loop();
-  void write_batch(RedisLink& link, std::vector<std::pair<std::string, Op>>& batch);
+  // `db`: the database the link has selected (-1: unknown), kept current.
+  void write_batch(RedisLink& link, std::vector<std::pair<std::string, Op>>& batch, int& db);
   void follow_loop();
   std::string follow_connect(RedisLink& sub, RedisLink& get);
   void post_news(std::vector<News> news);

@@ -9,7 +9,9 @@ steady 50 calls/s (offer, answer, and for four calls in five a delete; the
 fifth stays up), timing each NG round trip. After 2 s the Redis server is
 SIGKILLed; 10 s later it starts again on the same port, empty. Checked:
   - media flowed both ways on every call in each second of the outage and
-    after it, every packet the other party's;
+    after it, every packet the other party's (transcoded audio checked for
+    its tone after the outage: the check's CPU would compete with the
+    relay's during it);
   - every signalled call was set up (no NG error, no timeout) and `list`
     shows every call that should be up;
   - NG replies while Redis was away: p99 <= 1 ms from each request's
@@ -138,7 +140,7 @@ def main() -> int:
         while time.monotonic() - t_load < down_at + OUTAGE_S - 0.5:
             calls.mark()
             calls.pump(0.8, PERIOD_S)  # + 0.2 s drain
-            silent += [f"{time.monotonic() - t_load:.1f} s: {p}" for p in calls.problems(min_good=4)]
+            silent += [f"{time.monotonic() - t_load:.1f} s: {p}" for p in calls.problems(min_good=4, tones=False)]
         delays_at_up = reply_delays(http_port)
         up_at = time.monotonic() - t_load
         redis.start()
