@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -182,7 +183,13 @@ std::string RedisLink::connect() {
     ssl_ = SSL_new(ssl_ctx_);
     SSL_set_fd(ssl_, fd_);
     SSL_set_tlsext_host_name(ssl_, target_.host.c_str());
-    if (target_.tls_verify) SSL_set1_host(ssl_, target_.host.c_str());
+    if (target_.tls_verify) {
+      // The certificate must name the server: its IP address (SAN) when
+      // --redis gives one, else its host name.
+      X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
+      if (X509_VERIFY_PARAM_set1_ip_asc(param, target_.host.c_str()) != 1)
+        SSL_set1_host(ssl_, target_.host.c_str());
+    }
     // The handshake on the non-blocking socket, within the connect timeout.
     const int64_t deadline = now_ms() + connect_timeout_ms_;
     for (;;) {
