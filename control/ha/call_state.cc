@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <charconv>
+
 #include "control/ha/json_writer.h"
 
 namespace vox::control {
@@ -35,7 +37,25 @@ void get(const json& j, Party& p);
 
 // ---- small types ------------------------------------------------------------
 
-void put(W& w, const Endpoint& e) { w.begin_array().value(e.addr.to_string()).value(e.port).end_array(); }
+// An address as text: IPv4 and the unspecified address (most of a call's
+// endpoints) formatted here, the rest by inet_ntop.
+void put(W& w, const IpAddr& a) {
+  static const IpAddr none{};
+  if (a == none) return void(w.value("::"));
+  if (!a.is_v4()) return void(w.value(a.to_string()));
+  char buf[16];
+  char* p = buf;
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    p = std::to_chars(p, buf + sizeof buf, (a.v4() >> shift) & 0xff).ptr;
+    if (shift) *p++ = '.';
+  }
+  w.value(std::string_view(buf, size_t(p - buf)));
+}
+
+void put(W& w, const Endpoint& e) {
+  put(w.begin_array(), e.addr);
+  w.value(e.port).end_array();
+}
 void get(const json& j, Endpoint& e) {
   const auto ip = IpAddr::parse(j.at(0).get<std::string>());
   if (!ip) throw Bad{"address " + j.dump()};
@@ -275,7 +295,7 @@ void get(const json& j, MediaSide& m) {
 
 void put(W& w, const Party& p, std::span<const IpAddr> interfaces) {
   w.begin_object().key("address");
-  if (p.iface >= 0 && size_t(p.iface) < interfaces.size()) w.value(interfaces[size_t(p.iface)].to_string());
+  if (p.iface >= 0 && size_t(p.iface) < interfaces.size()) put(w, interfaces[size_t(p.iface)]);
   else w.null();
   w.member("tag", p.tag).member("label", p.label).member("via_branch", p.via_branch);
   w.member("branch", p.branch).member("iface", p.iface).member("has_sdp", p.has_sdp);

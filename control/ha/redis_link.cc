@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -83,23 +84,22 @@ Result<int, std::string> dial(const std::string& host, uint16_t port, int timeou
   return fd;
 }
 
-// The command in Redis's wire format (RESP), appended to `out`.
-bool format(const RedisLink::Command& c, std::string& out) {
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  for (const std::string& a : c) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  char* bytes = nullptr;
-  const int n = redisFormatCommandArgv(&bytes, int(argv.size()), argv.data(), lens.data());
-  if (n < 0) return false;
-  out.append(bytes, size_t(n));
-  redisFreeCommand(bytes);
-  return true;
-}
-
 }  // namespace
+
+void append_command(std::string& out, std::span<const std::string_view> args) {
+  const auto count = [&out](char kind, size_t n) {
+    char buf[24];
+    out += kind;
+    out.append(buf, std::to_chars(buf, buf + sizeof buf, n).ptr);
+    out += "\r\n";
+  };
+  count('*', args.size());
+  for (std::string_view a : args) {
+    count('$', a.size());
+    out += a;
+    out += "\r\n";
+  }
+}
 
 std::string RedisTarget::describe() const {
   const bool v6 = host.find(':') != std::string::npos;
@@ -283,14 +283,20 @@ Result<RedisReply, std::string> RedisLink::read_reply(int timeout_ms) {
 }
 
 Result<std::vector<RedisReply>, std::string> RedisLink::pipeline(const std::vector<Command>& commands) {
-  if (fd_ < 0) return Err{std::string("not connected")};
   std::string bytes;
-  for (const Command& c : commands)
-    if (!format(c, bytes)) return Err{fail("cannot format a command")};
+  for (const Command& c : commands) {
+    std::vector<std::string_view> args(c.begin(), c.end());
+    append_command(bytes, args);
+  }
+  return pipeline_raw(bytes, commands.size());
+}
+
+Result<std::vector<RedisReply>, std::string> RedisLink::pipeline_raw(const std::string& bytes, size_t count) {
+  if (fd_ < 0) return Err{std::string("not connected")};
   if (auto e = write_all(bytes); !e.empty()) return Err{e};
   std::vector<RedisReply> replies;
-  replies.reserve(commands.size());
-  for (size_t i = 0; i < commands.size(); ++i) {
+  replies.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
     auto r = read_reply(command_timeout_ms_);
     if (!r.ok()) return Err{r.error().empty() ? fail("reply timed out") : r.error()};
     replies.push_back(std::move(*r));
@@ -307,7 +313,7 @@ Result<RedisReply, std::string> RedisLink::command(const Command& argv) {
 std::string RedisLink::send(const Command& argv) {
   if (fd_ < 0) return "not connected";
   std::string bytes;
-  if (!format(argv, bytes)) return fail("cannot format a command");
+  append_command(bytes, std::vector<std::string_view>(argv.begin(), argv.end()));
   return write_all(bytes);
 }
 

@@ -1,14 +1,16 @@
 // One connection to a Redis server: TCP or TLS (OpenSSL), AUTH, SELECT,
-// pipelined commands. hiredis (Debian's 0.14, which has no TLS) formats
-// the commands and parses the replies; the bytes go over this class's own
-// socket so that TLS is the same code path. Blocking, with timeouts: it
+// pipelined commands. hiredis (Debian's 0.14, which has no TLS) parses the
+// replies; commands are written in RESP here (append_command) and the bytes
+// go over this class's own socket, so that TLS is the same code path. Blocking, with timeouts: it
 // runs on the state store's own threads, never on the control thread's
 // reply path.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +50,14 @@ struct RedisReply {
   bool is_error() const { return type == Type::kError; }
 };
 
+// Appends one command in Redis's wire format (RESP: an array of bulk
+// strings) to `out`; `args` as a span, so a caller with its strings at
+// hand copies each once, into `out`.
+void append_command(std::string& out, std::span<const std::string_view> args);
+inline void append_command(std::string& out, std::initializer_list<std::string_view> args) {
+  append_command(out, std::span<const std::string_view>(args.begin(), args.size()));
+}
+
 class RedisLink {
  public:
   RedisLink(RedisTarget target, int connect_timeout_ms, int command_timeout_ms);
@@ -67,6 +77,8 @@ class RedisLink {
   // Redis refuses gives a kError reply in its place.
   Result<std::vector<RedisReply>, std::string> pipeline(const std::vector<Command>& commands);
   Result<RedisReply, std::string> command(const Command& argv);
+  // Commands already formatted by append_command, `count` of them.
+  Result<std::vector<RedisReply>, std::string> pipeline_raw(const std::string& bytes, size_t count);
   // Sends without waiting for replies (SUBSCRIBE, PSUBSCRIBE).
   std::string send(const Command& argv);
   // The next reply or push message, waiting at most timeout_ms (nullopt,

@@ -20,14 +20,15 @@ namespace vox::control::ha {
 namespace {
 
 constexpr size_t kBatch = 512;       // states per pipelined write
-constexpr auto kLinger = std::chrono::milliseconds(2);  // the writer waits this long for a fuller batch
+constexpr auto kLinger = std::chrono::milliseconds(5);  // the writer waits this long for a fuller batch
+constexpr auto kBusy = std::chrono::milliseconds(100);  // ... and polls, unwoken, this long after one
 constexpr size_t kLoadBatch = 500;   // keys per MGET when loading a database
 constexpr int kFollowPollMs = 200;   // the follower looks at its stop flag this often
 // States encoded per turn of the control loop: about 0.5 ms of work, so
 // that an NG request never waits behind a resync of every call.
 constexpr size_t kFlushSlice = 32;
 
-std::string key_of(const std::string& id) { return std::string(kCallKeyPrefix) + id; }
+std::string key_of(const std::string& id) { return std::string(kCallKeyPrefix) + id; }  // the follower's GETs
 
 std::string keyspace_pattern(int db) {
   return "__keyspace@" + std::to_string(db) + "__:" + std::string(kCallKeyPrefix) + "*";
@@ -198,7 +199,7 @@ bool StateStore::flush() {
     wake |= enqueue(id, std::move(op));
     it = dirty_.erase(it);
   }
-  if (wake) cv_.notify_one();
+  if (wake && asleep_) cv_.notify_one();
   return !dirty_.empty();
 }
 
@@ -224,15 +225,27 @@ bool StateStore::enqueue(const std::string& id, Op op) {
 }
 
 void StateStore::write_batch(RedisLink& link, std::vector<std::pair<std::string, Op>>& batch, int& db) {
-  std::vector<RedisLink::Command> cmds;
+  // Formatted straight into one buffer: each state is copied once, there.
+  std::string bytes, key, selected;
+  size_t commands = 0;
+  std::vector<bool> selects;  // per command: a SELECT (its reply is not a state's)
+  const std::string expires = std::to_string(config_.expires_s);
   for (auto& [id, op] : batch) {
-    if (op.db != db) cmds.push_back({"SELECT", std::to_string(db = op.db)});
+    if (op.db != db) {
+      selected = std::to_string(db = op.db);
+      append_command(bytes, {"SELECT", selected});
+      selects.push_back(true);
+      ++commands;
+    }
+    key.assign(kCallKeyPrefix).append(id);
     if (op.value)
-      cmds.push_back({"SET", key_of(id), *op.value, "EX", std::to_string(config_.expires_s)});
+      append_command(bytes, {"SET", key, *op.value, "EX", expires});
     else
-      cmds.push_back({"DEL", key_of(id)});
+      append_command(bytes, {"DEL", key});
+    selects.push_back(false);
+    ++commands;
   }
-  auto replies = link.pipeline(cmds);
+  auto replies = link.pipeline_raw(bytes, commands);
   if (!replies.ok()) {
     db = -1;  // after a reconnect: SELECT again
     // Back into the backlog, unless a newer state came meanwhile.
@@ -245,12 +258,13 @@ void StateStore::write_batch(RedisLink& link, std::vector<std::pair<std::string,
     return;
   }
   for (size_t i = 0, j = 0; i < batch.size(); ++i, ++j) {
-    if (cmds[j][0] == "SELECT") ++j;
+    if (selects[j]) ++j;
+    const bool set = batch[i].second.value.has_value();
     if ((*replies)[j].is_error()) {
       ++counters_.errors;
-      spdlog::warn("Redis: {} {}: {}", cmds[j][0], batch[i].first, (*replies)[j].str);
+      spdlog::warn("Redis: {} {}: {}", set ? "SET" : "DEL", batch[i].first, (*replies)[j].str);
     } else {
-      ++(batch[i].second.value ? counters_.writes : counters_.deletes);
+      ++(set ? counters_.writes : counters_.deletes);
     }
   }
 }
@@ -260,13 +274,26 @@ void StateStore::write_loop() {
   bool was_down = false;    // a connection failed or broke since the last one came up
   bool said_down = false;   // ... and the log said so
   int db = -1;              // the database the link has selected (-1: not known)
+  auto last_batch = std::chrono::steady_clock::time_point{};
   for (;;) {
     std::vector<std::pair<std::string, Op>> batch;
     {
       std::unique_lock lock(mu_);
       // Connected even while idle: `connected` tells the truth, and the
       // first state after a quiet spell does not wait for a connect.
-      cv_.wait(lock, [&] { return stopping_ || !pending_.empty() || !link.up(); });
+      const auto ready = [&] { return stopping_ || !pending_.empty() || !link.up(); };
+      // Busy (a batch within kBusy): look again every kLinger, unwoken, so
+      // that the control thread makes no system call per state; idle: sleep
+      // until flush() wakes it (asleep_ asks for that).
+      while (!ready()) {
+        if (std::chrono::steady_clock::now() - last_batch < kBusy) {
+          cv_.wait_for(lock, kLinger);
+          continue;
+        }
+        asleep_ = true;
+        cv_.wait(lock, ready);
+        asleep_ = false;
+      }
       if (stopping_ && (pending_.empty() || !link.up())) return;
       // A moment for more to come: one round trip and one wake-up for
       // the states of many calls, not one each.
@@ -303,6 +330,7 @@ void StateStore::write_loop() {
       continue;
     }
     write_batch(link, batch, db);
+    last_batch = std::chrono::steady_clock::now();
     if (!link.up()) {
       counters_.connected = false;
       was_down = true;

@@ -135,6 +135,7 @@ class StateStore final : public CallManager::StateSink {
   std::unordered_map<std::string, Op> pending_;
   size_t pending_values_ = 0;
   bool stopping_ = false;
+  std::atomic<bool> asleep_{false};  // the writer waits to be woken (idle), not polling
   std::atomic<bool> overflowed_{false}, resync_{false};
   std::thread writer_;
 
