@@ -623,7 +623,7 @@ std::string apply_ha_flags(const RawFlags& raw, Config& c) {
   if (c.redis_expires_s < 1) return "--redis-expires: must be >= 1";
   if (c.redis_connect_timeout_ms < 1 || c.redis_cmd_timeout_ms < 1)
     return "--redis-connect-timeout/--redis-cmd-timeout: must be >= 1";
-  if (c.redis_disable_time_s < 0) return "--redis-disable-time: must be >= 0";
+  if (c.redis_disable_time_s < 1) return "--redis-disable-time: must be >= 1 (seconds between reconnects)";
   if (c.redis_backlog < 1) return "--redis-backlog: must be >= 1";
   c.redis_required = !raw.no_redis_required;
   return "";

@@ -458,6 +458,7 @@ TEST(Config, RedisOptions) {
            {{"--redis-write=h:1/0"}, "--redis-write: needs --redis"},
            {{"--redis=h:1/0", "--redis-tls-cert=c.pem"}, "give both or neither"},
            {{"--redis=h:1/0", "--redis-backlog=0"}, "--redis-backlog: must be >= 1"},
+           {{"--redis=h:1/0", "--redis-disable-time=0"}, "--redis-disable-time: must be >= 1"},
        }) {
     auto bad = parse(args);
     EXPECT_EQ(bad.exit_code, 2) << says;
