@@ -53,13 +53,6 @@ AFTER_S = 2.0
 SIGNAL_RATE = 50  # calls/s
 
 
-def check(ok: bool, what: str, detail: str = "") -> None:
-    print(("ok    " if ok else "FAIL  ") + what + (f": {detail}" if detail and not ok else ""),
-          flush=True)
-    if not ok:
-        raise AssertionError(what)
-
-
 def percentile(values: list, p: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, int(len(s) * p / 100))] if s else float("nan")
@@ -128,7 +121,7 @@ def main() -> int:
         calls.mark()
         calls.pump(1.0)
         problems = calls.problems(min_good=10)
-        check(not problems, "media flows both ways on every call", "; ".join(problems[:5]))
+        ha.check(not problems, "media flows both ways on every call", "; ".join(problems[:5]))
 
         load_out = work / "load.json"
         total_s = BEFORE_S + OUTAGE_S + AFTER_S
@@ -152,16 +145,16 @@ def main() -> int:
         up_at = time.monotonic() - t_load
         redis.start()
         print(f"[ha] Redis back (empty) at {up_at:.1f} s", flush=True)
-        check(not silent, "media flowed both ways on every call through each second of the outage",
+        ha.check(not silent, "media flowed both ways on every call through each second of the outage",
               "; ".join(silent[:5]))
         calls.mark()
         calls.pump(AFTER_S, PERIOD_S)
         problems = calls.problems(min_good=10)
-        check(not problems, "... and after it", "; ".join(problems[:5]))
-        check(loader.wait(30) == 0, "the signalling process ran its time")
+        ha.check(not problems, "... and after it", "; ".join(problems[:5]))
+        ha.check(loader.wait(30) == 0, "the signalling process ran its time")
         loader = None
         load = json.loads(load_out.read_text())
-        check(not load["errors"], f"all {load['calls']} calls signalled during the run were set up",
+        ha.check(not load["errors"], f"all {load['calls']} calls signalled during the run were set up",
               "; ".join(load["errors"][:5]))
         during = [us for t, us in load["samples"] if down_at + 0.1 <= t <= up_at]
         before = [us for t, us in load["samples"] if t < down_at]
@@ -175,27 +168,27 @@ def main() -> int:
               f"{during['0.01']} within 10 ms, {during['0.1']} within 100 ms, of {during['+Inf']}",
               flush=True)
         replies = during["+Inf"]
-        check(replies >= 1000 and during["0.01"] >= 0.99 * replies and during["0.1"] == replies,
+        ha.check(replies >= 1000 and during["0.01"] >= 0.99 * replies and during["0.1"] == replies,
               "NG replies while Redis is away: p99 within 10 ms of arrival, none waits 100 ms "
               "(a reply waiting on Redis would take its 1 s timeout)",
               f"{replies - during['0.01']} over 10 ms, {replies - during['0.1']} over 100 ms, of {replies}")
 
         want = {c.call_id for c in calls.calls} | set(load["kept"])
         listed = set(vox.ng_ok(relay.ng, {"command": "list", "limit": 10000}).get("calls", []))
-        check(listed == want, f"no call dropped: `list` shows the {len(want)} calls up",
+        ha.check(listed == want, f"no call dropped: `list` shows the {len(want)} calls up",
               f"missing {sorted(want - listed)[:5]}, extra {sorted(listed - want)[:5]}")
         deadline = time.monotonic() + 5
         while redis.keys(1) != {ha.KEY_PREFIX + c for c in want} and time.monotonic() < deadline:
             time.sleep(0.2)
         held = {k[len(ha.KEY_PREFIX):] for k in redis.keys(1)}
-        check(held == want, "Redis holds exactly the calls up again after its return",
+        ha.check(held == want, "Redis holds exactly the calls up again after its return",
               f"missing {len(want - held)}, extra {sorted(held - want)[:5]}")
         figures = vox.ng_statistics(relay.ng)["totalstatistics"]["redis"]
-        check(figures["errors"] > 0 and figures["connected"] == 1 and figures["backlog"] == 0,
+        ha.check(figures["errors"] > 0 and figures["connected"] == 1 and figures["backlog"] == 0,
               "statistics count the outage, and the writer is connected with nothing waiting",
               str(figures))
         log = relay.stderr_path.read_text(errors="replace")
-        check("calls go on, their state waits" in log and "connected again" in log,
+        ha.check("calls go on, their state waits" in log and "connected again" in log,
               "the relay logs Redis leaving and coming back", vox.tail(relay.stderr_path))
         relay.sigterm_within(10)
         print("test_ha_redis_down: PASS")

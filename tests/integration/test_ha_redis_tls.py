@@ -34,13 +34,6 @@ import vox  # noqa: E402
 PASSWORD = "s3cret"
 
 
-def check(ok: bool, what: str, detail: str = "") -> None:
-    print(("ok    " if ok else "FAIL  ") + what + (f": {detail}" if detail and not ok else ""),
-          flush=True)
-    if not ok:
-        raise AssertionError(what)
-
-
 def make_ca(work: Path, name: str) -> Path:
     key, crt = work / f"{name}.key", work / f"{name}.crt"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
@@ -110,29 +103,29 @@ def main() -> int:
         a, b = vox.UdpPeer(), vox.UdpPeer()
         to_a, to_b = vox.plain_call(relay.ng, "tls-1", a, b)
         vox.two_way(a, to_a, b, to_b)
-        check(redis.wait_keys(1, 1) == 1, "the call's state is in Redis, written over TLS",
+        ha.check(redis.wait_keys(1, 1) == 1, "the call's state is in Redis, written over TLS",
               str(redis.keys(1)))
         figures = vox.ng_statistics(relay.ng)["totalstatistics"]["redis"]
-        check(figures["connected"] == 1 and figures["errors"] == 0, "statistics: connected, no error",
+        ha.check(figures["connected"] == 1 and figures["errors"] == 0, "statistics: connected, no error",
               str(figures))
         relay.proc.send_signal(signal.SIGKILL)
         relay.proc.wait(5)
         relay.stop()
         second = vox.Relay(build, ng_port=relay.ng_port, extra_args=args, workdir=work, verbose=False).start()
         vox.two_way(a, to_a, b, to_b)
-        check("1 call(s) found, 1 restored" in second.stderr_path.read_text(errors="replace"),
+        ha.check("1 call(s) found, 1 restored" in second.stderr_path.read_text(errors="replace"),
               "restarted, the relay restores the call over TLS and relays its media",
               vox.tail(second.stderr_path))
         vox.ng_ok(second.ng, {"command": "delete", "call-id": "tls-1", "from-tag": "A"})
-        check(redis.wait_keys(1, 0) == 0, "deleted, its key leaves Redis")
+        ha.check(redis.wait_keys(1, 0) == 0, "deleted, its key leaves Redis")
         second.sigterm_within(10)
 
         why = refused_start(build, [target, "--redis-tls", f"--redis-tls-ca={other_ca}"])
-        check("TLS handshake" in why, "a server whose certificate does not chain to --redis-tls-ca: "
+        ha.check("TLS handshake" in why, "a server whose certificate does not chain to --redis-tls-ca: "
               "the relay refuses to start, saying why", why or "it started")
         why = refused_start(build, [f"--redis=wrong@127.0.0.1:{redis.port}/1", "--redis-tls",
                                     f"--redis-tls-ca={good_ca}"])
-        check("WRONGPASS" in why or "invalid password" in why,
+        ha.check("WRONGPASS" in why or "invalid password" in why,
               "a wrong password: the relay refuses to start, with Redis's answer", why or "it started")
         # A certificate from the right CA for another address: refused too.
         wkey, wcrt = make_server_cert(work, "ca", "127.0.0.9")
@@ -142,7 +135,7 @@ def main() -> int:
                                         f"--redis-tls-ca={good_ca}"])
         finally:
             elsewhere.stop()
-        check("TLS handshake" in why, "a certificate of the right CA for another address: refused",
+        ha.check("TLS handshake" in why, "a certificate of the right CA for another address: refused",
               why or "it started")
         third = vox.Relay(build, extra_args=[target, "--redis-tls", f"--redis-tls-ca={other_ca}",
                                              "--no-redis-required"], workdir=work, verbose=False).start()
@@ -151,7 +144,7 @@ def main() -> int:
             vox.plain_call(third.ng, "tls-untrusted", c, d)
             time.sleep(1.5)
             figures = vox.ng_statistics(third.ng)["totalstatistics"]["redis"]
-            check(not redis.keys(1) and figures["connected"] == 0 and figures["errors"] >= 1,
+            ha.check(not redis.keys(1) and figures["connected"] == 0 and figures["errors"] >= 1,
                   "--no-redis-required with an untrusted server: calls go on, nothing is written",
                   f"keys {redis.keys(1)}, {figures}")
         finally:

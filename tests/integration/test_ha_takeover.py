@@ -42,13 +42,6 @@ RESUME_LIMIT_S = 1.0
 NG_PORT = 22222
 
 
-def check(ok: bool, what: str, detail: str = "") -> None:
-    print(("ok    " if ok else "FAIL  ") + what + (f": {detail}" if detail and not ok else ""),
-          flush=True)
-    if not ok:
-        raise AssertionError(what)
-
-
 class NsRelay:
     """voxrelay inside a namespace, NG on that namespace's 127.0.0.1."""
 
@@ -126,13 +119,13 @@ def main() -> int:
         calls.mark()
         calls.pump(1.0)
         problems = calls.problems(min_good=10)
-        check(not problems, "media flows through the active relay on every call", "; ".join(problems[:5]))
-        check(redis.wait_keys(1, len(KINDS)) == len(KINDS), "Redis database 1 holds every call")
-        check(wait_for(lambda: standby.redis_figures().get("followed") == len(KINDS), 5),
+        ha.check(not problems, "media flows through the active relay on every call", "; ".join(problems[:5]))
+        ha.check(redis.wait_keys(1, len(KINDS)) == len(KINDS), "Redis database 1 holds every call")
+        ha.check(wait_for(lambda: standby.redis_figures().get("followed") == len(KINDS), 5),
               "the standby follows every call", str(standby.redis_figures()))
 
         early = vox.ng_ok(standby.ng, {"command": "takeover"})
-        check(early.get("taken over") == 0 and standby.redis_figures().get("followed") == len(KINDS),
+        ha.check(early.get("taken over") == 0 and standby.redis_figures().get("followed") == len(KINDS),
               "NG takeover before the address is on the standby takes nothing (the ports cannot be "
               "bound) and keeps following", str(early))
 
@@ -151,23 +144,23 @@ def main() -> int:
         print(f"[ha] after the move: first packet per direction p50 "
               f"{got[len(got) // 2] * 1000 if got else -1:.0f} ms, slowest {slowest * 1000:.0f} ms, "
               f"{missing} directions without media", flush=True)
-        check(missing == 0 and slowest <= RESUME_LIMIT_S,
+        ha.check(missing == 0 and slowest <= RESUME_LIMIT_S,
               f"every call resumes both ways within {RESUME_LIMIT_S:g} s of the move, none lost",
               f"{missing} silent, slowest {slowest:.2f} s")
         problems = calls.problems(min_good=50)
-        check(not problems, "... every packet the other party's, through the standby", "; ".join(problems[:5]))
+        ha.check(not problems, "... every packet the other party's, through the standby", "; ".join(problems[:5]))
         figures = standby.redis_figures()
-        check(figures.get("taken over") == len(KINDS) and figures.get("followed") == 0,
+        ha.check(figures.get("taken over") == len(KINDS) and figures.get("followed") == 0,
               "the standby counts every call taken over", str(figures))
 
         for c in calls.calls:
             vox.ng_ok(standby.ng, {"command": "delete", "call-id": c.call_id, "from-tag": "A"})
-        check(redis.wait_keys(1, 0) == 0 and redis.wait_keys(2, 0) == 0,
+        ha.check(redis.wait_keys(1, 0) == 0 and redis.wait_keys(2, 0) == 0,
               "deleted through the standby: nothing left in Redis",
               f"db1 {len(redis.keys(1))}, db2 {len(redis.keys(2))}")
         rc = standby.stop()
         standby = None
-        check(rc == 0, "the standby exits 0 on SIGTERM", str(rc))
+        ha.check(rc == 0, "the standby exits 0 on SIGTERM", str(rc))
         print("test_ha_takeover: PASS")
         return 0
     except AssertionError:

@@ -1,6 +1,7 @@
 """High-availability test helpers: a Redis server of the test's own, and a
 set of calls with media checked end to end (stdlib + tests/lib only).
 
+- ``check(ok, what, detail)``: one checked fact, printed ``ok``/``FAIL``.
 - ``RedisServer(port, password, bind, prefix)``: Debian's ``redis-server``
   started for the test (no persistence), ``cli(...)`` runs ``redis-cli``
   against it, ``keys()`` lists voxrelay's call keys of a database,
@@ -91,6 +92,14 @@ class RedisServer:
             time.sleep(0.1)
             n = len(self.keys(db))
         return n
+
+
+def check(ok: bool, what: str, detail: str = "") -> None:
+    """One checked fact of a test, printed ok/FAIL; AssertionError when it fails."""
+    print(("ok    " if ok else "FAIL  ") + what + (f": {detail}" if detail and not ok else ""),
+          flush=True)
+    if not ok:
+        raise AssertionError(what)
 
 
 def _payload(index: int, seq: int, size: int = 160) -> bytes:
