@@ -17,7 +17,7 @@ TEST_PKGS=(
   clang libclang-rt-14-dev python3 iproute2 procps
   kamailio kamailio-extra-modules sip-tester rtpengine-daemon dpdk-dev
   python3-aiortc chromium prometheus
-  dpkg-dev man-db systemd tmux gnuplot-nox redis-server redis-tools
+  dpkg-dev man-db systemd tmux gnuplot-nox redis-server redis-tools openssl
 )
 
 want=("${BUILD_PKGS[@]}")
