@@ -333,9 +333,7 @@ void get(const json& j, Party& p) {
 }  // namespace
 
 std::string encode_call(const Call& c, std::span<const IpAddr> interfaces) {
-  std::string out;
-  out.reserve(4096);
-  W w(out);
+  W w;
   w.begin_object().member("v", kCallStateVersion).member("id", c.id).member("worker", c.worker);
   w.key("parties").begin_array();
   for (const Party& p : c.parties) put(w, p, interfaces);
@@ -346,7 +344,7 @@ std::string encode_call(const Call& c, std::span<const IpAddr> interfaces) {
   w.member("created", c.created_unix).member("last_signal", c.last_signal_unix);
   put(w.key("tos"), c.tos);
   w.end_object();
-  return out;
+  return std::move(w).finish();
 }
 
 Result<std::unique_ptr<Call>, std::string> decode_call(std::string_view text) {

@@ -3,7 +3,8 @@
 // the same text); a call restored into another call manager, on another
 // dataplane, runs on the same ports with the same SRTP keys, transcoders
 // and latched sources; a restore that cannot bind changes nothing; the
-// state sink hears of every change; bad documents are refused by name.
+// state sink hears of every change; bad documents are refused by name;
+// any call-id text survives the trip.
 #include <gtest/gtest.h>
 
 #include <regex>
@@ -290,6 +291,23 @@ TEST(CallStateTest, BadDocumentsAreRefusedByName) {
   doc = encode_call(c);
   doc.replace(doc.find("\"direction\":0"), 13, "\"direction\":9");
   EXPECT_NE(decode_call(doc).error().find("enum value 9"), std::string::npos);
+}
+
+// Call-ids and tags are whatever the proxy sent: quotes, backslashes,
+// control characters and UTF-8 come back from Redis as they went in.
+TEST(CallStateTest, AnyCallIdTextRoundTrips) {
+  std::string id = "a\"b\\c\x01\x1f\x7f caf\xc3\xa9 ";
+  for (int ch = 1; ch < 0x80; ++ch) id += char(ch);
+  Call c;
+  c.id = id;
+  c.parties[0].tag = "\"\n";
+  const std::string doc = encode_call(c);
+  EXPECT_NE(doc.find("\\u0001"), std::string::npos);
+  auto decoded = decode_call(doc);
+  ASSERT_TRUE(decoded.ok()) << decoded.error();
+  EXPECT_EQ((*decoded)->id, id);
+  EXPECT_EQ((*decoded)->parties[0].tag, "\"\n");
+  EXPECT_EQ(encode_call(**decoded), doc);
 }
 
 }  // namespace
