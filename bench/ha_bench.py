@@ -186,8 +186,10 @@ def start_cpu_relay(build: Path, redis: Redis, with_redis: bool, started: list) 
     args = ["--delete-delay=0", *LONG, "--workers=1", "--ng-rate-limit=0"]
     if with_redis:
         args.append(f"--redis={redis.target(CPU_DB)}")
-    relay = vox.Relay(build, impl="voxrelay", port_min=ng_bench.PORT_MIN,
-                      port_max=ng_bench.PORT_MAX, extra_args=args, verbose=False)
+    # The two relays of a round run at once: each its own half of the ports.
+    half = (ng_bench.PORT_MIN + ng_bench.PORT_MAX) // 2
+    lo, hi = (half + 1, ng_bench.PORT_MAX) if with_redis else (ng_bench.PORT_MIN, half)
+    relay = vox.Relay(build, impl="voxrelay", port_min=lo, port_max=hi, extra_args=args, verbose=False)
     started.append(relay)
     relay.start()
     subprocess.run(["taskset", "-a", "-p", "-c", str(RELAY_CORE), str(relay.proc.pid)],
@@ -211,75 +213,87 @@ def settle(relay: vox.Relay, with_redis: bool, deletes_wanted: int) -> dict:
     return figs
 
 
-def staggered(run, calls: int, spread: int) -> list:
-    """`calls` calls whose offer, answer and delete are `spread` requests
-    apart (offer i, answer i - spread, delete i - 2 * spread, in turn), as a
-    proxy's calls are (ringing, then talk): every state the relay encodes
-    is then written, not coalesced with the next in the writer's 2 ms
-    wait. The offers' round trips."""
-    offered, rtts = [], []
+def staggered(runs: list, calls: int, spread: int) -> list:
+    """`calls` calls on each relay of `runs`, whose offer, answer and
+    delete are `spread` steps apart (step i: offer i, answer i - spread,
+    delete i - 2 * spread), as a proxy's calls are (ringing, then talk):
+    every state the relay encodes is then written, not coalesced with the
+    next in the writer's wait for a fuller batch. Each step goes to every
+    relay in turn, so that whatever this machine does meanwhile falls on
+    both alike. The offers' round trips, per relay."""
+    offered = [[] for _ in runs]
+    rtts = [[] for _ in runs]
     for i in range(calls + 2 * spread):
-        if i < calls:
-            cid, rtt = run.offer()
-            offered.append(cid)
-            rtts.append(rtt)
-        if spread <= i < calls + spread:
-            run.answer(offered[i - spread])
-        if i >= 2 * spread:
-            run.delete(offered[i - 2 * spread])
+        for k, run in enumerate(runs):
+            if i < calls:
+                cid, rtt = run.offer()
+                offered[k].append(cid)
+                rtts[k].append(rtt)
+            if spread <= i < calls + spread:
+                run.answer(offered[k][i - spread])
+            if i >= 2 * spread:
+                run.delete(offered[k][i - 2 * spread])
     return rtts
 
 
-def measure_cpu(build: Path, redis: Redis, with_redis: bool, calls: int, tag: str,
-                started: list, spread: int) -> dict:
-    relay = start_cpu_relay(build, redis, with_redis, started)
+def measure_pair(build: Path, redis: Redis, calls: int, rnd: int, started: list,
+                 spread: int) -> list:
+    """One round: a relay without and one with --redis, up at once, given
+    the same calls step by step (which goes first alternates by round).
+    Per relay: its CPU per call and the figures around it."""
+    modes = (False, True) if rnd % 2 == 0 else (True, False)
+    relays = [start_cpu_relay(build, redis, m, started) for m in modes]
     try:
-        first = redis_figures(relay.ng)
-        run = ng_bench.Calls(relay.ng, tag)
-        staggered(run, 200, spread)
-        before = settle(relay, with_redis, 200)
+        first = [redis_figures(r.ng) for r in relays]
+        runs = [ng_bench.Calls(r.ng, f"{'on' if m else 'off'}-r{rnd + 1}") for r, m in zip(relays, modes)]
+        staggered(runs, 200, spread)
+        before = [settle(r, m, 200) for r, m in zip(relays, modes)]
         redis.cli("CONFIG", "RESETSTAT")
-        threads0 = thread_cpu(relay.proc.pid)
-        cpu0, rcpu0, wall0 = ng_bench.cpu_seconds(relay.proc.pid), redis.cpu(), time.perf_counter()
-        rtts = staggered(run, calls, spread)
+        threads0 = [thread_cpu(r.proc.pid) for r in relays]
+        cpu0 = [ng_bench.cpu_seconds(r.proc.pid) for r in relays]
+        rcpu0, wall0 = redis.cpu(), time.perf_counter()
+        rtts = staggered(runs, calls, spread)
         wall1 = time.perf_counter()
-        after = settle(relay, with_redis, 200 + calls)
-        cpu1, rcpu1 = ng_bench.cpu_seconds(relay.proc.pid), redis.cpu()
-        threads1 = thread_cpu(relay.proc.pid)
+        after = [settle(r, m, 200 + calls) for r, m in zip(relays, modes)]
+        cpu1 = [ng_bench.cpu_seconds(r.proc.pid) for r in relays]
+        rcpu1 = redis.cpu()
+        threads1 = [thread_cpu(r.proc.pid) for r in relays]
         commands = {}  # redis-server's count of each command over the window
         for line in redis.cli("INFO", "commandstats").splitlines():
             if line.startswith("cmdstat_"):
                 name, rest = line[len("cmdstat_"):].split(":", 1)
                 commands[name] = int(rest.split("calls=")[1].split(",")[0])
-        left = redis.dbsize(CPU_DB) if with_redis else 0
-        rtts.sort()
-        return {"redis": with_redis, "calls": calls,
-                "cpu_us": (cpu1 - cpu0) / calls * 1e6,
-                "redis_cpu_us": (rcpu1 - rcpu0) / calls * 1e6,
+        out = []
+        for k, with_redis in enumerate(modes):
+            rt = sorted(rtts[k])
+            out.append({
+                "redis": with_redis, "calls": calls, "round": rnd + 1, "first": k == 0,
+                "cpu_us": (cpu1[k] - cpu0[k]) / calls * 1e6,
+                "redis_cpu_us": (rcpu1 - rcpu0) / calls * 1e6 if with_redis else 0.0,
                 "calls_per_s": calls / (wall1 - wall0),
-                "p50_us": pct(rtts, 0.5) * 1e6, "p99_us": pct(rtts, 0.99) * 1e6,
-                "writes_per_call": (after.get("writes", 0) - before.get("writes", 0)) / calls,
-                "errors": after.get("errors", 0), "dropped": after.get("dropped", 0),
-                "connected_at_start": first.get("connected"), "keys_left": left,
-                "threads_us": {k: (threads1[k] - threads0[k]) / calls * 1e6 for k in threads0},
-                "commands_per_call": {k: commands.get(k, 0) / calls for k in ("select", "set", "del")}}
+                "p50_us": pct(rt, 0.5) * 1e6, "p99_us": pct(rt, 0.99) * 1e6,
+                "writes_per_call": (after[k].get("writes", 0) - before[k].get("writes", 0)) / calls,
+                "errors": after[k].get("errors", 0), "dropped": after[k].get("dropped", 0),
+                "connected_at_start": first[k].get("connected"),
+                "keys_left": redis.dbsize(CPU_DB) if with_redis else 0,
+                "threads_us": {t: (threads1[k][t] - threads0[k][t]) / calls * 1e6 for t in threads0[k]},
+                "commands_per_call": {c: commands.get(c, 0) / calls for c in ("select", "set", "del")}})
+        return out
     finally:
-        relay.stop()
-        relay.cleanup()
+        for r in relays:
+            r.stop()
+            r.cleanup()
 
 
 def part_cpu(args, build: Path, redis: Redis, started: list) -> None:
-    print(f"\n== part 1: relay CPU per call (offer + answer + delete), with and without --redis; "
-          f"{args.rounds} rounds of {args.calls} calls, load average {os.getloadavg()[0]:.2f}",
-          flush=True)
+    print(f"\n== part 1: relay CPU per call (offer + answer + delete), with and without --redis, "
+          f"side by side; {args.rounds} rounds of {args.calls} calls each, load average "
+          f"{os.getloadavg()[0]:.2f}", flush=True)
     results = []
     for rnd in range(args.rounds):
-        order = (False, True) if rnd % 2 == 0 else (True, False)
-        for with_redis in order:
-            r = measure_cpu(build, redis, with_redis, args.calls,
-                            f"{'on' if with_redis else 'off'}-r{rnd + 1}", started, args.spread)
-            r["round"] = rnd + 1
+        for r in measure_pair(build, redis, args.calls, rnd, started, args.spread):
             results.append(r)
+            with_redis = r["redis"]
             extra = (f", {r['writes_per_call']:.2f} writes/call, errors {r['errors']}, dropped "
                      f"{r['dropped']}, keys left {r['keys_left']}, 'connected' before the first "
                      f"call {r['connected_at_start']}; redis-server commands per call " +
@@ -287,10 +301,11 @@ def part_cpu(args, build: Path, redis: Redis, started: list) -> None:
                      if with_redis else "")
             extra += "; relay threads " + ", ".join(f"{k} {v:.0f}" for k, v in r["threads_us"].items()
                                                     if v or k != "other") + " us/call"
-            print(f"  round {rnd + 1} {'with' if with_redis else 'without':7} Redis: relay "
+            print(f"  round {rnd + 1} {'with' if with_redis else 'without':7} Redis"
+                  f"{' (first)' if r['first'] else '        '}: relay "
                   f"{r['cpu_us']:6.1f} us/call, redis-server {r['redis_cpu_us']:5.1f} us/call, "
                   f"offer p50 {r['p50_us']:.0f} us p99 {r['p99_us']:.0f} us, "
-                  f"{r['calls_per_s']:.0f} calls/s{extra}", flush=True)
+                  f"{r['calls_per_s']:.0f} calls/s each{extra}", flush=True)
     on = [r for r in results if r["redis"]]
     off = [r for r in results if not r["redis"]]
     ratios = [a["cpu_us"] / b["cpu_us"] for a, b in zip(on, off)]
@@ -304,9 +319,8 @@ def part_cpu(args, build: Path, redis: Redis, started: list) -> None:
           f"{'met' if statistics.median(ratios) <= 1.10 else 'NOT met'})")
     print(f"  calls/s on the relay's core (1e6 / CPU per call): without "
           f"{1e6 / med(off, 'cpu_us'):.0f}, with {1e6 / med(on, 'cpu_us'):.0f}")
-    print(f"  redis-server CPU per call: {med(on, 'redis_cpu_us'):.1f} us (median; idle over the "
-          f"same window without --redis: {med(off, 'redis_cpu_us'):.1f} us); relay + redis-server "
-          f"with / relay without: median {statistics.median(total):.3f} "
+    print(f"  redis-server CPU per call: {med(on, 'redis_cpu_us'):.1f} us (median); relay + "
+          f"redis-server with / relay without: median {statistics.median(total):.3f} "
           f"({', '.join(f'{x:.3f}' for x in total)})")
     for role in ("control", "writer", "workers"):
         print(f"  {role + ' thread' + ('s' if role == 'workers' else ''):15} CPU per call: without "

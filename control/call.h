@@ -33,6 +33,7 @@ struct IceSide {
   bool enabled = false;
   std::string local_ufrag, local_pwd;    // the relay's (a=ice-ufrag/a=ice-pwd to the party)
   std::string remote_ufrag, remote_pwd;  // the party's
+  bool operator==(const IceSide&) const = default;
 };
 
 // DTLS-SRTP toward one party (RFC 5763/5764/8842). `relay_active`: the
@@ -46,6 +47,7 @@ struct DtlsSide {
   std::string remote_fingerprint;
   std::string remote_setup;  // the party's a=setup value ("actpass", "active", "passive")
   bool connected = false;
+  bool operator==(const DtlsSide&) const = default;
 };
 
 struct MediaSide {
@@ -138,6 +140,7 @@ struct PartyPolicy {
   bool asymmetric = false;
   bool strict_source = false;
   bool media_handover = false;
+  bool operator==(const PartyPolicy&) const = default;
 };
 
 struct Party {
@@ -168,6 +171,7 @@ struct Party {
     uint64_t version = 0;
     size_t hash = 0;
     bool known = false;
+    bool operator==(const SentSdp&) const = default;
   } sent_sdp;
 };
 

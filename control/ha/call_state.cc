@@ -23,6 +23,8 @@ struct Bad {
 };
 
 // Declared first: the templates for optional and vector find them all.
+void put(W& w, const SdpCodec& c);
+void get(const json& j, SdpCodec& c);
 void put(W& w, const OffererCodec& c);
 void get(const json& j, OffererCodec& c);
 void put(W& w, const CodecSpec& s);
@@ -60,18 +62,6 @@ void get(const json& j, Endpoint& e) {
   const auto ip = IpAddr::parse(j.at(0).get<std::string>());
   if (!ip) throw Bad{"address " + j.dump()};
   e = {*ip, j.at(1).get<uint16_t>()};
-}
-
-void put(W& w, const SdpCodec& c) {
-  w.begin_object().member("pt", c.payload_type).member("enc", c.encoding).member("rate", c.clock_rate);
-  w.member("ch", c.channels).member("fmtp", c.fmtp).end_object();
-}
-void get(const json& j, SdpCodec& c) {
-  c.payload_type = j.at("pt").get<uint8_t>();
-  c.encoding = j.at("enc").get<std::string>();
-  c.clock_rate = j.at("rate").get<uint32_t>();
-  c.channels = j.at("ch").get<uint8_t>();
-  c.fmtp = j.at("fmtp").get<std::string>();
 }
 
 void put(W& w, const SdesCrypto& c) { w.value(render_sdes_crypto(c, {.pad = true})); }
@@ -156,16 +146,78 @@ E enum_at(const json& j, E count) {
   return E(v);
 }
 
+// ---- members left out at their defaults --------------------------------------
+//
+// A member whose value is the default of its field (false, 0, "", none,
+// empty) is left out: about half of a plain call's document. The reader
+// decodes into default-constructed objects, so a member left out reads
+// back as that same default. `d` is a default-constructed parent.
+
+template <typename T>
+constexpr bool kOptional = false;
+template <typename T>
+constexpr bool kOptional<std::optional<T>> = true;
+template <typename T>
+constexpr bool kVector = false;
+template <typename T>
+constexpr bool kVector<std::vector<T>> = true;
+
+template <typename T>
+bool same(const T& v, const T& d) {
+  if constexpr (kOptional<T>) return !v && !d;
+  else if constexpr (kVector<T>) return v.empty() && d.empty();
+  else return v == d;
+}
+
+template <typename T>
+void opt(W& w, std::string_view name, const T& v, const T& d) {
+  if (same(v, d)) return;
+  if constexpr (std::is_arithmetic_v<T> || std::is_same_v<T, std::string>) w.member(name, v);
+  else put(w.key(name), v);
+}
+
+template <typename T>
+void opt(const json& j, const char* name, T& v) {
+  const auto it = j.find(name);
+  if (it == j.end()) return;
+  if constexpr (std::is_arithmetic_v<T> || std::is_same_v<T, std::string>) v = it->get<T>();
+  else get(*it, v);
+}
+
+template <typename T>
+const T& defaults() {
+  static const T d{};
+  return d;
+}
+
 // ---- codec plans -----------------------------------------------------------
+
+void put(W& w, const SdpCodec& c) {
+  const SdpCodec& d = defaults<SdpCodec>();
+  w.begin_object().member("pt", c.payload_type).member("enc", c.encoding).member("rate", c.clock_rate);
+  opt(w, "ch", c.channels, d.channels);
+  opt(w, "fmtp", c.fmtp, d.fmtp);
+  w.end_object();
+}
+void get(const json& j, SdpCodec& c) {
+  c.payload_type = j.at("pt").get<uint8_t>();
+  c.encoding = j.at("enc").get<std::string>();
+  c.clock_rate = j.at("rate").get<uint32_t>();
+  opt(j, "ch", c.channels);
+  opt(j, "fmtp", c.fmtp);
+}
+
 
 void put(W& w, const OffererCodec& c) {
   put(w.begin_object().key("codec"), c.codec);
-  w.member("masked", c.masked).member("accepted", c.accepted).end_object();
+  opt(w, "masked", c.masked, false);
+  opt(w, "accepted", c.accepted, false);
+  w.end_object();
 }
 void get(const json& j, OffererCodec& c) {
   get(j.at("codec"), c.codec);
-  c.masked = j.at("masked").get<bool>();
-  c.accepted = j.at("accepted").get<bool>();
+  opt(j, "masked", c.masked);
+  opt(j, "accepted", c.accepted);
 }
 
 void put(W& w, const CodecSpec& s) { w.value(s.text); }
@@ -228,85 +280,114 @@ void get(const json& j, StreamPlan& p) {
 
 // ---- a stream, a party, the call --------------------------------------------
 
+// The members every stream and party has are always written; the rest
+// only where they differ from their defaults.
 void put(W& w, const MediaSide& m) {
+  const MediaSide& d = defaults<MediaSide>();
   w.begin_object().member("type", m.type).member("proto", m.proto).member("port", m.rtp_port);
-  put(w.key("sdp_rtp"), m.sdp_rtp);
-  put(w.key("sdp_rtcp"), m.sdp_rtcp);
-  put(w.key("latched_rtp"), m.latched_rtp);
-  put(w.key("latched_rtcp"), m.latched_rtcp);
-  w.key("stream").begin_array().value(m.sent_stream.ssrc).value(m.sent_stream.roc);
-  w.value(m.sent_stream.known).end_array();
-  w.member("offered_mux", m.offered_mux).member("uses_mux", m.uses_mux).member("rejected", m.rejected);
-  w.member("relay_offered_mux", m.relay_offered_mux).member("direction", int(m.direction));
-  w.member("codec", m.codec);
+  opt(w, "sdp_rtp", m.sdp_rtp, d.sdp_rtp);
+  opt(w, "sdp_rtcp", m.sdp_rtcp, d.sdp_rtcp);
+  opt(w, "latched_rtp", m.latched_rtp, d.latched_rtp);
+  opt(w, "latched_rtcp", m.latched_rtcp, d.latched_rtcp);
+  if (!same(m.sent_stream, d.sent_stream)) {
+    w.key("stream").begin_array().value(m.sent_stream.ssrc).value(m.sent_stream.roc);
+    w.value(m.sent_stream.known).end_array();
+  }
+  opt(w, "offered_mux", m.offered_mux, d.offered_mux);
+  opt(w, "uses_mux", m.uses_mux, d.uses_mux);
+  opt(w, "rejected", m.rejected, d.rejected);
+  opt(w, "relay_offered_mux", m.relay_offered_mux, d.relay_offered_mux);
+  opt(w, "direction", int(m.direction), int(d.direction));
+  opt(w, "codec", m.codec, d.codec);
   put(w.key("clocks"), m.clocks);
-  put(w.key("offer_plan"), m.offer_plan);
-  put(w.key("transcode"), m.transcode_plan);
-  put(w.key("sdes_offer"), m.sdes_offer);
-  put(w.key("sdes_answer"), m.sdes_answer);
-  put(w.key("srtp"), m.srtp);
-  w.key("ice").begin_array().value(m.ice.enabled).value(m.ice.local_ufrag).value(m.ice.local_pwd);
-  w.value(m.ice.remote_ufrag).value(m.ice.remote_pwd).end_array();
-  w.key("dtls").begin_array().value(m.dtls.enabled).value(m.dtls.relay_active);
-  w.value(m.dtls.remote_fingerprint).value(m.dtls.remote_setup).value(m.dtls.connected).end_array();
-  put(w.key("ice_peer"), m.ice_peer);
-  put(w.key("ice_peer_rtcp"), m.ice_peer_rtcp);
-  w.key("sent").begin_array().value(m.relay_sent_dtls).value(m.relay_sent_ice);
-  w.value(m.relay_requires_mux).end_array();
-  w.member("mid", m.mid).member("bundled", m.bundled).end_object();
+  opt(w, "offer_plan", m.offer_plan, d.offer_plan);
+  opt(w, "transcode", m.transcode_plan, d.transcode_plan);
+  opt(w, "sdes_offer", m.sdes_offer, d.sdes_offer);
+  opt(w, "sdes_answer", m.sdes_answer, d.sdes_answer);
+  opt(w, "srtp", m.srtp, d.srtp);
+  if (!same(m.ice, d.ice)) {
+    w.key("ice").begin_array().value(m.ice.enabled).value(m.ice.local_ufrag).value(m.ice.local_pwd);
+    w.value(m.ice.remote_ufrag).value(m.ice.remote_pwd).end_array();
+  }
+  if (!same(m.dtls, d.dtls)) {
+    w.key("dtls").begin_array().value(m.dtls.enabled).value(m.dtls.relay_active);
+    w.value(m.dtls.remote_fingerprint).value(m.dtls.remote_setup).value(m.dtls.connected).end_array();
+  }
+  opt(w, "ice_peer", m.ice_peer, d.ice_peer);
+  opt(w, "ice_peer_rtcp", m.ice_peer_rtcp, d.ice_peer_rtcp);
+  if (m.relay_sent_dtls || m.relay_sent_ice || m.relay_requires_mux) {
+    w.key("sent").begin_array().value(m.relay_sent_dtls).value(m.relay_sent_ice);
+    w.value(m.relay_requires_mux).end_array();
+  }
+  opt(w, "mid", m.mid, d.mid);
+  opt(w, "bundled", m.bundled, d.bundled);
+  w.end_object();
 }
 void get(const json& j, MediaSide& m) {
   m.type = j.at("type").get<std::string>();
   m.proto = j.at("proto").get<std::string>();
   m.rtp_port = j.at("port").get<uint16_t>();
-  get(j.at("sdp_rtp"), m.sdp_rtp);
-  get(j.at("sdp_rtcp"), m.sdp_rtcp);
-  get(j.at("latched_rtp"), m.latched_rtp);
-  get(j.at("latched_rtcp"), m.latched_rtcp);
-  const json& stream = j.at("stream");
-  m.sent_stream = {stream.at(0).get<uint32_t>(), stream.at(1).get<uint32_t>(), stream.at(2).get<bool>()};
-  m.offered_mux = j.at("offered_mux").get<bool>();
-  m.uses_mux = j.at("uses_mux").get<bool>();
-  m.rejected = j.at("rejected").get<bool>();
-  m.relay_offered_mux = j.at("relay_offered_mux").get<bool>();
-  m.direction = enum_at(j.at("direction"), MediaDirection::kCount);
-  m.codec = j.at("codec").get<std::string>();
+  opt(j, "sdp_rtp", m.sdp_rtp);
+  opt(j, "sdp_rtcp", m.sdp_rtcp);
+  opt(j, "latched_rtp", m.latched_rtp);
+  opt(j, "latched_rtcp", m.latched_rtcp);
+  if (const auto s = j.find("stream"); s != j.end())
+    m.sent_stream = {s->at(0).get<uint32_t>(), s->at(1).get<uint32_t>(), s->at(2).get<bool>()};
+  opt(j, "offered_mux", m.offered_mux);
+  opt(j, "uses_mux", m.uses_mux);
+  opt(j, "rejected", m.rejected);
+  opt(j, "relay_offered_mux", m.relay_offered_mux);
+  if (const auto dir = j.find("direction"); dir != j.end())
+    m.direction = enum_at(*dir, MediaDirection::kCount);
+  opt(j, "codec", m.codec);
   get(j.at("clocks"), m.clocks);
-  get(j.at("offer_plan"), m.offer_plan);
-  get(j.at("transcode"), m.transcode_plan);
-  get(j.at("sdes_offer"), m.sdes_offer);
-  get(j.at("sdes_answer"), m.sdes_answer);
-  get(j.at("srtp"), m.srtp);
-  const json& ice = j.at("ice");
-  m.ice = {ice.at(0).get<bool>(), ice.at(1).get<std::string>(), ice.at(2).get<std::string>(),
-           ice.at(3).get<std::string>(), ice.at(4).get<std::string>()};
-  const json& dtls = j.at("dtls");
-  m.dtls = {dtls.at(0).get<bool>(), dtls.at(1).get<bool>(), dtls.at(2).get<std::string>(),
-            dtls.at(3).get<std::string>(), dtls.at(4).get<bool>()};
-  get(j.at("ice_peer"), m.ice_peer);
-  get(j.at("ice_peer_rtcp"), m.ice_peer_rtcp);
-  const json& sent = j.at("sent");
-  m.relay_sent_dtls = sent.at(0).get<bool>();
-  m.relay_sent_ice = sent.at(1).get<bool>();
-  m.relay_requires_mux = sent.at(2).get<bool>();
-  m.mid = j.at("mid").get<std::string>();
-  m.bundled = j.at("bundled").get<bool>();
+  opt(j, "offer_plan", m.offer_plan);
+  opt(j, "transcode", m.transcode_plan);
+  opt(j, "sdes_offer", m.sdes_offer);
+  opt(j, "sdes_answer", m.sdes_answer);
+  opt(j, "srtp", m.srtp);
+  if (const auto ice = j.find("ice"); ice != j.end())
+    m.ice = {ice->at(0).get<bool>(), ice->at(1).get<std::string>(), ice->at(2).get<std::string>(),
+             ice->at(3).get<std::string>(), ice->at(4).get<std::string>()};
+  if (const auto dtls = j.find("dtls"); dtls != j.end())
+    m.dtls = {dtls->at(0).get<bool>(), dtls->at(1).get<bool>(), dtls->at(2).get<std::string>(),
+              dtls->at(3).get<std::string>(), dtls->at(4).get<bool>()};
+  opt(j, "ice_peer", m.ice_peer);
+  opt(j, "ice_peer_rtcp", m.ice_peer_rtcp);
+  if (const auto sent = j.find("sent"); sent != j.end()) {
+    m.relay_sent_dtls = sent->at(0).get<bool>();
+    m.relay_sent_ice = sent->at(1).get<bool>();
+    m.relay_requires_mux = sent->at(2).get<bool>();
+  }
+  opt(j, "mid", m.mid);
+  opt(j, "bundled", m.bundled);
 }
 
 void put(W& w, const Party& p, std::span<const IpAddr> interfaces) {
+  const Party& d = defaults<Party>();
   w.begin_object().key("address");
   if (p.iface >= 0 && size_t(p.iface) < interfaces.size()) put(w, interfaces[size_t(p.iface)]);
   else w.null();
-  w.member("tag", p.tag).member("label", p.label).member("via_branch", p.via_branch);
-  w.member("branch", p.branch).member("iface", p.iface).member("has_sdp", p.has_sdp);
-  w.key("policy").begin_array().value(p.policy.asymmetric).value(p.policy.strict_source);
-  w.value(p.policy.media_handover).end_array();
-  w.member("mux_accept", p.mux_accept).member("mux_reject", p.mux_reject);
-  put(w.key("dtls_reverse_passive"), p.dtls_reverse_passive);
+  w.member("tag", p.tag);
+  opt(w, "label", p.label, d.label);
+  opt(w, "via_branch", p.via_branch, d.via_branch);
+  opt(w, "branch", p.branch, d.branch);
+  opt(w, "iface", p.iface, d.iface);
+  opt(w, "has_sdp", p.has_sdp, d.has_sdp);
+  if (!same(p.policy, d.policy)) {
+    w.key("policy").begin_array().value(p.policy.asymmetric).value(p.policy.strict_source);
+    w.value(p.policy.media_handover).end_array();
+  }
+  opt(w, "mux_accept", p.mux_accept, d.mux_accept);
+  opt(w, "mux_reject", p.mux_reject, d.mux_reject);
+  opt(w, "dtls_reverse_passive", p.dtls_reverse_passive, d.dtls_reverse_passive);
   put(w.key("media"), p.media);
   w.member("created", p.created_unix);
-  w.key("sent_sdp").begin_array().value(p.sent_sdp.version).value(p.sent_sdp.hash);
-  w.value(p.sent_sdp.known).end_array().end_object();
+  if (!same(p.sent_sdp, d.sent_sdp)) {
+    w.key("sent_sdp").begin_array().value(p.sent_sdp.version).value(p.sent_sdp.hash);
+    w.value(p.sent_sdp.known).end_array();
+  }
+  w.end_object();
 }
 void get(const json& j, Party& p) {
   if (const auto a = j.find("address"); a != j.end() && !a->is_null()) {  // absent: not checked
@@ -314,26 +395,26 @@ void get(const json& j, Party& p) {
     if (!p.saved_address) throw Bad{"address " + a->dump()};
   }
   p.tag = j.at("tag").get<std::string>();
-  p.label = j.at("label").get<std::string>();
-  p.via_branch = j.at("via_branch").get<std::string>();
-  p.branch = j.at("branch").get<int>();
-  p.iface = j.at("iface").get<int>();
-  p.has_sdp = j.at("has_sdp").get<bool>();
-  const json& policy = j.at("policy");
-  p.policy = {policy.at(0).get<bool>(), policy.at(1).get<bool>(), policy.at(2).get<bool>()};
-  p.mux_accept = j.at("mux_accept").get<bool>();
-  p.mux_reject = j.at("mux_reject").get<bool>();
-  get(j.at("dtls_reverse_passive"), p.dtls_reverse_passive);
+  opt(j, "label", p.label);
+  opt(j, "via_branch", p.via_branch);
+  opt(j, "branch", p.branch);
+  opt(j, "iface", p.iface);
+  opt(j, "has_sdp", p.has_sdp);
+  if (const auto policy = j.find("policy"); policy != j.end())
+    p.policy = {policy->at(0).get<bool>(), policy->at(1).get<bool>(), policy->at(2).get<bool>()};
+  opt(j, "mux_accept", p.mux_accept);
+  opt(j, "mux_reject", p.mux_reject);
+  opt(j, "dtls_reverse_passive", p.dtls_reverse_passive);
   get(j.at("media"), p.media);
   p.created_unix = j.at("created").get<int64_t>();
-  const json& sent = j.at("sent_sdp");
-  p.sent_sdp = {sent.at(0).get<uint64_t>(), sent.at(1).get<size_t>(), sent.at(2).get<bool>()};
+  if (const auto sent = j.find("sent_sdp"); sent != j.end())
+    p.sent_sdp = {sent->at(0).get<uint64_t>(), sent->at(1).get<size_t>(), sent->at(2).get<bool>()};
 }
 
 }  // namespace
 
-std::string encode_call(const Call& c, std::span<const IpAddr> interfaces) {
-  W w;
+std::string encode_call(const Call& c, std::span<const IpAddr> interfaces, std::string buffer) {
+  W w(std::move(buffer));
   w.begin_object().member("v", kCallStateVersion).member("id", c.id).member("worker", c.worker);
   w.key("parties").begin_array();
   for (const Party& p : c.parties) put(w, p, interfaces);
@@ -352,9 +433,10 @@ Result<std::unique_ptr<Call>, std::string> decode_call(std::string_view text) {
   if (j.is_discarded() || !j.is_object()) return Err{std::string("not a JSON object")};
   auto c = std::make_unique<Call>();
   try {
-    if (j.at("v").get<int>() != kCallStateVersion)
+    const int version = j.at("v").get<int>();
+    if (version < kOldestCallStateVersion || version > kCallStateVersion)
       return Err{"layout version " + j.at("v").dump() + ", this relay reads " +
-                 std::to_string(kCallStateVersion)};
+                 std::to_string(kOldestCallStateVersion) + " to " + std::to_string(kCallStateVersion)};
     c->id = j.at("id").get<std::string>();
     c->worker = j.at("worker").get<int>();
     const json& parties = j.at("parties");

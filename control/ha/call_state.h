@@ -18,14 +18,18 @@
 
 namespace vox::control {
 
-// The version of the document's layout ("v"); a document of another
-// version is refused by decode_call.
-inline constexpr int kCallStateVersion = 1;
+// The version of the document's layout ("v"), written by encode_call;
+// decode_call reads versions kOldestCallStateVersion to kCallStateVersion
+// and refuses others. 2 leaves out members at their defaults; 1 had every
+// member (a relay reading only 1 refuses 2's documents by name).
+inline constexpr int kCallStateVersion = 2;
+inline constexpr int kOldestCallStateVersion = 1;
 
 // `interfaces`: the relay's interface addresses by index
 // (Config::interfaces[i].local), written with each party so that a relay
 // whose interfaces differ refuses the call (none given: none written).
-std::string encode_call(const Call& c, std::span<const IpAddr> interfaces = {});
+// `buffer`: a string whose memory the document reuses.
+std::string encode_call(const Call& c, std::span<const IpAddr> interfaces = {}, std::string buffer = {});
 
 // The call a document describes, with the wall-clock times of the document
 // (created_unix, last_signal_unix), each party's saved interface address

@@ -16,7 +16,11 @@ namespace vox::control::ha {
 
 class JsonWriter {
  public:
-  explicit JsonWriter(size_t expected = 4096) { text_.reserve(expected); }
+  // `buffer`: a string whose memory is reused (its text is dropped).
+  explicit JsonWriter(std::string buffer = {}, size_t expected = 4096) : text_(std::move(buffer)) {
+    text_.clear();
+    text_.reserve(expected);
+  }
 
   // The text written; the writer is spent.
   std::string finish() && {

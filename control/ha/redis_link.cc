@@ -292,8 +292,17 @@ Result<std::vector<RedisReply>, std::string> RedisLink::pipeline(const std::vect
 }
 
 Result<std::vector<RedisReply>, std::string> RedisLink::pipeline_raw(const std::string& bytes, size_t count) {
+  if (auto e = send_raw(bytes); !e.empty()) return Err{e};
+  return replies(count);
+}
+
+std::string RedisLink::send_raw(const std::string& bytes) {
+  if (fd_ < 0) return "not connected";
+  return write_all(bytes);
+}
+
+Result<std::vector<RedisReply>, std::string> RedisLink::replies(size_t count) {
   if (fd_ < 0) return Err{std::string("not connected")};
-  if (auto e = write_all(bytes); !e.empty()) return Err{e};
   std::vector<RedisReply> replies;
   replies.reserve(count);
   for (size_t i = 0; i < count; ++i) {

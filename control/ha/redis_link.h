@@ -79,6 +79,11 @@ class RedisLink {
   Result<RedisReply, std::string> command(const Command& argv);
   // Commands already formatted by append_command, `count` of them.
   Result<std::vector<RedisReply>, std::string> pipeline_raw(const std::string& bytes, size_t count);
+  // The same in two steps, so that the replies can be read later, once
+  // they have come: send_raw ("" when sent, else the error; the link is
+  // then closed), then replies(count).
+  std::string send_raw(const std::string& bytes);
+  Result<std::vector<RedisReply>, std::string> replies(size_t count);
   // Sends without waiting for replies (SUBSCRIBE, PSUBSCRIBE).
   std::string send(const Command& argv);
   // The next reply or push message, waiting at most timeout_ms (nullopt,

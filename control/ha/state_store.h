@@ -109,11 +109,27 @@ class StateStore final : public CallManager::StateSink {
     std::string value;
   };
 
+  using Batch = std::vector<std::pair<std::string, Op>>;
+  // A batch sent whose replies are not read yet. The writer reads them
+  // before it sends the next batch (by then they have come: no wait), or
+  // after kLinger when nothing more is pending.
+  struct Sent {
+    Batch ops;
+    std::vector<bool> selects;  // per command: a SELECT (its reply is not a state's)
+  };
+
   // Queues the state; true when the writer was idle (to be woken).
   bool enqueue(const std::string& id, Op op);
   void write_loop();
   // `db`: the database the link has selected (-1: unknown), kept current.
-  void write_batch(RedisLink& link, std::vector<std::pair<std::string, Op>>& batch, int& db);
+  // Both close the link on an I/O error and put the states back.
+  void send_batch(RedisLink& link, Batch& batch, int& db, Sent& sent);
+  void collect(RedisLink& link, Sent& sent, int& db);
+  // States whose write failed, back into the backlog, unless a newer
+  // state of the same call came meanwhile.
+  void requeue(Batch& ops);
+  // Spare buffers for flush()'s encodes: the states' strings, once written.
+  std::string spare_buffer();
   void follow_loop();
   std::string follow_connect(RedisLink& sub, RedisLink& get);
   void post_news(std::vector<News> news);
@@ -134,6 +150,8 @@ class StateStore final : public CallManager::StateSink {
   std::condition_variable cv_;
   std::unordered_map<std::string, Op> pending_;
   size_t pending_values_ = 0;
+  std::vector<std::string> spares_;        // written states' buffers, back from the writer
+  std::vector<std::string> spares_taken_;  // the control thread's, taken from spares_ a slice at a time
   bool stopping_ = false;
   std::atomic<bool> asleep_{false};  // the writer waits to be woken (idle), not polling
   std::atomic<bool> overflowed_{false}, resync_{false};

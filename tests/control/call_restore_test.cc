@@ -271,7 +271,9 @@ TEST_F(CallRestoreTest, SinkHearsOfferAnswerDeleteAndTimeout) {
 TEST(CallStateTest, BadDocumentsAreRefusedByName) {
   EXPECT_EQ(decode_call("").error(), "not a JSON object");
   EXPECT_EQ(decode_call("[1]").error(), "not a JSON object");
-  EXPECT_NE(decode_call(R"({"v":2})").error().find("layout version 2"), std::string::npos);
+  EXPECT_NE(decode_call(R"({"v":3})").error().find("layout version 3, this relay reads 1 to 2"),
+            std::string::npos);
+  EXPECT_NE(decode_call(R"({"v":0})").error().find("layout version 0"), std::string::npos);
   EXPECT_NE(decode_call(R"({"v":1})").error().find("'id' not found"), std::string::npos);
 
   Call c;
@@ -288,9 +290,45 @@ TEST(CallStateTest, BadDocumentsAreRefusedByName) {
   ASSERT_NE(at, std::string::npos);
   doc.replace(at, 7, "inlin:");
   EXPECT_NE(decode_call(doc).error().find("a=crypto"), std::string::npos);
+  c.parties[0].media[0].direction = MediaDirection::kRecvOnly;
   doc = encode_call(c);
-  doc.replace(doc.find("\"direction\":0"), 13, "\"direction\":9");
+  const std::string direction = "\"direction\":" + std::to_string(int(MediaDirection::kRecvOnly));
+  doc.replace(doc.find(direction), direction.size(), "\"direction\":9");
   EXPECT_NE(decode_call(doc).error().find("enum value 9"), std::string::npos);
+}
+
+// Members at their defaults are left out (layout 2) and read back as those
+// defaults; a layout-1 document, every member written, still reads.
+TEST(CallStateTest, DefaultsAreLeftOutAndLayoutOneStillReads) {
+  Call c;
+  c.id = "x";
+  c.parties[0].tag = "a";
+  c.parties[0].media.resize(1);
+  c.parties[0].media[0].type = "audio";
+  c.parties[0].media[0].proto = "RTP/AVP";
+  c.parties[1].label = "callee";
+  c.parties[1].media.resize(1);
+  c.parties[1].media[0].direction = MediaDirection::kSendOnly;
+  c.parties[1].media[0].ice.local_ufrag = "u";
+  const std::string doc = encode_call(c);
+  for (const char* absent : {"\"label\":\"\"", "\"rejected\"", "\"srtp\"", "\"ice_peer\"", "\"mid\""})
+    EXPECT_EQ(doc.find(absent), std::string::npos) << absent;
+  EXPECT_NE(doc.find("\"label\":\"callee\""), std::string::npos);
+  auto back = decode_call(doc);
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ((*back)->parties[1].label, "callee");
+  EXPECT_EQ((*back)->parties[1].media[0].direction, MediaDirection::kSendOnly);
+  EXPECT_EQ((*back)->parties[1].media[0].ice.local_ufrag, "u");
+  EXPECT_EQ((*back)->parties[0].media[0].direction, MediaDirection::kSendRecv);
+  EXPECT_EQ(encode_call(**back), doc);
+
+  const std::string v1 = R"({"v":1,"id":"old","worker":0,"parties":[{"address":null,"tag":"a","label":"l","via_branch":"","branch":0,"iface":0,"has_sdp":true,"policy":[false,true,false],"mux_accept":false,"mux_reject":false,"dtls_reverse_passive":null,"media":[{"type":"audio","proto":"RTP/AVP","port":30072,"sdp_rtp":["127.0.0.1",2000],"sdp_rtcp":["127.0.0.1",2001],"latched_rtp":["::",0],"latched_rtcp":["::",0],"stream":[0,0,false],"offered_mux":false,"uses_mux":false,"rejected":false,"relay_offered_mux":false,"direction":0,"codec":"PCMU/8000","clocks":[[0,8000]],"offer_plan":null,"transcode":null,"sdes_offer":[],"sdes_answer":null,"srtp":null,"ice":[false,"","","",""],"dtls":[false,false,"","",false],"ice_peer":["::",0],"ice_peer_rtcp":["::",0],"sent":[false,false,false],"mid":"","bundled":false}],"created":1796694561,"sent_sdp":[0,0,false]},{"address":null,"tag":"b","label":"","via_branch":"","branch":1,"iface":0,"has_sdp":false,"policy":[false,false,false],"mux_accept":false,"mux_reject":false,"dtls_reverse_passive":null,"media":[],"created":1796694561,"sent_sdp":[0,0,false]}],"branches":[],"branches_made":1,"answered":true,"created":1796694561,"last_signal":1796694561,"tos":null})";
+  auto old = decode_call(v1);
+  ASSERT_TRUE(old.ok()) << old.error();
+  EXPECT_EQ((*old)->parties[0].label, "l");
+  EXPECT_TRUE((*old)->parties[0].policy.strict_source);
+  EXPECT_EQ((*old)->parties[0].media[0].sdp_rtp.port, 2000);
+  EXPECT_EQ((*old)->parties[1].branch, 1);
 }
 
 // Call-ids and tags are whatever the proxy sent: quotes, backslashes,
