@@ -3,38 +3,40 @@
 per call setup, and how far a standby following the active relay's
 database lags behind it.
 
-Part 1, "cpu": the Redis write path's cost, with and without --redis.
-voxrelay (socket backend, one worker, --delete-delay=0, long timeouts,
---ng-rate-limit=0) is started fresh per measurement and pinned with all
-its threads to core 0 (`taskset -a`), as in bench/ng_bench.py, whose
-`Calls` (plain PCMU calls, sequential client), `cpu_seconds` and
-`raise_fd_limit` are imported from it. "with" adds
-`--redis=127.0.0.1:PORT/0` (a redis-server this script starts, pinned to
-core 1 with the client, so that the relay's core holds the relay alone in
-both modes); "without" is the same binary and flags without it, the
-redis-server idle beside it. Per measurement: 200 calls warm up, then
-`--calls` calls each get offer, answer and delete (`delete delay: 0`),
-`--spread` requests apart (offer of call i, answer of call i - 20, delete
-of call i - 40, in turn: 10-30 ms at this client's pace), as a proxy's
-calls are spread over time: every state encoded is then also written
-(about 2 writes and a delete per call), not coalesced with the next one
-in the writer's 2 ms wait for a fuller batch (calls set up and deleted
-back to back would cost Redis a delete and nearly nothing else).
+Part 1, "cpu": the Redis write path's cost, with and without --redis,
+side by side. Each round starts two voxrelays at once (socket backend, one
+worker, --delete-delay=0, long timeouts, --ng-rate-limit=0, each on its
+own half of the port range), both pinned with all their threads to core 0
+(`taskset -a`), as in bench/ng_bench.py, whose `Calls` (plain PCMU calls,
+sequential client), `cpu_seconds` and `raise_fd_limit` are imported from
+it. One has `--redis=127.0.0.1:PORT/0` (a redis-server this script
+starts, pinned to core 1 with the client, so that core 0 holds the relays
+alone); the other is the same binary and flags without it. The client
+gives both the same calls step by step, one relay then the other (which
+goes first alternates by round), so that whatever this shared machine
+does meanwhile falls on both alike: measured one after the other, the
+per-round ratio scattered 0.95-1.27, side by side 1.08-1.13. Per round:
+200 calls warm up, then `--calls` calls each get offer, answer and delete
+(`delete delay: 0`), `--spread` steps apart (step i: offer of call i,
+answer of call i - 20, delete of call i - 40: 20-30 ms at this client's
+pace), as a proxy's calls are spread over time: every state encoded is
+then also written (2 writes and a delete per call), not coalesced with
+the next one in the writer's 10 ms gathering of a batch (calls set up and
+deleted back to back would cost Redis a delete and nearly nothing else).
 Before and after the measured calls the script waits until the relay's
 writer has written everything (NG `statistics`: its `redis` `deletes`
 count has grown by every call deleted, the backlog is 0; one `statistics`
-request in the mode without Redis too), so the writer's work for the
+request to the relay without Redis too), so the writer's work for the
 measured calls, and only for them, falls inside the window. Relay CPU and
 redis-server CPU are utime + stime of the whole process from
 /proc/PID/stat over that window, divided by the calls; latency is the
-client's round trip of each measured offer (p50, p99). Rounds alternate
-the order of the modes; the ratio with/without is taken within a round,
-then the median (target: <= 1.10). redis-server's own CPU per call is
-reported beside it (in the mode without Redis: what it spends idle over
-the same window), and, to show where the relay's time goes, its CPU per
-call by thread (/proc/PID/task: the control thread, which also encodes
-the states; the Redis writer; the worker) and redis-server's commands per
-call (INFO commandstats, reset before the window).
+client's round trip of each measured offer (p50, p99). The ratio
+with/without is taken within a round, then the median (target: <= 1.10).
+redis-server's own CPU per call is reported beside it and, to show where
+the relay's time goes, its CPU per call by thread (/proc/PID/task: the
+control thread, which also encodes the states; the Redis writer; the
+worker) and redis-server's commands per call (INFO commandstats, reset
+before the window).
 
 Part 2, "follow": the standby's lag. One redis-server, an active voxrelay
 writing to database 1 and a standby voxrelay (`--redis=...:PORT/2
@@ -71,9 +73,9 @@ Both parts: redis-server (Debian's) on a free loopback port with
 `--save '' --appendonly no`, everything started here is stopped at the
 end, on failure, Ctrl-C or SIGTERM. Only 127.0.0.0/8 traffic (the DPDK
 device is net_null: nothing leaves it). Root is needed for the DPDK
-backend. A full run takes about 2 minutes:
+backend. A full run takes about 4 minutes:
 
-    /usr/bin/python3 bench/ha_bench.py --build-dir /work/habench-build --rounds 5 --calls 5000
+    /usr/bin/python3 bench/ha_bench.py --build-dir build --rounds 5 --calls 5000
 
 `--part cpu` or `--part follow` runs one part alone.
 """
