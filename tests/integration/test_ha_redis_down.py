@@ -6,7 +6,7 @@ voxrelay with --redis (a Redis server of the test's own, AUTH). 54 calls up
 with media both ways (40 plain, 10 SDES-SRTP, 4 transcoded, a packet every 100 ms; every packet
 checked, tests/lib/ha.py), and a second process signalling fresh calls at a
 steady 50 calls/s (offer, answer, and for four calls in five a delete; the
-fifth stays up), timing each NG round trip. After 2 s the Redis server is
+fifth stays up), timing each NG round trip. After 6 s the Redis server is
 SIGKILLed; 10 s later it starts again on the same port, empty. Checked:
   - media flowed both ways on every call in each second of the outage and
     after it, every packet the other party's (transcoded audio checked for
@@ -18,11 +18,12 @@ SIGKILLed; 10 s later it starts again on the same port, empty. Checked:
     host to its reply (the relay's voxrelay_ng_reply_delay_seconds
     histogram, scraped at the outage's start and end): at least 99 %
     within 10 ms and none over 100 ms (a reply that waited on Redis would
-    take its 1 s timeout). The shares within 1 ms and 2.5 ms are printed:
-    99-100 % within 1 ms in quiet local runs, 96.4 % in one CI run and
-    97.7 % within 2.5 ms with a build running beside it, on 2 cores where
-    the test's own media and signalling compete with the relay for the
-    CPU; the client's own round trips are printed too;
+    take its 1 s timeout); and at least 99 % within 1 ms, or, where this
+    machine delays replies anyway (96.4 % within 1 ms in one CI run, on
+    2 cores where the test's own media and signalling compete with the
+    relay for the CPU), no larger a share over 1 ms than the same load
+    gave in the 6 s before the outage, plus 1 point. The shares within
+    1 ms and 2.5 ms are printed, and the client's own round trips;
   - the relay counted the outage (redis errors) and reconnected;
   - within 5 s of Redis's return, Redis holds exactly the calls up (the ones
     set up before and during the outage; none of the deleted ones).
@@ -48,7 +49,7 @@ import vox  # noqa: E402
 KINDS = ["plain"] * 40 + ["srtp"] * 10 + ["opus"] * 4
 PERIOD_S = 0.1  # a packet each way every 100 ms: the test's own load leaves the relay its CPU
 OUTAGE_S = 10.0
-BEFORE_S = 2.0
+BEFORE_S = 6.0  # also the baseline of the reply delay: the same load with Redis up
 AFTER_S = 2.0
 SIGNAL_RATE = 50  # calls/s
 
@@ -74,7 +75,7 @@ def signal_load(ng_port: int, seconds: float, out: Path) -> int:
     """The second process: fresh calls at SIGNAL_RATE/s for `seconds`, each
     NG round trip timed; JSON to `out`."""
     ng = vox.NgClient("127.0.0.1", ng_port, timeout=0.5, retries=2)
-    peer = vox.UdpPeer()
+    peer = ha.media_peer()
     samples, kept, errors = [], [], []
     start = time.monotonic()
     n = 0
@@ -172,6 +173,17 @@ def main() -> int:
               "NG replies while Redis is away: p99 within 10 ms of arrival, none waits 100 ms "
               "(a reply waiting on Redis would take its 1 s timeout)",
               f"{replies - during['0.01']} over 10 ms, {replies - during['0.1']} over 100 ms, of {replies}")
+        # The issue's figure, p99 within 1 ms, side by side with the same
+        # load while Redis was up: on a machine that delays replies anyway
+        # (2 cores, the test's own media and signalling), the outage must
+        # not add to the share over 1 ms.
+        late = 1 - during["0.001"] / replies
+        late_before = 1 - before["0.001"] / max(1, before["+Inf"])
+        ha.check(before["+Inf"] >= 500 and late <= max(0.01, late_before + 0.01),
+              f"NG replies within 1 ms of arrival while Redis is away: {100 * (1 - late):.1f} % "
+              f"(with Redis up, same load: {100 * (1 - late_before):.1f} %): p99, or no worse than "
+              f"with Redis up", f"{100 * late:.1f} % over 1 ms during the outage against "
+              f"{100 * late_before:.1f} % before it")
 
         want = {c.call_id for c in calls.calls} | set(load["kept"])
         listed = set(vox.ng_ok(relay.ng, {"command": "list", "limit": 10000}).get("calls", []))

@@ -2,6 +2,7 @@
 set of calls with media checked end to end (stdlib + tests/lib only).
 
 - ``check(ok, what, detail)``: one checked fact, printed ``ok``/``FAIL``.
+- ``media_peer(host)``: a party's media socket with its RTCP port held.
 - ``RedisServer(port, password, bind, prefix)``: Debian's ``redis-server``
   started for the test (no persistence), ``cli(...)`` runs ``redis-cli``
   against it, ``keys()`` lists voxrelay's call keys of a database,
@@ -106,6 +107,23 @@ def _payload(index: int, seq: int, size: int = 160) -> bytes:
     return struct.pack("!IH", index, seq) + bytes([index & 0xFF]) * (size - 6)
 
 
+def media_peer(host: str = "127.0.0.1") -> vox.UdpPeer:
+    """A party's media socket whose RTCP port (its port + 1, which its SDP
+    implies) is held by a second socket, ``rtcp_guard``: no other party's
+    socket can sit there and take RTCP meant for this one (the relay's own
+    reports toward a transcoded call's party, every --rtcp-interval, would
+    otherwise reach whichever test socket the kernel happened to bind at
+    that port, as a packet of another call)."""
+    for _ in range(100):
+        peer = vox.UdpPeer(host)
+        try:
+            peer.rtcp_guard = vox.UdpPeer(host, peer.port + 1)
+            return peer
+        except (OSError, OverflowError):
+            peer.sock.close()
+    raise RuntimeError(f"no port pair free on {host}")
+
+
 @dataclass
 class Direction:
     """What arrived one way on one call since the last mark."""
@@ -158,7 +176,7 @@ class CallSet:
         parties' RTP sequence numbers start after ``first_seq`` (near 65535:
         the streams wrap soon, SRTP's rollover counter moves to 1)."""
         i = len(self.calls)
-        a, b = peers or (vox.UdpPeer(self.host), vox.UdpPeer(self.host))
+        a, b = peers or (media_peer(self.host), media_peer(self.host))
         c = MediaCall(i, kind, f"{self.prefix}-{kind}-{i}", a, b, seq=first_seq)
         getattr(self, "_setup_" + kind)(c)
         self.calls.append(c)
