@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <charconv>
+#include <utility>
 
 #include "control/ha/json_writer.h"
 
@@ -21,6 +22,26 @@ using W = ha::JsonWriter;
 struct Bad {
   std::string what;
 };
+
+// A JSON value as T: booleans and strings as nlohmann reads them (a value
+// of another JSON type throws), integers only when in T's range. A JSON
+// float, or an integer out of range, is refused: casting it would be
+// undefined (a document in Redis is untrusted input).
+template <typename T>
+T value_as(const json& j) {
+  if constexpr (std::is_same_v<T, bool> || !std::is_arithmetic_v<T>) {
+    return j.get<T>();
+  } else {
+    if (j.is_number_unsigned()) {
+      const auto v = j.get<uint64_t>();
+      if (std::in_range<T>(v)) return T(v);
+    } else if (j.is_number_integer()) {
+      const auto v = j.get<int64_t>();
+      if (std::in_range<T>(v)) return T(v);
+    }
+    throw Bad{"number " + j.dump()};
+  }
+}
 
 // Declared first: the templates for optional and vector find them all.
 void put(W& w, const SdpCodec& c);
@@ -61,7 +82,7 @@ void put(W& w, const Endpoint& e) {
 void get(const json& j, Endpoint& e) {
   const auto ip = IpAddr::parse(j.at(0).get<std::string>());
   if (!ip) throw Bad{"address " + j.dump()};
-  e = {*ip, j.at(1).get<uint16_t>()};
+  e = {*ip, value_as<uint16_t>(j.at(1))};
 }
 
 void put(W& w, const SdesCrypto& c) { w.value(render_sdes_crypto(c, {.pad = true})); }
@@ -86,7 +107,7 @@ void put(W& w, const SdesSession& s) {
   w.end_object();
 }
 void get(const json& j, SdesSession& s) {
-  s.tag = j.at("tag").get<uint32_t>();
+  s.tag = value_as<uint32_t>(j.at("tag"));
   get(j.at("in"), s.inbound);
   get(j.at("out"), s.outbound);
 }
@@ -108,7 +129,7 @@ void put(W& w, const dataplane::RtpClocks& c) {
 }
 void get(const json& j, dataplane::RtpClocks& c) {
   c = {};
-  for (const json& e : j) c.add(e.at(0).get<uint8_t>(), e.at(1).get<uint32_t>());
+  for (const json& e : j) c.add(value_as<uint8_t>(e.at(0)), value_as<uint32_t>(e.at(1)));
 }
 
 template <typename T>
@@ -120,7 +141,7 @@ void put(W& w, const std::optional<T>& v) {
 template <typename T>
 void get(const json& j, std::optional<T>& v) {
   if (j.is_null()) return v.reset();
-  if constexpr (std::is_arithmetic_v<T>) v = j.get<T>();
+  if constexpr (std::is_arithmetic_v<T>) v = value_as<T>(j);
   else get(j, v.emplace());
 }
 
@@ -136,12 +157,15 @@ void put(W& w, const std::vector<T>& v) {
 template <typename T>
 void get(const json& j, std::vector<T>& v) {
   v.assign(j.size(), T{});
-  for (size_t i = 0; i < v.size(); ++i) get(j.at(i), v[i]);
+  for (size_t i = 0; i < v.size(); ++i) {
+    if constexpr (std::is_arithmetic_v<T>) v[i] = value_as<T>(j.at(i));
+    else get(j.at(i), v[i]);
+  }
 }
 
 template <typename E>
 E enum_at(const json& j, E count) {
-  const int v = j.get<int>();
+  const int v = value_as<int>(j);
   if (v < 0 || v >= int(count)) throw Bad{"enum value " + j.dump()};
   return E(v);
 }
@@ -180,7 +204,7 @@ template <typename T>
 void opt(const json& j, const char* name, T& v) {
   const auto it = j.find(name);
   if (it == j.end()) return;
-  if constexpr (std::is_arithmetic_v<T> || std::is_same_v<T, std::string>) v = it->get<T>();
+  if constexpr (std::is_arithmetic_v<T> || std::is_same_v<T, std::string>) v = value_as<T>(*it);
   else get(*it, v);
 }
 
@@ -200,9 +224,9 @@ void put(W& w, const SdpCodec& c) {
   w.end_object();
 }
 void get(const json& j, SdpCodec& c) {
-  c.payload_type = j.at("pt").get<uint8_t>();
+  c.payload_type = value_as<uint8_t>(j.at("pt"));
   c.encoding = j.at("enc").get<std::string>();
-  c.clock_rate = j.at("rate").get<uint32_t>();
+  c.clock_rate = value_as<uint32_t>(j.at("rate"));
   opt(j, "ch", c.channels);
   opt(j, "fmtp", c.fmtp);
 }
@@ -240,13 +264,13 @@ void put(W& w, const CodecPlan& p) {
 void get(const json& j, CodecPlan& p) {
   get(j.at("offerer"), p.offerer);
   get(j.at("to_answerer"), p.to_answerer);
-  p.added = j.at("added").get<std::vector<uint8_t>>();
+  get(j.at("added"), p.added);
   get(j.at("options"), p.options);
   p.always_transcode = j.at("always").get<bool>();
   p.single_codec = j.at("single").get<bool>();
   get(j.at("ptime"), p.ptime);
   get(j.at("ptime_reverse"), p.ptime_reverse);
-  p.offerer_ptime_ms = j.at("offerer_ptime").get<int>();
+  p.offerer_ptime_ms = value_as<int>(j.at("offerer_ptime"));
   p.requested = j.at("requested").get<bool>();
 }
 
@@ -268,10 +292,10 @@ void get(const json& j, StreamPlan& p) {
   constexpr auto kinds = CodecKind(int(CodecKind::kComfortNoise) + 1);
   p.in_kind = enum_at(j.at("in_kind"), kinds);
   p.out_kind = enum_at(j.at("out_kind"), kinds);
-  p.in_event_pt = j.at("in_event_pt").get<int>();
-  p.out_event_pt = j.at("out_event_pt").get<int>();
-  p.in_ptime_ms = j.at("in_ptime").get<int>();
-  p.out_ptime_ms = j.at("out_ptime").get<int>();
+  p.in_event_pt = value_as<int>(j.at("in_event_pt"));
+  p.out_event_pt = value_as<int>(j.at("out_event_pt"));
+  p.in_ptime_ms = value_as<int>(j.at("in_ptime"));
+  p.out_ptime_ms = value_as<int>(j.at("out_ptime"));
   get(j.at("opus_bitrate"), p.opus_bitrate);
   get(j.at("opus_complexity"), p.opus_complexity);
   p.far_side_fec = j.at("fec").get<bool>();
@@ -326,13 +350,13 @@ void put(W& w, const MediaSide& m) {
 void get(const json& j, MediaSide& m) {
   m.type = j.at("type").get<std::string>();
   m.proto = j.at("proto").get<std::string>();
-  m.rtp_port = j.at("port").get<uint16_t>();
+  m.rtp_port = value_as<uint16_t>(j.at("port"));
   opt(j, "sdp_rtp", m.sdp_rtp);
   opt(j, "sdp_rtcp", m.sdp_rtcp);
   opt(j, "latched_rtp", m.latched_rtp);
   opt(j, "latched_rtcp", m.latched_rtcp);
   if (const auto s = j.find("stream"); s != j.end())
-    m.sent_stream = {s->at(0).get<uint32_t>(), s->at(1).get<uint32_t>(), s->at(2).get<bool>()};
+    m.sent_stream = {value_as<uint32_t>(s->at(0)), value_as<uint32_t>(s->at(1)), s->at(2).get<bool>()};
   opt(j, "offered_mux", m.offered_mux);
   opt(j, "uses_mux", m.uses_mux);
   opt(j, "rejected", m.rejected);
@@ -406,9 +430,9 @@ void get(const json& j, Party& p) {
   opt(j, "mux_reject", p.mux_reject);
   opt(j, "dtls_reverse_passive", p.dtls_reverse_passive);
   get(j.at("media"), p.media);
-  p.created_unix = j.at("created").get<int64_t>();
+  p.created_unix = value_as<int64_t>(j.at("created"));
   if (const auto sent = j.find("sent_sdp"); sent != j.end())
-    p.sent_sdp = {sent->at(0).get<uint64_t>(), sent->at(1).get<size_t>(), sent->at(2).get<bool>()};
+    p.sent_sdp = {value_as<uint64_t>(sent->at(0)), value_as<size_t>(sent->at(1)), sent->at(2).get<bool>()};
 }
 
 }  // namespace
@@ -433,21 +457,21 @@ Result<std::unique_ptr<Call>, std::string> decode_call(std::string_view text) {
   if (j.is_discarded() || !j.is_object()) return Err{std::string("not a JSON object")};
   auto c = std::make_unique<Call>();
   try {
-    const int version = j.at("v").get<int>();
+    const int version = value_as<int>(j.at("v"));
     if (version < kOldestCallStateVersion || version > kCallStateVersion)
       return Err{"layout version " + j.at("v").dump() + ", this relay reads " +
                  std::to_string(kOldestCallStateVersion) + " to " + std::to_string(kCallStateVersion)};
     c->id = j.at("id").get<std::string>();
-    c->worker = j.at("worker").get<int>();
+    c->worker = value_as<int>(j.at("worker"));
     const json& parties = j.at("parties");
     if (parties.size() != 2) return Err{std::string("parties: two expected")};
     get(parties.at(0), c->parties[0]);
     get(parties.at(1), c->parties[1]);
     get(j.at("branches"), c->branches);
-    c->branches_made = j.at("branches_made").get<int>();
+    c->branches_made = value_as<int>(j.at("branches_made"));
     c->answered = j.at("answered").get<bool>();
-    c->created_unix = j.at("created").get<int64_t>();
-    c->last_signal_unix = j.at("last_signal").get<int64_t>();
+    c->created_unix = value_as<int64_t>(j.at("created"));
+    c->last_signal_unix = value_as<int64_t>(j.at("last_signal"));
     get(j.at("tos"), c->tos);
   } catch (const Bad& e) {
     return Err{e.what};

@@ -295,6 +295,15 @@ TEST(CallStateTest, BadDocumentsAreRefusedByName) {
   const std::string direction = "\"direction\":" + std::to_string(int(MediaDirection::kRecvOnly));
   doc.replace(doc.find(direction), direction.size(), "\"direction\":9");
   EXPECT_NE(decode_call(doc).error().find("enum value 9"), std::string::npos);
+  // Numbers out of their field's range, or not integers, are refused by
+  // value (casting them would be undefined).
+  for (const char* port : {"70000", "-1", "1e300", "2.5"}) {
+    doc = encode_call(c);
+    const std::string field = "\"port\":0";
+    ASSERT_NE(doc.find(field), std::string::npos);
+    doc.replace(doc.find(field), field.size(), std::string("\"port\":") + port);
+    EXPECT_NE(decode_call(doc).error().find("number "), std::string::npos) << port;
+  }
 }
 
 // Members at their defaults are left out (layout 2) and read back as those
