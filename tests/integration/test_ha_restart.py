@@ -50,7 +50,11 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="vox-ha-restart-"))
     redis = ha.RedisServer(work, vox.free_udp_port(16000, 17000), password="s3cret").start()
     args = [f"--redis={redis.target(1)}"]
-    relay = vox.Relay(build, extra_args=args, workdir=work).start()
+    # Media ports below the kernel's ephemeral range: a socket opened after
+    # the kill (the new relay's NG client) cannot take a port the restored
+    # calls need, as it did once in CI with 41000-41999.
+    ports = vox.free_udp_ports(1000, step=2)
+    relay = vox.Relay(build, port_min=ports[0], port_max=ports[-1], extra_args=args, workdir=work).start()
     calls = ha.CallSet(relay.ng, prefix="restart")
     second = None
     try:
@@ -84,8 +88,8 @@ def main() -> int:
         relay.proc.wait(5)
         relay.stop()
         calls.drain(0.1)
-        second = vox.Relay(build, ng_port=relay.ng_port, extra_args=args, workdir=work,
-                           verbose=False)
+        second = vox.Relay(build, ng_port=relay.ng_port, port_min=ports[0], port_max=ports[-1],
+                           extra_args=args, workdir=work, verbose=False)
         calls.mark()  # from the spawn: what the new process needs to carry media again
         second.start()
         calls.pump(2.0)

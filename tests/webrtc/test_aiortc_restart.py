@@ -43,9 +43,12 @@ CONSENT_WAIT_S = 7.0  # aiortc checks consent every 4-6 s
 
 
 async def case(build: Path, work: Path, redis: ha.RedisServer, codec: str, transcode: bool) -> None:
+    # Media ports below the kernel's ephemeral range: a socket opened after
+    # the kill (the new relay's NG client) cannot take a port the restored
+    # call needs.
+    ports = vox.free_udp_ports(100, step=2)
     args = [f"--redis={redis.target(1)}"]
-    relay = vox.Relay(build, port_min=webrtc.PORT_MIN, port_max=webrtc.PORT_MAX, extra_args=args,
-                      workdir=work).start()
+    relay = vox.Relay(build, port_min=ports[0], port_max=ports[-1], extra_args=args, workdir=work).start()
     second = None
     c = wc.Call(relay.ng, prefix=f"restart-{codec}")
     try:
@@ -60,8 +63,8 @@ async def case(build: Path, work: Path, redis: ha.RedisServer, codec: str, trans
         relay.proc.send_signal(signal.SIGKILL)
         relay.proc.wait(5)
         relay.stop()
-        second = vox.Relay(build, ng_port=relay.ng_port, port_min=webrtc.PORT_MIN,
-                           port_max=webrtc.PORT_MAX, extra_args=args, workdir=work, verbose=False)
+        second = vox.Relay(build, ng_port=relay.ng_port, port_min=ports[0], port_max=ports[-1],
+                           extra_args=args, workdir=work, verbose=False)
         second.start()
         c.ngc = second.ng  # the first relay's client is closed
         await c.audio_both_ways(f"{codec}: after the restart")
