@@ -196,26 +196,35 @@ DtlsSession::DtlsSession(DtlsContext& ctx, bool client, std::string_view remote_
     return;
   }
   remote_ = *f;
+}
+
+// The SSL object is made when the handshake first needs it (the client's
+// start, the server's first datagram): a leg still waiting for its peer
+// (ringing, ICE) holds none, and the handshake's own memory comes and goes
+// together instead of sitting among the legs set up meanwhile.
+bool DtlsSession::open() {
+  opened_ = true;
   ERR_clear_error();
-  ssl_ = SSL_new(ctx.ctx_);
-  BIO* bio = ssl_ != nullptr ? BIO_new(ctx.bio_method_) : nullptr;
+  ssl_ = SSL_new(ctx_.ctx_);
+  BIO* bio = ssl_ != nullptr ? BIO_new(ctx_.bio_method_) : nullptr;
   if (bio == nullptr) {
     fail(DtlsFailure::kProtocol, "cannot create the SSL object: " + first_openssl_error(nullptr));
-    return;
+    return false;
   }
   BIO_set_data(bio, &queue_);
   BIO_set_init(bio, 1);
   SSL_set_bio(ssl_, bio, bio);  // one reference, owned by ssl_
   SSL_set_app_data(ssl_, this);
   DTLS_set_timer_cb(ssl_, &DtlsCallbacks::timer);
-  if (SSL_set_mtu(ssl_, ctx.mtu()) <= 0) {  // returns the MTU set
+  if (SSL_set_mtu(ssl_, ctx_.mtu()) <= 0) {  // returns the MTU set
     fail(DtlsFailure::kProtocol, "mtu refused");
-    return;
+    return false;
   }
   if (client_)
     SSL_set_connect_state(ssl_);
   else
     SSL_set_accept_state(ssl_);
+  return true;
 }
 
 DtlsSession::~DtlsSession() {
@@ -235,7 +244,7 @@ void DtlsSession::free_ssl() {
 }
 
 void DtlsSession::start(int64_t now_ns) {
-  if (ssl_ == nullptr || state_ != DtlsState::kHandshaking) return;
+  if (state_ != DtlsState::kHandshaking || (!opened_ && !open()) || ssl_ == nullptr) return;
   if (started_ns_ < 0) started_ns_ = now_ns;
   if (client_)
     drive(now_ns);
@@ -245,6 +254,7 @@ void DtlsSession::start(int64_t now_ns) {
 
 void DtlsSession::on_datagram(std::span<const uint8_t> d, int64_t now_ns) {
   if (state_ == DtlsState::kFailed) return;
+  if (!opened_ && !open()) return;
   if (ssl_ == nullptr) {  // released: only our last flight is left to give
     if (!last_flight_.empty() && holds_encrypted_handshake(d))
       queue_.out.insert(queue_.out.end(), last_flight_.begin(), last_flight_.end());
@@ -410,7 +420,7 @@ bool DtlsSession::pop(std::vector<uint8_t>& datagram) {
 }
 
 void DtlsSession::release() {
-  if (state_ == DtlsState::kHandshaking && ssl_ != nullptr) {
+  if (state_ == DtlsState::kHandshaking) {
     fail(DtlsFailure::kProtocol, "released while handshaking");
   } else {
     free_ssl();
