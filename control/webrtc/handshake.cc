@@ -119,6 +119,7 @@ size_t HandshakeThread::run_once(int64_t now_ns) {
   const bool sweep = now_ns >= next_sweep_ns_;
   run_timers(now_ns, sweep);
   if (sweep || !touched_.empty()) publish(now_ns, sweep);
+  if (std::exchange(events_waiting_, false)) signal(event_fd_);
   for (int w = 0; w < workers_.workers(); ++w)
     if (notify_[size_t(w)]) {
       notify_[size_t(w)] = false;
@@ -188,11 +189,9 @@ void HandshakeThread::send(int w, dataplane::LocalKey from, const Endpoint& to,
 }
 
 void HandshakeThread::report(const LegEvent& e) {
-  {
-    std::lock_guard lock(mu_);
-    events_.push_back(e);
-  }
-  signal(event_fd_);
+  std::lock_guard lock(mu_);
+  events_.push_back(e);
+  events_waiting_ = true;  // the control thread is woken once per round (run_once)
 }
 
 void HandshakeThread::run_timers(int64_t now_ns, bool sweep) {

@@ -92,6 +92,7 @@ class HandshakeThread : public LegControl {
   std::vector<dataplane::LocalKey> due_now_;
   bool trim_ = false;  // sessions were released since the last heap trim
   bool busy_ = false;  // datagrams were handled since the last sweep
+  bool events_waiting_ = false;  // events reported this round: event_fd to be written
 
   // Shared with the control thread, each behind mu_.
   mutable std::mutex mu_;
