@@ -170,6 +170,46 @@ E enum_at(const json& j, E count) {
   return E(v);
 }
 
+// The small structs a stream and a party hold, each as one array.
+void put(W& w, const MediaSide::SentStream& s) {
+  w.begin_array().value(s.ssrc).value(s.roc).value(s.known).end_array();
+}
+void get(const json& j, MediaSide::SentStream& s) {
+  s = {value_as<uint32_t>(j.at(0)), value_as<uint32_t>(j.at(1)), j.at(2).get<bool>()};
+}
+
+void put(W& w, const IceSide& i) {
+  w.begin_array().value(i.enabled).value(i.local_ufrag).value(i.local_pwd);
+  w.value(i.remote_ufrag).value(i.remote_pwd).end_array();
+}
+void get(const json& j, IceSide& i) {
+  i = {j.at(0).get<bool>(), j.at(1).get<std::string>(), j.at(2).get<std::string>(),
+       j.at(3).get<std::string>(), j.at(4).get<std::string>()};
+}
+
+void put(W& w, const DtlsSide& d) {
+  w.begin_array().value(d.enabled).value(d.relay_active).value(d.remote_fingerprint);
+  w.value(d.remote_setup).value(d.connected).end_array();
+}
+void get(const json& j, DtlsSide& d) {
+  d = {j.at(0).get<bool>(), j.at(1).get<bool>(), j.at(2).get<std::string>(),
+       j.at(3).get<std::string>(), j.at(4).get<bool>()};
+}
+
+void put(W& w, const PartyPolicy& p) {
+  w.begin_array().value(p.asymmetric).value(p.strict_source).value(p.media_handover).end_array();
+}
+void get(const json& j, PartyPolicy& p) {
+  p = {j.at(0).get<bool>(), j.at(1).get<bool>(), j.at(2).get<bool>()};
+}
+
+void put(W& w, const Party::SentSdp& s) {
+  w.begin_array().value(s.version).value(s.hash).value(s.known).end_array();
+}
+void get(const json& j, Party::SentSdp& s) {
+  s = {value_as<uint64_t>(j.at(0)), value_as<size_t>(j.at(1)), j.at(2).get<bool>()};
+}
+
 // ---- members left out at their defaults --------------------------------------
 //
 // A member whose value is the default of its field (false, 0, "", none,
@@ -231,11 +271,11 @@ void get(const json& j, SdpCodec& c) {
   opt(j, "fmtp", c.fmtp);
 }
 
-
 void put(W& w, const OffererCodec& c) {
+  const OffererCodec& d = defaults<OffererCodec>();
   put(w.begin_object().key("codec"), c.codec);
-  opt(w, "masked", c.masked, false);
-  opt(w, "accepted", c.accepted, false);
+  opt(w, "masked", c.masked, d.masked);
+  opt(w, "accepted", c.accepted, d.accepted);
   w.end_object();
 }
 void get(const json& j, OffererCodec& c) {
@@ -313,10 +353,7 @@ void put(W& w, const MediaSide& m) {
   opt(w, "sdp_rtcp", m.sdp_rtcp, d.sdp_rtcp);
   opt(w, "latched_rtp", m.latched_rtp, d.latched_rtp);
   opt(w, "latched_rtcp", m.latched_rtcp, d.latched_rtcp);
-  if (!same(m.sent_stream, d.sent_stream)) {
-    w.key("stream").begin_array().value(m.sent_stream.ssrc).value(m.sent_stream.roc);
-    w.value(m.sent_stream.known).end_array();
-  }
+  opt(w, "stream", m.sent_stream, d.sent_stream);
   opt(w, "offered_mux", m.offered_mux, d.offered_mux);
   opt(w, "uses_mux", m.uses_mux, d.uses_mux);
   opt(w, "rejected", m.rejected, d.rejected);
@@ -329,14 +366,8 @@ void put(W& w, const MediaSide& m) {
   opt(w, "sdes_offer", m.sdes_offer, d.sdes_offer);
   opt(w, "sdes_answer", m.sdes_answer, d.sdes_answer);
   opt(w, "srtp", m.srtp, d.srtp);
-  if (!same(m.ice, d.ice)) {
-    w.key("ice").begin_array().value(m.ice.enabled).value(m.ice.local_ufrag).value(m.ice.local_pwd);
-    w.value(m.ice.remote_ufrag).value(m.ice.remote_pwd).end_array();
-  }
-  if (!same(m.dtls, d.dtls)) {
-    w.key("dtls").begin_array().value(m.dtls.enabled).value(m.dtls.relay_active);
-    w.value(m.dtls.remote_fingerprint).value(m.dtls.remote_setup).value(m.dtls.connected).end_array();
-  }
+  opt(w, "ice", m.ice, d.ice);
+  opt(w, "dtls", m.dtls, d.dtls);
   opt(w, "ice_peer", m.ice_peer, d.ice_peer);
   opt(w, "ice_peer_rtcp", m.ice_peer_rtcp, d.ice_peer_rtcp);
   if (m.relay_sent_dtls || m.relay_sent_ice || m.relay_requires_mux) {
@@ -355,8 +386,7 @@ void get(const json& j, MediaSide& m) {
   opt(j, "sdp_rtcp", m.sdp_rtcp);
   opt(j, "latched_rtp", m.latched_rtp);
   opt(j, "latched_rtcp", m.latched_rtcp);
-  if (const auto s = j.find("stream"); s != j.end())
-    m.sent_stream = {value_as<uint32_t>(s->at(0)), value_as<uint32_t>(s->at(1)), s->at(2).get<bool>()};
+  opt(j, "stream", m.sent_stream);
   opt(j, "offered_mux", m.offered_mux);
   opt(j, "uses_mux", m.uses_mux);
   opt(j, "rejected", m.rejected);
@@ -370,12 +400,8 @@ void get(const json& j, MediaSide& m) {
   opt(j, "sdes_offer", m.sdes_offer);
   opt(j, "sdes_answer", m.sdes_answer);
   opt(j, "srtp", m.srtp);
-  if (const auto ice = j.find("ice"); ice != j.end())
-    m.ice = {ice->at(0).get<bool>(), ice->at(1).get<std::string>(), ice->at(2).get<std::string>(),
-             ice->at(3).get<std::string>(), ice->at(4).get<std::string>()};
-  if (const auto dtls = j.find("dtls"); dtls != j.end())
-    m.dtls = {dtls->at(0).get<bool>(), dtls->at(1).get<bool>(), dtls->at(2).get<std::string>(),
-              dtls->at(3).get<std::string>(), dtls->at(4).get<bool>()};
+  opt(j, "ice", m.ice);
+  opt(j, "dtls", m.dtls);
   opt(j, "ice_peer", m.ice_peer);
   opt(j, "ice_peer_rtcp", m.ice_peer_rtcp);
   if (const auto sent = j.find("sent"); sent != j.end()) {
@@ -398,19 +424,13 @@ void put(W& w, const Party& p, std::span<const IpAddr> interfaces) {
   opt(w, "branch", p.branch, d.branch);
   opt(w, "iface", p.iface, d.iface);
   opt(w, "has_sdp", p.has_sdp, d.has_sdp);
-  if (!same(p.policy, d.policy)) {
-    w.key("policy").begin_array().value(p.policy.asymmetric).value(p.policy.strict_source);
-    w.value(p.policy.media_handover).end_array();
-  }
+  opt(w, "policy", p.policy, d.policy);
   opt(w, "mux_accept", p.mux_accept, d.mux_accept);
   opt(w, "mux_reject", p.mux_reject, d.mux_reject);
   opt(w, "dtls_reverse_passive", p.dtls_reverse_passive, d.dtls_reverse_passive);
   put(w.key("media"), p.media);
   w.member("created", p.created_unix);
-  if (!same(p.sent_sdp, d.sent_sdp)) {
-    w.key("sent_sdp").begin_array().value(p.sent_sdp.version).value(p.sent_sdp.hash);
-    w.value(p.sent_sdp.known).end_array();
-  }
+  opt(w, "sent_sdp", p.sent_sdp, d.sent_sdp);
   w.end_object();
 }
 void get(const json& j, Party& p) {
@@ -424,15 +444,13 @@ void get(const json& j, Party& p) {
   opt(j, "branch", p.branch);
   opt(j, "iface", p.iface);
   opt(j, "has_sdp", p.has_sdp);
-  if (const auto policy = j.find("policy"); policy != j.end())
-    p.policy = {policy->at(0).get<bool>(), policy->at(1).get<bool>(), policy->at(2).get<bool>()};
+  opt(j, "policy", p.policy);
   opt(j, "mux_accept", p.mux_accept);
   opt(j, "mux_reject", p.mux_reject);
   opt(j, "dtls_reverse_passive", p.dtls_reverse_passive);
   get(j.at("media"), p.media);
   p.created_unix = value_as<int64_t>(j.at("created"));
-  if (const auto sent = j.find("sent_sdp"); sent != j.end())
-    p.sent_sdp = {value_as<uint64_t>(sent->at(0)), value_as<size_t>(sent->at(1)), sent->at(2).get<bool>()};
+  opt(j, "sent_sdp", p.sent_sdp);
 }
 
 }  // namespace
