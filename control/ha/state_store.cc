@@ -267,25 +267,20 @@ void StateStore::send_batch(RedisLink& link, Batch& batch, int& db, Sent& sent) 
     sent.selects.push_back(false);
   }
   sent.ops = std::move(batch);
-  if (auto err = link.send_raw(bytes); !err.empty()) {
-    db = -1;  // after a reconnect: SELECT again
-    ++counters_.errors;
-    spdlog::warn("Redis {}: write failed: {}", link.target().describe(), err);
-    requeue(sent.ops);
-    sent.selects.clear();
-  }
+  if (auto err = link.send_raw(bytes); !err.empty()) write_failed(link, sent, db, err);
+}
+
+void StateStore::write_failed(const RedisLink& link, Sent& sent, int& db, const std::string& why) {
+  db = -1;  // after a reconnect: SELECT again
+  ++counters_.errors;
+  spdlog::warn("Redis {}: write failed: {}", link.target().describe(), why);
+  requeue(sent.ops);
+  sent.selects.clear();
 }
 
 void StateStore::collect(RedisLink& link, Sent& sent, int& db) {
   auto replies = link.replies(sent.selects.size());
-  if (!replies.ok()) {
-    db = -1;
-    ++counters_.errors;
-    spdlog::warn("Redis {}: write failed: {}", link.target().describe(), replies.error());
-    requeue(sent.ops);
-    sent.selects.clear();
-    return;
-  }
+  if (!replies.ok()) return write_failed(link, sent, db, replies.error());
   for (size_t i = 0, j = 0; i < sent.ops.size(); ++i, ++j) {
     if (sent.selects[j]) ++j;
     const auto& [id, op] = sent.ops[i];

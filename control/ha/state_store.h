@@ -125,6 +125,8 @@ class StateStore final : public CallManager::StateSink {
   // Both close the link on an I/O error and put the states back.
   void send_batch(RedisLink& link, Batch& batch, int& db, Sent& sent);
   void collect(RedisLink& link, Sent& sent, int& db);
+  // The link broke: logged, counted, the batch's states back into the backlog.
+  void write_failed(const RedisLink& link, Sent& sent, int& db, const std::string& why);
   // States whose write failed, back into the backlog, unless a newer
   // state of the same call came meanwhile.
   void requeue(Batch& ops);
