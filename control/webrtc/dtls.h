@@ -214,7 +214,7 @@ class DtlsSession {
   // settings that belong to sessions (callbacks, verify mode, use_srtp).
   static bio_method_st* new_bio_method();
   static bool configure(ssl_ctx_st* ctx);
-  bool open();  // makes the SSL object; false: failed
+  bool open();  // makes the SSL object (handshaking, none yet); false: the session failed
   void drive(int64_t now_ns);
   void after_call(int ret, int64_t now_ns);
   void connected(int64_t now_ns);
@@ -235,7 +235,6 @@ class DtlsSession {
   int64_t handshake_ns_ = 0;
   int received_alert_ = -1;  // (level << 8) | description of the last alert read
   bool client_ = false;
-  bool opened_ = false;  // the SSL object was made (open())
   bool peer_verified_ = false;  // the certificate callback saw a matching certificate
   bool peer_mismatch_ = false;  // ... or one that did not match
   DtlsState state_ = DtlsState::kHandshaking;

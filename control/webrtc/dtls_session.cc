@@ -201,9 +201,10 @@ DtlsSession::DtlsSession(DtlsContext& ctx, bool client, std::string_view remote_
 // The SSL object is made when the handshake first needs it (the client's
 // start, the server's first datagram): a leg still waiting for its peer
 // (ringing, ICE) holds none, and the handshake's own memory comes and goes
-// together instead of sitting among the legs set up meanwhile.
+// together instead of sitting among the legs set up meanwhile. A session
+// still handshaking without an SSL object has not made it yet (a failure
+// to make it fails the session).
 bool DtlsSession::open() {
-  opened_ = true;
   ERR_clear_error();
   ssl_ = SSL_new(ctx_.ctx_);
   BIO* bio = ssl_ != nullptr ? BIO_new(ctx_.bio_method_) : nullptr;
@@ -244,7 +245,7 @@ void DtlsSession::free_ssl() {
 }
 
 void DtlsSession::start(int64_t now_ns) {
-  if (state_ != DtlsState::kHandshaking || (!opened_ && !open()) || ssl_ == nullptr) return;
+  if (state_ != DtlsState::kHandshaking || (ssl_ == nullptr && !open())) return;
   if (started_ns_ < 0) started_ns_ = now_ns;
   if (client_)
     drive(now_ns);
@@ -254,7 +255,7 @@ void DtlsSession::start(int64_t now_ns) {
 
 void DtlsSession::on_datagram(std::span<const uint8_t> d, int64_t now_ns) {
   if (state_ == DtlsState::kFailed) return;
-  if (!opened_ && !open()) return;
+  if (state_ == DtlsState::kHandshaking && ssl_ == nullptr && !open()) return;
   if (ssl_ == nullptr) {  // released: only our last flight is left to give
     if (!last_flight_.empty() && holds_encrypted_handshake(d))
       queue_.out.insert(queue_.out.end(), last_flight_.begin(), last_flight_.end());
